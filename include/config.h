@@ -1,0 +1,126 @@
+/*
+ * config.h - the job configuration: command line and INI job file.
+ *
+ * Every key is declared once, in the table in config.c (name, type, field,
+ * default, help, whether it can change on reload). The command-line parser,
+ * the job-file parser, --help and the docs tests all read that table, so a
+ * key cannot exist in one place and be missing in another.
+ *
+ * The same names serve both: `table = orders` in a job file is
+ * `--table orders` on the command line. Precedence: command line over job
+ * file over built-in defaults.
+ */
+#ifndef NB_CONFIG_H
+#define NB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_MAX_KEYS 16          /* key columns in a composite key */
+#define CONFIG_ERR_LEN 512
+
+struct config {
+	/* where */
+	char *config_file;          /* --config: the job file, or NULL */
+	char *dsn;                  /* libpq conninfo or URI; NULL: PG* env */
+	char *schema;               /* NULL: resolve the table via search_path */
+	char *table;                /* required; exactly as in the catalog */
+	char *column;               /* required; exactly as in the catalog */
+	char *key;                  /* comma-separated; NULL: the primary key */
+	char *job;                  /* progress record name; NULL: derived */
+	char *progress_schema;      /* default "nanoid_backfill" */
+
+	/* what */
+	long size;                  /* default 21 */
+	char *alphabet;             /* default NANOID_DEFAULT_ALPHABET */
+	char *prefix;               /* default "" */
+
+	/* how */
+	long batch_size;            /* default 1000; 1..100000 */
+	bool until_done;            /* exit 0 once no NULL is left */
+	double idle_interval;       /* seconds between service passes; default 60 */
+	double progress_interval;   /* seconds between progress lines; default 5 */
+	char *log_level;            /* "error", "warn", "info" (default), "debug" */
+
+	/* parsed from key; filled by config_validate() */
+	char *key_columns[CONFIG_MAX_KEYS];
+	int nkeys;                  /* 0: use the primary key */
+};
+
+/* Kinds of result of the parsing functions. */
+enum config_result {
+	CONFIG_OK = 0,
+	CONFIG_HELP = 1,        /* --help was given: print config_usage(), exit 0 */
+	CONFIG_VERSION = 2,     /* --version was given: print it, exit 0 */
+	CONFIG_USAGE_ERROR = 3, /* bad command line: exit 64 */
+	CONFIG_INVALID = 4,     /* bad value, bad or unreadable job file: exit 78 */
+};
+
+/* Sets every field to its default. Strings are heap copies. */
+void config_init(struct config *c);
+
+/* Frees every string the config owns and zeroes it. */
+void config_free(struct config *c);
+
+/*
+ * Builds the configuration from argv (argv[0] is the program name) and the
+ * job file named by --config, if any: defaults, then the file, then the
+ * command line. c is overwritten (it starts with config_init()), so it
+ * must not hold strings of its own; whatever the result, the caller
+ * releases it with config_free(). Does not validate values across keys;
+ * call config_validate() after. On error returns CONFIG_USAGE_ERROR or
+ * CONFIG_INVALID with one line in err (no trailing newline) that names the
+ * option or file:line and the problem.
+ */
+enum config_result config_parse_args(struct config *c, int argc,
+				     char *const argv[], char *err,
+				     size_t errlen);
+
+/*
+ * Applies one job file to c (its keys overwrite c's fields). Unknown keys,
+ * bad values and unreadable files are CONFIG_INVALID with "FILE:LINE: ..."
+ * in err. Sections are not used; a key inside any section is an error.
+ */
+enum config_result config_load_file(struct config *c, const char *path,
+				    char *err, size_t errlen);
+
+/*
+ * Sets one key from text, as both parsers do. Returns CONFIG_OK, or
+ * CONFIG_INVALID with the reason in err (unknown key, bad number, ...).
+ */
+enum config_result config_set(struct config *c, const char *name,
+			      const char *value, char *err, size_t errlen);
+
+/*
+ * Checks the whole configuration: table and column present (else
+ * CONFIG_USAGE_ERROR), size/alphabet/prefix valid, numbers in range, key
+ * list well formed (no empty name, at most CONFIG_MAX_KEYS, no duplicate),
+ * and fills key_columns/nkeys. Returns CONFIG_OK or the error kind, with
+ * one line in err.
+ */
+enum config_result config_validate(struct config *c, char *err, size_t errlen);
+
+/* Writes the --help text (generated from the key table) to out. */
+void config_usage(FILE *out);
+
+/* Key table introspection, for docs tests: number of keys, and the name of
+ * the i-th key (0 <= i < config_key_count()). */
+size_t config_key_count(void);
+const char *config_key_name(size_t i);
+
+/* Whether the i-th key may change on reload, and whether it may appear in
+ * a job file (--config itself may not). */
+bool config_key_reloadable(size_t i);
+bool config_key_in_file(size_t i);
+
+/*
+ * Reload: copies into cur the keys of next (a freshly parsed and
+ * validated config) that may change live; a changed key that needs a
+ * restart is logged (warn, old and new value; never the dsn's value) and
+ * keeps cur's value. Each applied change is logged (info). Returns the
+ * number of keys applied. The caller then re-applies log_level itself.
+ */
+int config_apply_reload(struct config *cur, const struct config *next);
+
+#endif
