@@ -1,0 +1,51 @@
+/*
+ * target.h - find and check the table, column and key to backfill.
+ *
+ * One catalog query (target_query) resolves everything, read-only; then
+ * target_check() decides, client-side, whether the backfill can run. Every
+ * refusal is a configuration error (exit 78) with one line naming the
+ * object and the problem, and happens before anything is written.
+ */
+#ifndef NB_TARGET_H
+#define NB_TARGET_H
+
+#include <stddef.h>
+#include <libpq-fe.h>
+
+#include "config.h"
+
+struct target {
+	char *schema;                       /* resolved, as in the catalog */
+	char *table;
+	char *column;
+	char *keys[CONFIG_MAX_KEYS];        /* key columns, in key order */
+	Oid key_types[CONFIG_MAX_KEYS];
+	int nkeys;
+	double reltuples;                   /* -1 if never analyzed */
+	double null_frac;                   /* from pg_stats, 1 if unknown */
+};
+
+struct worker;
+
+/*
+ * Sends the catalog query for config c on w (see worker_send for the
+ * return value). Its result goes to target_check(). c must have passed
+ * config_validate(), which fills the key column list.
+ */
+int target_send(struct worker *w, const struct config *c);
+
+/*
+ * Checks the query's result against c and id_len (prefix + size, in
+ * characters) and fills t. Returns 0, or -1 with one line in err.
+ * On success t owns heap copies; release with target_free().
+ */
+int target_check(struct target *t, const PGresult *res,
+		 const struct config *c, size_t id_len, char *err,
+		 size_t errlen);
+
+/* Estimated rows still NULL when the check ran; -1 if unknown. */
+double target_estimate(const struct target *t);
+
+void target_free(struct target *t);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * pgbin.c - binary parameter encodings (array_send's format for text[]).
+ */
+#include "pgbin.h"
+
+#include <string.h>
+
+void pgbin_put_int32(unsigned char *p, int32_t v)
+{
+	uint32_t u = (uint32_t)v;
+
+	p[0] = (unsigned char)(u >> 24);
+	p[1] = (unsigned char)(u >> 16);
+	p[2] = (unsigned char)(u >> 8);
+	p[3] = (unsigned char)u;
+}
+
+size_t pgbin_text_array_size(const char *const *items, int n)
+{
+	size_t size = 20; /* ndim, flags, element type, length, lower bound */
+
+	for (int i = 0; i < n; i++)
+		size += 4 + strlen(items[i]);
+	return size;
+}
+
+size_t pgbin_text_array(unsigned char *buf, const char *const *items, int n)
+{
+	unsigned char *p = buf;
+
+	pgbin_put_int32(p, 1);                      /* dimensions */
+	pgbin_put_int32(p + 4, 0);                  /* no NULLs */
+	pgbin_put_int32(p + 8, PGBIN_TEXTOID);      /* element type */
+	pgbin_put_int32(p + 12, n);                 /* length of dimension 1 */
+	pgbin_put_int32(p + 16, 1);                 /* lower bound */
+	p += 20;
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(items[i]);
+
+		pgbin_put_int32(p, (int32_t)len);
+		memcpy(p + 4, items[i], len);
+		p += 4 + len;
+	}
+	return (size_t)(p - buf);
+}

@@ -1,0 +1,299 @@
+/*
+ * worker.c - one nonblocking libpq connection on the libev loop.
+ *
+ * The protocol with libpq (see "Asynchronous Command Processing" in the
+ * libpq docs): after PQsend*, call PQflush until it returns 0, waiting for
+ * write-readiness while it returns 1; when the socket is readable, call
+ * PQconsumeInput and then PQgetResult while !PQisBusy, until it returns
+ * NULL. A worker watches for write only while libpq has output queued, so
+ * an idle connection costs no wakeups.
+ */
+#include "worker.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+static void flatten(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+	for (char *p = s; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+}
+
+const char *worker_error(struct worker *w)
+{
+	const char *msg = w->conn ? PQerrorMessage(w->conn) : "";
+
+	if (!msg || !*msg)
+		msg = w->errbuf[0] ? w->errbuf : "unknown error";
+	if (msg != w->errbuf)
+		snprintf(w->errbuf, sizeof w->errbuf, "%s", msg);
+	flatten(w->errbuf);
+	return w->errbuf;
+}
+
+const char *worker_result_error(const PGresult *res, char *buf, size_t len)
+{
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+
+	if (!primary)
+		primary = PQresultErrorMessage(res);
+	if (detail)
+		snprintf(buf, len, "%s; %s", primary, detail);
+	else
+		snprintf(buf, len, "%s", primary);
+	flatten(buf);
+	return buf;
+}
+
+const char *worker_sqlstate(const PGresult *res)
+{
+	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return s ? s : "";
+}
+
+/* Point the watcher at the connection's current socket and wanted events. */
+static void watch(struct worker *w, bool want_read)
+{
+	int fd = PQsocket(w->conn);
+	int events = (want_read ? EV_READ : 0) | (w->want_write ? EV_WRITE : 0);
+
+	if (ev_is_active(&w->io) && (w->io.fd != fd || w->io.events != events))
+		ev_io_stop(w->loop, &w->io);
+	if (fd < 0 || events == 0)
+		return;
+	if (!ev_is_active(&w->io)) {
+		ev_io_set(&w->io, fd, events);
+		ev_io_start(w->loop, &w->io);
+	}
+}
+
+static void lost(struct worker *w)
+{
+	/* Keep libpq's message: worker_error() reads it before the close. */
+	worker_error(w);
+	if (ev_is_active(&w->io))
+		ev_io_stop(w->loop, &w->io);
+	if (w->pending) {
+		PQclear(w->pending);
+		w->pending = NULL;
+	}
+	PQfinish(w->conn);
+	w->conn = NULL;
+	w->state = WORKER_DISCONNECTED;
+	w->want_write = false;
+	w->on_result(w, NULL);
+}
+
+static void connect_step(struct worker *w)
+{
+	switch (PQconnectPoll(w->conn)) {
+	case PGRES_POLLING_READING:
+		w->want_write = false;
+		watch(w, true);
+		return;
+	case PGRES_POLLING_WRITING:
+		w->want_write = true;
+		watch(w, false);
+		return;
+	case PGRES_POLLING_OK:
+		w->want_write = false;
+		if (PQsetnonblocking(w->conn, 1) != 0)
+			break;
+		w->state = WORKER_IDLE;
+		watch(w, false);
+		w->on_connect(w, true, NULL);
+		return;
+	default:
+		break;
+	}
+	worker_error(w);
+	if (ev_is_active(&w->io))
+		ev_io_stop(w->loop, &w->io);
+	PQfinish(w->conn);
+	w->conn = NULL;
+	w->state = WORKER_DISCONNECTED;
+	w->on_connect(w, false, w->errbuf);
+}
+
+/* Collect every result that has fully arrived; finish the query on NULL. */
+static void read_results(struct worker *w)
+{
+	while (!PQisBusy(w->conn)) {
+		PGresult *res = PQgetResult(w->conn);
+
+		if (!res) {
+			PGresult *done = w->pending;
+
+			w->pending = NULL;
+			w->state = WORKER_IDLE;
+			watch(w, false);
+			w->on_result(w, done);
+			PQclear(done);
+			return;
+		}
+		/* Keep the first error; otherwise the latest result. */
+		if (w->pending && PQresultStatus(w->pending) == PGRES_FATAL_ERROR)
+			PQclear(res);
+		else {
+			PQclear(w->pending);
+			w->pending = res;
+		}
+	}
+	watch(w, true);
+}
+
+static void flush(struct worker *w)
+{
+	int r = PQflush(w->conn);
+
+	if (r < 0) {
+		lost(w);
+		return;
+	}
+	w->want_write = r == 1;
+	watch(w, true);
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct worker *w = io->data;
+
+	(void)loop;
+	if (w->state == WORKER_CONNECTING) {
+		connect_step(w);
+		return;
+	}
+	if (w->state != WORKER_BUSY) {
+		/* Idle: a notice, or the server closing the connection. */
+		if (PQconsumeInput(w->conn) == 0 || PQstatus(w->conn) == CONNECTION_BAD) {
+			log_warn("worker %d: connection lost while idle: %s",
+				 w->id, worker_error(w));
+			if (ev_is_active(&w->io))
+				ev_io_stop(w->loop, &w->io);
+			PQfinish(w->conn);
+			w->conn = NULL;
+			w->state = WORKER_DISCONNECTED;
+		}
+		return;
+	}
+	if (revents & EV_READ) {
+		if (PQconsumeInput(w->conn) == 0) {
+			lost(w);
+			return;
+		}
+	}
+	if (w->want_write || (revents & EV_WRITE)) {
+		flush(w);
+		if (w->state != WORKER_BUSY)
+			return;
+	}
+	read_results(w);
+}
+
+void worker_init(struct worker *w, struct ev_loop *loop, int id,
+		 worker_connect_cb on_connect, worker_result_cb on_result,
+		 void *data)
+{
+	memset(w, 0, sizeof *w);
+	w->loop = loop;
+	w->id = id;
+	w->on_connect = on_connect;
+	w->on_result = on_result;
+	w->data = data;
+	w->state = WORKER_DISCONNECTED;
+	ev_init(&w->io, io_cb);
+	w->io.data = w;
+}
+
+int worker_connect(struct worker *w, const char *dsn)
+{
+	/* dbname with expand_dbname=1 takes a whole conninfo string or URI. */
+	const char *keys[] = { "dbname", "fallback_application_name", NULL };
+	const char *vals[] = { dsn, "nanoid-backfill", NULL };
+
+	worker_close(w);
+	w->errbuf[0] = '\0';
+	w->conn = PQconnectStartParams(keys, vals, 1);
+	if (!w->conn) {
+		snprintf(w->errbuf, sizeof w->errbuf, "out of memory");
+		return -1;
+	}
+	if (PQstatus(w->conn) == CONNECTION_BAD) {
+		worker_error(w);
+		PQfinish(w->conn);
+		w->conn = NULL;
+		return -1;
+	}
+	w->state = WORKER_CONNECTING;
+	/* Per the libpq docs: behave as if PQconnectPoll said WRITING. */
+	w->want_write = true;
+	watch(w, false);
+	return 0;
+}
+
+/*
+ * After a PQsend*: a failure here is reported by the return value, never by
+ * calling back into the caller that is still inside worker_send.
+ */
+static int sent(struct worker *w, int ok)
+{
+	int r;
+
+	if (!ok || (r = PQflush(w->conn)) < 0) {
+		worker_error(w);
+		return -1;
+	}
+	w->state = WORKER_BUSY;
+	w->want_write = r == 1;
+	watch(w, true);
+	return 0;
+}
+
+int worker_send(struct worker *w, const char *sql, int nparams,
+		const Oid *types, const char *const *values,
+		const int *lengths, const int *formats)
+{
+	if (nparams == 0 && !types)
+		return sent(w, PQsendQuery(w->conn, sql));
+	return sent(w, PQsendQueryParams(w->conn, sql, nparams, types, values,
+					 lengths, formats, 0));
+}
+
+int worker_send_prepare(struct worker *w, const char *name, const char *sql,
+			int nparams, const Oid *types)
+{
+	return sent(w, PQsendPrepare(w->conn, name, sql, nparams, types));
+}
+
+int worker_send_prepared(struct worker *w, const char *name, int nparams,
+			 const char *const *values, const int *lengths,
+			 const int *formats)
+{
+	return sent(w, PQsendQueryPrepared(w->conn, name, nparams, values,
+					   lengths, formats, 0));
+}
+
+void worker_close(struct worker *w)
+{
+	if (ev_is_active(&w->io))
+		ev_io_stop(w->loop, &w->io);
+	if (w->pending) {
+		PQclear(w->pending);
+		w->pending = NULL;
+	}
+	if (w->conn) {
+		PQfinish(w->conn);
+		w->conn = NULL;
+	}
+	w->state = WORKER_DISCONNECTED;
+	w->want_write = false;
+}
