@@ -19,7 +19,7 @@ int main(int argc, char **argv)
 	enum log_level level;
 	int code;
 
-	config_init(&cfg);
+	/* config_parse_args initialises cfg itself; free it on every path. */
 	r = config_parse_args(&cfg, argc, argv, err, sizeof err);
 	if (r == CONFIG_OK)
 		r = config_validate(&cfg, err, sizeof err);
