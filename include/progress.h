@@ -1,16 +1,45 @@
 /*
  * progress.h - the job's record in the target database.
  *
- * The table <progress-schema>.jobs holds one row per job: its target, the
- * cursor (text of the last key of the last committed batch; NULL at the
- * start of a pass), rows filled, batches, passes, state and timestamps.
- * The batch statement (batch.h) moves the cursor in the same transaction as
- * the rows it fills; this module creates the table, claims the job row at
- * start and records state changes.
+ * Two tables in <progress-schema> (default nanoid_backfill), created if
+ * missing after the target has been checked, and a view:
  *
- * States: running (batches in progress), idle (service mode, between
- * passes), done (--until-done found no NULL left), stopped (by a signal,
- * resumable).
+ * jobs: one row per job.
+ *   job text PRIMARY KEY          the job name (--job, default schema.table.column)
+ *   schema_name, table_name, column_name text, key_columns text[]
+ *                                 the target; a name cannot be reused for another
+ *   state text                    running | idle | done | stopped
+ *   pass bigint                   the pass in progress (1, 2, ...)
+ *   frontier text[]               upper key of the last lease carved in this pass;
+ *                                 NULL: none carved yet
+ *   frontier_done boolean         the last lease of this pass reaches the table's end
+ *   next_lease integer            number of the next lease to carve
+ *   rows_done bigint              rows filled by leases of finished passes
+ *   batches bigint                batches of finished passes
+ *   passes bigint                 passes finished
+ *   rows_estimate double precision  NULL rows estimated when the pass started
+ *   started_at, updated_at, finished_at, idle_since timestamptz
+ *
+ * leases: the key ranges of the pass in progress, (lo, hi], one row each.
+ *   job text, lease integer       PRIMARY KEY (job, lease)
+ *   lo text[], hi text[]          bounds as text of the key columns; NULL lo is
+ *                                 the start of the table, NULL hi its end
+ *   cursor text[]                 last key of the last committed batch in the lease
+ *   state text                    open | done
+ *   rows_done bigint, batches bigint   this lease's counters
+ *   rate double precision         rows/s of the worker that ran the last batch
+ *   owner text                    host:pid/worker of that worker (informational)
+ *   updated_at timestamptz
+ *   A worker owns a lease while its session holds the advisory lock
+ *   (hashtext('nanoid_backfill:' || job), lease): a killed process's locks
+ *   vanish with its connection, so its open leases are taken over at once.
+ *   The batch statement moves a lease's cursor and counters in the same
+ *   transaction as the rows it fills. At the end of a pass the leases are
+ *   folded into jobs (rows_done, batches) and deleted.
+ *
+ * job_progress (view): per job, the jobs columns plus rows_done including
+ * the open pass's leases, rows_left (estimate), rate (sum over leases
+ * updated in the last 30 s), open and done lease counts.
  */
 #ifndef NB_PROGRESS_H
 #define NB_PROGRESS_H

@@ -27,6 +27,24 @@ struct target {
 
 struct worker;
 
+/* The catalog query's parameters, for a blocking PQexecParams as well. */
+struct target_params {
+	Oid types[4];
+	const char *values[4];
+	int lengths[4];
+	int formats[4];
+	unsigned char keys[8192];       /* $4, binary text[] of --key names */
+};
+
+/* The catalog query's text. */
+const char *target_query(void);
+
+/*
+ * Fills p for config c (validated: key_columns set). Returns 0, or -1 if
+ * the --key names do not fit. p must stay put while the query is sent.
+ */
+int target_params(const struct config *c, struct target_params *p);
+
 /*
  * Sends the catalog query for config c on w (see worker_send for the
  * return value). Its result goes to target_check(). c must have passed

@@ -72,25 +72,41 @@ enum {
 	F_KEY_UNIQUE, F_NULL_FRAC,
 };
 
-int target_send(struct worker *w, const struct config *c)
+const char *target_query(void)
 {
-	static const Oid types[4] = { PGBIN_TEXTOID, PGBIN_TEXTOID,
-				      PGBIN_TEXTOID, PGBIN_TEXTARRAYOID };
-	unsigned char keys[8192];
-	const char *values[4] = { c->schema, c->table, c->column, NULL };
-	int lengths[4] = { 0, 0, 0, 0 };
-	int formats[4] = { 0, 0, 0, 1 };
+	return query;
+}
+
+int target_params(const struct config *c, struct target_params *p)
+{
 	const char *const *names = (const char *const *)c->key_columns;
 
+	memset(p, 0, sizeof *p);
+	for (int i = 0; i < 3; i++)
+		p->types[i] = PGBIN_TEXTOID;
+	p->types[3] = PGBIN_TEXTARRAYOID;
+	p->values[0] = c->schema;
+	p->values[1] = c->table;
+	p->values[2] = c->column;
+	p->formats[3] = 1;
 	if (c->nkeys > 0) {
-		if (pgbin_text_array_size(names, c->nkeys) > sizeof keys) {
-			snprintf(w->errbuf, sizeof w->errbuf, "--key names are too long");
+		if (pgbin_text_array_size(names, c->nkeys) > sizeof p->keys)
 			return -1;
-		}
-		lengths[3] = (int)pgbin_text_array(keys, names, c->nkeys);
-		values[3] = (const char *)keys;
+		p->lengths[3] = (int)pgbin_text_array(p->keys, names, c->nkeys);
+		p->values[3] = (const char *)p->keys;
 	}
-	return worker_send(w, query, 4, types, values, lengths, formats);
+	return 0;
+}
+
+int target_send(struct worker *w, const struct config *c)
+{
+	struct target_params p;  /* libpq copies the values while sending */
+
+	if (target_params(c, &p) != 0) {
+		snprintf(w->errbuf, sizeof w->errbuf, "--key names are too long");
+		return -1;
+	}
+	return worker_send(w, query, 4, p.types, p.values, p.lengths, p.formats);
 }
 
 static char *xstrdup(const char *s)
