@@ -1,0 +1,104 @@
+/*
+ * db.h - small blocking libpq helpers for the one-shot commands: plan,
+ * finalize, verify, and the --add-column and --finalize steps of a run.
+ *
+ * The service loop never uses these (it stays nonblocking, worker.h). A
+ * one-shot command may block, but it can still be stopped: after
+ * db_catch_signals(), SIGINT/SIGTERM only set a flag, and db_exec() then
+ * cancels the statement in flight on the server (a CREATE INDEX
+ * CONCURRENTLY that runs for an hour must not outlive a Ctrl-C), so the
+ * caller can clean up and exit with one line.
+ */
+#ifndef NB_DB_H
+#define NB_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <libpq-fe.h>
+
+/*
+ * Connects with dsn (a conninfo string or URI, expanded as dbname; NULL:
+ * libpq's PG* environment), application_name "nanoid-backfill" unless the
+ * dsn sets one. Returns the connection, or NULL with one line in err
+ * ("cannot connect to the database: ..."; libpq never echoes a password).
+ */
+PGconn *db_connect(const char *dsn, char *err, size_t errlen);
+
+/* Makes SIGINT and SIGTERM set the stop flag instead of ending the
+ * process; db_release_signals() restores the default actions. */
+void db_catch_signals(void);
+void db_release_signals(void);
+
+/* Whether SIGINT or SIGTERM arrived since db_catch_signals(). */
+bool db_stopping(void);
+
+/*
+ * Runs sql (several statements separated by ';' when nparams is 0: the
+ * server runs them as one implicit transaction) with text parameters.
+ * Returns the first failed result if any, else the last one; the caller
+ * PQclear()s it. Returns NULL if the query could not be sent or the
+ * connection was lost (db_error(conn, NULL, ...) says why).
+ * interruptible: if the stop flag is set while it runs, the statement is
+ * cancelled on the server (the result is then an error, SQLSTATE 57014).
+ */
+PGresult *db_exec(PGconn *conn, const char *sql, int nparams,
+		  const char *const *values, bool interruptible);
+
+/* db_exec with PQexecParams' parameter types, lengths and formats
+ * (binary parameters); results in text. */
+PGresult *db_exec_params(PGconn *conn, const char *sql, int nparams,
+			 const Oid *types, const char *const *values,
+			 const int *lengths, const int *formats,
+			 bool interruptible);
+
+/* Whether res is a successful result (command or rows). NULL is not. */
+bool db_ok(const PGresult *res);
+
+/*
+ * One line saying why res failed: the primary message and "; detail" if
+ * any; for res == NULL, the connection's error. Written to buf and
+ * returned.
+ */
+const char *db_error(PGconn *conn, const PGresult *res, char *buf,
+		     size_t len);
+
+/* SQLSTATE of res ("" if none, or res is NULL). */
+const char *db_sqlstate(const PGresult *res);
+
+/* Whether res failed because a lock was not granted in time (55P03) or
+ * in a deadlock (40P01): the statement can simply be tried again. */
+bool db_lock_failure(const PGresult *res);
+
+/*
+ * Quotes an identifier for conn with PQescapeIdentifier into a string the
+ * caller free()s. NULL if out of memory or the name is invalid in the
+ * connection's encoding.
+ */
+char *db_quote(PGconn *conn, const char *name);
+
+/*
+ * Quotes an identifier without a connection, as PostgreSQL's quote_ident
+ * would if it always quoted: "name" with every " doubled. Always valid
+ * SQL, whatever the name holds. The caller free()s the result; NULL if
+ * out of memory.
+ */
+char *db_quote_ident(const char *name);
+
+/*
+ * Writes s to buf for a log line or a summary: printable ASCII and UTF-8
+ * bytes as they are, control characters and DEL as \xHH, so a value can
+ * never break a line or move the cursor. Truncated with "..." to fit.
+ */
+const char *db_display(const char *s, char *buf, size_t len);
+
+/*
+ * Milliseconds to wait before retry number attempt (1, 2, ...): 250 ms
+ * doubled each time, capped at 10 s, with jitter (a random point in the
+ * upper half) so that several processes do not retry in step.
+ */
+long db_backoff_ms(int attempt);
+
+/* Sleeps ms milliseconds, returning early once the stop flag is set. */
+void db_sleep_ms(long ms);
+
+#endif

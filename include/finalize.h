@@ -1,0 +1,63 @@
+/*
+ * finalize.h - the schema steps around the backfill, carried out online:
+ * create the column before it (--add-column), make it NOT NULL and UNIQUE
+ * after it (`nanoid-backfill finalize`, or --finalize with --until-done).
+ *
+ * Every DDL statement runs with lock_timeout = --ddl-lock-timeout and is
+ * tried again with backoff (db_backoff_ms) when its lock times out
+ * (55P03) or it is picked as a deadlock victim (40P01), up to
+ * --ddl-retries times. The steps are the ones `plan` writes, with the
+ * same object names (plan_object_name), so a rollout begun with migration
+ * files can be finished here and the other way round:
+ *
+ *   NOT NULL: ADD CONSTRAINT <t>_<c>_not_null_check CHECK (c IS NOT NULL)
+ *             NOT VALID; VALIDATE CONSTRAINT (a scan that blocks neither
+ *             reads nor writes); SET NOT NULL and drop the check in one
+ *             transaction (PostgreSQL 12+ skips the scan thanks to the
+ *             validated check).
+ *   UNIQUE:   CREATE UNIQUE INDEX CONCURRENTLY <t>_<c>_key.
+ *
+ * Idempotent: a step already done is skipped (the column is NOT NULL; a
+ * validated check of exactly "c IS NOT NULL" under any name is used as it
+ * is; any valid, unique, non-partial index on exactly (c) counts). A
+ * second run changes nothing in the catalog.
+ *
+ * A run that fails leaves nothing of its own behind: a check it added is
+ * dropped again, and the INVALID index a failed concurrent build leaves
+ * is dropped. A duplicate value is reported by value.
+ */
+#ifndef NB_FINALIZE_H
+#define NB_FINALIZE_H
+
+#include "config.h"
+
+/*
+ * The `finalize` subcommand for cfg (validated). Returns the exit code:
+ * 0 the column is NOT NULL and unique (or as much as --no-not-null /
+ * --no-unique ask); 1 runtime failure (NULL values left, duplicate
+ * values, a lock not granted after the retries, lost connection, stopped
+ * by SIGINT/SIGTERM); 78 the table or column does not exist, or the
+ * check's or index's name is taken by another object.
+ * sodium_init() must have succeeded (backoff jitter).
+ */
+int finalize_run(const struct config *cfg);
+
+/*
+ * Run mode, after backfill_run() returned 0 with --until-done: finalizes
+ * if the job's progress row says "done"; if the backfill was stopped by a
+ * signal instead, logs that and returns 0 without changing anything.
+ * Returns an exit code as finalize_run().
+ */
+int finalize_after_backfill(const struct config *cfg);
+
+/*
+ * Run mode, --add-column, before backfill_run(): if the column is
+ * missing, adds it (text, nullable: a catalog change, no rewrite) in a
+ * transaction that also runs the backfill's own target check and commits
+ * only if it passes, so a target the backfill would refuse gets no column
+ * either. Returns 0 (added, or already there), 1 or 78 (the target
+ * check's one line, or a missing table).
+ */
+int finalize_add_column(const struct config *cfg);
+
+#endif

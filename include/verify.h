@@ -1,0 +1,32 @@
+/*
+ * verify.h - the `verify` subcommand: is every row's id there, distinct
+ * and well formed?
+ *
+ *   nanoid-backfill verify --table T --column C [--schema S]
+ *                          [--size N] [--alphabet A] [--prefix P]
+ *
+ * One scan of the table in a REPEATABLE READ READ ONLY transaction (one
+ * snapshot for every count and sample) counts the rows, the NULLs, the
+ * values that occur more than once, and the values that are not the
+ * configured prefix followed by exactly size symbols of the alphabet.
+ * Prints a summary on stdout, with up to five samples of each problem
+ * (control characters shown as \xHH), and whether the column is NOT NULL
+ * and has a unique index (information only).
+ */
+#ifndef NB_VERIFY_H
+#define NB_VERIFY_H
+
+#include "config.h"
+
+/* Exit code when verify finds NULL, duplicate or malformed values:
+ * sysexits' EX_DATAERR, apart from 1 (could not check at all). */
+#define VERIFY_EXIT_NOT_CLEAN 65
+
+/*
+ * Runs the subcommand for cfg (validated). Returns 0 clean;
+ * VERIFY_EXIT_NOT_CLEAN problems found; 1 runtime failure (cannot connect,
+ * SQL error, stopped by SIGINT/SIGTERM); 78 no such table or column.
+ */
+int verify_run(const struct config *cfg);
+
+#endif

@@ -1,0 +1,307 @@
+/*
+ * db.c - blocking libpq helpers for the one-shot commands.
+ */
+#include "db.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "log.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void flatten(char *s)
+{
+	size_t n;
+
+	for (char *p = s; *p; p++) {
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+	}
+	n = strlen(s);
+	while (n > 0 && s[n - 1] == ' ')
+		s[--n] = '\0';
+}
+
+/* NOTICEs ("... does not exist, skipping") are not errors: debug lines,
+ * never libpq's default of printing them to stderr. */
+static void on_notice(void *arg, const char *message)
+{
+	char line[512];
+
+	(void)arg;
+	snprintf(line, sizeof line, "%s", message);
+	flatten(line);
+	log_debug("server: %s", line);
+}
+
+PGconn *db_connect(const char *dsn, char *err, size_t errlen)
+{
+	/* dbname with expand_dbname = 1 takes a whole conninfo string or URI. */
+	const char *keys[] = { "dbname", "fallback_application_name", NULL };
+	const char *vals[] = { dsn, "nanoid-backfill", NULL };
+	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	char msg[512];
+
+	if (conn == NULL) {
+		snprintf(err, errlen, "cannot connect to the database: out of memory");
+		return NULL;
+	}
+	if (PQstatus(conn) != CONNECTION_OK) {
+		snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
+		flatten(msg);
+		snprintf(err, errlen, "cannot connect to the database: %s", msg);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQsetNoticeProcessor(conn, on_notice, NULL);
+	return conn;
+}
+
+/* Signal context: only the flag. db_exec() does the rest in normal code. */
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+void db_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: poll() and nanosleep() return EINTR at once. */
+	sa.sa_flags = 0;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* libpq writes to sockets; a peer that went away must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+void db_release_signals(void)
+{
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+}
+
+bool db_stopping(void)
+{
+	return stop_flag != 0;
+}
+
+static void cancel(PGconn *conn)
+{
+	PGcancel *c = PQgetCancel(conn);
+	char buf[256];
+
+	if (c != NULL) {
+		(void)PQcancel(c, buf, sizeof buf);
+		PQfreeCancel(c);
+	}
+}
+
+PGresult *db_exec(PGconn *conn, const char *sql, int nparams,
+		  const char *const *values, bool interruptible)
+{
+	return db_exec_params(conn, sql, nparams, NULL, values, NULL, NULL,
+			      interruptible);
+}
+
+PGresult *db_exec_params(PGconn *conn, const char *sql, int nparams,
+			 const Oid *types, const char *const *values,
+			 const int *lengths, const int *formats,
+			 bool interruptible)
+{
+	PGresult *keep = NULL, *r;
+	bool cancelled = false;
+	int sent;
+
+	if (nparams > 0)
+		sent = PQsendQueryParams(conn, sql, nparams, types, values,
+					 lengths, formats, 0);
+	else
+		sent = PQsendQuery(conn, sql);
+	if (!sent)
+		return NULL;
+	for (;;) {
+		while (PQisBusy(conn)) {
+			struct pollfd p = { .fd = PQsocket(conn), .events = POLLIN };
+
+			if (interruptible && stop_flag && !cancelled) {
+				cancel(conn);
+				cancelled = true;
+			}
+			if (poll(&p, 1, 200) < 0 && errno != EINTR)
+				goto lost;
+			if (!PQconsumeInput(conn))
+				goto lost;
+		}
+		r = PQgetResult(conn);
+		if (r == NULL)
+			break;
+		if (keep != NULL && !db_ok(keep)) {
+			PQclear(r);     /* keep the first error */
+		} else {
+			PQclear(keep);
+			keep = r;
+		}
+	}
+	if (PQstatus(conn) != CONNECTION_OK) {
+		PQclear(keep);
+		return NULL;
+	}
+	return keep;
+lost:
+	PQclear(keep);
+	return NULL;
+}
+
+bool db_ok(const PGresult *res)
+{
+	ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ||
+	       s == PGRES_EMPTY_QUERY;
+}
+
+const char *db_error(PGconn *conn, const PGresult *res, char *buf,
+		     size_t len)
+{
+	const char *primary, *detail;
+
+	if (res == NULL) {
+		snprintf(buf, len, "%s", conn ? PQerrorMessage(conn) : "no connection");
+		if (buf[0] == '\0')
+			snprintf(buf, len, "connection lost");
+	} else {
+		primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+		if (primary == NULL)
+			primary = PQresultErrorMessage(res);
+		if (detail != NULL)
+			snprintf(buf, len, "%s; %s", primary, detail);
+		else
+			snprintf(buf, len, "%s", primary);
+	}
+	flatten(buf);
+	return buf;
+}
+
+const char *db_sqlstate(const PGresult *res)
+{
+	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return s ? s : "";
+}
+
+bool db_lock_failure(const PGresult *res)
+{
+	const char *s = db_sqlstate(res);
+
+	return strcmp(s, "55P03") == 0 || strcmp(s, "40P01") == 0;
+}
+
+char *db_quote(PGconn *conn, const char *name)
+{
+	char *q = PQescapeIdentifier(conn, name, strlen(name));
+	char *copy;
+
+	if (q == NULL)
+		return NULL;
+	copy = strdup(q);       /* callers free() what they get */
+	PQfreemem(q);
+	return copy;
+}
+
+char *db_quote_ident(const char *name)
+{
+	size_t n = 2;
+	char *out, *o;
+
+	for (const char *p = name; *p; p++)
+		n += *p == '"' ? 2 : 1;
+	out = malloc(n + 1);
+	if (out == NULL)
+		return NULL;
+	o = out;
+	*o++ = '"';
+	for (const char *p = name; *p; p++) {
+		if (*p == '"')
+			*o++ = '"';
+		*o++ = *p;
+	}
+	*o++ = '"';
+	*o = '\0';
+	return out;
+}
+
+const char *db_display(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	if (len == 0)
+		return buf;
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		size_t need = (ch < 0x20 || ch == 0x7f) ? 4 : 1;
+
+		/* Leave room for "..." and the NUL. */
+		if (o + need + 4 > len) {
+			if (len >= 4) {
+				while (o + 4 > len)
+					o--;
+				memcpy(buf + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		if (need == 4)
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", ch);
+		else
+			buf[o++] = (char)ch;
+	}
+	buf[o < len ? o : len - 1] = '\0';
+	return buf;
+}
+
+long db_backoff_ms(int attempt)
+{
+	long ms = 250;
+
+	for (int i = 1; i < attempt && ms < 10000; i++)
+		ms *= 2;
+	if (ms > 10000)
+		ms = 10000;
+	return ms / 2 + (long)randombytes_uniform((uint32_t)(ms / 2 + 1));
+}
+
+void db_sleep_ms(long ms)
+{
+	struct timespec end, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += ms / 1000;
+	end.tv_nsec += (ms % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	while (!stop_flag) {
+		struct timespec slice = { 0, 100 * 1000000L };
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec ||
+		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+			return;
+		nanosleep(&slice, NULL);
+	}
+}

@@ -1,0 +1,980 @@
+/*
+ * plan.c - the rollout as sqlx migration files (see plan.h).
+ */
+#include "plan.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "exit_codes.h"
+#include "log.h"
+#include "nanoid.h"
+
+/* One line into err (vsnprintf: truncating a long path is fine here). */
+__attribute__((format(printf, 3, 4)))
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- a growable string ------------------------------------------------- */
+
+struct sbuf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *grown;
+	size_t cap;
+
+	if (b->oom)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0,
+		      fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = true;
+		return;
+	}
+	if (b->s != NULL && b->len + (size_t)n < b->cap) {
+		b->len += (size_t)n;
+		return;
+	}
+	cap = b->cap ? b->cap : 1024;
+	while (cap <= b->len + (size_t)n)
+		cap *= 2;
+	grown = realloc(b->s, cap);
+	if (grown == NULL) {
+		b->oom = true;
+		return;
+	}
+	b->s = grown;
+	b->cap = cap;
+	va_start(ap, fmt);
+	vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+/* ---- names ------------------------------------------------------------- */
+
+/* Bytes of s that fit in n without cutting a UTF-8 character. */
+static size_t utf8_clip(const char *s, size_t n)
+{
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+void plan_object_name(const char *name1, const char *name2, const char *label,
+		      char out[PLAN_MAX_IDENT + 1])
+{
+	size_t n1 = strlen(name1), n2 = strlen(name2);
+	size_t avail = PLAN_MAX_IDENT - (strlen(label) + 1) - 1;
+
+	/* As makeObjectName(): shorten the longer name first. */
+	while (n1 + n2 > avail) {
+		if (n1 > n2)
+			n1--;
+		else
+			n2--;
+	}
+	n1 = utf8_clip(name1, n1);
+	n2 = utf8_clip(name2, n2);
+	memcpy(out, name1, n1);
+	out[n1] = '_';
+	memcpy(out + n1 + 1, name2, n2);
+	out[n1 + 1 + n2] = '_';
+	/* label fits: avail left room for it */
+	memcpy(out + n1 + n2 + 2, label, strlen(label) + 1);
+}
+
+void plan_slug(const char *name, char *out, size_t len)
+{
+	size_t o = 0;
+	bool gap = false;
+
+	for (const char *p = name; *p && o + 1 < len; p++) {
+		char ch = *p;
+
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch - 'A' + 'a');
+		if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) {
+			if (gap && o > 0 && o + 2 < len)
+				out[o++] = '_';
+			gap = false;
+			out[o++] = ch;
+		} else {
+			gap = true;
+		}
+	}
+	if (o == 0 && len > 1)
+		out[o++] = 'x';
+	out[o] = '\0';
+}
+
+/*
+ * Text for a "--" comment: a name (already quoted) with control
+ * characters as \xHH, so that no name can end the comment line and turn
+ * the rest of it into SQL.
+ */
+static char *comment_safe(const char *s)
+{
+	struct sbuf b = { 0 };
+
+	sb_printf(&b, "%s", "");
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch < 0x20 || ch == 0x7f)
+			sb_printf(&b, "\\x%02x", ch);
+		else
+			sb_printf(&b, "%c", ch);
+	}
+	if (b.oom) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s;
+}
+
+/*
+ * A shell word for a command line shown in a comment: '...' when the
+ * value is printable, else bash's $'...' with escapes, so the command
+ * stays on one line and can be pasted as it is.
+ */
+static char *shell_quote(const char *s)
+{
+	struct sbuf b = { 0 };
+	bool plain = true;
+
+	for (const char *p = s; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if (ch < 0x20 || ch == 0x7f)
+			plain = false;
+	}
+	if (plain) {
+		sb_printf(&b, "'");
+		for (; *s; s++) {
+			if (*s == '\'')
+				sb_printf(&b, "'\\''");
+			else
+				sb_printf(&b, "%c", *s);
+		}
+		sb_printf(&b, "'");
+	} else {
+		sb_printf(&b, "$'");
+		for (; *s; s++) {
+			unsigned char ch = (unsigned char)*s;
+
+			if (ch == '\\' || ch == '\'')
+				sb_printf(&b, "\\%c", ch);
+			else if (ch == '\n')
+				sb_printf(&b, "\\n");
+			else if (ch == '\t')
+				sb_printf(&b, "\\t");
+			else if (ch < 0x20 || ch == 0x7f)
+				sb_printf(&b, "\\x%02x", ch);
+			else
+				sb_printf(&b, "%c", ch);
+		}
+		sb_printf(&b, "'");
+	}
+	if (b.oom) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s;
+}
+
+/* ---- the steps ---------------------------------------------------------- */
+
+enum step_kind {
+	STEP_ADD_COLUMN,
+	STEP_BACKFILL,
+	STEP_ADD_CHECK,
+	STEP_VALIDATE,
+	STEP_SET_NOT_NULL,
+	STEP_UNIQUE_INDEX,
+};
+
+/* Everything a step's text needs, quoted and escaped once. */
+struct names {
+	const struct config *cfg;
+	char *qt;           /* "schema"."table" or "table" */
+	char *qc;           /* "column" */
+	char *qchk;         /* "table_column_not_null_check" */
+	char *qidx;         /* "table_column_key" */
+	char *qidx_full;    /* with the schema, for DROP INDEX */
+	char *target;       /* qt.qc for comments */
+	char *chk_c;        /* qchk for comments */
+	char *idx_c;        /* qidx for comments */
+	char *col_c;        /* qc for comments */
+	char *cmd_target;   /* --schema/--table/--column as shell words */
+	char slug_t[25], slug_c[25];
+	long lock_ms;
+	int nsteps;
+};
+
+static void names_free(struct names *n)
+{
+	free(n->qt);
+	free(n->qc);
+	free(n->qchk);
+	free(n->qidx);
+	free(n->qidx_full);
+	free(n->target);
+	free(n->chk_c);
+	free(n->idx_c);
+	free(n->col_c);
+	free(n->cmd_target);
+}
+
+static char *joined(const char *a, const char *sep, const char *b)
+{
+	char *s = NULL;
+
+	if (a == NULL || b == NULL)
+		return NULL;
+	if (asprintf(&s, "%s%s%s", a, sep, b) < 0)
+		return NULL;
+	return s;
+}
+
+static int names_init(struct names *n, const struct config *cfg)
+{
+	char chk[PLAN_MAX_IDENT + 1], idx[PLAN_MAX_IDENT + 1];
+	char *qs = NULL, *qtab = NULL, *t = NULL, *s = NULL, *c = NULL;
+	struct sbuf cmd = { 0 };
+	int rc = -1;
+
+	memset(n, 0, sizeof *n);
+	n->cfg = cfg;
+	n->lock_ms = cfg->ddl_lock_timeout;
+	plan_object_name(cfg->table, cfg->column, PLAN_CHECK_LABEL, chk);
+	plan_object_name(cfg->table, cfg->column, PLAN_INDEX_LABEL, idx);
+	plan_slug(cfg->table, n->slug_t, sizeof n->slug_t);
+	plan_slug(cfg->column, n->slug_c, sizeof n->slug_c);
+
+	qtab = db_quote_ident(cfg->table);
+	n->qc = db_quote_ident(cfg->column);
+	n->qchk = db_quote_ident(chk);
+	n->qidx = db_quote_ident(idx);
+	if (cfg->schema != NULL) {
+		qs = db_quote_ident(cfg->schema);
+		n->qt = joined(qs, ".", qtab);
+		n->qidx_full = joined(qs, ".", n->qidx);
+	} else {
+		n->qt = qtab ? strdup(qtab) : NULL;
+		n->qidx_full = n->qidx ? strdup(n->qidx) : NULL;
+	}
+	if (!n->qt || !n->qc || !n->qchk || !n->qidx || !n->qidx_full)
+		goto out;
+	n->target = comment_safe(n->qt);
+	n->col_c = comment_safe(n->qc);
+	n->chk_c = comment_safe(n->qchk);
+	n->idx_c = comment_safe(n->qidx);
+	if (!n->target || !n->col_c || !n->chk_c || !n->idx_c)
+		goto out;
+	{
+		char *full = joined(n->target, ".", n->col_c);
+
+		free(n->target);
+		n->target = full;
+		if (full == NULL)
+			goto out;
+	}
+
+	t = shell_quote(cfg->table);
+	c = shell_quote(cfg->column);
+	s = cfg->schema ? shell_quote(cfg->schema) : NULL;
+	if (!t || !c || (cfg->schema && !s))
+		goto out;
+	if (s != NULL)
+		sb_printf(&cmd, "--schema %s ", s);
+	sb_printf(&cmd, "--table %s --column %s", t, c);
+	if (cmd.oom)
+		goto out;
+	n->cmd_target = cmd.s;
+	cmd.s = NULL;
+	rc = 0;
+out:
+	free(cmd.s);
+	free(qs);
+	free(qtab);
+	free(t);
+	free(c);
+	free(s);
+	return rc;
+}
+
+/* The options that shape the ids, as they would be given on a command
+ * line: only those that differ from the defaults. */
+static char *id_options(const struct config *cfg)
+{
+	struct sbuf b = { 0 };
+	char *q;
+
+	sb_printf(&b, "%s", "");
+	if (cfg->size != NANOID_DEFAULT_SIZE)
+		sb_printf(&b, " --size %ld", cfg->size);
+	if (strcmp(cfg->alphabet, NANOID_DEFAULT_ALPHABET) != 0) {
+		q = shell_quote(cfg->alphabet);
+		sb_printf(&b, " --alphabet %s", q ? q : "?");
+		b.oom = b.oom || q == NULL;
+		free(q);
+	}
+	if (cfg->prefix[0] != '\0') {
+		q = shell_quote(cfg->prefix);
+		sb_printf(&b, " --prefix %s", q ? q : "?");
+		b.oom = b.oom || q == NULL;
+		free(q);
+	}
+	if (b.oom) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s;
+}
+
+static const char *description(enum step_kind k, const struct names *n,
+			       char *buf, size_t len)
+{
+	const char *c = n->slug_c, *t = n->slug_t;
+
+	switch (k) {
+	case STEP_ADD_COLUMN:
+		snprintf(buf, len, "add_%s_to_%s", c, t);
+		break;
+	case STEP_BACKFILL:
+		snprintf(buf, len, "backfill_%s_in_%s", c, t);
+		break;
+	case STEP_ADD_CHECK:
+		snprintf(buf, len, "add_%s_not_null_check_to_%s", c, t);
+		break;
+	case STEP_VALIDATE:
+		snprintf(buf, len, "validate_%s_not_null_check_on_%s", c, t);
+		break;
+	case STEP_SET_NOT_NULL:
+		snprintf(buf, len, "set_%s_not_null_on_%s", c, t);
+		break;
+	case STEP_UNIQUE_INDEX:
+		snprintf(buf, len, "create_%s_unique_index_on_%s", c, t);
+		break;
+	}
+	return buf;
+}
+
+static void header(struct sbuf *b, const struct names *n, int step,
+		   const char *dir, const char *what)
+{
+	sb_printf(b, "-- nanoid-backfill plan, step %d of %d (%s): %s\n"
+		  "-- Target: %s\n"
+		  "-- Generated by `nanoid-backfill plan`; apply the steps in "
+		  "file-name order.\n", step, n->nsteps, dir, what, n->target);
+}
+
+static void set_lock(struct sbuf *b, const struct names *n)
+{
+	sb_printf(b, "SET lock_timeout = '%ldms';\n", n->lock_ms);
+}
+
+static void lock_note(struct sbuf *b, const char *lock)
+{
+	sb_printf(b,
+		  "--\n"
+		  "-- %s is held only briefly, but while it\n"
+		  "-- waits for a long transaction every query on the table "
+		  "queues\n"
+		  "-- behind it; lock_timeout makes it give up instead. If it "
+		  "does\n"
+		  "-- (\"canceling statement due to lock timeout\"), nothing "
+		  "changed:\n"
+		  "-- apply it again.\n",
+		  lock);
+}
+
+static void up_text(struct sbuf *b, enum step_kind k, const struct names *n,
+		    int step, const char *id_opts)
+{
+	const struct config *cfg = n->cfg;
+
+	switch (k) {
+	case STEP_ADD_COLUMN:
+		header(b, n, step, "up", "add the column, nullable.");
+		sb_printf(b,
+			  "--\n"
+			  "-- A nullable column without a default changes only the "
+			  "catalog:\n"
+			  "-- no table rewrite, no scan. IF NOT EXISTS makes it a no-op "
+			  "where\n"
+			  "-- the column is already there.\n");
+		lock_note(b, "Its ACCESS EXCLUSIVE lock");
+		set_lock(b, n);
+		sb_printf(b, "ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s text;\n",
+			  n->qt, n->qc);
+		sb_printf(b, "RESET lock_timeout;\n");
+		break;
+
+	case STEP_BACKFILL:
+		header(b, n, step, "up",
+		       "backfill the column. Nothing to run here.");
+		sb_printf(b,
+			  "--\n"
+			  "-- This step is data, not schema: fill every NULL in %s "
+			  "with a\n"
+			  "-- nanoid, in short keyset batches, online, resumably:\n"
+			  "--\n"
+			  "--   nanoid-backfill --dsn \"$DATABASE_URL\" %s%s "
+			  "--until-done\n"
+			  "--\n"
+			  "-- Ids: %s%s%s%ld symbols from \"%s\".\n",
+			  n->col_c, n->cmd_target, id_opts,
+			  cfg->prefix[0] ? "the prefix \"" : "",
+			  cfg->prefix, cfg->prefix[0] ? "\" and " : "",
+			  cfg->size, cfg->alphabet);
+		if (!cfg->no_not_null)
+			sb_printf(b,
+				  "-- Run it after step %d and before step %d. "
+				  "From step %d on,\n"
+				  "-- the application must write %s on every "
+				  "INSERT: deploy that\n"
+				  "-- code first (until then, `nanoid-backfill` "
+				  "without --until-done\n"
+				  "-- runs as a service and fills the rows older "
+				  "code inserts with NULL).\n",
+				  step - 1, step + 1, step + 1, n->col_c);
+		sb_printf(b,
+			  "-- Then check that every row holds a well-formed, "
+			  "distinct id:\n"
+			  "--\n"
+			  "--   nanoid-backfill verify --dsn \"$DATABASE_URL\" "
+			  "%s%s\n", n->cmd_target, id_opts);
+		break;
+
+	case STEP_ADD_CHECK:
+		header(b, n, step, "up",
+		       "reject new NULLs with a NOT VALID check.");
+		sb_printf(b,
+			  "--\n"
+			  "-- NOT VALID: the check applies to rows inserted or "
+			  "updated from now\n"
+			  "-- on, without scanning the existing rows (step %d "
+			  "does that).\n"
+			  "-- Deploy with: application code that writes %s on "
+			  "every INSERT;\n"
+			  "-- from here on a NULL is an error.\n",
+			  step + 1, n->col_c);
+		lock_note(b, "Its ACCESS EXCLUSIVE lock");
+		set_lock(b, n);
+		sb_printf(b, "ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) "
+			  "NOT VALID;\n", n->qt, n->qchk, n->qc);
+		sb_printf(b, "RESET lock_timeout;\n");
+		break;
+
+	case STEP_VALIDATE:
+		header(b, n, step, "up",
+		       "validate the check against the existing rows.");
+		sb_printf(b,
+			  "--\n"
+			  "-- VALIDATE scans the table under a SHARE UPDATE "
+			  "EXCLUSIVE lock, which\n"
+			  "-- blocks neither reads nor writes. If a NULL is left "
+			  "it fails and\n"
+			  "-- changes nothing: run the backfill (step %d) to the "
+			  "end, apply again.\n", step - 2);
+		sb_printf(b,
+			  "-- lock_timeout keeps it from waiting long behind other "
+			  "DDL or a\n"
+			  "-- VACUUM; if it gives up, nothing changed: apply it "
+			  "again.\n");
+		set_lock(b, n);
+		sb_printf(b, "ALTER TABLE %s VALIDATE CONSTRAINT %s;\n", n->qt,
+			  n->qchk);
+		sb_printf(b, "RESET lock_timeout;\n");
+		break;
+
+	case STEP_SET_NOT_NULL:
+		header(b, n, step, "up", "SET NOT NULL, then drop the check.");
+		sb_printf(b,
+			  "--\n"
+			  "-- With the validated check in place, PostgreSQL 12 "
+			  "and later know the\n"
+			  "-- column holds no NULL and skip the scan: SET NOT NULL "
+			  "holds its ACCESS\n"
+			  "-- EXCLUSIVE lock only briefly. The check is then "
+			  "redundant.\n"
+			  "-- The VALIDATE is a no-op after step %d; it is here "
+			  "because this step's\n"
+			  "-- down restores the check NOT VALID, and applying this "
+			  "step again must\n"
+			  "-- not scan the table under the exclusive lock.\n",
+			  step - 1);
+		lock_note(b, "Its ACCESS EXCLUSIVE lock");
+		set_lock(b, n);
+		sb_printf(b, "ALTER TABLE %s VALIDATE CONSTRAINT %s;\n", n->qt,
+			  n->qchk);
+		sb_printf(b, "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;\n",
+			  n->qt, n->qc);
+		sb_printf(b, "ALTER TABLE %s DROP CONSTRAINT %s;\n", n->qt,
+			  n->qchk);
+		sb_printf(b, "RESET lock_timeout;\n");
+		break;
+
+	case STEP_UNIQUE_INDEX:
+		/* sqlx reads the marker only as the very first line. */
+		sb_printf(b, "-- no-transaction\n");
+		header(b, n, step, "up", "build the unique index concurrently.");
+		sb_printf(b,
+			  "--\n"
+			  "-- CREATE INDEX CONCURRENTLY cannot run in a "
+			  "transaction: the first line\n"
+			  "-- tells sqlx to run this file without one (psql -f "
+			  "runs it as it is).\n"
+			  "-- It is the only statement in the file because "
+			  "PostgreSQL runs a query\n"
+			  "-- string of several statements as one transaction. So "
+			  "no lock_timeout\n"
+			  "-- here, and none is needed: its SHARE UPDATE EXCLUSIVE "
+			  "lock blocks\n"
+			  "-- neither reads nor writes, and while it waits for "
+			  "older transactions\n"
+			  "-- nobody waits for it.\n"
+			  "-- If it fails (a duplicate value, a cancel), "
+			  "PostgreSQL leaves an\n"
+			  "-- INVALID index %s behind: apply this step's down to "
+			  "drop it,\n"
+			  "-- fix the cause (`nanoid-backfill verify` lists "
+			  "duplicates), apply again.\n",
+			  n->idx_c);
+		sb_printf(b, "CREATE UNIQUE INDEX CONCURRENTLY %s ON %s (%s);\n",
+			  n->qidx, n->qt, n->qc);
+		break;
+	}
+}
+
+static void down_text(struct sbuf *b, enum step_kind k, const struct names *n,
+		      int step)
+{
+	switch (k) {
+	case STEP_ADD_COLUMN:
+		header(b, n, step, "down", "drop the column.");
+		sb_printf(b,
+			  "--\n"
+			  "-- WARNING: THIS DOWN LOSES DATA. It drops %s and every "
+			  "value in it:\n"
+			  "-- the ids the backfill wrote and any the application "
+			  "wrote. Applying\n"
+			  "-- the up again brings back an empty column, not the "
+			  "ids (a new\n"
+			  "-- backfill draws new ones). It also drops a column "
+			  "that existed before\n"
+			  "-- step %d (whose up was then a no-op).\n",
+			  n->col_c, step);
+		lock_note(b, "Its ACCESS EXCLUSIVE lock");
+		set_lock(b, n);
+		sb_printf(b, "ALTER TABLE %s DROP COLUMN IF EXISTS %s;\n", n->qt,
+			  n->qc);
+		sb_printf(b, "RESET lock_timeout;\n");
+		break;
+
+	case STEP_BACKFILL:
+		header(b, n, step, "down", "nothing to undo. No data is lost.");
+		sb_printf(b,
+			  "--\n"
+			  "-- The backfill only wrote ids; they stay in %s until "
+			  "step %d's down\n"
+			  "-- drops the column (that down loses them).\n",
+			  n->col_c, step - 1);
+		break;
+
+	case STEP_ADD_CHECK:
+		header(b, n, step, "down", "drop the check. No data is lost.");
+		lock_note(b, "Its ACCESS EXCLUSIVE lock");
+		set_lock(b, n);
+		sb_printf(b, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;\n",
+			  n->qt, n->qchk);
+		sb_printf(b, "RESET lock_timeout;\n");
+		break;
+
+	case STEP_VALIDATE:
+		header(b, n, step, "down", "nothing to undo. No data is lost.");
+		sb_printf(b,
+			  "--\n"
+			  "-- Validating changed neither data nor definitions; "
+			  "the check itself is\n"
+			  "-- dropped by step %d's down.\n", step - 1);
+		break;
+
+	case STEP_SET_NOT_NULL:
+		header(b, n, step, "down",
+		       "allow NULL again and restore the check. No data is lost.");
+		sb_printf(b,
+			  "--\n"
+			  "-- The check comes back NOT VALID: validating it here "
+			  "would scan the\n"
+			  "-- table while ADD CONSTRAINT's exclusive lock is held. "
+			  "This step's up\n"
+			  "-- validates it first (without blocking) if it is "
+			  "applied again; step\n"
+			  "-- %d's down drops it.\n", step - 2);
+		lock_note(b, "Its ACCESS EXCLUSIVE lock");
+		set_lock(b, n);
+		sb_printf(b, "ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;\n",
+			  n->qt, n->qc);
+		sb_printf(b, "ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) "
+			  "NOT VALID;\n", n->qt, n->qchk, n->qc);
+		sb_printf(b, "RESET lock_timeout;\n");
+		break;
+
+	case STEP_UNIQUE_INDEX:
+		sb_printf(b, "-- no-transaction\n");
+		header(b, n, step, "down",
+		       "drop the unique index concurrently. No data is lost.");
+		sb_printf(b,
+			  "--\n"
+			  "-- One statement outside a transaction, for the same "
+			  "reasons as the up:\n"
+			  "-- DROP INDEX CONCURRENTLY blocks neither reads nor "
+			  "writes.\n");
+		sb_printf(b, "DROP INDEX CONCURRENTLY IF EXISTS %s;\n",
+			  n->qidx_full);
+		break;
+	}
+}
+
+static int steps_of(const struct config *cfg, enum step_kind *steps)
+{
+	int n = 0;
+
+	steps[n++] = STEP_ADD_COLUMN;
+	steps[n++] = STEP_BACKFILL;
+	if (!cfg->no_not_null) {
+		steps[n++] = STEP_ADD_CHECK;
+		steps[n++] = STEP_VALIDATE;
+		steps[n++] = STEP_SET_NOT_NULL;
+	}
+	if (!cfg->no_unique)
+		steps[n++] = STEP_UNIQUE_INDEX;
+	return n;
+}
+
+void plan_free(struct plan *p)
+{
+	for (int i = 0; i < p->nfiles; i++)
+		free(p->files[i].text);
+	memset(p, 0, sizeof *p);
+}
+
+int plan_build(struct plan *p, const struct config *cfg, time_t first,
+	       char *err, size_t errlen)
+{
+	enum step_kind steps[PLAN_MAX_STEPS];
+	struct names n;
+	char desc[PLAN_NAME_LEN - 40], version[16];
+	char *id_opts;
+	int rc = -1;
+
+	memset(p, 0, sizeof *p);
+	if (names_init(&n, cfg) < 0 || (id_opts = id_options(cfg)) == NULL) {
+		names_free(&n);
+		errf(err, errlen, "out of memory");
+		return -1;
+	}
+	n.nsteps = p->nsteps = steps_of(cfg, steps);
+	for (int i = 0; i < p->nsteps; i++) {
+		time_t t = first + i;
+		struct tm tm;
+
+		if (gmtime_r(&t, &tm) == NULL ||
+		    strftime(version, sizeof version, "%Y%m%d%H%M%S", &tm) != 14) {
+			errf(err, errlen, "cannot format the version of step %d",
+				 i + 1);
+			goto out;
+		}
+		description(steps[i], &n, desc, sizeof desc);
+		for (int dir = 0; dir < 2; dir++) {
+			struct plan_file *f = &p->files[p->nfiles];
+			struct sbuf b = { 0 };
+
+			snprintf(f->name, sizeof f->name, "%s_%s.%s.sql", version,
+				 desc, dir == 0 ? "up" : "down");
+			if (dir == 0)
+				up_text(&b, steps[i], &n, i + 1, id_opts);
+			else
+				down_text(&b, steps[i], &n, i + 1);
+			if (b.oom) {
+				free(b.s);
+				errf(err, errlen, "out of memory");
+				goto out;
+			}
+			f->text = b.s;
+			p->nfiles++;
+		}
+	}
+	rc = 0;
+out:
+	free(id_opts);
+	names_free(&n);
+	if (rc < 0)
+		plan_free(p);
+	return rc;
+}
+
+/* ---- versions already in the directory ---------------------------------- */
+
+/* Parses a 14-digit YYYYMMDDHHMMSS version; -1 if it is no real time. */
+static int parse_version(const char *digits, time_t *out)
+{
+	struct tm tm;
+	char back[16];
+	time_t t;
+
+	memset(&tm, 0, sizeof tm);
+	if (sscanf(digits, "%4d%2d%2d%2d%2d%2d", &tm.tm_year, &tm.tm_mon,
+		   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = timegm(&tm);
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(back, sizeof back, "%Y%m%d%H%M%S", &tm) != 14 ||
+	    strncmp(back, digits, 14) != 0)
+		return -1;
+	*out = t;
+	return 0;
+}
+
+/* Length of the version prefix of a migration file name ("123_x.sql"),
+ * 0 if the name is not one. */
+static size_t version_len(const char *name)
+{
+	size_t n = strspn(name, "0123456789"), len = strlen(name);
+
+	if (n == 0 || name[n] != '_' || len < 4 ||
+	    strcmp(name + len - 4, ".sql") != 0)
+		return 0;
+	return n;
+}
+
+int plan_first_version(const char *dir, time_t now, time_t *first,
+		       char *err, size_t errlen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char now_v[16];
+	struct tm tm;
+
+	*first = now;
+	if (d == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		errf(err, errlen, "--out: cannot read directory '%s': %s",
+			 dir, strerror(errno));
+		return -1;
+	}
+	gmtime_r(&now, &tm);
+	strftime(now_v, sizeof now_v, "%Y%m%d%H%M%S", &tm);
+	while ((e = readdir(d)) != NULL) {
+		size_t n = version_len(e->d_name);
+		time_t t;
+
+		if (n == 0)
+			continue;
+		if (n == 14 && parse_version(e->d_name, &t) == 0) {
+			if (t >= *first)
+				*first = t + 1;
+			continue;
+		}
+		/* sqlx versions are any integer; ours must sort after it. */
+		if (n > 14 || (n == 14 && strncmp(e->d_name, now_v, 14) > 0)) {
+			errf(err, errlen, "--out: '%s' in '%s' has version "
+				 "%.*s, later than any timestamp a new step "
+				 "could have", e->d_name, dir, (int)n, e->d_name);
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+/* The description part of a migration file name: after the version and
+ * '_', before ".up.sql", ".down.sql" or ".sql". */
+static size_t desc_of(const char *name, const char **desc)
+{
+	size_t v = version_len(name), len = strlen(name);
+	static const char *const ends[] = { ".up.sql", ".down.sql", ".sql" };
+
+	if (v == 0)
+		return 0;
+	*desc = name + v + 1;
+	len -= v + 1;
+	for (size_t i = 0; i < 3; i++) {
+		size_t e = strlen(ends[i]);
+
+		if (len >= e && strcmp(*desc + len - e, ends[i]) == 0)
+			return len - e;
+	}
+	return 0;
+}
+
+static int already_planned(const struct plan *p, const char *dir, char *err,
+			   size_t errlen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		const char *have, *want;
+		size_t nh, nw;
+
+		nh = desc_of(e->d_name, &have);
+		if (nh == 0)
+			continue;
+		for (int i = 0; i < p->nfiles; i++) {
+			nw = desc_of(p->files[i].name, &want);
+			if (nw == nh && strncmp(have, want, nh) == 0) {
+				errf(err, errlen, "--out: '%s' already has "
+					 "step '%.*s' (%s); remove the earlier "
+					 "plan or choose another directory",
+					 dir, (int)nw, want, e->d_name);
+				closedir(d);
+				return -1;
+			}
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+static int write_all(int fd, const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, s, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int plan_write(const struct plan *p, const char *dir, int *config_error,
+	       char *err, size_t errlen)
+{
+	struct stat st;
+	char path[4096];
+	int written = 0, fd = -1;
+
+	*config_error = 1;
+	if (stat(dir, &st) < 0) {
+		if (errno != ENOENT || mkdir(dir, 0777) < 0) {
+			errf(err, errlen, "--out: cannot create directory "
+				 "'%s': %s", dir, strerror(errno));
+			return -1;
+		}
+	} else if (!S_ISDIR(st.st_mode)) {
+		errf(err, errlen, "--out: '%s' is not a directory", dir);
+		return -1;
+	}
+	if (already_planned(p, dir, err, errlen) < 0)
+		return -1;
+
+	*config_error = 0;
+	for (written = 0; written < p->nfiles; written++) {
+		const struct plan_file *f = &p->files[written];
+
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, f->name) >=
+		    sizeof path) {
+			errf(err, errlen, "--out: path too long: '%s'", dir);
+			*config_error = 1;
+			goto undo;
+		}
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd < 0) {
+			errf(err, errlen, "cannot create '%s': %s", path,
+				 strerror(errno));
+			goto undo;
+		}
+		if (write_all(fd, f->text, strlen(f->text)) < 0 || fsync(fd) < 0) {
+			errf(err, errlen, "cannot write '%s': %s", path,
+				 strerror(errno));
+			close(fd);
+			unlink(path);
+			goto undo;
+		}
+		if (close(fd) < 0) {
+			errf(err, errlen, "cannot write '%s': %s", path,
+				 strerror(errno));
+			unlink(path);
+			goto undo;
+		}
+	}
+	return 0;
+undo:
+	while (written-- > 0) {
+		snprintf(path, sizeof path, "%s/%s", dir, p->files[written].name);
+		unlink(path);
+	}
+	return -1;
+}
+
+int plan_run(const struct config *cfg)
+{
+	struct plan p;
+	char err[CONFIG_ERR_LEN + 512];
+	time_t first;
+	int config_error;
+
+	if (cfg->out == NULL) {
+		log_error("plan needs --out DIR, the migrations directory "
+			  "(see --help)");
+		return NB_EXIT_USAGE;
+	}
+	if (plan_first_version(cfg->out, time(NULL), &first, err, sizeof err) < 0) {
+		log_error("%s", err);
+		return NB_EXIT_CONFIG;
+	}
+	if (plan_build(&p, cfg, first, err, sizeof err) < 0) {
+		log_error("%s", err);
+		return NB_EXIT_FAILURE;
+	}
+	if (plan_write(&p, cfg->out, &config_error, err, sizeof err) < 0) {
+		log_error("%s", err);
+		plan_free(&p);
+		return config_error ? NB_EXIT_CONFIG : NB_EXIT_FAILURE;
+	}
+	for (int i = 0; i < p.nfiles; i++)
+		printf("%s/%s\n", cfg->out, p.files[i].name);
+	plan_free(&p);
+	return NB_EXIT_OK;
+}

@@ -1,0 +1,268 @@
+/*
+ * verify.c - count NULL, duplicate and malformed ids (see verify.h).
+ */
+#include "verify.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "exit_codes.h"
+#include "log.h"
+
+#define SAMPLES 5
+
+/*
+ * The table as the backfill finds it (quote_ident keeps names exactly as
+ * given; to_regclass gives NULL instead of an error), the column, and two
+ * facts for the summary: NOT NULL, and a valid unique index on the column
+ * alone.
+ */
+static const char resolve_sql[] =
+	"SELECT n.nspname, c.relname, c.relkind, a.attnum IS NOT NULL,"
+	"       a.attnotnull,"
+	"       (SELECT i.indexrelid::regclass::text FROM pg_index i"
+	"         WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid"
+	"           AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum"
+	"           AND i.indpred IS NULL AND i.indexprs IS NULL"
+	"         ORDER BY 1 LIMIT 1)"
+	"  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+	"  LEFT JOIN pg_attribute a ON a.attrelid = c.oid"
+	"       AND a.attname = $3::text AND a.attnum > 0 AND NOT a.attisdropped"
+	" WHERE c.oid = CASE WHEN $1::text IS NULL"
+	"               THEN to_regclass(quote_ident($2::text))"
+	"               ELSE to_regclass(quote_ident($1::text) || '.' ||"
+	"                                quote_ident($2::text)) END";
+
+/*
+ * Well formed: the prefix ($1), then only alphabet symbols ($2), length
+ * $3 in characters. ltrim(s, chars) strips every leading character found
+ * in chars, so nothing is left exactly when s uses the alphabet only: no
+ * regular expression to escape the alphabet into.
+ */
+#define WELL_FORMED(v) \
+	"(length(" v ") = $3::int AND left(" v ", length($1::text)) = $1::text" \
+	" AND ltrim(substr(" v ", length($1::text) + 1), $2::text) = '')"
+
+__attribute__((format(printf, 1, 2)))
+static char *sqlf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+struct counts {
+	long long rows, nulls, dup_values, dup_rows, malformed;
+};
+
+static PGresult *run(PGconn *conn, const char *sql, int n,
+		     const char *const *v, const char *what)
+{
+	char msg[512];
+	PGresult *res;
+
+	if (sql == NULL) {
+		log_error("out of memory");
+		return NULL;
+	}
+	res = db_exec(conn, sql, n, v, true);
+	if (db_ok(res))
+		return res;
+	if (db_stopping())
+		log_error("verify: stopped by a signal while %s", what);
+	else
+		log_error("verify: %s: %s", what, db_error(conn, res, msg, sizeof msg));
+	PQclear(res);
+	return NULL;
+}
+
+static void print_samples(const PGresult *res, bool counted)
+{
+	char shown[160];
+
+	for (int i = 0; i < PQntuples(res); i++) {
+		printf("%s'%s'", i ? ", " : ": ",
+		       db_display(PQgetvalue(res, i, 0), shown, sizeof shown));
+		if (counted)
+			printf(" (%s rows)", PQgetvalue(res, i, 1));
+	}
+}
+
+static const char *plural(long long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+int verify_run(const struct config *cfg)
+{
+	const char *rv[3] = { cfg->schema, cfg->table, cfg->column };
+	char err[1024], len[24], shown_alpha[300];
+	const char *fv[3] = { cfg->prefix, cfg->alphabet, len };
+	char *qt = NULL, *qc = NULL, *qs = NULL, *qr = NULL, *sql = NULL;
+	char *nsp = NULL, *rel = NULL, *unique_index = NULL;
+	bool notnull = false;
+	struct counts n;
+	PGresult *res = NULL;
+	PGconn *conn;
+	int rc = NB_EXIT_FAILURE;
+
+	db_catch_signals();
+	conn = db_connect(cfg->dsn, err, sizeof err);
+	if (conn == NULL) {
+		log_error("%s", err);
+		db_release_signals();
+		return NB_EXIT_FAILURE;
+	}
+	res = run(conn, resolve_sql, 3, rv, "looking up the table");
+	if (res == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		if (cfg->schema != NULL)
+			log_error("table \"%s\".\"%s\" does not exist",
+				  cfg->schema, cfg->table);
+		else
+			log_error("table \"%s\" does not exist (looked up through "
+				  "search_path; use --schema)", cfg->table);
+		rc = NB_EXIT_CONFIG;
+		goto out;
+	}
+	nsp = strdup(PQgetvalue(res, 0, 0));
+	rel = strdup(PQgetvalue(res, 0, 1));
+	if (nsp == NULL || rel == NULL) {
+		log_error("out of memory");
+		goto out;
+	}
+	if (PQgetvalue(res, 0, 2)[0] != 'r' && PQgetvalue(res, 0, 2)[0] != 'p') {
+		log_error("\"%s\".\"%s\" is not a table", nsp, rel);
+		rc = NB_EXIT_CONFIG;
+		goto out;
+	}
+	if (PQgetvalue(res, 0, 3)[0] != 't') {
+		log_error("column \"%s\" does not exist in table \"%s\".\"%s\"",
+			  cfg->column, nsp, rel);
+		rc = NB_EXIT_CONFIG;
+		goto out;
+	}
+	notnull = PQgetvalue(res, 0, 4)[0] == 't';
+	if (!PQgetisnull(res, 0, 5) && (unique_index = strdup(PQgetvalue(res, 0, 5))) == NULL) {
+		log_error("out of memory");
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+
+	qs = db_quote(conn, nsp);
+	qr = db_quote(conn, rel);
+	qc = db_quote(conn, cfg->column);
+	if (qs == NULL || qr == NULL || qc == NULL ||
+	    (qt = sqlf("%s.%s", qs, qr)) == NULL) {
+		log_error("cannot quote the names: %s", PQerrorMessage(conn));
+		goto out;
+	}
+	snprintf(len, sizeof len, "%zu", strlen(cfg->prefix) + (size_t)cfg->size);
+
+	/* One snapshot for the counts and the samples. */
+	res = run(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
+		  NULL, "starting a read-only transaction");
+	if (res == NULL)
+		goto out;
+	PQclear(res);
+
+	/* COLLATE "C": ids compare byte by byte, whatever the column's collation. */
+	sql = sqlf("WITH g AS (SELECT %s::text COLLATE \"C\" AS v, count(*) AS n"
+		   "             FROM %s GROUP BY 1)"
+		   " SELECT coalesce(sum(n), 0),"
+		   "        coalesce(sum(n) FILTER (WHERE v IS NULL), 0),"
+		   "        count(*) FILTER (WHERE v IS NOT NULL AND n > 1),"
+		   "        coalesce(sum(n) FILTER (WHERE v IS NOT NULL AND n > 1), 0),"
+		   "        coalesce(sum(n) FILTER (WHERE v IS NOT NULL AND NOT "
+		   WELL_FORMED("v") "), 0)"
+		   "   FROM g", qc, qt);
+	res = run(conn, sql, 3, fv, "counting");
+	free(sql);
+	sql = NULL;
+	if (res == NULL)
+		goto out;
+	n.rows = atoll(PQgetvalue(res, 0, 0));
+	n.nulls = atoll(PQgetvalue(res, 0, 1));
+	n.dup_values = atoll(PQgetvalue(res, 0, 2));
+	n.dup_rows = atoll(PQgetvalue(res, 0, 3));
+	n.malformed = atoll(PQgetvalue(res, 0, 4));
+	PQclear(res);
+	res = NULL;
+
+	printf("verify \"%s\".\"%s\".\"%s\": %lld %s\n", nsp, rel, cfg->column,
+	       n.rows, plural(n.rows, "row", "rows"));
+	printf("  NULL:         %lld\n", n.nulls);
+	printf("  duplicates:   %lld %s (%lld rows)", n.dup_values,
+	       plural(n.dup_values, "value", "values"), n.dup_rows);
+	if (n.dup_values > 0) {
+		sql = sqlf("SELECT %s::text COLLATE \"C\", count(*) FROM %s"
+			   " WHERE %s IS NOT NULL GROUP BY 1 HAVING count(*) > 1"
+			   " ORDER BY 2 DESC, 1 LIMIT %d", qc, qt, qc, SAMPLES);
+		res = run(conn, sql, 0, NULL, "listing duplicates");
+		if (res == NULL)
+			goto out;
+		print_samples(res, true);
+		if (n.dup_values > SAMPLES)
+			printf(", ...");
+		PQclear(res);
+		res = NULL;
+		free(sql);
+		sql = NULL;
+	}
+	printf("\n  malformed:    %lld", n.malformed);
+	if (n.malformed > 0) {
+		sql = sqlf("SELECT v FROM (SELECT %s::text COLLATE \"C\" AS v FROM %s"
+			   " WHERE %s IS NOT NULL) s WHERE NOT " WELL_FORMED("v")
+			   " ORDER BY 1 LIMIT %d", qc, qt, qc, SAMPLES);
+		res = run(conn, sql, 3, fv, "listing malformed values");
+		if (res == NULL)
+			goto out;
+		print_samples(res, false);
+		if (n.malformed > SAMPLES)
+			printf(", ...");
+		PQclear(res);
+		res = NULL;
+		free(sql);
+		sql = NULL;
+	}
+	printf("\n  expected:     %s%s%s%ld symbols of \"%s\"\n",
+	       cfg->prefix[0] ? "\"" : "", cfg->prefix,
+	       cfg->prefix[0] ? "\" then " : "", cfg->size,
+	       db_display(cfg->alphabet, shown_alpha, sizeof shown_alpha));
+	printf("  NOT NULL:     %s\n", notnull ? "yes" : "no");
+	printf("  unique index: %s\n", unique_index ? unique_index : "none");
+	if (n.nulls == 0 && n.dup_values == 0 && n.malformed == 0) {
+		printf("clean\n");
+		rc = NB_EXIT_OK;
+	} else {
+		printf("not clean: %lld NULL, %lld duplicate %s, %lld malformed\n",
+		       n.nulls, n.dup_values,
+		       plural(n.dup_values, "value", "values"), n.malformed);
+		rc = VERIFY_EXIT_NOT_CLEAN;
+	}
+	fflush(stdout);
+out:
+	PQclear(res);
+	free(sql);
+	free(qt);
+	free(qc);
+	free(qs);
+	free(qr);
+	free(nsp);
+	free(rel);
+	free(unique_index);
+	PQfinish(conn);
+	db_release_signals();
+	return rc;
+}

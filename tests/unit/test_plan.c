@@ -1,0 +1,678 @@
+/*
+ * test_plan.c - the `plan` subcommand's files: names in sqlx's pattern,
+ * strictly increasing versions, identifier quoting that survives hostile
+ * names, the no-transaction marker, lock_timeout, data-loss warnings,
+ * --no-unique / --no-not-null, versions after the directory's, writing.
+ */
+#include "config.h"
+#include "db.h"
+#include "nanoid.h"
+#include "plan.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* 2024-01-02 03:04:05 UTC */
+#define T0 ((time_t)1704164645)
+
+/* A validated config from a NULL-terminated argument list. */
+static void make_config(struct config *c, ...)
+{
+	char *argv[32];
+	char err[CONFIG_ERR_LEN];
+	int argc = 0;
+	const char *a;
+	va_list ap;
+
+	argv[argc++] = (char *)"plan";
+	va_start(ap, c);
+	while ((a = va_arg(ap, const char *)) != NULL && argc < 31)
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	ck_assert_msg(config_parse_args(c, argc, argv, err, sizeof err) ==
+		      CONFIG_OK, "%s", err);
+	ck_assert_msg(config_validate(c, err, sizeof err) == CONFIG_OK, "%s",
+		      err);
+}
+
+static void build(struct plan *p, struct config *c, time_t first)
+{
+	char err[CONFIG_ERR_LEN];
+
+	ck_assert_msg(plan_build(p, c, first, err, sizeof err) == 0, "%s", err);
+}
+
+static const struct plan_file *find(const struct plan *p, const char *part,
+				    const char *dir)
+{
+	char suffix[32];
+
+	snprintf(suffix, sizeof suffix, ".%s.sql", dir);
+	for (int i = 0; i < p->nfiles; i++) {
+		const char *n = p->files[i].name;
+
+		if (strstr(n, part) != NULL &&
+		    strcmp(n + strlen(n) - strlen(suffix), suffix) == 0)
+			return &p->files[i];
+	}
+	ck_abort_msg("no %s file for '%s'", dir, part);
+	return NULL;
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/*
+ * The SQL of a file with every comment, quoted identifier and string
+ * literal cut out, as PostgreSQL's lexer sees them: what is left is the
+ * statements' keywords and punctuation only.
+ */
+static char *bare_sql(const char *s)
+{
+	char *out = malloc(strlen(s) + 1), *o = out;
+
+	ck_assert_ptr_nonnull(out);
+	while (*s) {
+		if (s[0] == '-' && s[1] == '-') {
+			while (*s && *s != '\n')
+				s++;
+		} else if (*s == '"' || *s == '\'') {
+			char q = *s++;
+
+			*o++ = '?';
+			for (;;) {
+				ck_assert_msg(*s != '\0', "unterminated quote");
+				if (*s == q && s[1] == q) {
+					s += 2;
+				} else if (*s == q) {
+					s++;
+					break;
+				} else {
+					s++;
+				}
+			}
+		} else {
+			*o++ = *s++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Number of statements: ';' outside comments, quotes and strings. */
+static int statements(const char *text)
+{
+	char *bare = bare_sql(text);
+	int n = 0;
+
+	for (char *p = bare; *p; p++)
+		n += *p == ';';
+	free(bare);
+	return n;
+}
+
+/* ---- names -------------------------------------------------------------- */
+
+START_TEST(test_quote_ident)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "orders", "\"orders\"" },
+		{ "Orders", "\"Orders\"" },
+		{ "a\"b", "\"a\"\"b\"" },
+		{ "\"", "\"\"\"\"" },
+		{ "", "\"\"" },
+		{ "x\n; DROP TABLE t; --", "\"x\n; DROP TABLE t; --\"" },
+		{ "select", "\"select\"" },
+		{ "é ü", "\"é ü\"" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *q = db_quote_ident(cases[i].in);
+
+		ck_assert_str_eq(q, cases[i].out);
+		free(q);
+	}
+}
+END_TEST
+
+START_TEST(test_object_name)
+{
+	char out[PLAN_MAX_IDENT + 1], a60[61], want[PLAN_MAX_IDENT + 1];
+
+	plan_object_name("orders", "public_id", "key", out);
+	ck_assert_str_eq(out, "orders_public_id_key");
+	plan_object_name("orders", "public_id", PLAN_CHECK_LABEL, out);
+	ck_assert_str_eq(out, "orders_public_id_not_null_check");
+
+	/* The longer name is shortened first, to 63 bytes in all. */
+	memset(a60, 'a', 60);
+	a60[60] = '\0';
+	plan_object_name(a60, "bb", "key", out);
+	snprintf(want, sizeof want, "%.56s_bb_key", a60);
+	ck_assert_str_eq(out, want);
+	ck_assert_uint_eq(strlen(out), PLAN_MAX_IDENT);
+	plan_object_name(a60, a60, "key", out);
+	ck_assert_uint_eq(strlen(out), PLAN_MAX_IDENT);
+	ck_assert(starts_with(out, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa_"));
+
+	/* As PostgreSQL 15 named UNIQUE (col_ü*20) on tbl_é*29: characters
+	 * are cut whole. */
+	plan_object_name("tbl_ééééééééééééééééééééééééééééé",
+			 "col_üüüüüüüüüüüüüüüüüüüü", "key", out);
+	ck_assert_str_eq(out, "tbl_éééééééééééé_col_üüüüüüüüüüüü_key");
+}
+END_TEST
+
+START_TEST(test_slug)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "orders", "orders" },
+		{ "Public Id", "public_id" },
+		{ "Order \"Items\"\n; DROP TABLE x; --", "order_items_drop_table_x" },
+		{ "__a__b__", "a_b" },
+		{ "日本", "x" },
+		{ "", "x" },
+		{ "a-é-b", "a_b" },
+	};
+	char out[25];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		plan_slug(cases[i].in, out, sizeof out);
+		ck_assert_str_eq(out, cases[i].out);
+	}
+	plan_slug("abcdefghijklmnopqrstuvwxyz0123456789", out, 10);
+	ck_assert_str_eq(out, "abcdefghi");
+}
+END_TEST
+
+/* ---- files -------------------------------------------------------------- */
+
+START_TEST(test_file_names)
+{
+	static const char *const want[] = {
+		"20240102030405_add_public_id_to_orders.up.sql",
+		"20240102030405_add_public_id_to_orders.down.sql",
+		"20240102030406_backfill_public_id_in_orders.up.sql",
+		"20240102030406_backfill_public_id_in_orders.down.sql",
+		"20240102030407_add_public_id_not_null_check_to_orders.up.sql",
+		"20240102030407_add_public_id_not_null_check_to_orders.down.sql",
+		"20240102030408_validate_public_id_not_null_check_on_orders.up.sql",
+		"20240102030408_validate_public_id_not_null_check_on_orders.down.sql",
+		"20240102030409_set_public_id_not_null_on_orders.up.sql",
+		"20240102030409_set_public_id_not_null_on_orders.down.sql",
+		"20240102030410_create_public_id_unique_index_on_orders.up.sql",
+		"20240102030410_create_public_id_unique_index_on_orders.down.sql",
+	};
+	struct config c;
+	struct plan p;
+	regex_t re;
+
+	ck_assert_int_eq(regcomp(&re, "^[0-9]{14}_[a-z0-9_]+\\.(up|down)\\.sql$",
+				 REG_EXTENDED | REG_NOSUB), 0);
+	make_config(&c, "--table", "orders", "--column", "public_id", NULL);
+	build(&p, &c, T0);
+	ck_assert_int_eq(p.nsteps, 6);
+	ck_assert_int_eq(p.nfiles, 12);
+	for (int i = 0; i < p.nfiles; i++) {
+		ck_assert_str_eq(p.files[i].name, want[i]);
+		ck_assert_msg(regexec(&re, p.files[i].name, 0, NULL, 0) == 0,
+			      "%s", p.files[i].name);
+	}
+	plan_free(&p);
+
+	/* Hostile names still give sqlx names. */
+	config_free(&c);
+	make_config(&c, "--schema", "S\"", "--table", "Ö\n\"x\"; --",
+		    "--column", "日本", NULL);
+	build(&p, &c, T0);
+	for (int i = 0; i < p.nfiles; i++)
+		ck_assert_msg(regexec(&re, p.files[i].name, 0, NULL, 0) == 0,
+			      "%s", p.files[i].name);
+	ck_assert_str_eq(p.files[0].name, "20240102030405_add_x_to_x.up.sql");
+	plan_free(&p);
+	config_free(&c);
+	regfree(&re);
+}
+END_TEST
+
+START_TEST(test_versions_increase)
+{
+	struct config c;
+	struct plan p;
+	char prev[15] = "";
+
+	/* Across a year's end: 2023-12-31 23:59:58 UTC. */
+	make_config(&c, "--table", "t", "--column", "c", NULL);
+	build(&p, &c, (time_t)1704067198);
+	for (int i = 0; i < p.nfiles; i += 2) {
+		char v[15];
+
+		memcpy(v, p.files[i].name, 14);
+		v[14] = '\0';
+		/* up and down of a step share their version */
+		ck_assert(strncmp(p.files[i + 1].name, v, 14) == 0);
+		ck_assert_msg(strcmp(v, prev) > 0, "%s after %s", v, prev);
+		memcpy(prev, v, sizeof v);
+	}
+	ck_assert(starts_with(p.files[0].name, "20231231235958_"));
+	ck_assert(starts_with(p.files[4].name, "20240101000000_"));
+	plan_free(&p);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(test_hostile_names_quoted)
+{
+	struct config c;
+	struct plan p;
+
+	make_config(&c, "--schema", "My \"S\"", "--table",
+		    "t\"\n; DROP TABLE victim; --", "--column", "c'd\"e", NULL);
+	build(&p, &c, T0);
+	for (int i = 0; i < p.nfiles; i++) {
+		const char *text = p.files[i].text;
+		char *bare = bare_sql(text);
+
+		/* With comments and quoted names cut out, no trace of them. */
+		ck_assert_msg(strstr(bare, "victim") == NULL, "%s: %s",
+			      p.files[i].name, bare);
+		ck_assert_msg(strstr(bare, "DROP TABLE") == NULL, "%s",
+			      p.files[i].name);
+		free(bare);
+		/* The names in SQL, as quote_ident would write them. */
+		if (strstr(text, "ALTER TABLE") != NULL) {
+			ck_assert_msg(strstr(text, "ALTER TABLE \"My \"\"S\"\"\"."
+					     "\"t\"\"\n; DROP TABLE victim; --\"") != NULL,
+				      "%s", p.files[i].name);
+			ck_assert_msg(strstr(text, "\"c'd\"\"e\"") != NULL, "%s",
+				      p.files[i].name);
+		}
+		/* In comments the newline is escaped. */
+		ck_assert_msg(strstr(text, "-- Target: \"My \"\"S\"\"\".\"t\"\"\\x0a; "
+				     "DROP TABLE victim; --\".\"c'd\"\"e\"\n") != NULL,
+			      "%s", p.files[i].name);
+	}
+	/* The command in step 2's comment is quoted for a shell, on one line. */
+	ck_assert_ptr_nonnull(strstr(find(&p, "_backfill_", "up")->text,
+		"--   nanoid-backfill --dsn \"$DATABASE_URL\" --schema 'My \"S\"' "
+		"--table $'t\"\\n; DROP TABLE victim; --' --column 'c'\\''d\"e' "
+		"--until-done\n"));
+	/* The index lives in the table's schema: DROP INDEX names both. */
+	ck_assert_ptr_nonnull(strstr(find(&p, "_unique_index_", "down")->text,
+		"DROP INDEX CONCURRENTLY IF EXISTS \"My \"\"S\"\"\".\"t\"\"\n; "
+		"DROP TABLE victim; --_c'd\"\"e_key\";\n"));
+	plan_free(&p);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(test_no_transaction)
+{
+	struct config c;
+	struct plan p;
+
+	make_config(&c, "--table", "orders", "--column", "public_id", NULL);
+	build(&p, &c, T0);
+	for (int i = 0; i < p.nfiles; i++) {
+		const struct plan_file *f = &p.files[i];
+		bool index = strstr(f->name, "_unique_index_") != NULL;
+
+		/* sqlx reads the marker on the first line only. */
+		ck_assert_msg(starts_with(f->text, "-- no-transaction\n") == index,
+			      "%s", f->name);
+		if (index)       /* one statement: a single query string */
+			ck_assert_int_eq(statements(f->text), 1);
+	}
+	ck_assert(starts_with(strstr(find(&p, "_unique_index_", "up")->text,
+				     "\nCREATE") + 1,
+			      "CREATE UNIQUE INDEX CONCURRENTLY \"orders_public_id_key\" "
+			      "ON \"orders\" (\"public_id\");\n"));
+	ck_assert_ptr_nonnull(strstr(find(&p, "_unique_index_", "down")->text,
+		"\nDROP INDEX CONCURRENTLY IF EXISTS \"orders_public_id_key\";\n"));
+	plan_free(&p);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(test_lock_timeout)
+{
+	struct config c;
+	struct plan p;
+
+	make_config(&c, "--table", "orders", "--column", "public_id",
+		    "--ddl-lock-timeout", "750", NULL);
+	build(&p, &c, T0);
+	for (int i = 0; i < p.nfiles; i++) {
+		const char *text = p.files[i].text;
+		const char *ddl = strstr(text, "\nALTER TABLE");
+		const char *set = strstr(text, "\nSET lock_timeout = '750ms';\n");
+
+		if (ddl == NULL)
+			continue;
+		ck_assert_msg(set != NULL && set < ddl, "%s", p.files[i].name);
+		ck_assert_msg(strstr(text, "\nRESET lock_timeout;\n") > ddl,
+			      "%s", p.files[i].name);
+	}
+	/* Comment-only steps: the backfill, and the validate's down. */
+	ck_assert_int_eq(statements(find(&p, "_backfill_", "up")->text), 0);
+	ck_assert_int_eq(statements(find(&p, "_backfill_", "down")->text), 0);
+	ck_assert_int_eq(statements(find(&p, "validate_", "down")->text), 0);
+	plan_free(&p);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(test_steps_sql)
+{
+	struct config c;
+	struct plan p;
+
+	make_config(&c, "--schema", "shop", "--table", "orders", "--column",
+		    "public_id", NULL);
+	build(&p, &c, T0);
+	ck_assert_ptr_nonnull(strstr(find(&p, "_add_public_id_to_", "up")->text,
+		"ALTER TABLE \"shop\".\"orders\" ADD COLUMN IF NOT EXISTS "
+		"\"public_id\" text;"));
+	ck_assert_ptr_nonnull(strstr(find(&p, "_not_null_check_to_", "up")->text,
+		"ADD CONSTRAINT \"orders_public_id_not_null_check\" CHECK "
+		"(\"public_id\" IS NOT NULL) NOT VALID;"));
+	ck_assert_ptr_nonnull(strstr(find(&p, "validate_", "up")->text,
+		"VALIDATE CONSTRAINT \"orders_public_id_not_null_check\";"));
+	ck_assert_ptr_nonnull(strstr(find(&p, "set_public_id_not_null", "up")->text,
+		"ALTER TABLE \"shop\".\"orders\" ALTER COLUMN \"public_id\" SET NOT NULL;\n"
+		"ALTER TABLE \"shop\".\"orders\" DROP CONSTRAINT "
+		"\"orders_public_id_not_null_check\";\n"));
+	ck_assert_ptr_nonnull(strstr(find(&p, "set_public_id_not_null", "down")->text,
+		"DROP NOT NULL;\nALTER TABLE \"shop\".\"orders\" ADD CONSTRAINT "
+		"\"orders_public_id_not_null_check\" CHECK (\"public_id\" IS NOT "
+		"NULL) NOT VALID;\n"));
+	ck_assert_ptr_nonnull(strstr(find(&p, "_unique_index_", "down")->text,
+		"DROP INDEX CONCURRENTLY IF EXISTS \"shop\".\"orders_public_id_key\";"));
+	plan_free(&p);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(test_data_loss_said)
+{
+	struct config c;
+	struct plan p;
+
+	make_config(&c, "--table", "orders", "--column", "public_id", NULL);
+	build(&p, &c, T0);
+	for (int i = 1; i < p.nfiles; i += 2) {
+		const struct plan_file *f = &p.files[i];
+		const char *warn = strstr(f->text, "-- WARNING: THIS DOWN LOSES DATA");
+		const char *sql = strstr(f->text, "\nALTER");
+
+		if (strstr(f->name, "_add_public_id_to_") != NULL) {
+			/* at the top: before any statement */
+			ck_assert_ptr_nonnull(warn);
+			ck_assert(sql == NULL || warn < sql);
+			ck_assert_ptr_nonnull(strstr(f->text, "DROP COLUMN"));
+		} else {
+			ck_assert_msg(warn == NULL, "%s", f->name);
+			ck_assert_msg(strstr(f->text, "No data is lost.") != NULL,
+				      "%s", f->name);
+		}
+	}
+	plan_free(&p);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(test_options_in_comments)
+{
+	struct config c;
+	struct plan p;
+	const char *text;
+
+	make_config(&c, "--table", "t", "--column", "c", NULL);
+	build(&p, &c, T0);
+	text = find(&p, "_backfill_", "up")->text;
+	ck_assert_ptr_nonnull(strstr(text, "--   nanoid-backfill --dsn \"$DATABASE_URL\" "
+				     "--table 't' --column 'c' --until-done\n"));
+	ck_assert_ptr_nonnull(strstr(text, "-- Ids: 21 symbols from \""
+				     NANOID_DEFAULT_ALPHABET "\".\n"));
+	plan_free(&p);
+	config_free(&c);
+
+	make_config(&c, "--table", "t", "--column", "c", "--size", "12",
+		    "--alphabet", "ab'c", "--prefix", "usr_", NULL);
+	build(&p, &c, T0);
+	text = find(&p, "_backfill_", "up")->text;
+	ck_assert_ptr_nonnull(strstr(text, "--table 't' --column 'c' --size 12 "
+				     "--alphabet 'ab'\\''c' --prefix 'usr_' --until-done\n"));
+	ck_assert_ptr_nonnull(strstr(text, "-- Ids: the prefix \"usr_\" and 12 symbols "
+				     "from \"ab'c\".\n"));
+	ck_assert_ptr_nonnull(strstr(text, "nanoid-backfill verify --dsn \"$DATABASE_URL\" "
+				     "--table 't' --column 'c' --size 12 "
+				     "--alphabet 'ab'\\''c' --prefix 'usr_'\n"));
+	plan_free(&p);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(test_leave_out_steps)
+{
+	static const struct { const char *flag; int steps; const char *absent; } cases[] = {
+		{ "--no-unique", 5, "unique_index" },
+		{ "--no-not-null", 3, "not_null" },
+	};
+	struct config c;
+	struct plan p;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		make_config(&c, "--table", "t", "--column", "c", cases[i].flag,
+			    NULL);
+		build(&p, &c, T0);
+		ck_assert_int_eq(p.nsteps, cases[i].steps);
+		ck_assert_int_eq(p.nfiles, 2 * cases[i].steps);
+		for (int j = 0; j < p.nfiles; j++)
+			ck_assert_msg(strstr(p.files[j].name, cases[i].absent) == NULL,
+				      "%s: %s", cases[i].flag, p.files[j].name);
+		plan_free(&p);
+		config_free(&c);
+	}
+	make_config(&c, "--table", "t", "--column", "c", "--no-unique",
+		    "--no-not-null", NULL);
+	build(&p, &c, T0);
+	ck_assert_int_eq(p.nsteps, 2);
+	ck_assert_ptr_nonnull(strstr(p.files[0].text, "step 1 of 2 (up)"));
+	/* No later step to announce. */
+	ck_assert_ptr_null(strstr(find(&p, "_backfill_", "up")->text, "before step"));
+	plan_free(&p);
+	config_free(&c);
+
+	make_config(&c, "--table", "t", "--column", "c", "--no-not-null", NULL);
+	build(&p, &c, T0);
+	ck_assert_ptr_null(strstr(find(&p, "_backfill_", "up")->text, "From step"));
+	ck_assert_ptr_nonnull(strstr(find(&p, "_unique_index_", "up")->text,
+				     "step 3 of 3 (up)"));
+	plan_free(&p);
+	config_free(&c);
+}
+END_TEST
+
+/* ---- the directory ------------------------------------------------------ */
+
+static char *temp_dir(void)
+{
+	char *d = strdup("/tmp/nb-test-plan-XXXXXX");
+
+	ck_assert_ptr_nonnull(mkdtemp(d));
+	return d;
+}
+
+static void touch(const char *dir, const char *name)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+}
+
+static int count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void remove_dir(char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[512];
+
+	if (d != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+			unlink(path);
+		}
+		closedir(d);
+	}
+	rmdir(dir);
+	free(dir);
+}
+
+START_TEST(test_first_version)
+{
+	char *dir = temp_dir(), err[512], missing[600];
+	time_t first;
+
+	/* Empty: now. */
+	ck_assert_int_eq(plan_first_version(dir, T0, &first, err, sizeof err), 0);
+	ck_assert_int_eq(first, T0);
+	snprintf(missing, sizeof missing, "%s/none", dir);
+	ck_assert_int_eq(plan_first_version(missing, T0, &first, err, sizeof err), 0);
+	ck_assert_int_eq(first, T0);
+
+	/* Older migrations and other files do not matter. */
+	touch(dir, "20200101000000_init.sql");
+	touch(dir, "0001_very_old.up.sql");
+	touch(dir, "README.md");
+	touch(dir, "29991231235959_not_sql.txt");
+	ck_assert_int_eq(plan_first_version(dir, T0, &first, err, sizeof err), 0);
+	ck_assert_int_eq(first, T0);
+
+	/* A later one (clock skew, a plan made a second ago): after it. */
+	touch(dir, "20240102030500_later.down.sql");
+	ck_assert_int_eq(plan_first_version(dir, T0, &first, err, sizeof err), 0);
+	ck_assert_int_eq(first, T0 + 55 + 1);
+
+	/* A version that is no time and later than now: nothing can follow. */
+	touch(dir, "99999999999999_odd.up.sql");
+	ck_assert_int_eq(plan_first_version(dir, T0, &first, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "99999999999999"));
+	remove_dir(dir);
+}
+END_TEST
+
+START_TEST(test_write)
+{
+	char *dir = temp_dir(), err[512], path[1024], sub[600];
+	struct config c;
+	struct plan p;
+	int config_error;
+	FILE *f;
+	char buf[64];
+
+	make_config(&c, "--table", "orders", "--column", "public_id", NULL);
+	build(&p, &c, T0);
+
+	/* Into a directory that does not exist yet. */
+	snprintf(sub, sizeof sub, "%s/migrations", dir);
+	ck_assert_msg(plan_write(&p, sub, &config_error, err, sizeof err) == 0,
+		      "%s", err);
+	ck_assert_int_eq(count_files(sub), 12);
+	snprintf(path, sizeof path, "%s/%s", sub, p.files[10].name);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(buf, sizeof buf, f));
+	ck_assert_str_eq(buf, "-- no-transaction\n");
+	fclose(f);
+
+	/* The same plan again, even with new versions: refused, nothing written. */
+	plan_free(&p);
+	build(&p, &c, T0 + 100);
+	ck_assert_int_eq(plan_write(&p, sub, &config_error, err, sizeof err), -1);
+	ck_assert_int_eq(config_error, 1);
+	ck_assert_ptr_nonnull(strstr(err, "already has step"));
+	ck_assert_int_eq(count_files(sub), 12);
+
+	/* Not a directory; no parent. */
+	touch(dir, "file");
+	snprintf(path, sizeof path, "%s/file", dir);
+	ck_assert_int_eq(plan_write(&p, path, &config_error, err, sizeof err), -1);
+	ck_assert_int_eq(config_error, 1);
+	ck_assert_ptr_nonnull(strstr(err, "not a directory"));
+	snprintf(path, sizeof path, "%s/no/parent", dir);
+	ck_assert_int_eq(plan_write(&p, path, &config_error, err, sizeof err), -1);
+	ck_assert_int_eq(config_error, 1);
+
+	plan_free(&p);
+	config_free(&c);
+	remove_dir(strdup(sub));
+	unlink(path);
+	snprintf(path, sizeof path, "%s/file", dir);
+	unlink(path);
+	remove_dir(dir);
+}
+END_TEST
+
+static Suite *plan_suite(void)
+{
+	Suite *s = suite_create("plan");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_quote_ident);
+	tcase_add_test(tc, test_object_name);
+	tcase_add_test(tc, test_slug);
+	tcase_add_test(tc, test_file_names);
+	tcase_add_test(tc, test_versions_increase);
+	tcase_add_test(tc, test_hostile_names_quoted);
+	tcase_add_test(tc, test_no_transaction);
+	tcase_add_test(tc, test_lock_timeout);
+	tcase_add_test(tc, test_steps_sql);
+	tcase_add_test(tc, test_data_loss_said);
+	tcase_add_test(tc, test_options_in_comments);
+	tcase_add_test(tc, test_leave_out_steps);
+	tcase_add_test(tc, test_first_version);
+	tcase_add_test(tc, test_write);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(plan_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
