@@ -1,0 +1,72 @@
+/*
+ * status.h - `nanoid-backfill status`: the jobs recorded in a database.
+ *
+ *   nanoid-backfill status [--dsn DSN] [--progress-schema NAME]
+ *                          [--job NAME] [--config FILE] [--json]
+ *
+ * Reads the progress tables documented in progress.h (jobs, leases, and the
+ * job_progress view where present) in --progress-schema of the database
+ * (--dsn, else the PG* environment) and prints one line per job, ordered
+ * by job name, in aligned columns:
+ *
+ *   JOB  TARGET  STATE  ROWS DONE  ROWS LEFT  RATE/S  ETA  UPDATED
+ *
+ * TARGET is "schema"."table"."column" quoted as SQL would ("" inside a
+ * name); ROWS LEFT is an estimate (0 once done); RATE/S is the sum of the
+ * rates of the leases updated in the last 30 s (running jobs only); ETA is
+ * ROWS LEFT / RATE as h:mm:ss; UPDATED is the age of the job's last write
+ * ("3s ago"). "-" where a value is unknown. Control characters in names
+ * are shown as \xHH, so a name cannot break the table.
+ *
+ * --json prints a JSON array instead, one object per job:
+ *   {"job", "schema", "table", "column", "target", "state": strings;
+ *    "rows_done": integer; "rows_left", "rate", "eta_seconds": number or
+ *    null; "updated_at": ISO 8601 UTC string; "updated_seconds_ago": number}
+ * Strings are escaped per RFC 8259 (bytes that are not UTF-8 become
+ * U+FFFD), so any name yields valid JSON.
+ *
+ * --job NAME lists that job only. --config FILE takes dsn, progress-schema
+ * and job from a job file (the command line wins); a job file without `job`
+ * selects its target's job by schema, table and column.
+ *
+ * No progress schema or table in the database means no job has ever run
+ * there: that is not an error. Text output says "no jobs recorded in
+ * database ..." and --json prints [], both with exit 0.
+ */
+#ifndef NB_STATUS_H
+#define NB_STATUS_H
+
+#include <stdio.h>
+
+struct status_job {
+	char *job, *schema, *table, *column, *state;
+	long long rows_done;
+	double rows_left;           /* < 0: unknown */
+	double rate;                /* rows/s; < 0: unknown */
+	double updated_ago;         /* seconds since the last write */
+	char *updated_at;           /* ISO 8601, UTC */
+};
+
+/*
+ * The subcommand: argv[0] is "status", options follow. Returns the exit
+ * code: 0 listed (or nothing recorded), 1 cannot connect, the query
+ * failed, or --job names no recorded job; 64 usage error; 78 bad job file
+ * or dsn.
+ */
+int status_main(int argc, char **argv);
+
+/* Writes jobs[0..n-1] as the aligned table (a header line first), or as
+ * the JSON array. */
+void status_print_table(FILE *out, const struct status_job *jobs, int n);
+void status_print_json(FILE *out, const struct status_job *jobs, int n);
+
+/* Writes s as a JSON string literal, quotes included. */
+void status_json_string(FILE *out, const char *s);
+
+/* "h:mm:ss" for seconds >= 0, "-" for < 0 or absurd values. */
+void status_format_eta(char *buf, size_t len, double seconds);
+
+/* "3s ago", "5m ago", "2h ago", "4d ago". */
+void status_format_age(char *buf, size_t len, double seconds);
+
+#endif

@@ -1,0 +1,416 @@
+/*
+ * check_config.c - `--check-config`: connect, check, write nothing.
+ */
+#include "check_config.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "exit_codes.h"
+#include "log.h"
+#include "target.h"
+
+#define LINE 1024
+#define NAME 256
+
+struct check {
+	const struct config *cfg;
+	PGconn *conn;
+	struct target t;
+	char user[NAME];        /* current_user, for the messages */
+	char shown[3 * NAME];   /* "schema"."table", displayable */
+};
+
+/* A bare word is a database name to libpq (expand_dbname): always fine. */
+bool check_config_dsn(const char *dsn, char *err, size_t errlen)
+{
+	PQconninfoOption *opts;
+	char *msg = NULL;
+	size_t n;
+
+	if (dsn == NULL || (strchr(dsn, '=') == NULL &&
+			    strncmp(dsn, "postgres://", 11) != 0 &&
+			    strncmp(dsn, "postgresql://", 13) != 0))
+		return true;
+	opts = PQconninfoParse(dsn, &msg);
+	if (opts != NULL) {
+		PQconninfoFree(opts);
+		return true;
+	}
+	/* libpq's message names the bad part, never a password's value. */
+	snprintf(err, errlen, "--dsn: %s", msg ? msg : "out of memory");
+	n = strlen(err);
+	while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
+		err[--n] = '\0';
+	PQfreemem(msg);
+	return false;
+}
+
+/* Exit code for a failed statement: 42xxx (undefined object, privilege,
+ * syntax) is configuration, the rest is the server's trouble. */
+static int fail_res(struct check *c, const PGresult *res, const char *what)
+{
+	char buf[LINE];
+	const char *state = db_sqlstate(res);
+
+	log_error("%s: %s", what, db_error(c->conn, res, buf, sizeof buf));
+	return strncmp(state, "42", 2) == 0 ? NB_EXIT_CONFIG : NB_EXIT_FAILURE;
+}
+
+static bool is_t(const PGresult *res, int row, int col)
+{
+	return !PQgetisnull(res, row, col) && PQgetvalue(res, row, col)[0] == 't';
+}
+
+/* Appends s to the string in buf (len bytes), cutting what does not fit. */
+static void append(char *buf, size_t len, const char *s)
+{
+	size_t used = strlen(buf), n = strlen(s);
+
+	if (used + 1 >= len)
+		return;
+	if (n > len - used - 1)
+		n = len - used - 1;
+	memcpy(buf + used, s, n);
+	buf[used + n] = '\0';
+}
+
+/* "a, b": names displayable, as the run's log lines show a key. */
+static void join_key(char *buf, size_t len, int i, const char *name)
+{
+	char one[NAME];
+
+	if (i == 0)
+		buf[0] = '\0';
+	else
+		append(buf, len, ", ");
+	append(buf, len, db_display(name, one, sizeof one));
+}
+
+static void join_keys(char *buf, size_t len, char *const *keys, int n)
+{
+	buf[0] = '\0';
+	for (int i = 0; i < n; i++)
+		join_key(buf, len, i, keys[i]);
+}
+
+/* The run's target check; with --add-column, a missing column is fine. */
+static int check_target(struct check *c, bool *column_missing)
+{
+	const struct config *cfg = c->cfg;
+	struct target_params tp;
+	char err[LINE];
+	size_t id_len = strlen(cfg->prefix) + (size_t)cfg->size;
+	PGresult *res;
+	const char *vals[3];
+	int rc;
+
+	*column_missing = false;
+	if (target_params(cfg, &tp) != 0) {
+		log_error("--key names are too long");
+		return NB_EXIT_CONFIG;
+	}
+	res = db_exec_params(c->conn, target_query(), 4, tp.types, tp.values,
+			     tp.lengths, tp.formats, true);
+	if (!db_ok(res)) {
+		rc = fail_res(c, res, "checking the target");
+		PQclear(res);
+		return rc;
+	}
+	rc = target_check(&c->t, res, cfg, id_len, err, sizeof err);
+	PQclear(res);
+	if (rc == 0)
+		return NB_EXIT_OK;
+	if (!cfg->add_column) {
+		log_error("%s", err);
+		return NB_EXIT_CONFIG;
+	}
+
+	/* --add-column: is it the column that is missing from a table? */
+	vals[0] = cfg->schema;
+	vals[1] = cfg->table;
+	vals[2] = cfg->column;
+	res = db_exec(c->conn,
+		      "SELECT r.oid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
+		      "  pg_attribute a WHERE a.attrelid = r.oid AND"
+		      "  a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped),"
+		      " n.nspname, c.relname"
+		      " FROM (SELECT CASE WHEN $1::text IS NULL"
+		      "   THEN to_regclass(quote_ident($2::text))"
+		      "   ELSE to_regclass(quote_ident($1::text) || '.' ||"
+		      "                    quote_ident($2::text)) END AS oid) r"
+		      " LEFT JOIN pg_class c ON c.oid = r.oid"
+		      " LEFT JOIN pg_namespace n ON n.oid = c.relnamespace",
+		      3, vals, true);
+	if (!db_ok(res)) {
+		rc = fail_res(c, res, "checking the target");
+		PQclear(res);
+		return rc;
+	}
+	if (PQntuples(res) != 1 || !is_t(res, 0, 0)) {
+		PQclear(res);
+		log_error("%s", err);
+		return NB_EXIT_CONFIG;
+	}
+	*column_missing = true;
+	c->t.schema = strdup(PQgetvalue(res, 0, 1));
+	c->t.table = strdup(PQgetvalue(res, 0, 2));
+	c->t.column = strdup(cfg->column);
+	PQclear(res);
+	if (c->t.schema == NULL || c->t.table == NULL || c->t.column == NULL) {
+		log_error("out of memory");
+		return NB_EXIT_FAILURE;
+	}
+	return NB_EXIT_OK;
+}
+
+/* SELECT on the key and the column, UPDATE on the column: what each batch
+ * does. Column privileges count, as they do for the batch statement. */
+static int check_table_privileges(struct check *c, bool column_missing)
+{
+	const char *sql =
+		"SELECT has_column_privilege(r.oid, $2::text, $3::text)"
+		" FROM (SELECT to_regclass(quote_ident($1::text) || '.' ||"
+		"                          quote_ident($4::text)) AS oid) r";
+	struct need { const char *col, *priv; } need[CONFIG_MAX_KEYS + 2];
+	char col[NAME];
+	int n = 0;
+
+	for (int i = 0; i < c->t.nkeys; i++)
+		need[n++] = (struct need){ c->t.keys[i], "SELECT" };
+	if (!column_missing) {
+		need[n++] = (struct need){ c->t.column, "SELECT" };
+		need[n++] = (struct need){ c->t.column, "UPDATE" };
+	}
+	for (int i = 0; i < n; i++) {
+		const char *vals[4] = { c->t.schema, need[i].col, need[i].priv,
+					c->t.table };
+		PGresult *res = db_exec(c->conn, sql, 4, vals, true);
+		int rc;
+
+		if (!db_ok(res) || PQntuples(res) != 1) {
+			rc = fail_res(c, res, "checking privileges");
+			PQclear(res);
+			return rc;
+		}
+		if (!is_t(res, 0, 0)) {
+			PQclear(res);
+			log_error("role \"%s\" may not %s column \"%s\" of %s",
+				  c->user,
+				  strcmp(need[i].priv, "UPDATE") == 0 ? "update" :
+				  "read", db_display(need[i].col, col, sizeof col),
+				  c->shown);
+			return NB_EXIT_CONFIG;
+		}
+		PQclear(res);
+	}
+	return NB_EXIT_OK;
+}
+
+/*
+ * The progress tables: creatable if missing, writable if there; and the
+ * job name free or ours. Read through the catalog (not to_regclass), which
+ * needs no privilege on the schema.
+ */
+static int check_progress(struct check *c, const char *job)
+{
+	static const char sql[] =
+		"WITH n AS (SELECT oid FROM pg_namespace WHERE nspname = $1),"
+		" j AS (SELECT c.oid FROM pg_class c JOIN n ON c.relnamespace = n.oid"
+		"        WHERE c.relname = 'jobs'),"
+		" l AS (SELECT c.oid FROM pg_class c JOIN n ON c.relnamespace = n.oid"
+		"        WHERE c.relname = 'leases')"
+		" SELECT EXISTS (SELECT 1 FROM n),"
+		"  has_database_privilege(current_database(), 'CREATE'),"
+		"  (SELECT has_schema_privilege(oid, 'CREATE') FROM n),"
+		"  (SELECT has_schema_privilege(oid, 'USAGE') FROM n),"
+		"  EXISTS (SELECT 1 FROM j),"
+		"  (SELECT has_table_privilege(oid, 'SELECT') AND"
+		"          has_table_privilege(oid, 'INSERT') AND"
+		"          has_table_privilege(oid, 'UPDATE') FROM j),"
+		"  EXISTS (SELECT 1 FROM l),"
+		"  (SELECT has_table_privilege(oid, 'SELECT') AND"
+		"          has_table_privilege(oid, 'INSERT') AND"
+		"          has_table_privilege(oid, 'UPDATE') AND"
+		"          has_table_privilege(oid, 'DELETE') FROM l),"
+		"  current_database()";
+	const char *schema = c->cfg->progress_schema;
+	const char *vals[1] = { schema };
+	char s_shown[NAME], db[NAME], theirs[LINE];
+	char *q = NULL, *q_sql = NULL;
+	PGresult *res;
+	bool jobs_exist, leases_exist;
+	int rc = NB_EXIT_OK, rows;
+
+	db_display(schema, s_shown, sizeof s_shown);
+	res = db_exec(c->conn, sql, 1, vals, true);
+	if (!db_ok(res) || PQntuples(res) != 1) {
+		rc = fail_res(c, res, "checking the progress table");
+		PQclear(res);
+		return rc;
+	}
+	db_display(PQgetvalue(res, 0, 8), db, sizeof db);
+	jobs_exist = is_t(res, 0, 4);
+	leases_exist = is_t(res, 0, 6);
+	if (!is_t(res, 0, 0)) {
+		if (!is_t(res, 0, 1)) {
+			log_error("role \"%s\" may not create the progress schema "
+				  "\"%s\" in database \"%s\"; create it for the "
+				  "role or grant CREATE on the database",
+				  c->user, s_shown, db);
+			rc = NB_EXIT_CONFIG;
+		}
+		PQclear(res);
+		return rc;
+	}
+	if (!is_t(res, 0, 3)) {
+		log_error("role \"%s\" may not use the progress schema \"%s\"",
+			  c->user, s_shown);
+		rc = NB_EXIT_CONFIG;
+	} else if ((!jobs_exist || !leases_exist) && !is_t(res, 0, 2)) {
+		log_error("role \"%s\" may not create the progress tables in "
+			  "schema \"%s\"", c->user, s_shown);
+		rc = NB_EXIT_CONFIG;
+	} else if ((jobs_exist && !is_t(res, 0, 5)) ||
+		   (leases_exist && !is_t(res, 0, 7))) {
+		log_error("role \"%s\" may not write the progress tables in "
+			  "schema \"%s\"", c->user, s_shown);
+		rc = NB_EXIT_CONFIG;
+	}
+	PQclear(res);
+	if (rc != NB_EXIT_OK || !jobs_exist)
+		return rc;
+
+	/* The job row, if any, must be this target's. */
+	q = db_quote(c->conn, schema);
+	if (q == NULL || asprintf(&q_sql,
+		"SELECT j.schema_name, j.table_name, j.column_name, k.name"
+		" FROM %s.jobs j LEFT JOIN LATERAL unnest(j.key_columns)"
+		"  WITH ORDINALITY AS k(name, n) ON true"
+		" WHERE j.job = $1 ORDER BY k.n", q) < 0) {
+		free(q);
+		log_error("out of memory");
+		return NB_EXIT_FAILURE;
+	}
+	free(q);
+	vals[0] = job;
+	res = db_exec(c->conn, q_sql, 1, vals, true);
+	free(q_sql);
+	if (!db_ok(res)) {
+		rc = fail_res(c, res, "reading the progress table");
+		PQclear(res);
+		return rc;
+	}
+	rows = PQntuples(res);
+	if (rows > 0) {
+		bool same = strcmp(PQgetvalue(res, 0, 0), c->t.schema) == 0 &&
+			    strcmp(PQgetvalue(res, 0, 1), c->t.table) == 0 &&
+			    strcmp(PQgetvalue(res, 0, 2), c->t.column) == 0 &&
+			    (rows == c->t.nkeys || c->t.nkeys == 0);
+		theirs[0] = '\0';
+		for (int i = 0; i < rows; i++) {
+			const char *k = PQgetvalue(res, i, 3);
+
+			if (i < c->t.nkeys && strcmp(k, c->t.keys[i]) != 0)
+				same = false;
+			join_key(theirs, sizeof theirs, i, k);
+		}
+		if (!same) {
+			char s[NAME], t[NAME], col[NAME], j[NAME];
+
+			log_error("job \"%s\" already exists for \"%s\".\"%s\".\"%s\" "
+				  "by key (%s); choose another --job",
+				  db_display(job, j, sizeof j),
+				  db_display(PQgetvalue(res, 0, 0), s, sizeof s),
+				  db_display(PQgetvalue(res, 0, 1), t, sizeof t),
+				  db_display(PQgetvalue(res, 0, 2), col, sizeof col),
+				  theirs);
+			rc = NB_EXIT_CONFIG;
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+int check_config_run(const struct config *cfg)
+{
+	struct check c;
+	char err[LINE], keys[LINE], s[NAME], t[NAME], col[NAME], j[NAME];
+	char *job = NULL;
+	bool column_missing = false;
+	PGresult *res;
+	int rc;
+
+	memset(&c, 0, sizeof c);
+	c.cfg = cfg;
+	if (!check_config_dsn(cfg->dsn, err, sizeof err)) {
+		log_error("%s", err);
+		return NB_EXIT_CONFIG;
+	}
+	db_catch_signals();
+	c.conn = db_connect(cfg->dsn, err, sizeof err);
+	if (c.conn == NULL) {
+		log_error("%s", err);
+		db_release_signals();
+		return NB_EXIT_FAILURE;
+	}
+
+	/* Belt and braces: whatever follows, this session cannot write. */
+	res = db_exec(c.conn, "SET default_transaction_read_only = on;"
+		      " SELECT current_user", 0, NULL, true);
+	if (!db_ok(res) || PQntuples(res) != 1) {
+		rc = fail_res(&c, res, "setting up the session");
+		PQclear(res);
+		goto out;
+	}
+	db_display(PQgetvalue(res, 0, 0), c.user, sizeof c.user);
+	PQclear(res);
+
+	rc = check_target(&c, &column_missing);
+	if (rc != NB_EXIT_OK)
+		goto out;
+	snprintf(c.shown, sizeof c.shown, "\"%s\".\"%s\"",
+		 db_display(c.t.schema, s, sizeof s),
+		 db_display(c.t.table, t, sizeof t));
+	rc = check_table_privileges(&c, column_missing);
+	if (rc != NB_EXIT_OK)
+		goto out;
+
+	/* The job name a run would use (progress_init's rule). */
+	if (cfg->job != NULL)
+		job = strdup(cfg->job);
+	else if (asprintf(&job, "%s.%s.%s", c.t.schema, c.t.table,
+			  c.t.column) < 0)
+		job = NULL;
+	if (job == NULL) {
+		log_error("out of memory");
+		rc = NB_EXIT_FAILURE;
+		goto out;
+	}
+	rc = check_progress(&c, job);
+	if (rc != NB_EXIT_OK)
+		goto out;
+
+	join_keys(keys, sizeof keys, c.t.keys, c.t.nkeys);
+	if (column_missing)
+		printf("configuration OK: %s.\"%s\" will be added (text, "
+		       "nullable) by --add-column; job \"%s\"\n", c.shown,
+		       db_display(c.t.column, col, sizeof col),
+		       db_display(job, j, sizeof j));
+	else
+		printf("configuration OK: %s.\"%s\" by key (%s); job \"%s\"\n",
+		       c.shown, db_display(c.t.column, col, sizeof col), keys,
+		       db_display(job, j, sizeof j));
+	fflush(stdout);
+out:
+	free(job);
+	target_free(&c.t);
+	PQfinish(c.conn);
+	db_release_signals();
+	return rc;
+}

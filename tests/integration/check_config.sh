@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# check_config: --check-config on the shipped example job file (pointed at a
+# test table from the command line, which wins over the file) and on broken
+# files and targets: the run's exit codes and one error line each, and
+# nothing written to the database, ever.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+
+EXAMPLE=$REPO_ROOT/config/example.conf
+[[ -f $EXAMPLE ]] || fail "no $EXAMPLE"
+
+pg_start
+psqlf <<'SQL'
+CREATE TABLE t (id bigint PRIMARY KEY, public_id text, n int, short varchar(10),
+                m int NOT NULL DEFAULT 0);
+INSERT INTO t SELECT i, NULL, i, NULL FROM generate_series(1, 1000) i;
+CREATE TABLE nokey (id bigint, public_id text);
+CREATE TABLE t2 (id bigint PRIMARY KEY, public_id text);
+INSERT INTO t2 SELECT i, NULL FROM generate_series(1, 100) i;
+CREATE ROLE nb_limited LOGIN;
+GRANT SELECT ON t TO nb_limited;
+SQL
+V0=$(table_versions t)
+
+OK_RE='^configuration OK: "public"\."t"\."public_id" by key \(id\)'
+
+# check EXIT ARGS...: --check-config with ARGS must exit EXIT; stdout and
+# stderr in $WORK/assert.out / assert.err.
+check() {
+	local want=$1
+	shift
+	assert_exit "$want" "$NB" --check-config "$@"
+}
+err_is() { assert_file_match "$WORK/assert.err" "$NB_ERR_RE$1" "$2"; }
+one_line() {
+	assert_eq "$(wc -l <"$WORK/assert.err")" 1 "$1: exactly one line on stderr"
+}
+
+# --- the shipped example, pointed at t ----------------------------------------
+check 0 --config "$EXAMPLE" --table t
+assert_file_match "$WORK/assert.out" "$OK_RE" "example.conf + --table t: configuration OK"
+assert_eq "$(wc -l <"$WORK/assert.out")" 1 "configuration OK is one line"
+assert_eq "$(wc -c <"$WORK/assert.err")" 0 "configuration OK: nothing on stderr"
+check 0 --table t --column public_id --config "$EXAMPLE"
+assert_file_match "$WORK/assert.out" "$OK_RE" "the command line wins wherever --config sits"
+check 0 --config "$EXAMPLE" --table t --job orders-ids
+assert_file_match "$WORK/assert.out" "$OK_RE; job \"orders-ids\"" "the OK line names the job"
+check 78 --config "$EXAMPLE"
+err_is 'table "public"\."orders" does not exist' "example.conf as shipped: table orders does not exist (78)"
+one_line "missing table"
+
+# --- broken job files ---------------------------------------------------------
+job() { printf '%s\n' "$@" >"$WORK/job.conf"; }
+
+job "table = t" "column = public_id" "no-such-key = 1"
+check 78 --config "$WORK/job.conf"
+err_is ".*job\.conf:3: unknown key 'no-such-key'" "unknown key: file:line and the key (78)"
+one_line "unknown key"
+
+job "table = t" "column = public_id" "batch-size = 0"
+check 78 --config "$WORK/job.conf"
+err_is ".*job\.conf:3: batch-size: 0 is out of range" "bad value: file:line, key and range (78)"
+
+job "table = t" "column = public_id" "check-config = true"
+check 78 --config "$WORK/job.conf"
+err_is ".*job\.conf:3: 'check-config' can only be given on the command line" "check-config in a job file (78)"
+
+job "column = public_id"
+check 64 --config "$WORK/job.conf"
+err_is 'missing --table' "no table anywhere: usage error (64)"
+
+check 78 --config "$WORK/missing.conf"
+err_is "cannot read job file" "unreadable job file (78)"
+
+check 64 --table t --column public_id --bogus
+err_is "unknown option '--bogus'" "unknown option (64)"
+
+# --- targets a run would refuse -------------------------------------------------
+job "table = t" "column = nope"
+check 78 --config "$WORK/job.conf"
+err_is 'column "nope" does not exist in table "public"\."t"' "missing column (78)"
+one_line "missing column"
+
+check 78 --table t --column n
+err_is 'column "n" of "public"\."t" is of type integer' "wrong type (78)"
+
+check 78 --table t --column short
+err_is 'column "short" of "public"\."t" is character varying\(10\), too short for ids of 21 characters' "varchar too short (78)"
+check 0 --table t --column short --size 6 --prefix abcd
+assert_file_match "$WORK/assert.out" '^configuration OK: "public"\."t"\."short"' "varchar(10) fits prefix 4 + size 6"
+
+check 78 --table nokey --column public_id
+err_is 'table "public"\."nokey" has no primary key; name its key columns with --key' "no primary key (78)"
+
+check 78 --table t --column public_id --key n
+err_is 'key column "n" of "public"\."t" is nullable' "key nullable (78)"
+check 78 --table t --column public_id --key m
+err_is 'key \(m\) of "public"\."t" is not unique' "key not unique (78)"
+
+check 78 --table nope --column public_id
+err_is 'table "nope" does not exist' "missing table (78)"
+
+# --add-column: a missing column is fine, and is not added by the check.
+check 0 --table t --column added_id --add-column
+assert_file_match "$WORK/assert.out" '^configuration OK: "public"\."t"\."added_id" will be added' \
+	"--add-column: a missing column is reported as to be added"
+assert_sql "SELECT count(*) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'added_id'" 0 \
+	"--add-column --check-config adds no column"
+
+# --finalize without --until-done is refused as a run would refuse it.
+check 64 --table t --column public_id --finalize
+err_is '--finalize needs --until-done' "--finalize without --until-done (64)"
+
+# --- connection and privileges -------------------------------------------------
+check 78 --table t --column public_id --dsn "host=x bogus_option=1"
+err_is '--dsn: .*bogus_option' "malformed dsn (78)"
+check 1 --table t --column public_id --dsn "host=$WORK/nowhere dbname=x"
+err_is 'cannot connect to the database' "unreachable server (1)"
+
+check 78 --table t --column public_id --dsn "user=nb_limited"
+err_is 'role "nb_limited" may not update column "public_id" of "public"\."t"' "no UPDATE privilege (78)"
+psqlc "GRANT UPDATE (public_id) ON t TO nb_limited"
+check 78 --table t --column public_id --dsn "user=nb_limited"
+err_is 'role "nb_limited" may not create the progress schema "nanoid_backfill"' "no CREATE on the database (78)"
+psqlc "CREATE SCHEMA nb_shared AUTHORIZATION postgres; GRANT USAGE ON SCHEMA nb_shared TO nb_limited"
+check 78 --table t --column public_id --dsn "user=nb_limited" --progress-schema nb_shared
+err_is 'role "nb_limited" may not create the progress tables in schema "nb_shared"' "no CREATE on the progress schema (78)"
+psqlc "GRANT CREATE ON SCHEMA nb_shared TO nb_limited"
+check 0 --table t --column public_id --dsn "user=nb_limited" --progress-schema nb_shared
+assert_file_match "$WORK/assert.out" "$OK_RE" "column privileges and a writable progress schema: OK"
+
+# --- nothing was written -----------------------------------------------------
+assert_sql "SELECT count(*) FROM pg_namespace WHERE nspname = 'nanoid_backfill'" 0 \
+	"no nanoid_backfill schema after every check"
+assert_sql "SELECT count(*) FROM pg_class WHERE relnamespace = 'nb_shared'::regnamespace" 0 \
+	"nothing created in the progress schema"
+assert_sql "SELECT count(*) FROM t WHERE public_id IS NOT NULL" 0 "no row of t filled"
+assert_eq "$(table_versions t)" "$V0" "no row of t even touched"
+
+# --- a job name already used for another target ----------------------------------
+run_bf --table t2 --column public_id --job shared --until-done
+assert_eq "$RC" 0 "t2 filled under job 'shared'"
+check 78 --table t --column public_id --job shared
+err_is 'job "shared" already exists for "public"\."t2"\."public_id" by key \(id\); choose another --job' \
+	"job name taken by another target (78)"
+check 0 --table t2 --column public_id --job shared
+assert_file_match "$WORK/assert.out" '^configuration OK: "public"\."t2"\."public_id" by key \(id\); job "shared"' \
+	"the job's own target: OK"
+check 0 --table t --column public_id
+assert_file_match "$WORK/assert.out" "$OK_RE" "with the progress tables in place: OK"
+psqlc "GRANT USAGE ON SCHEMA nanoid_backfill TO nb_limited; GRANT SELECT ON ALL TABLES IN SCHEMA nanoid_backfill TO nb_limited"
+check 78 --table t --column public_id --dsn "user=nb_limited"
+err_is 'role "nb_limited" may not write the progress tables in schema "nanoid_backfill"' \
+	"read-only progress tables (78)"
+assert_eq "$(table_versions t)" "$V0" "t still untouched"
+
+finish
