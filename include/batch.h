@@ -1,22 +1,27 @@
 /*
- * batch.h - the one-round-trip batch statement and its parameters.
+ * batch.h - the statements over the target table: the one-round-trip batch,
+ * the lease boundary query, and the "any NULL left?" check.
  *
- * One execution of the statement, in one implicit transaction:
- *   - picks the next `limit` keys past the cursor whose column is NULL
- *     (keyset pagination over the key's btree order: each batch starts where
- *     the last one ended, never rescanning filled rows);
+ * One execution of the batch statement, in one implicit transaction:
+ *   - picks the next `limit` keys past the cursor (and not past the lease's
+ *     upper bound) whose column is NULL, in the key's btree order: keyset
+ *     pagination, each batch starting where the last ended;
  *   - fills those rows with the ids sent along, but only where the column is
  *     still NULL when the row is locked (the guard: a value the application
  *     wrote meanwhile is never overwritten);
- *   - moves the job's cursor in the progress table and counts the rows;
+ *   - moves the lease's cursor and counters in the progress table, and marks
+ *     the lease done when the batch came up short;
  *   - returns rows found, rows filled, and the new cursor.
- * Because the progress row changes in the same transaction as the data,
- * after a crash the stored cursor is exactly where the committed data is.
+ * Because the lease row changes in the same transaction as the data, after
+ * a crash the stored cursor is exactly where the committed data is.
  *
  * Parameters: $1 limit (int4, binary), $2 the ids back to back (bytea,
  * binary: generated straight into the parameter buffer, no per-row
- * encoding), $3 the length of one id (int4, binary), $4 the job name (text),
- * $5.. the cursor key values (text, typed by the key columns' types).
+ * encoding), $3 the length of one id (int4, binary), $4 job (text), $5 lease
+ * (int4, text), $6 the worker's rate in rows/s (float8, text), then the
+ * cursor's key values (text, typed by the key columns' types), then the
+ * lease's upper bound's. A statement variant that has no cursor or no upper
+ * bound ignores those parameters.
  */
 #ifndef NB_BATCH_H
 #define NB_BATCH_H
@@ -29,60 +34,92 @@
 #include "nanoid.h"
 #include "target.h"
 
-#define BATCH_STMT_FIRST "nanoid_backfill_first"
-#define BATCH_STMT_NEXT "nanoid_backfill_next"
-#define BATCH_FIXED_PARAMS 4
+#define BATCH_FIXED_PARAMS 6
+#define BATCH_MAX_PARAMS (BATCH_FIXED_PARAMS + 2 * CONFIG_MAX_KEYS)
 
-struct batch {
-	char *sql_first;             /* without a cursor: start of a pass */
-	char *sql_next;              /* past the cursor */
-	char *sql_remaining;         /* does any NULL remain? */
+/* Statement variants: with a lower bound (cursor), with an upper bound. */
+#define BATCH_LOWER 1
+#define BATCH_UPPER 2
+#define BATCH_VARIANTS 4
+
+/* Built once per process; shared by every worker. */
+struct batch_sql {
+	char *stmt[BATCH_VARIANTS];     /* indexed by BATCH_LOWER | BATCH_UPPER */
+	char *boundary[2];              /* lease boundary: [0] from start, [1] past $2.. */
+	char *boundary_int;             /* integer key: by arithmetic, no scan */
+	bool int_key;                   /* a single int2/int4/int8 key column */
+	char *remaining;                /* SELECT EXISTS (... IS NULL) */
 	int nkeys;
-	Oid types[BATCH_FIXED_PARAMS + CONFIG_MAX_KEYS];
-
-	long limit;                  /* rows per batch */
+	int nparams;                    /* of every batch statement */
+	Oid types[BATCH_MAX_PARAMS];
+	Oid boundary_types[1 + CONFIG_MAX_KEYS];  /* $1 offset, $2.. keys */
 	size_t id_len;
-	unsigned char *ids;          /* limit * id_len bytes */
-	size_t ids_cap;
-	unsigned char limit_be[4], id_len_be[4];
-	const char *job;
-
-	char *cursor[CONFIG_MAX_KEYS]; /* text of the last key done; NULL: none */
-	bool has_cursor;
-
-	const char *values[BATCH_FIXED_PARAMS + CONFIG_MAX_KEYS];
-	int lengths[BATCH_FIXED_PARAMS + CONFIG_MAX_KEYS];
-	int formats[BATCH_FIXED_PARAMS + CONFIG_MAX_KEYS];
 };
 
-/*
- * Builds the statements for target t, with the progress table
- * progress_table (already quoted), quoting every identifier with
- * PQescapeIdentifier on conn. job must outlive b. Returns 0, or -1 with
- * the reason in err. Release with batch_free().
- */
-int batch_build(struct batch *b, PGconn *conn, const struct target *t,
-		const char *progress_table, const char *job, size_t id_len,
-		char *err, size_t errlen);
+/* Name of a prepared batch statement variant. */
+const char *batch_stmt_name(int variant);
 
-/* Sets the rows per batch (grows the id buffer); returns 0 or -1 (OOM). */
-int batch_set_limit(struct batch *b, long limit);
+/*
+ * Builds the statements for target t, with the leases table leases
+ * (already quoted), quoting every identifier with PQescapeIdentifier on
+ * conn. Returns 0, or -1 with the reason in err. Release with
+ * batch_sql_free().
+ */
+int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
+		    const char *leases, size_t id_len, char *err, size_t errlen);
+void batch_sql_free(struct batch_sql *s);
+
+/* One worker's position: its lease, cursor, bound and batch size. */
+struct batch {
+	const struct batch_sql *sql;
+	long limit;                     /* rows per batch */
+	int lease;
+	char *cursor[CONFIG_MAX_KEYS];  /* last key done; unset: lease start */
+	char *hi[CONFIG_MAX_KEYS];      /* lease's upper bound, inclusive */
+	bool has_cursor, has_hi;
+
+	unsigned char limit_be[4], id_len_be[4];
+	char lease_txt[16], rate_txt[32];
+	const char *values[BATCH_MAX_PARAMS];
+	int lengths[BATCH_MAX_PARAMS];
+	int formats[BATCH_MAX_PARAMS];
+};
+
+void batch_init(struct batch *b, const struct batch_sql *sql, long limit);
 
 /* Sets or clears (values == NULL) the cursor; values has nkeys strings. */
 void batch_set_cursor(struct batch *b, char *const *values);
 
-/*
- * Generates limit fresh ids into the parameter buffer and fills values/
- * lengths/formats. Returns the statement name to execute and sets
- * *nparams. Each call draws new ids, so a retried batch never reuses them.
- */
-const char *batch_prepare_params(struct batch *b, struct nanoid *gen,
-				 int *nparams);
+/* Sets or clears (values == NULL) the upper bound. */
+void batch_set_hi(struct batch *b, char *const *values);
 
 /*
- * Reads a batch result: rows found past the cursor and rows filled, and
- * moves the cursor to the last key found. Returns 0, or -1 if the result
- * has an unexpected shape.
+ * Fills b's parameter arrays for one batch, with the ids already generated
+ * into ids (limit * id_len bytes), and returns the statement variant to
+ * run. The arrays point into b and ids until the statement is sent.
+ */
+int batch_params(struct batch *b, const unsigned char *ids, const char *job,
+		 double rate);
+
+/*
+ * Fills b's arrays for the lease boundary query and returns its text: the
+ * upper key of a lease of about lease_size keys past from (NULL: from the
+ * start of the table). The answer is one row whose columns are the bound,
+ * or no row or NULL when the lease reaches the end of the table.
+ *
+ * For a single integer key the bound is computed, not scanned: from +
+ * lease_size * (key span / rows), rows being reltuples (or the key span
+ * when unknown), so a sparse key still gives leases of about lease_size
+ * rows. Otherwise it is the key lease_size rows on in the index.
+ * *types and *nparams are set for the send.
+ */
+const char *batch_boundary_params(struct batch *b, char *const *from,
+				  long lease_size, double reltuples,
+				  const Oid **types, int *nparams);
+
+/*
+ * Reads a batch result: rows found and filled, and moves the cursor to the
+ * last key found. Returns 0, or -1 if the result has an unexpected shape.
  */
 int batch_read_result(struct batch *b, const PGresult *res, long *found,
 		      long *filled);

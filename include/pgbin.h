@@ -31,4 +31,13 @@ size_t pgbin_text_array_size(const char *const *items, int n);
  */
 size_t pgbin_text_array(unsigned char *buf, const char *const *items, int n);
 
+/*
+ * Splits the text form of a one-dimensional text[] as the server prints
+ * it ({a,"b c","d\"e"}) into at most max malloc'ed strings in out.
+ * Returns the number of elements, or -1 if s is malformed or has more than
+ * max elements (then the strings stored so far are still in out, for the
+ * caller to free). NULL elements are not expected and come back as "NULL".
+ */
+int pgbin_parse_text_array(const char *s, char **out, int max);
+
 #endif

@@ -52,58 +52,130 @@
 
 struct worker;
 
+/* The statements on the progress tables, built once per process. */
 struct progress {
-	char *table;                 /* quoted "schema"."jobs" */
-	char *sql_setup;             /* CREATE SCHEMA/TABLE IF NOT EXISTS */
-	char *sql_claim;
-	char *sql_state;
+	char *schema_q;              /* quoted progress schema */
+	char *jobs;                  /* quoted "schema".jobs */
+	char *leases;                /* quoted "schema".leases */
 	char *job;                   /* the job name */
 	const struct target *target;
+	char *sql_exists, *sql_setup, *sql_claim, *sql_state;
+	char *sql_list, *sql_try_lock, *sql_take, *sql_unlock;
+	char *sql_carve_lock, *sql_read_job, *sql_start_pass;
+	char *sql_new_lease, *sql_pass_end;
 };
 
-/* Claim result: where the job stands. */
+/* Where the job stands when this process joins it. */
 struct progress_claim {
 	bool created;                /* a new job row */
+	long long rows_done;         /* folded passes + open leases */
+	long open_leases;
+	long leases_with_cursor;     /* leases a worker had started */
+};
+
+/* A lease as a worker takes it over. Strings are owned. */
+struct progress_lease {
+	int lease;
+	char *lo[CONFIG_MAX_KEYS];   /* all NULL: from the start of the table */
+	char *hi[CONFIG_MAX_KEYS];   /* all NULL: to the end of the table */
+	char *cursor[CONFIG_MAX_KEYS];
+	bool has_lo, has_hi, has_cursor;
 	long long rows_done;
-	bool has_cursor;
-	char *cursor[CONFIG_MAX_KEYS];  /* owned; NULL when !has_cursor */
+};
+
+/* The job row as the lease carver reads it, under the carve lock. */
+struct progress_job {
+	char state[16];
+	bool has_frontier;
+	char *frontier[CONFIG_MAX_KEYS];
+	bool frontier_done;
+	int next_lease;
+	double idle_for;             /* seconds since the job went idle */
+	long open_leases;
 };
 
 /*
- * Prepares the statements for the progress table in schema (quoted with
- * conn) and the job name (job, or "<schema>.<table>.<column>" of t when job
- * is NULL). Returns 0, or -1 with the reason in err.
+ * Builds every statement for the progress tables in schema (quoted with
+ * conn), for job name job (NULL: "<schema>.<table>.<column>" of t). t must
+ * outlive p. Returns 0, or -1 with the reason in err.
  */
 int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		  const char *job, const struct target *t, char *err,
 		  size_t errlen);
+void progress_free(struct progress *p);
 
-/* Sends the CREATE SCHEMA/TABLE IF NOT EXISTS statements. */
+/* Do the tables and the view exist already? One row: true or false. */
+int progress_send_exists(struct progress *p, struct worker *w);
+
+/*
+ * Creates the schema, tables and view if missing, under a transaction-level
+ * advisory lock so that processes starting together do not collide.
+ */
 int progress_send_setup(struct progress *p, struct worker *w);
 
-/*
- * Sends the claim: insert the job row if missing, else mark it running if
- * it belongs to the same target.
- */
-int progress_send_claim(struct progress *p, struct worker *w);
+/* Inserts the job row, or marks it running if it has the same target. */
+int progress_send_claim(struct progress *p, struct worker *w, double estimate);
 
 /*
- * Reads the claim result. Returns 0 with *claim filled; -1 with one line
- * in err if the job row belongs to another target (a configuration error)
- * or the result has an unexpected shape.
+ * Reads the claim's result. Returns 0; or -1 with one line in err if the
+ * job name belongs to another target (a configuration error) or the
+ * result is malformed.
  */
 int progress_read_claim(struct progress *p, const PGresult *res,
-			struct progress_claim *claim, char *err,
-			size_t errlen);
-void progress_claim_free(struct progress_claim *claim);
+			struct progress_claim *claim, char *err, size_t errlen);
+
+/* Records "stopped" (unless the job is done). */
+int progress_send_stopped(struct progress *p, struct worker *w);
+
+/* Lists the open leases' numbers (at most 64), lowest first. */
+int progress_send_list(struct progress *p, struct worker *w);
+
+/* Tries the lease's advisory lock; the answer is one boolean. */
+int progress_send_try_lock(struct progress *p, struct worker *w, int lease);
 
 /*
- * Records a state: "running", "idle", "done" or "stopped". pass_ended
- * also clears the cursor and counts a pass (and sets finished_at for done).
+ * With the lease's lock held: records the owner and reads the lease if it
+ * is still open (no row if it is done).
  */
-int progress_send_state(struct progress *p, struct worker *w,
-			const char *state, bool pass_ended);
+int progress_send_take(struct progress *p, struct worker *w, int lease,
+		       const char *owner);
+/* Returns 1 with l filled, 0 if the lease is done, -1 if malformed. */
+int progress_read_take(const struct progress *p, const PGresult *res,
+		       int lease, struct progress_lease *l);
+void progress_lease_free(struct progress_lease *l);
 
-void progress_free(struct progress *p);
+/* Releases a lease's advisory lock (lease 0: the carve lock). */
+int progress_send_unlock(struct progress *p, struct worker *w, int lease);
+
+/*
+ * Waits for the carve lock, the session advisory lock (job, 0) that makes
+ * carving new leases and ending a pass one process at a time.
+ */
+int progress_send_carve_lock(struct progress *p, struct worker *w);
+
+/* Reads the job row (under the carve lock). */
+int progress_send_read_job(struct progress *p, struct worker *w);
+int progress_read_job(const struct progress *p, const PGresult *res,
+		      struct progress_job *j);
+void progress_job_free(struct progress_job *j);
+
+/* Marks an idle job running again for a new pass. */
+int progress_send_start_pass(struct progress *p, struct worker *w);
+
+/*
+ * Inserts lease number lease over (lo, hi] (NULL arrays: open ends), moves
+ * the frontier to hi, and takes the lease's advisory lock; the answer's
+ * first column says whether the lock was taken.
+ */
+int progress_send_new_lease(struct progress *p, struct worker *w, int lease,
+			    char *const *lo, char *const *hi, const char *owner);
+
+/*
+ * Ends the pass: folds the leases' counters into the job row, deletes them,
+ * resets the frontier and sets state ("idle", "done" or "running" for an
+ * immediate new pass).
+ */
+int progress_send_pass_end(struct progress *p, struct worker *w,
+			   const char *state);
 
 #endif

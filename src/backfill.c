@@ -1,21 +1,35 @@
 /*
- * backfill.c - the job's state machine on the libev loop.
+ * backfill.c - the job's workers and their state machine on the libev loop.
  *
- * A connection walks these steps, each one query:
- *   SESSION -> TARGET -> SETUP -> CLAIM -> PREPARE_FIRST -> PREPARE_NEXT
- *   -> BATCH, BATCH, ... -> (end of pass) REMAINING? -> STATE
- * After a lost connection the walk starts again from SESSION: the target is
- * checked again and the cursor comes back from the progress table, where
- * the last committed batch left it.
+ * Each worker is one connection. After connecting it walks:
+ *
+ *   SESSION -> (one worker, once per process: TARGET -> EXISTS [-> SETUP]
+ *   -> CLAIM) -> PREPARE x4 -> acquire a lease -> BATCH, BATCH, ... ->
+ *   UNLOCK -> acquire the next lease ...
+ *
+ * Acquiring a lease (see progress.h for the tables):
+ *   LIST open leases -> TRY_LOCK each -> TAKE the first one locked (a lease
+ *   whose worker died: its lock went with its connection);
+ *   none -> CARVE_LOCK -> READ_JOB -> BOUNDARY (the key lease-size rows
+ *   past the frontier) -> NEW_LEASE (insert + lock) -> UNLOCK carve;
+ *   no frontier left and no open lease -> the pass is over: REMAINING (with
+ *   --until-done) -> PASS_END -> UNLOCK carve.
+ *
+ * Every statement commits on its own, and every lock is a session advisory
+ * lock, so a worker may be dropped at any step boundary: its locks go with
+ * its connection and the tables stay consistent. That is how stop, lost
+ * connections and retries are handled: close, and (unless stopping) connect
+ * again and acquire again.
  */
 #include "backfill.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ev.h>
 #include <sodium.h>
@@ -23,78 +37,145 @@
 #include "batch.h"
 #include "exit_codes.h"
 #include "log.h"
+#include "metrics.h"
 #include "nanoid.h"
+#include "notify.h"
 #include "progress.h"
 #include "target.h"
 #include "worker.h"
 
 enum step {
 	STEP_NONE,
+	STEP_PARKED,        /* connected, waiting for another worker's setup */
 	STEP_SESSION,
 	STEP_TARGET,
+	STEP_EXISTS,
 	STEP_SETUP,
 	STEP_CLAIM,
-	STEP_PREPARE_FIRST,
-	STEP_PREPARE_NEXT,
-	STEP_BATCH,
+	STEP_PREPARE,
+	STEP_LIST,
+	STEP_TRY_LOCK,
+	STEP_TAKE,
+	STEP_CARVE_LOCK,
+	STEP_READ_JOB,
+	STEP_START_PASS,
+	STEP_BOUNDARY,
+	STEP_NEW_LEASE,
 	STEP_REMAINING,
-	STEP_STATE,
+	STEP_PASS_END,
+	STEP_UNLOCK,
+	STEP_BATCH,
+	STEP_STOPPED,
 };
 
-/* What the wait timer leads to. */
-enum wait_for { WAIT_RECONNECT, WAIT_BATCH };
+/* What a worker does once an advisory lock has been released. */
+enum after_unlock {
+	AFTER_WORK,           /* run batches in the lease just taken */
+	AFTER_ACQUIRE,        /* look for work again now */
+	AFTER_NEXT_CANDIDATE, /* try the next open lease */
+	AFTER_WAIT,           /* look for work again after after_wait seconds */
+	AFTER_JOB_DONE,       /* --until-done found no NULL: finish */
+};
 
-/* What to do once a state write has committed. */
-enum after_state { AFTER_EXIT, AFTER_IDLE };
+enum wait_for { WAIT_CONNECT, WAIT_ACQUIRE, WAIT_BATCH };
+
+enum setup_state { SETUP_NONE, SETUP_RUNNING, SETUP_DONE };
 
 #define BACKOFF_BASE 0.1         /* seconds, doubled per failed attempt */
 #define BACKOFF_MAX 30.0
+#define BUSY_POLL 0.5            /* all leases taken: look again after this */
+#define MAX_CANDIDATES 64
+
+struct backfill;
+
+struct wk {
+	struct worker conn;
+	struct backfill *bf;
+	int id;
+	enum step step;
+	bool closed;                 /* done for good */
+	ev_timer wait;
+	enum wait_for waiting_for;
+	int attempt;                 /* failed attempts in a row, for backoff */
+	ev_tstamp lost_since;        /* 0 while connected */
+	int prepared;                /* batch statement variants prepared */
+
+	struct batch b;
+	bool has_lease;
+	int cand[MAX_CANDIDATES];
+	int ncand, icand;
+	int unlocking;               /* lease whose lock is being released */
+	enum after_unlock after;
+	double after_wait;
+	struct progress_job job;     /* as read under the carve lock */
+	bool have_job;
+
+	int timeouts;                /* lock/statement timeouts in a row */
+	long sent_limit;             /* the batch in flight's size: a reload
+				      * may change b.limit meanwhile */
+	ev_tstamp sent_at;
+	double rate;                 /* rows/s, smoothed */
+	char owner[128];
+};
 
 struct backfill {
 	struct ev_loop *loop;
 	struct config *cfg;
-	struct worker w;
 	struct nanoid gen;
+	unsigned char *ids;          /* one batch's ids; libpq copies them on send */
+	size_t ids_cap;
 	struct target target;
 	struct progress prog;
-	struct batch batch;
-	bool have_target, have_prog, have_batch;
+	struct batch_sql sql;
+	bool have_target, have_prog, have_sql;
+	enum setup_state setup;
 
-	enum step step;
-	enum after_state after_state;
-	ev_timer wait;               /* idle interval, backoff */
-	enum wait_for waiting_for;
-	bool idle;                   /* between service passes */
-	ev_timer tick;               /* progress line */
-	ev_signal sig_term, sig_int;
+	struct wk *wk;
+	int nworkers;
+	ev_timer tick;
+	ev_timer watchdog;           /* WATCHDOG=1 when systemd asks for it */
+	ev_signal sig_term, sig_int, sig_hup;
+	int argc;                    /* to parse again on reload */
+	char **argv;
+	struct metrics metrics;
+	bool ready_sent;
 
 	bool stopping;
-	const char *stop_reason;
-	int exit_code;
+	bool job_done;
 	bool ever_connected;
-	bool claimed;                /* the job row says running */
-	int attempt;                 /* failed attempts in a row, for backoff */
+	bool finished;
+	int exit_code;
 
-	/* counters for the progress line */
-	long long rows_total;        /* rows_done in the progress table */
+	long long rows_before;       /* filled before this run, per the claim */
 	long long rows_run;          /* filled by this process */
 	long long rows_last_tick;
-	long long batches_run;
 	double estimate;             /* rows to fill at start; < 0 unknown */
 	ev_tstamp started, last_tick;
-
 	char err[CONFIG_ERR_LEN];
 };
 
-static void start_connect(struct backfill *bf);
-static void run_batch(struct backfill *bf);
+static void acquire(struct wk *w);
+static void run_batch(struct wk *w);
+static void start_connect(struct wk *w);
+static void after_session(struct wk *w);
+static void wk_stop(struct wk *w);
+
+/* ---- process-level ------------------------------------------------------ */
 
 static void finish(struct backfill *bf, int code)
 {
+	if (bf->finished)
+		return;
+	bf->finished = true;
 	bf->exit_code = code;
-	ev_timer_stop(bf->loop, &bf->wait);
+	for (int i = 0; i < bf->nworkers; i++) {
+		struct wk *w = &bf->wk[i];
+
+		ev_timer_stop(bf->loop, &w->wait);
+		worker_close(&w->conn);
+		w->closed = true;
+	}
 	ev_timer_stop(bf->loop, &bf->tick);
-	worker_close(&bf->w);
 	ev_break(bf->loop, EVBREAK_ALL);
 }
 
@@ -106,6 +187,8 @@ static void fail(struct backfill *bf, int code, const char *fmt, ...)
 	va_list ap;
 	char line[1024];
 
+	if (bf->finished)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
@@ -113,155 +196,13 @@ static void fail(struct backfill *bf, int code, const char *fmt, ...)
 	finish(bf, code);
 }
 
-static void send_or_lost(struct backfill *bf, enum step step, int rc);
-
-/* Seconds to wait before attempt number bf->attempt: exponential, with
- * jitter so that several workers or processes do not retry in lockstep. */
-static double backoff(struct backfill *bf)
+static int live_workers(const struct backfill *bf)
 {
-	double d = BACKOFF_BASE * pow(2.0, bf->attempt < 20 ? bf->attempt : 20);
+	int n = 0;
 
-	if (d > BACKOFF_MAX)
-		d = BACKOFF_MAX;
-	bf->attempt++;
-	/* Uniform in [d/2, d]. */
-	return d / 2 + d / 2 * randombytes_uniform(1001) / 1000.0;
-}
-
-static void wait_then(struct backfill *bf, double seconds, enum wait_for what)
-{
-	bf->waiting_for = what;
-	ev_timer_stop(bf->loop, &bf->wait);
-	ev_timer_set(&bf->wait, seconds, 0);
-	ev_timer_start(bf->loop, &bf->wait);
-}
-
-static void stop_now(struct backfill *bf)
-{
-	if (bf->claimed && bf->w.state == WORKER_IDLE) {
-		bf->after_state = AFTER_EXIT;
-		send_or_lost(bf, STEP_STATE,
-			     progress_send_state(&bf->prog, &bf->w, "stopped", false));
-		return;
-	}
-	log_info("stopped: %lld rows filled by this run; run again to resume",
-		 bf->rows_run);
-	finish(bf, NB_EXIT_OK);
-}
-
-static void connection_lost(struct backfill *bf, const char *why)
-{
-	worker_close(&bf->w);
-	bf->claimed = false;
-	if (bf->stopping) {
-		stop_now(bf);
-		return;
-	}
-	{
-		double d = backoff(bf);
-
-		log_warn("connection lost (%s); reconnecting in %.1f s", why, d);
-		wait_then(bf, d, WAIT_RECONNECT);
-	}
-}
-
-/* A query could not be sent: the connection is gone. */
-static void send_or_lost(struct backfill *bf, enum step step, int rc)
-{
-	if (rc == 0) {
-		bf->step = step;
-		return;
-	}
-	connection_lost(bf, worker_error(&bf->w));
-}
-
-/*
- * Errors that are worth a retry of the same batch: lock or statement
- * timeout, serialization failure, deadlock, and a unique violation (a
- * generated id met an existing one: the retry draws new ids).
- */
-static bool transient(const char *state)
-{
-	return strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 ||
-	       strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-	       strcmp(state, "23505") == 0;
-}
-
-/* Errors that mean the server or the connection is going away. */
-static bool disconnecting(const char *state)
-{
-	return strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
-	       strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
-}
-
-/*
- * Errors about the target or its permissions: no retry can fix them.
- * 42 is syntax error or access rule violation (undefined table or column,
- * insufficient privilege), 0A feature not supported, 3F invalid schema,
- * 22 data exception (a key value that does not convert).
- */
-static bool configuration(const char *state)
-{
-	return strncmp(state, "42", 2) == 0 || strncmp(state, "0A", 2) == 0 ||
-	       strncmp(state, "3F", 2) == 0 || strncmp(state, "22", 2) == 0;
-}
-
-static const char *step_name(enum step s)
-{
-	switch (s) {
-	case STEP_SESSION: return "setting up the session";
-	case STEP_TARGET: return "checking the target";
-	case STEP_SETUP: return "creating the progress table";
-	case STEP_CLAIM: return "claiming the job";
-	case STEP_PREPARE_FIRST:
-	case STEP_PREPARE_NEXT: return "preparing the batch statement";
-	case STEP_BATCH: return "running a batch";
-	case STEP_REMAINING: return "checking for NULLs left";
-	case STEP_STATE: return "recording the job state";
-	default: return "idle";
-	}
-}
-
-/* Returns true if the result is an error, after dealing with it. */
-static bool handle_error(struct backfill *bf, PGresult *res)
-{
-	ExecStatusType st = PQresultStatus(res);
-	const char *state;
-	char msg[1024];
-
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-		return false;
-	state = worker_sqlstate(res);
-	worker_result_error(res, msg, sizeof msg);
-	if (disconnecting(state)) {
-		connection_lost(bf, msg);
-		return true;
-	}
-	if (transient(state) && !bf->stopping) {
-		double d = strcmp(state, "23505") == 0 ? 0 : backoff(bf);
-
-		log_warn("%s: %s (SQLSTATE %s); retrying in %.1f s",
-			 step_name(bf->step), msg, state, d);
-		if (bf->step == STEP_BATCH) {
-			wait_then(bf, d, WAIT_BATCH);
-		} else {
-			worker_close(&bf->w);
-			bf->claimed = false;
-			wait_then(bf, d, WAIT_RECONNECT);
-		}
-		return true;
-	}
-	if (configuration(state)) {
-		fail(bf, NB_EXIT_CONFIG, "%s: %s", step_name(bf->step), msg);
-		return true;
-	}
-	if (bf->stopping && transient(state)) {
-		stop_now(bf);
-		return true;
-	}
-	fail(bf, NB_EXIT_FAILURE, "%s: %s (SQLSTATE %s)", step_name(bf->step),
-	     msg, state);
-	return true;
+	for (int i = 0; i < bf->nworkers; i++)
+		n += !bf->wk[i].closed;
+	return n;
 }
 
 /* Writes "a, b, c" to buf, cut short if it does not fit. */
@@ -279,30 +220,245 @@ static void join(char *buf, size_t len, char *const *items, int n)
 	buf[used] = '\0';
 }
 
-static void log_start(struct backfill *bf, const struct progress_claim *claim)
-{
-	const struct target *t = &bf->target;
-	char keys[512], cur[512];
+/* ---- a worker's life ---------------------------------------------------- */
 
-	join(keys, sizeof keys, t->keys, t->nkeys);
-	join(cur, sizeof cur, claim->cursor, claim->has_cursor ? t->nkeys : 0);
-	if (claim->created || claim->rows_done == 0) {
-		if (bf->estimate >= 0)
-			log_info("job \"%s\": filling \"%s\".\"%s\".\"%s\" by key (%s) in "
-				 "batches of %ld; about %.0f rows to fill",
-				 bf->prog.job, t->schema, t->table, t->column, keys,
-				 bf->cfg->batch_size, bf->estimate);
-		else
-			log_info("job \"%s\": filling \"%s\".\"%s\".\"%s\" by key (%s) in "
-				 "batches of %ld", bf->prog.job, t->schema, t->table,
-				 t->column, keys, bf->cfg->batch_size);
-	} else if (claim->has_cursor) {
-		log_info("job \"%s\": resuming after key (%s); %lld rows filled so far",
-			 bf->prog.job, cur, claim->rows_done);
-	} else {
-		log_info("job \"%s\": resuming with a new pass; %lld rows filled so far",
-			 bf->prog.job, claim->rows_done);
+static void wk_close(struct wk *w)
+{
+	struct backfill *bf = w->bf;
+
+	ev_timer_stop(bf->loop, &w->wait);
+	worker_close(&w->conn);
+	w->closed = true;
+	w->has_lease = false;
+	w->step = STEP_NONE;
+	if (live_workers(bf) == 0 && !bf->finished) {
+		if (bf->job_done) {
+			finish(bf, NB_EXIT_OK);
+			return;
+		}
+		log_info("stopped: %lld rows filled by this run; run again to resume",
+			 bf->rows_run);
+		finish(bf, NB_EXIT_OK);
 	}
+}
+
+/*
+ * Stopping: drop this worker. The last one records the job as stopped
+ * first, if it can. Nothing is lost by closing at a step boundary.
+ */
+static void wk_stop(struct wk *w)
+{
+	struct backfill *bf = w->bf;
+
+	if (w->closed)
+		return;
+	if (live_workers(bf) == 1 && bf->setup == SETUP_DONE && !bf->job_done &&
+	    w->conn.state == WORKER_IDLE && w->step != STEP_STOPPED) {
+		if (progress_send_stopped(&bf->prog, &w->conn) == 0) {
+			w->step = STEP_STOPPED;
+			return;
+		}
+	}
+	wk_close(w);
+}
+
+static void wait_then(struct wk *w, double seconds, enum wait_for what)
+{
+	w->waiting_for = what;
+	ev_timer_stop(w->bf->loop, &w->wait);
+	ev_timer_set(&w->wait, seconds > 0 ? seconds : 0, 0);
+	ev_timer_start(w->bf->loop, &w->wait);
+}
+
+/* Seconds before attempt number w->attempt: exponential, with jitter so
+ * that workers and processes do not retry in lockstep. */
+static double backoff(struct wk *w)
+{
+	double d = BACKOFF_BASE * pow(2.0, w->attempt < 20 ? w->attempt : 20);
+
+	if (d > BACKOFF_MAX)
+		d = BACKOFF_MAX;
+	w->attempt++;
+	return d / 2 + d / 2 * randombytes_uniform(1001) / 1000.0;
+}
+
+static void connection_lost(struct wk *w, const char *why)
+{
+	struct backfill *bf = w->bf;
+	ev_tstamp now = ev_now(bf->loop);
+	double d;
+
+	worker_close(&w->conn);
+	w->has_lease = false;
+	w->prepared = 0;
+	if (bf->setup == SETUP_RUNNING && w->step >= STEP_TARGET && w->step <= STEP_CLAIM)
+		bf->setup = SETUP_NONE;
+	w->step = STEP_NONE;
+	if (bf->stopping || bf->job_done) {
+		wk_close(w);
+		return;
+	}
+	if (w->lost_since == 0)
+		w->lost_since = now;
+	if (bf->cfg->until_done && bf->cfg->reconnect_timeout > 0 &&
+	    now - w->lost_since > bf->cfg->reconnect_timeout) {
+		fail(bf, NB_EXIT_FAILURE, "worker %d: no connection for %.0f s, giving up "
+		     "(reconnect-timeout): %s", w->id, now - w->lost_since, why);
+		return;
+	}
+	d = backoff(w);
+	log_warn("worker %d: connection lost (%s); reconnecting in %.1f s", w->id, why, d);
+	wait_then(w, d, WAIT_CONNECT);
+}
+
+/* Records the step of a query just sent, or handles a send that failed. */
+static void sent(struct wk *w, enum step step, int rc)
+{
+	if (rc == 0) {
+		w->step = step;
+		return;
+	}
+	connection_lost(w, worker_error(&w->conn));
+}
+
+/*
+ * Errors worth a retry: lock or statement timeout, serialization failure,
+ * deadlock, and a unique violation (a generated id met an existing one:
+ * the retry draws new ids).
+ */
+static bool transient(const char *state)
+{
+	return strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 ||
+	       strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+	       strcmp(state, "23505") == 0;
+}
+
+/* Errors that mean the server or the connection is going away. */
+static bool disconnecting(const char *state)
+{
+	return strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+	       strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
+}
+
+/*
+ * Errors about the target or permissions: no retry can fix them. 42 is
+ * syntax error or access rule violation (undefined table or column,
+ * insufficient privilege), 0A feature not supported, 3F invalid schema,
+ * 22 data exception (a key value that does not convert).
+ */
+static bool configuration(const char *state)
+{
+	return strncmp(state, "42", 2) == 0 || strncmp(state, "0A", 2) == 0 ||
+	       strncmp(state, "3F", 2) == 0 || strncmp(state, "22", 2) == 0;
+}
+
+static const char *step_name(enum step s)
+{
+	switch (s) {
+	case STEP_SESSION: return "setting up the session";
+	case STEP_TARGET: return "checking the target";
+	case STEP_EXISTS:
+	case STEP_SETUP: return "creating the progress tables";
+	case STEP_CLAIM: return "claiming the job";
+	case STEP_PREPARE: return "preparing the batch statements";
+	case STEP_LIST:
+	case STEP_TRY_LOCK:
+	case STEP_TAKE:
+	case STEP_UNLOCK: return "taking a lease";
+	case STEP_CARVE_LOCK:
+	case STEP_READ_JOB:
+	case STEP_START_PASS:
+	case STEP_BOUNDARY:
+	case STEP_NEW_LEASE: return "carving a lease";
+	case STEP_REMAINING: return "checking for NULLs left";
+	case STEP_PASS_END: return "ending the pass";
+	case STEP_BATCH: return "running a batch";
+	case STEP_STOPPED: return "recording the stop";
+	default: return "idle";
+	}
+}
+
+/* Returns true if res is an error, after dealing with it. */
+static bool handle_error(struct wk *w, enum step step, PGresult *res)
+{
+	struct backfill *bf = w->bf;
+	ExecStatusType st = PQresultStatus(res);
+	const char *state;
+	char msg[1024];
+
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return false;
+	state = worker_sqlstate(res);
+	worker_result_error(res, msg, sizeof msg);
+	if (disconnecting(state)) {
+		connection_lost(w, msg);
+		return true;
+	}
+	if (transient(state)) {
+		double d;
+
+		if (bf->stopping) {
+			wk_stop(w);
+			return true;
+		}
+		if (step == STEP_BATCH) {
+			/* New ids at once after a collision; else back off, and split
+			 * a batch that keeps timing out. */
+			d = strcmp(state, "23505") == 0 ? 0 : backoff(w);
+			if (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0) {
+				if (++w->timeouts >= 2 && w->b.limit > bf->cfg->min_batch_size) {
+					w->b.limit = w->b.limit / 2 > bf->cfg->min_batch_size ?
+						     w->b.limit / 2 : bf->cfg->min_batch_size;
+					log_warn("worker %d: batch split to %ld rows after %d timeouts",
+						 w->id, w->b.limit, w->timeouts);
+				}
+			}
+			log_warn("worker %d: %s: %s (SQLSTATE %s); retrying in %.1f s",
+				 w->id, step_name(step), msg, state, d);
+			w->step = STEP_NONE;
+			wait_then(w, d, WAIT_BATCH);
+			return true;
+		}
+		/* Elsewhere a lock may be held: drop the connection, start over. */
+		d = backoff(w);
+		log_warn("worker %d: %s: %s (SQLSTATE %s); retrying in %.1f s",
+			 w->id, step_name(step), msg, state, d);
+		worker_close(&w->conn);
+		w->has_lease = false;
+		w->prepared = 0;
+		if (bf->setup == SETUP_RUNNING && step >= STEP_TARGET && step <= STEP_CLAIM)
+			bf->setup = SETUP_NONE;
+		w->step = STEP_NONE;
+		wait_then(w, d, WAIT_CONNECT);
+		return true;
+	}
+	if (configuration(state)) {
+		fail(bf, NB_EXIT_CONFIG, "%s: %s", step_name(step), msg);
+		return true;
+	}
+	fail(bf, NB_EXIT_FAILURE, "%s: %s (SQLSTATE %s)", step_name(step), msg, state);
+	return true;
+}
+
+/* ---- progress line ------------------------------------------------------ */
+
+/* Writes the metrics file, if one is configured. */
+static void write_metrics(struct backfill *bf, double rate)
+{
+	struct metrics *m = &bf->metrics;
+
+	if (!bf->cfg->metrics_file)
+		return;
+	m->up = !bf->finished;
+	m->state = bf->job_done ? "done" : bf->stopping ? "stopping" :
+		   bf->setup == SETUP_DONE ? "running" : "starting";
+	m->rows_filled = bf->rows_run;
+	m->rows_per_second = rate;
+	m->rows_left = bf->estimate > 0 ? bf->estimate - (double)bf->rows_run : -1;
+	if (m->rows_left < 0 && bf->estimate > 0)
+		m->rows_left = 0;
+	if (metrics_write_file(bf->cfg->metrics_file, m, bf->have_prog ? bf->prog.job : "") != 0)
+		log_warn("cannot write the metrics file %s", bf->cfg->metrics_file);
 }
 
 static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -313,296 +469,714 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	double rate = interval > 0 ? (double)(bf->rows_run - bf->rows_last_tick) / interval : 0;
 	double elapsed = now - bf->started;
 	double avg = elapsed > 0 ? (double)bf->rows_run / elapsed : 0;
+	char line[2048]; /* room for any double gcc can imagine */
 
 	(void)revents;
-	if (bf->idle && bf->rows_run == bf->rows_last_tick) {
+	write_metrics(bf, rate);
+	if (bf->rows_run == bf->rows_last_tick && bf->rows_run > 0) {
 		bf->last_tick = now;
-		return; /* nothing to say between service passes */
+		return; /* nothing new to say, e.g. between service passes */
 	}
 	bf->last_tick = now;
 	bf->rows_last_tick = bf->rows_run;
 	if (bf->estimate > 0) {
 		double left = bf->estimate - (double)bf->rows_run;
 		double pct = 100.0 * (double)bf->rows_run / bf->estimate;
+		char eta[64] = "";
 
 		if (left < 0)
 			left = 0;
 		if (pct > 99.9)
 			pct = 99.9;
 		if (avg > 0) {
-			long eta = lround(left / avg);
+			long secs = lround(left / avg);
 
-			log_info("progress: %lld rows filled (%.1f%% of ~%.0f), %.0f rows/s, "
-				 "ETA %ld:%02ld:%02ld", bf->rows_run, pct, bf->estimate,
-				 rate, eta / 3600, eta / 60 % 60, eta % 60);
-			return;
+			snprintf(eta, sizeof eta, ", ETA %ld:%02ld:%02ld", secs / 3600,
+				 secs / 60 % 60, secs % 60);
 		}
-		log_info("progress: %lld rows filled (%.1f%% of ~%.0f), %.0f rows/s",
-			 bf->rows_run, pct, bf->estimate, rate);
-		return;
+		snprintf(line, sizeof line, "%lld rows filled (%.1f%% of ~%.0f), %.0f rows/s%s",
+			 bf->rows_run, pct, bf->estimate, rate, eta);
+	} else {
+		snprintf(line, sizeof line, "%lld rows filled, %.0f rows/s", bf->rows_run, rate);
 	}
-	log_info("progress: %lld rows filled, %.0f rows/s", bf->rows_run, rate);
+	log_info("progress: %s", line);
+	notify_status("%s", line);
 }
 
-static void end_pass(struct backfill *bf)
+static void watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	if (bf->cfg->until_done) {
-		/* Rows behind the cursor may have been set to NULL, or inserted
-		 * with NULL, during the pass: only a fresh look says we are done. */
-		send_or_lost(bf, STEP_REMAINING,
-			     worker_send(&bf->w, bf->batch.sql_remaining, 0, NULL,
-					 NULL, NULL, NULL));
-		return;
-	}
-	bf->after_state = AFTER_IDLE;
-	send_or_lost(bf, STEP_STATE,
-		     progress_send_state(&bf->prog, &bf->w, "idle", true));
-}
-
-static void run_batch(struct backfill *bf)
-{
-	int nparams;
-	const char *stmt;
-
-	if (bf->stopping) {
-		stop_now(bf);
-		return;
-	}
-	stmt = batch_prepare_params(&bf->batch, &bf->gen, &nparams);
-	send_or_lost(bf, STEP_BATCH,
-		     worker_send_prepared(&bf->w, stmt, nparams, bf->batch.values,
-					  bf->batch.lengths, bf->batch.formats));
-}
-
-static void wait_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	struct backfill *bf = t->data;
-
 	(void)loop;
+	(void)t;
 	(void)revents;
-	if (bf->stopping) {
-		stop_now(bf);
-		return;
-	}
-	bf->idle = false;
-	if (bf->waiting_for == WAIT_RECONNECT || bf->w.state != WORKER_IDLE)
-		start_connect(bf);
-	else
-		run_batch(bf);
+	/* Sent from the loop: a loop stuck anywhere stops the pings. */
+	notify_watchdog();
 }
 
-static void after_claim(struct backfill *bf, PGresult *res)
-{
-	struct progress_claim claim;
+/* ---- setup, once per process -------------------------------------------- */
 
-	if (progress_read_claim(&bf->prog, res, &claim, bf->err, sizeof bf->err) != 0) {
-		fail(bf, NB_EXIT_CONFIG, "%s", bf->err);
+static void log_claim(struct backfill *bf, const struct progress_claim *claim)
+{
+	const struct target *t = &bf->target;
+	char keys[512];
+
+	join(keys, sizeof keys, t->keys, t->nkeys);
+	if (claim->created || (claim->rows_done == 0 && claim->open_leases == 0)) {
+		char about[400] = "";
+
+		if (bf->estimate >= 1)
+			snprintf(about, sizeof about, "; about %.0f rows to fill", bf->estimate);
+		log_info("job \"%s\": filling \"%s\".\"%s\".\"%s\" by key (%s) in batches "
+			 "of %ld with %ld worker%s%s", bf->prog.job, t->schema, t->table,
+			 t->column, keys, bf->cfg->batch_size, bf->cfg->workers,
+			 bf->cfg->workers == 1 ? "" : "s", about);
 		return;
 	}
-	bf->claimed = true;
-	bf->rows_total = claim.rows_done;
-	batch_set_cursor(&bf->batch, claim.has_cursor ? claim.cursor : NULL);
-	log_start(bf, &claim);
-	progress_claim_free(&claim);
-	send_or_lost(bf, STEP_PREPARE_FIRST,
-		     worker_send_prepare(&bf->w, BATCH_STMT_FIRST, bf->batch.sql_first,
-					 BATCH_FIXED_PARAMS, bf->batch.types));
+	log_info("job \"%s\": resuming: %lld rows filled so far, %ld open lease%s "
+		 "(%ld started)", bf->prog.job, claim->rows_done, claim->open_leases,
+		 claim->open_leases == 1 ? "" : "s", claim->leases_with_cursor);
 }
 
-static void after_target(struct backfill *bf, PGresult *res)
+static void after_target(struct wk *w, PGresult *res)
 {
+	struct backfill *bf = w->bf;
 	struct config *c = bf->cfg;
 	size_t id_len = nanoid_length(&bf->gen);
 
 	if (bf->have_target) {
-		target_free(&bf->target);
-		bf->have_target = false;
+		/* A second check after a lost connection: keep the first. */
+		sent(w, STEP_EXISTS, progress_send_exists(&bf->prog, &w->conn));
+		return;
 	}
 	if (target_check(&bf->target, res, c, id_len, bf->err, sizeof bf->err) != 0) {
 		fail(bf, NB_EXIT_CONFIG, "%s", bf->err);
 		return;
 	}
 	bf->have_target = true;
-	if (bf->estimate < 0 && !bf->ever_connected)
-		bf->estimate = target_estimate(&bf->target);
-	bf->ever_connected = true;
-	if (bf->have_prog)
-		progress_free(&bf->prog);
-	if (bf->have_batch)
-		batch_free(&bf->batch);
-	bf->have_prog = bf->have_batch = false;
-	if (progress_init(&bf->prog, bf->w.conn, c->progress_schema, c->job,
+	bf->estimate = target_estimate(&bf->target);
+	if (progress_init(&bf->prog, w->conn.conn, c->progress_schema, c->job,
 			  &bf->target, bf->err, sizeof bf->err) != 0) {
 		fail(bf, NB_EXIT_FAILURE, "%s", bf->err);
 		return;
 	}
 	bf->have_prog = true;
-	if (batch_build(&bf->batch, bf->w.conn, &bf->target, bf->prog.table,
-			bf->prog.job, id_len, bf->err, sizeof bf->err) != 0 ||
-	    batch_set_limit(&bf->batch, c->batch_size) != 0) {
-		fail(bf, NB_EXIT_FAILURE, "%s", bf->err[0] ? bf->err : "out of memory");
+	if (batch_sql_build(&bf->sql, w->conn.conn, &bf->target, bf->prog.leases,
+			    id_len, bf->err, sizeof bf->err) != 0) {
+		fail(bf, NB_EXIT_FAILURE, "%s", bf->err);
 		return;
 	}
-	bf->have_batch = true;
-	send_or_lost(bf, STEP_SETUP, progress_send_setup(&bf->prog, &bf->w));
+	bf->have_sql = true;
+	sent(w, STEP_EXISTS, progress_send_exists(&bf->prog, &w->conn));
 }
 
-static void after_batch(struct backfill *bf, PGresult *res)
+static void after_claim(struct wk *w, PGresult *res)
 {
+	struct backfill *bf = w->bf;
+	struct progress_claim claim;
+
+	if (progress_read_claim(&bf->prog, res, &claim, bf->err, sizeof bf->err) != 0) {
+		fail(bf, NB_EXIT_CONFIG, "%s", bf->err);
+		return;
+	}
+	if (bf->setup != SETUP_DONE && !bf->ever_connected) {
+		bf->rows_before = claim.rows_done;
+		log_claim(bf, &claim);
+	}
+	bf->ever_connected = true;
+	bf->setup = SETUP_DONE;
+	if (!bf->ready_sent) {
+		/* Connected, target checked, job claimed: startup is over. */
+		bf->ready_sent = true;
+		notify_ready();
+		notify_status("job \"%s\": started", bf->prog.job);
+	}
+	/* Wake the workers that waited for this one. */
+	for (int i = 0; i < bf->nworkers; i++)
+		if (&bf->wk[i] != w && bf->wk[i].step == STEP_PARKED)
+			after_session(&bf->wk[i]);
+	after_session(w);
+}
+
+/* Session ready: set up the job, wait for whoever does, or prepare. */
+static void after_session(struct wk *w)
+{
+	struct backfill *bf = w->bf;
+
+	w->step = STEP_NONE;
+	if (bf->stopping || bf->job_done) {
+		wk_stop(w);
+		return;
+	}
+	switch (bf->setup) {
+	case SETUP_NONE:
+		bf->setup = SETUP_RUNNING;
+		sent(w, STEP_TARGET, target_send(&w->conn, bf->cfg));
+		return;
+	case SETUP_RUNNING:
+		w->step = STEP_PARKED;
+		return;
+	case SETUP_DONE:
+		break;
+	}
+	if (w->prepared < BATCH_VARIANTS) {
+		int v = w->prepared;
+
+		sent(w, STEP_PREPARE,
+		     worker_send_prepare(&w->conn, batch_stmt_name(v), bf->sql.stmt[v],
+					 bf->sql.nparams, bf->sql.types));
+		return;
+	}
+	acquire(w);
+}
+
+/* ---- leases ------------------------------------------------------------- */
+
+static void unlock_then(struct wk *w, int lease, enum after_unlock after, double wait)
+{
+	w->after = after;
+	w->after_wait = wait;
+	w->unlocking = lease;
+	sent(w, STEP_UNLOCK, progress_send_unlock(&w->bf->prog, &w->conn, lease));
+}
+
+static void acquire(struct wk *w)
+{
+	struct backfill *bf = w->bf;
+
+	if (bf->stopping || bf->job_done) {
+		wk_stop(w);
+		return;
+	}
+	w->has_lease = false;
+	sent(w, STEP_LIST, progress_send_list(&bf->prog, &w->conn));
+}
+
+static void next_candidate(struct wk *w)
+{
+	struct backfill *bf = w->bf;
+
+	if (bf->stopping || bf->job_done) {
+		wk_stop(w);
+		return;
+	}
+	if (w->icand < w->ncand) {
+		sent(w, STEP_TRY_LOCK,
+		     progress_send_try_lock(&bf->prog, &w->conn, w->cand[w->icand++]));
+		return;
+	}
+	sent(w, STEP_CARVE_LOCK, progress_send_carve_lock(&bf->prog, &w->conn));
+}
+
+static void after_list(struct wk *w, PGresult *res)
+{
+	w->ncand = PQntuples(res) < MAX_CANDIDATES ? PQntuples(res) : MAX_CANDIDATES;
+	for (int i = 0; i < w->ncand; i++)
+		w->cand[i] = (int)strtol(PQgetvalue(res, i, 0), NULL, 10);
+	w->icand = 0;
+	next_candidate(w);
+}
+
+static void after_try_lock(struct wk *w, PGresult *res)
+{
+	int lease = w->cand[w->icand - 1];
+
+	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't') {
+		sent(w, STEP_TAKE, progress_send_take(&w->bf->prog, &w->conn, lease, w->owner));
+		return;
+	}
+	next_candidate(w);
+}
+
+static void start_lease(struct wk *w, int lease, char *const *cursor, char *const *hi)
+{
+	w->b.lease = lease;
+	batch_set_cursor(&w->b, cursor);
+	batch_set_hi(&w->b, hi);
+	w->has_lease = true;
+}
+
+static void after_take(struct wk *w, PGresult *res)
+{
+	struct backfill *bf = w->bf;
+	int lease = w->cand[w->icand - 1];
+	struct progress_lease l;
+	int r = progress_read_take(&bf->prog, res, lease, &l);
+
+	if (r < 0) {
+		fail(bf, NB_EXIT_FAILURE, "lease %d has a malformed key in the progress table", lease);
+		return;
+	}
+	if (r == 0) {
+		/* Done between the list and the lock. */
+		unlock_then(w, lease, AFTER_NEXT_CANDIDATE, 0);
+		return;
+	}
+	if (l.has_cursor) {
+		char cur[512];
+
+		join(cur, sizeof cur, l.cursor, bf->target.nkeys);
+		log_info("worker %d: resuming lease %d after key (%s)", w->id, lease, cur);
+	}
+	start_lease(w, lease, l.has_cursor ? l.cursor : l.has_lo ? l.lo : NULL,
+		    l.has_hi ? l.hi : NULL);
+	progress_lease_free(&l);
+	run_batch(w);
+}
+
+static void after_read_job(struct wk *w, PGresult *res)
+{
+	struct backfill *bf = w->bf;
+	struct progress_job *j = &w->job;
+	bool until_done = bf->cfg->until_done;
+
+	if (w->have_job)
+		progress_job_free(j);
+	if (progress_read_job(&bf->prog, res, j) != 0) {
+		fail(bf, NB_EXIT_FAILURE, "job \"%s\" is missing or malformed in the "
+		     "progress table", bf->prog.job);
+		return;
+	}
+	w->have_job = true;
+	if (strcmp(j->state, "done") == 0 && until_done) {
+		/* Another worker or process finished the job during this run. */
+		unlock_then(w, 0, AFTER_JOB_DONE, 0);
+		return;
+	}
+	if (strcmp(j->state, "idle") == 0 || strcmp(j->state, "done") == 0) {
+		if (j->idle_for < bf->cfg->idle_interval && !until_done) {
+			unlock_then(w, 0, AFTER_WAIT, bf->cfg->idle_interval - j->idle_for);
+			return;
+		}
+		sent(w, STEP_START_PASS, progress_send_start_pass(&bf->prog, &w->conn));
+		return;
+	}
+	if (j->frontier_done) {
+		if (j->open_leases > 0) {
+			/* The others are finishing their leases. */
+			unlock_then(w, 0, AFTER_WAIT, BUSY_POLL);
+			return;
+		}
+		if (until_done) {
+			/* Rows behind the frontier may have been inserted with NULL
+			 * during the pass: only a fresh look says we are done. */
+			sent(w, STEP_REMAINING,
+			     worker_send(&w->conn, bf->sql.remaining, 0, NULL, NULL, NULL, NULL));
+			return;
+		}
+		sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, &w->conn, "idle"));
+		return;
+	}
+	{
+		const Oid *types;
+		int nparams;
+		const char *sql = batch_boundary_params(&w->b, j->has_frontier ? j->frontier : NULL,
+							bf->cfg->lease_size,
+							bf->target.reltuples, &types, &nparams);
+
+		sent(w, STEP_BOUNDARY, worker_send(&w->conn, sql, nparams, types,
+						   w->b.values, w->b.lengths, w->b.formats));
+	}
+}
+
+static void after_boundary(struct wk *w, PGresult *res)
+{
+	struct backfill *bf = w->bf;
+	struct progress_job *j = &w->job;
+	char *hi[CONFIG_MAX_KEYS];
+	bool has_hi = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0);
+
+	for (int i = 0; has_hi && i < bf->target.nkeys; i++)
+		hi[i] = PQgetvalue(res, 0, i);
+	/* Keep the bounds: the lease starts once its row and lock exist. */
+	start_lease(w, j->next_lease, j->has_frontier ? j->frontier : NULL,
+		    has_hi ? hi : NULL);
+	w->has_lease = false;
+	sent(w, STEP_NEW_LEASE,
+	     progress_send_new_lease(&bf->prog, &w->conn, j->next_lease,
+				     j->has_frontier ? j->frontier : NULL,
+				     has_hi ? hi : NULL, w->owner));
+}
+
+static void after_new_lease(struct wk *w, PGresult *res)
+{
+	bool locked = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+
+	w->has_lease = locked;
+	log_debug("worker %d: carved lease %d", w->id, w->b.lease);
+	unlock_then(w, 0, locked ? AFTER_WORK : AFTER_ACQUIRE, 0);
+}
+
+static void after_remaining(struct wk *w, PGresult *res)
+{
+	struct backfill *bf = w->bf;
+
+	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 'f') {
+		w->after = AFTER_JOB_DONE;
+		sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, &w->conn, "done"));
+		return;
+	}
+	log_info("rows with NULL remain behind the leases; starting another pass");
+	w->after = AFTER_ACQUIRE;
+	sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, &w->conn, "running"));
+}
+
+static void after_pass_end(struct wk *w)
+{
+	struct backfill *bf = w->bf;
+
+	if (bf->cfg->until_done) {
+		unlock_then(w, 0, w->after, 0);
+		return;
+	}
+	log_info("pass finished: %lld rows filled by this run; next pass in %g s",
+		 bf->rows_run, bf->cfg->idle_interval);
+	unlock_then(w, 0, AFTER_WAIT, bf->cfg->idle_interval);
+}
+
+static void job_done(struct wk *w)
+{
+	struct backfill *bf = w->bf;
+	double elapsed = ev_now(bf->loop) - bf->started;
+
+	if (!bf->job_done) {
+		bf->job_done = true;
+		log_info("done: no NULL left in \"%s\".\"%s\".\"%s\"; %lld rows filled "
+			 "by this run in %.1f s (%.0f rows/s), %lld in all",
+			 bf->target.schema, bf->target.table, bf->target.column,
+			 bf->rows_run, elapsed,
+			 elapsed > 0 ? (double)bf->rows_run / elapsed : 0.0,
+			 bf->rows_before + bf->rows_run);
+		/* Workers that wait on a timer go now; busy ones after their query. */
+		for (int i = 0; i < bf->nworkers; i++) {
+			struct wk *o = &bf->wk[i];
+
+			if (o != w && !o->closed && o->conn.state != WORKER_BUSY)
+				wk_close(o);
+		}
+	}
+	wk_close(w);
+}
+
+static void after_unlock(struct wk *w)
+{
+	switch (w->after) {
+	case AFTER_WORK:
+		run_batch(w);
+		return;
+	case AFTER_ACQUIRE:
+		acquire(w);
+		return;
+	case AFTER_NEXT_CANDIDATE:
+		next_candidate(w);
+		return;
+	case AFTER_WAIT:
+		w->step = STEP_NONE;
+		wait_then(w, w->after_wait, WAIT_ACQUIRE);
+		return;
+	case AFTER_JOB_DONE:
+		job_done(w);
+		return;
+	}
+}
+
+/* ---- batches ------------------------------------------------------------ */
+
+static int ensure_ids(struct backfill *bf, long limit)
+{
+	size_t need = (size_t)limit * bf->sql.id_len;
+
+	if (need > bf->ids_cap) {
+		unsigned char *p = realloc(bf->ids, need);
+
+		if (!p)
+			return -1;
+		bf->ids = p;
+		bf->ids_cap = need;
+	}
+	return 0;
+}
+
+static void run_batch(struct wk *w)
+{
+	struct backfill *bf = w->bf;
+	size_t id_len = bf->sql.id_len;
+	int v;
+
+	if (bf->stopping || bf->job_done) {
+		wk_stop(w);
+		return;
+	}
+	if (ensure_ids(bf, w->b.limit) != 0) {
+		fail(bf, NB_EXIT_FAILURE, "out of memory for a batch of %ld ids", w->b.limit);
+		return;
+	}
+	/* Fresh ids every time: a retried batch never reuses them. */
+	for (long i = 0; i < w->b.limit; i++)
+		nanoid_generate(&bf->gen, (char *)bf->ids + (size_t)i * id_len);
+	v = batch_params(&w->b, bf->ids, bf->prog.job, w->rate);
+	w->sent_limit = w->b.limit;
+	w->sent_at = ev_time();
+	sent(w, STEP_BATCH,
+	     worker_send_prepared(&w->conn, batch_stmt_name(v), bf->sql.nparams,
+				  w->b.values, w->b.lengths, w->b.formats));
+}
+
+/* With --batch-time: steer the batch size toward that duration. */
+static void adapt(struct wk *w, long found, double took)
+{
+	const struct config *c = w->bf->cfg;
+	double factor;
+	long next;
+
+	if (c->batch_time <= 0 || found < w->sent_limit || took <= 0)
+		return;
+	factor = c->batch_time / 1000.0 / took;
+	/* At most double or halve per batch: one slow batch is not a trend. */
+	if (factor > 2)
+		factor = 2;
+	if (factor < 0.5)
+		factor = 0.5;
+	next = lround((double)w->sent_limit * factor);
+	if (next < c->min_batch_size)
+		next = c->min_batch_size;
+	if (next > c->max_batch_size)
+		next = c->max_batch_size;
+	if (next != w->b.limit)
+		log_debug("worker %d: batch size %ld -> %ld (%.0f ms)", w->id, w->b.limit,
+			  next, took * 1000);
+	w->b.limit = next;
+}
+
+static void after_batch(struct wk *w, PGresult *res)
+{
+	struct backfill *bf = w->bf;
+	double took = ev_time() - w->sent_at;
 	long found, filled;
 
-	if (batch_read_result(&bf->batch, res, &found, &filled) != 0) {
+	if (batch_read_result(&w->b, res, &found, &filled) != 0) {
 		fail(bf, NB_EXIT_FAILURE, "unexpected answer to a batch");
 		return;
 	}
-	bf->attempt = 0;
+	w->attempt = 0;
+	w->timeouts = 0;
 	bf->rows_run += filled;
-	bf->rows_total += filled;
-	bf->batches_run++;
-	log_debug("batch: %ld rows found, %ld filled", found, filled);
-	if (found < bf->batch.limit) {
-		batch_set_cursor(&bf->batch, NULL);
-		if (bf->stopping) {
-			stop_now(bf);
-			return;
-		}
-		end_pass(bf);
+	if (took > 0) {
+		double r = (double)filled / took;
+
+		w->rate = w->rate > 0 ? 0.7 * w->rate + 0.3 * r : r;
+	}
+	log_debug("worker %d: lease %d: %ld rows found, %ld filled in %.1f ms",
+		  w->id, w->b.lease, found, filled, took * 1000);
+	if (found < w->sent_limit) {
+		/* The statement marked the lease done; let it go. */
+		w->has_lease = false;
+		unlock_then(w, w->b.lease, AFTER_ACQUIRE, 0);
 		return;
 	}
-	run_batch(bf);
+	adapt(w, found, took);
+	run_batch(w);
 }
 
-static void after_remaining(struct backfill *bf, PGresult *res)
+/* ---- dispatch ----------------------------------------------------------- */
+
+static void on_result(struct worker *conn, PGresult *res)
 {
-	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 'f') {
-		bf->after_state = AFTER_EXIT;
-		send_or_lost(bf, STEP_STATE,
-			     progress_send_state(&bf->prog, &bf->w, "done", true));
+	struct wk *w = conn->data;
+	struct backfill *bf = w->bf;
+	enum step step = w->step;
+
+	if (bf->finished)
 		return;
-	}
-	log_info("rows with NULL remain behind the cursor; starting another pass");
-	run_batch(bf);
-}
-
-static void after_state(struct backfill *bf)
-{
-	const struct target *t = &bf->target;
-	double elapsed = ev_now(bf->loop) - bf->started;
-
-	if (bf->after_state == AFTER_IDLE && !bf->stopping) {
-		log_info("pass finished: %lld rows filled by this run; next pass in %g s",
-			 bf->rows_run, bf->cfg->idle_interval);
-		bf->idle = true;
-		wait_then(bf, bf->cfg->idle_interval, WAIT_BATCH);
-		return;
-	}
-	if (bf->stopping) {
-		log_info("stopped: %lld rows filled by this run; run again to resume",
-			 bf->rows_run);
-	} else {
-		log_info("done: no NULL left in \"%s\".\"%s\".\"%s\"; %lld rows filled "
-			 "by this run in %.1f s (%.0f rows/s), %lld in all",
-			 t->schema, t->table, t->column, bf->rows_run, elapsed,
-			 elapsed > 0 ? (double)bf->rows_run / elapsed : 0.0,
-			 bf->rows_total);
-	}
-	finish(bf, NB_EXIT_OK);
-}
-
-static void on_result(struct worker *w, PGresult *res)
-{
-	struct backfill *bf = w->data;
-	enum step step = bf->step;
-
-	bf->step = STEP_NONE;
 	if (!res) {
-		bf->step = step;
-		connection_lost(bf, worker_error(w));
+		connection_lost(w, worker_error(conn));
 		return;
 	}
-	bf->step = step;
-	if (handle_error(bf, res))
+	if (handle_error(w, step, res))
 		return;
-	bf->step = STEP_NONE;
-
+	w->step = STEP_NONE;
+	if (step == STEP_STOPPED) {
+		wk_close(w);
+		return;
+	}
+	/* Stop at any boundary but the batch's own bookkeeping. */
+	if ((bf->stopping || bf->job_done) && step != STEP_BATCH) {
+		wk_stop(w);
+		return;
+	}
 	switch (step) {
-	case STEP_SESSION:
-		send_or_lost(bf, STEP_TARGET, target_send(&bf->w, bf->cfg));
-		break;
-	case STEP_TARGET:
-		after_target(bf, res);
+	case STEP_SESSION: after_session(w); break;
+	case STEP_TARGET: after_target(w, res); break;
+	case STEP_EXISTS:
+		if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't')
+			sent(w, STEP_CLAIM, progress_send_claim(&bf->prog, conn, bf->estimate));
+		else
+			sent(w, STEP_SETUP, progress_send_setup(&bf->prog, conn));
 		break;
 	case STEP_SETUP:
-		send_or_lost(bf, STEP_CLAIM, progress_send_claim(&bf->prog, &bf->w));
+		sent(w, STEP_CLAIM, progress_send_claim(&bf->prog, conn, bf->estimate));
 		break;
-	case STEP_CLAIM:
-		after_claim(bf, res);
+	case STEP_CLAIM: after_claim(w, res); break;
+	case STEP_PREPARE:
+		w->prepared++;
+		after_session(w);
 		break;
-	case STEP_PREPARE_FIRST:
-		send_or_lost(bf, STEP_PREPARE_NEXT,
-			     worker_send_prepare(&bf->w, BATCH_STMT_NEXT, bf->batch.sql_next,
-						 BATCH_FIXED_PARAMS + bf->batch.nkeys,
-						 bf->batch.types));
+	case STEP_LIST: after_list(w, res); break;
+	case STEP_TRY_LOCK: after_try_lock(w, res); break;
+	case STEP_TAKE: after_take(w, res); break;
+	case STEP_CARVE_LOCK:
+		sent(w, STEP_READ_JOB, progress_send_read_job(&bf->prog, conn));
 		break;
-	case STEP_PREPARE_NEXT:
-		run_batch(bf);
+	case STEP_READ_JOB: after_read_job(w, res); break;
+	case STEP_START_PASS:
+		log_info("starting a new pass over \"%s\".\"%s\"", bf->target.schema,
+			 bf->target.table);
+		sent(w, STEP_CARVE_LOCK, progress_send_carve_lock(&bf->prog, conn));
 		break;
+	case STEP_BOUNDARY: after_boundary(w, res); break;
+	case STEP_NEW_LEASE: after_new_lease(w, res); break;
+	case STEP_REMAINING: after_remaining(w, res); break;
+	case STEP_PASS_END: after_pass_end(w); break;
+	case STEP_UNLOCK: after_unlock(w); break;
 	case STEP_BATCH:
-		after_batch(bf, res);
-		break;
-	case STEP_REMAINING:
-		after_remaining(bf, res);
-		break;
-	case STEP_STATE:
-		after_state(bf);
+		after_batch(w, res);
 		break;
 	case STEP_NONE:
+	case STEP_PARKED:
+	case STEP_STOPPED:
 		break;
 	}
 }
 
 /*
- * Session settings, as parameters. Custom plans: the batch statement's
- * best plan depends on the batch size and the cursor; a generic plan
- * could trade the key index for a sequential scan.
+ * Session settings (these sessions run only our statements):
+ *   - custom plans: the batch's best plan depends on its size and bounds;
+ *   - no hash or merge joins: from about 20,000 rows a batch, the planner
+ *     would rather hash the batch and scan the whole table than look each
+ *     row up by its ctid, which is one page read per row. Per batch, that
+ *     is the difference between O(batch) and O(table);
+ *   - fixed date, interval and float output, so key values print the same
+ *     way in every session and read back the same (cursors are text).
  */
 static const char session_sql[] =
-	"SELECT set_config('plan_cache_mode', 'force_custom_plan', false)";
+	"SELECT set_config('plan_cache_mode', 'force_custom_plan', false),"
+	" set_config('enable_hashjoin', 'off', false),"
+	" set_config('enable_mergejoin', 'off', false),"
+	" set_config('DateStyle', 'ISO, YMD', false),"
+	" set_config('IntervalStyle', 'postgres', false),"
+	" set_config('extra_float_digits', '3', false)";
 
-static void on_connect(struct worker *w, bool ok, const char *err)
+static void on_connect(struct worker *conn, bool ok, const char *err)
 {
-	struct backfill *bf = w->data;
+	struct wk *w = conn->data;
+	struct backfill *bf = w->bf;
 
 	if (!ok) {
 		if (!bf->ever_connected) {
 			fail(bf, NB_EXIT_FAILURE, "cannot connect to the database: %s", err);
 			return;
 		}
-		connection_lost(bf, err);
+		connection_lost(w, err);
 		return;
 	}
-	if (bf->ever_connected)
-		log_info("reconnected to the database");
-	if (bf->stopping) {
-		stop_now(bf);
+	if (w->lost_since != 0)
+		log_info("worker %d: reconnected", w->id);
+	w->lost_since = 0;
+	w->prepared = 0;
+	if (bf->stopping || bf->job_done) {
+		wk_close(w);
 		return;
 	}
-	send_or_lost(bf, STEP_SESSION,
-		     worker_send(&bf->w, session_sql, 0, NULL, NULL, NULL, NULL));
+	sent(w, STEP_SESSION, worker_send(conn, session_sql, 0, NULL, NULL, NULL, NULL));
 }
 
-static void start_connect(struct backfill *bf)
+static void start_connect(struct wk *w)
 {
-	if (worker_connect(&bf->w, bf->cfg->dsn) != 0) {
+	struct backfill *bf = w->bf;
+
+	if (worker_connect(&w->conn, bf->cfg->dsn) != 0) {
 		fail(bf, bf->ever_connected ? NB_EXIT_FAILURE : NB_EXIT_CONFIG,
-		     "cannot connect to the database: %s", worker_error(&bf->w));
+		     "cannot connect to the database: %s", worker_error(&w->conn));
+	}
+}
+
+static void wait_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct wk *w = t->data;
+
+	(void)loop;
+	(void)revents;
+	if (w->bf->stopping || w->bf->job_done) {
+		if (w->conn.state == WORKER_IDLE)
+			wk_stop(w);
+		else
+			wk_close(w);
 		return;
+	}
+	switch (w->waiting_for) {
+	case WAIT_CONNECT:
+		start_connect(w);
+		return;
+	case WAIT_ACQUIRE:
+		acquire(w);
+		return;
+	case WAIT_BATCH:
+		run_batch(w);
+		return;
+	}
+}
+
+/* Applies the settings that a reload may have changed. */
+static void apply_live(struct backfill *bf)
+{
+	struct config *c = bf->cfg;
+	enum log_level level;
+
+	if (log_level_parse(c->log_level, &level) == 0)
+		log_set_level(level);
+	ev_timer_set(&bf->tick, c->progress_interval, c->progress_interval);
+	ev_timer_again(bf->loop, &bf->tick);
+	for (int i = 0; i < bf->nworkers; i++) {
+		struct wk *w = &bf->wk[i];
+		long limit = c->batch_time > 0 ? w->b.limit : c->batch_size;
+
+		if (c->batch_time > 0 && limit < c->min_batch_size)
+			limit = c->min_batch_size;
+		if (c->batch_time > 0 && limit > c->max_batch_size)
+			limit = c->max_batch_size;
+		w->b.limit = limit;
 	}
 }
 
 /*
+ * SIGHUP: parse the command line and the job file again. A bad file keeps
+ * the running configuration; only live keys change (config_apply_reload
+ * logs each change, and each key that needs a restart).
+ */
+static void reload(struct backfill *bf)
+{
+	struct config next;
+	char err[CONFIG_ERR_LEN] = "";
+	enum config_result r;
+
+	notify_reloading();
+	r = config_parse_args(&next, bf->argc, bf->argv, err, sizeof err);
+	if (r == CONFIG_OK)
+		r = config_validate(&next, err, sizeof err);
+	if (r != CONFIG_OK) {
+		log_warn("reload refused, keeping the running configuration: %s", err);
+	} else {
+		int n = config_apply_reload(bf->cfg, &next);
+
+		apply_live(bf);
+		log_info("reload: %d setting%s changed", n, n == 1 ? "" : "s");
+	}
+	config_free(&next);
+	notify_ready();
+}
+
+/*
  * Signals arrive here through ev_signal: libev catches them and runs this
- * callback from the loop, so it may do anything a normal callback does.
+ * callback from the loop, not in signal context, so it may do anything a
+ * normal callback does.
  */
 static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 {
@@ -610,59 +1184,113 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (s->signum == SIGHUP) {
+		reload(bf);
+		return;
+	}
 	if (bf->stopping)
 		return;
 	bf->stopping = true;
-	bf->stop_reason = s->signum == SIGINT ? "SIGINT" : "SIGTERM";
-	log_info("stopping on %s after the batch in flight", bf->stop_reason);
-	if (bf->w.state == WORKER_BUSY)
-		return; /* the result handler sees stopping */
-	ev_timer_stop(bf->loop, &bf->wait);
-	stop_now(bf);
+	notify_stopping();
+	log_info("stopping on %s after the batches in flight",
+		 s->signum == SIGINT ? "SIGINT" : "SIGTERM");
+	for (int i = 0; i < bf->nworkers; i++) {
+		struct wk *w = &bf->wk[i];
+
+		if (w->closed || w->conn.state == WORKER_BUSY)
+			continue; /* a busy worker stops when its result is in */
+		if (w->conn.state == WORKER_IDLE)
+			wk_stop(w);
+		else
+			wk_close(w);
+	}
 }
 
-int backfill_run(struct config *cfg)
+int backfill_run(struct config *cfg, int argc, char **argv)
 {
 	struct backfill bf;
 	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
+	char host[64] = "localhost";
 
 	memset(&bf, 0, sizeof bf);
 	bf.loop = loop;
 	bf.cfg = cfg;
 	bf.estimate = -1;
 	bf.exit_code = NB_EXIT_FAILURE;
+	bf.nworkers = (int)cfg->workers;
+	bf.argc = argc;
+	bf.argv = argv;
+	metrics_init(&bf.metrics);
+	notify_init();
 	if (nanoid_init(&bf.gen, cfg->alphabet, (size_t)cfg->size, cfg->prefix) != 0) {
 		log_error("out of memory");
 		return NB_EXIT_FAILURE;
 	}
-	worker_init(&bf.w, loop, 1, on_connect, on_result, &bf);
+	bf.wk = calloc((size_t)bf.nworkers, sizeof *bf.wk);
+	if (!bf.wk) {
+		nanoid_free(&bf.gen);
+		log_error("out of memory");
+		return NB_EXIT_FAILURE;
+	}
+	gethostname(host, sizeof host - 1);
+	for (int i = 0; i < bf.nworkers; i++) {
+		struct wk *w = &bf.wk[i];
 
-	ev_timer_init(&bf.wait, wait_cb, 0, 0);
-	bf.wait.data = &bf;
+		w->bf = &bf;
+		w->id = i + 1;
+		worker_init(&w->conn, loop, w->id, on_connect, on_result, w);
+		ev_timer_init(&w->wait, wait_cb, 0, 0);
+		w->wait.data = w;
+		batch_init(&w->b, &bf.sql, cfg->batch_size);
+		snprintf(w->owner, sizeof w->owner, "%s:%ld/%d", host, (long)getpid(), w->id);
+	}
+
 	ev_timer_init(&bf.tick, tick_cb, cfg->progress_interval, cfg->progress_interval);
 	bf.tick.data = &bf;
 	ev_signal_init(&bf.sig_term, signal_cb, SIGTERM);
 	bf.sig_term.data = &bf;
 	ev_signal_init(&bf.sig_int, signal_cb, SIGINT);
 	bf.sig_int.data = &bf;
+	ev_signal_init(&bf.sig_hup, signal_cb, SIGHUP);
+	bf.sig_hup.data = &bf;
 	ev_signal_start(loop, &bf.sig_term);
 	ev_signal_start(loop, &bf.sig_int);
+	ev_signal_start(loop, &bf.sig_hup);
+	ev_timer_init(&bf.watchdog, watchdog_cb, 0, 0);
+	if (notify_watchdog_interval() > 0) {
+		ev_timer_set(&bf.watchdog, notify_watchdog_interval(), notify_watchdog_interval());
+		ev_timer_start(loop, &bf.watchdog);
+	}
 	/* libpq writes to sockets; a peer that went away must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 
 	bf.started = bf.last_tick = ev_now(loop);
 	ev_timer_start(loop, &bf.tick);
-	start_connect(&bf);
-	if (bf.w.state == WORKER_CONNECTING)
+	for (int i = 0; i < bf.nworkers && !bf.finished; i++)
+		start_connect(&bf.wk[i]);
+	if (!bf.finished)
 		ev_run(loop, 0);
 
+	write_metrics(&bf, 0);
 	ev_signal_stop(loop, &bf.sig_term);
 	ev_signal_stop(loop, &bf.sig_int);
+	ev_signal_stop(loop, &bf.sig_hup);
 	ev_timer_stop(loop, &bf.tick);
-	ev_timer_stop(loop, &bf.wait);
-	worker_close(&bf.w);
-	if (bf.have_batch)
-		batch_free(&bf.batch);
+	ev_timer_stop(loop, &bf.watchdog);
+	notify_close();
+	for (int i = 0; i < bf.nworkers; i++) {
+		struct wk *w = &bf.wk[i];
+
+		ev_timer_stop(loop, &w->wait);
+		worker_close(&w->conn);
+		batch_free(&w->b);
+		if (w->have_job)
+			progress_job_free(&w->job);
+	}
+	free(bf.wk);
+	free(bf.ids);
+	if (bf.have_sql)
+		batch_sql_free(&bf.sql);
 	if (bf.have_prog)
 		progress_free(&bf.prog);
 	if (bf.have_target)

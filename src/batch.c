@@ -65,44 +65,62 @@ char *batch_quote(PGconn *conn, const char *name)
 	return copy;
 }
 
+static void sb_params(struct sb *b, int first, int n)
+{
+	char num[32];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(num, sizeof num, "%s$%d", i ? ", " : "", first + i);
+		sb_add(b, num);
+	}
+}
+
 /*
  * The statement; see batch.h for what it does. Notes on the less obvious:
- *   - row comparison (k1, k2) > ($5, $6) is what a btree index on (k1, k2)
+ *   - row comparison (k1, k2) > ($7, $8) is what a btree index on (k1, k2)
  *     can scan from directly, so a composite key pages like a single one;
  *   - `AND c IS NULL` is checked again by the UPDATE under READ COMMITTED:
  *     if the application updated the row after our snapshot, PostgreSQL
- *     re-evaluates the condition on the newest version and skips the row
- *     if it now has a value (and still fills it if only other columns
- *     changed, because the join is on the key, not on ctid);
+ *     re-evaluates the condition on the newest version (EvalPlanQual) and
+ *     skips the row if it now has a value;
+ *   - the UPDATE finds each row by the ctid the batch's own scan read, in
+ *     the same statement and snapshot, so the version cannot have been
+ *     vacuumed away; that saves a second key index lookup per row. Were a
+ *     row skipped because it moved, it stays NULL for the next pass, which
+ *     --until-done runs until a check finds no NULL;
  *   - the ids arrive as one bytea, cut with substring: O(1) per row, where
- *     subscripting a text[] walks the array from its start every time.
+ *     subscripting a text[] walks the array from its start every time;
+ *   - the lease keeps its cursor when the batch found nothing, and is done
+ *     once a batch comes up short: nothing NULL is left in (cursor, hi].
  */
 static char *build(char *const *qk, int n, const char *qt, const char *qc,
-		   const char *progress, bool with_cursor)
+		   const char *leases, int variant)
 {
 	struct sb b = { 0 };
-	char num[32];
 
-	sb_add(&b, "WITH batch AS (SELECT ");
+	sb_add(&b, "WITH batch AS (SELECT ctid, ");
 	sb_keys(&b, qk, n, "", "");
 	sb_add(&b, " FROM ");
 	sb_add(&b, qt);
 	sb_add(&b, " WHERE ");
-	if (with_cursor) {
+	if (variant & BATCH_LOWER) {
 		sb_add(&b, "(");
 		sb_keys(&b, qk, n, "", "");
 		sb_add(&b, ") > (");
-		for (int i = 0; i < n; i++) {
-			snprintf(num, sizeof num, "%s$%d", i ? ", " : "",
-				 BATCH_FIXED_PARAMS + 1 + i);
-			sb_add(&b, num);
-		}
+		sb_params(&b, BATCH_FIXED_PARAMS + 1, n);
+		sb_add(&b, ") AND ");
+	}
+	if (variant & BATCH_UPPER) {
+		sb_add(&b, "(");
+		sb_keys(&b, qk, n, "", "");
+		sb_add(&b, ") <= (");
+		sb_params(&b, BATCH_FIXED_PARAMS + 1 + n, n);
 		sb_add(&b, ") AND ");
 	}
 	sb_add(&b, qc);
 	sb_add(&b, " IS NULL ORDER BY ");
 	sb_keys(&b, qk, n, "", "");
-	sb_add(&b, " LIMIT $1), numbered AS (SELECT ");
+	sb_add(&b, " LIMIT $1), numbered AS (SELECT ctid, ");
 	sb_keys(&b, qk, n, "", "");
 	sb_add(&b, ", row_number() OVER (ORDER BY ");
 	sb_keys(&b, qk, n, "", "");
@@ -111,24 +129,74 @@ static char *build(char *const *qk, int n, const char *qt, const char *qc,
 	sb_add(&b, " AS nanoid_backfill_t SET ");
 	sb_add(&b, qc);
 	sb_add(&b, " = convert_from(substring($2 FROM ((numbered.nanoid_backfill_n - 1) * $3 + 1)::int"
-		   " FOR $3), 'UTF8') FROM numbered WHERE (");
-	sb_keys(&b, qk, n, "nanoid_backfill_t.", "");
-	sb_add(&b, ") = (");
-	sb_keys(&b, qk, n, "numbered.", "");
-	sb_add(&b, ") AND nanoid_backfill_t.");
+		   " FOR $3), 'UTF8') FROM numbered"
+		   " WHERE nanoid_backfill_t.ctid = numbered.ctid AND nanoid_backfill_t.");
 	sb_add(&b, qc);
 	sb_add(&b, " IS NULL RETURNING 1), last AS (SELECT ");
 	sb_keys(&b, qk, n, "", "");
 	sb_add(&b, " FROM numbered ORDER BY nanoid_backfill_n DESC LIMIT 1), progress AS (UPDATE ");
-	sb_add(&b, progress);
-	sb_add(&b, " SET cursor = (SELECT ARRAY[");
+	sb_add(&b, leases);
+	sb_add(&b, " SET cursor = COALESCE((SELECT ARRAY[");
 	sb_keys(&b, qk, n, "", "::text");
-	sb_add(&b, "] FROM last), rows_done = rows_done + (SELECT count(*) FROM upd),"
-		   " batches = batches + 1, state = 'running', updated_at = now()"
-		   " WHERE job = $4) SELECT (SELECT count(*) FROM numbered),"
+	sb_add(&b, "] FROM last), cursor), rows_done = rows_done + (SELECT count(*) FROM upd),"
+		   " batches = batches + 1, rate = $6, updated_at = now(),"
+		   " state = CASE WHEN (SELECT count(*) FROM numbered) < $1 THEN 'done' ELSE state END"
+		   " WHERE job = $4 AND lease = $5) SELECT (SELECT count(*) FROM numbered),"
 		   " (SELECT count(*) FROM upd), ");
 	sb_keys(&b, qk, n, "last.", "::text");
 	sb_add(&b, " FROM (SELECT 1) AS one LEFT JOIN last ON true");
+	if (b.oom) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s;
+}
+
+/* The key `$1` rows past (from) or from the start: a lease's upper bound. */
+static char *build_boundary(char *const *qk, int n, const char *qt, bool lower)
+{
+	struct sb b = { 0 };
+
+	sb_add(&b, "SELECT ");
+	sb_keys(&b, qk, n, "", "::text");
+	sb_add(&b, " FROM ");
+	sb_add(&b, qt);
+	if (lower) {
+		sb_add(&b, " WHERE (");
+		sb_keys(&b, qk, n, "", "");
+		sb_add(&b, ") > (");
+		sb_params(&b, 2, n);
+		sb_add(&b, ")");
+	}
+	sb_add(&b, " ORDER BY ");
+	sb_keys(&b, qk, n, "", "");
+	sb_add(&b, " OFFSET $1 LIMIT 1");
+	if (b.oom) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s;
+}
+
+/*
+ * Integer key: $1 lease size, $2 the lease's lower bound (NULL: the start),
+ * $3 estimated rows. numeric arithmetic, so a key near the type's maximum
+ * cannot overflow.
+ */
+static char *build_boundary_int(const char *qk, const char *qt)
+{
+	struct sb b = { 0 };
+
+	sb_add(&b, "SELECT CASE WHEN s.lo + s.w >= s.mx THEN NULL ELSE (s.lo + s.w)::text END"
+		   " FROM (SELECT COALESCE($2::numeric, a.mn - 1) AS lo, a.mx,"
+		   " GREATEST($1::numeric, ceil($1::numeric * (a.mx - a.mn + 1)"
+		   " / GREATEST($3::float8, 1)::numeric)) AS w FROM (SELECT min(");
+	sb_add(&b, qk);
+	sb_add(&b, ")::numeric AS mn, max(");
+	sb_add(&b, qk);
+	sb_add(&b, ")::numeric AS mx FROM ");
+	sb_add(&b, qt);
+	sb_add(&b, ") AS a) AS s");
 	if (b.oom) {
 		free(b.s);
 		return NULL;
@@ -152,9 +220,18 @@ static char *build_remaining(const char *qt, const char *qc)
 	return b.s;
 }
 
-int batch_build(struct batch *b, PGconn *conn, const struct target *t,
-		const char *progress_table, const char *job, size_t id_len,
-		char *err, size_t errlen)
+const char *batch_stmt_name(int variant)
+{
+	static const char *const names[BATCH_VARIANTS] = {
+		"nanoid_backfill_batch", "nanoid_backfill_batch_lo",
+		"nanoid_backfill_batch_hi", "nanoid_backfill_batch_lo_hi",
+	};
+
+	return names[variant & (BATCH_VARIANTS - 1)];
+}
+
+int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
+		    const char *leases, size_t id_len, char *err, size_t errlen)
 {
 	char *qk[CONFIG_MAX_KEYS] = { 0 };
 	char *qs = batch_quote(conn, t->schema);
@@ -163,10 +240,9 @@ int batch_build(struct batch *b, PGconn *conn, const struct target *t,
 	char *qt = NULL;
 	int rc = -1;
 
-	memset(b, 0, sizeof *b);
-	b->nkeys = t->nkeys;
-	b->job = job;
-	b->id_len = id_len;
+	memset(s, 0, sizeof *s);
+	s->nkeys = t->nkeys;
+	s->id_len = id_len;
 	for (int i = 0; i < t->nkeys; i++)
 		qk[i] = batch_quote(conn, t->keys[i]);
 	if (!qs || !qtab || !qc)
@@ -179,24 +255,38 @@ int batch_build(struct batch *b, PGconn *conn, const struct target *t,
 		goto out;
 	sprintf(qt, "%s.%s", qs, qtab);
 
-	b->sql_first = build(qk, t->nkeys, qt, qc, progress_table, false);
-	b->sql_next = build(qk, t->nkeys, qt, qc, progress_table, true);
-	b->sql_remaining = build_remaining(qt, qc);
-	if (!b->sql_first || !b->sql_next || !b->sql_remaining)
+	for (int v = 0; v < BATCH_VARIANTS; v++)
+		if (!(s->stmt[v] = build(qk, t->nkeys, qt, qc, leases, v)))
+			goto out;
+	s->boundary[0] = build_boundary(qk, t->nkeys, qt, false);
+	s->boundary[1] = build_boundary(qk, t->nkeys, qt, true);
+	s->remaining = build_remaining(qt, qc);
+	s->boundary_int = build_boundary_int(qk[0], qt);
+	if (!s->boundary[0] || !s->boundary[1] || !s->remaining || !s->boundary_int)
 		goto out;
+	s->int_key = t->nkeys == 1 && (t->key_types[0] == 20 || t->key_types[0] == 21 ||
+				       t->key_types[0] == 23); /* int8, int2, int4 */
 
-	b->types[0] = PGBIN_INT4OID;
-	b->types[1] = PGBIN_BYTEAOID;
-	b->types[2] = PGBIN_INT4OID;
-	b->types[3] = PGBIN_TEXTOID;
+	s->types[0] = PGBIN_INT4OID;
+	s->types[1] = PGBIN_BYTEAOID;
+	s->types[2] = PGBIN_INT4OID;
+	s->types[3] = PGBIN_TEXTOID;
+	s->types[4] = PGBIN_INT4OID;
+	s->types[5] = 701; /* float8 */
+	for (int i = 0; i < t->nkeys; i++) {
+		s->types[BATCH_FIXED_PARAMS + i] = t->key_types[i];
+		s->types[BATCH_FIXED_PARAMS + t->nkeys + i] = t->key_types[i];
+	}
+	s->nparams = BATCH_FIXED_PARAMS + 2 * t->nkeys;
+	s->boundary_types[0] = PGBIN_INT4OID;
 	for (int i = 0; i < t->nkeys; i++)
-		b->types[BATCH_FIXED_PARAMS + i] = t->key_types[i];
+		s->boundary_types[1 + i] = t->key_types[i];
 	rc = 0;
 out:
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot build the batch statement: %s",
 			 PQerrorMessage(conn)[0] ? PQerrorMessage(conn) : "out of memory");
-		batch_free(b);
+		batch_sql_free(s);
 	}
 	for (int i = 0; i < t->nkeys; i++)
 		free(qk[i]);
@@ -207,86 +297,131 @@ out:
 	return rc;
 }
 
-int batch_set_limit(struct batch *b, long limit)
+void batch_sql_free(struct batch_sql *s)
 {
-	size_t need = (size_t)limit * b->id_len;
-
-	if (need > b->ids_cap) {
-		unsigned char *p = realloc(b->ids, need);
-
-		if (!p)
-			return -1;
-		b->ids = p;
-		b->ids_cap = need;
-	}
-	b->limit = limit;
-	return 0;
+	for (int v = 0; v < BATCH_VARIANTS; v++)
+		free(s->stmt[v]);
+	free(s->boundary[0]);
+	free(s->boundary[1]);
+	free(s->remaining);
+	free(s->boundary_int);
+	memset(s, 0, sizeof *s);
 }
 
-void batch_set_cursor(struct batch *b, char *const *values)
+void batch_init(struct batch *b, const struct batch_sql *sql, long limit)
 {
-	for (int i = 0; i < b->nkeys; i++) {
-		free(b->cursor[i]);
-		b->cursor[i] = NULL;
+	memset(b, 0, sizeof *b);
+	b->sql = sql;
+	b->limit = limit;
+}
+
+static void set_keys(char **dst, bool *has, int n, char *const *values)
+{
+	for (int i = 0; i < CONFIG_MAX_KEYS; i++) {
+		free(dst[i]);
+		dst[i] = NULL;
 	}
-	b->has_cursor = values != NULL;
+	*has = values != NULL;
 	if (!values)
 		return;
-	for (int i = 0; i < b->nkeys; i++) {
-		b->cursor[i] = strdup(values[i]);
-		if (!b->cursor[i]) {
+	for (int i = 0; i < n; i++) {
+		dst[i] = strdup(values[i]);
+		if (!dst[i]) {
 			fputs("nanoid-backfill: out of memory\n", stderr);
 			abort();
 		}
 	}
 }
 
-const char *batch_prepare_params(struct batch *b, struct nanoid *gen,
-				 int *nparams)
+void batch_set_cursor(struct batch *b, char *const *values)
 {
-	for (long i = 0; i < b->limit; i++)
-		nanoid_generate(gen, (char *)b->ids + (size_t)i * b->id_len);
+	set_keys(b->cursor, &b->has_cursor, b->sql->nkeys, values);
+}
+
+void batch_set_hi(struct batch *b, char *const *values)
+{
+	set_keys(b->hi, &b->has_hi, b->sql->nkeys, values);
+}
+
+int batch_params(struct batch *b, const unsigned char *ids, const char *job,
+		 double rate)
+{
+	int n = b->sql->nkeys;
 
 	pgbin_put_int32(b->limit_be, (int32_t)b->limit);
-	pgbin_put_int32(b->id_len_be, (int32_t)b->id_len);
+	pgbin_put_int32(b->id_len_be, (int32_t)b->sql->id_len);
+	snprintf(b->lease_txt, sizeof b->lease_txt, "%d", b->lease);
+	snprintf(b->rate_txt, sizeof b->rate_txt, "%.6g", rate);
+	memset(b->lengths, 0, sizeof b->lengths);
+	memset(b->formats, 0, sizeof b->formats);
 	b->values[0] = (const char *)b->limit_be;
 	b->lengths[0] = 4;
 	b->formats[0] = 1;
-	b->values[1] = (const char *)b->ids;
-	b->lengths[1] = (int)((size_t)b->limit * b->id_len);
+	b->values[1] = (const char *)ids;
+	b->lengths[1] = (int)((size_t)b->limit * b->sql->id_len);
 	b->formats[1] = 1;
 	b->values[2] = (const char *)b->id_len_be;
 	b->lengths[2] = 4;
 	b->formats[2] = 1;
-	b->values[3] = b->job;
-	b->lengths[3] = 0;
-	b->formats[3] = 0;
-	if (!b->has_cursor) {
-		*nparams = BATCH_FIXED_PARAMS;
-		return BATCH_STMT_FIRST;
+	b->values[3] = job;
+	b->values[4] = b->lease_txt;
+	b->values[5] = b->rate_txt;
+	for (int i = 0; i < n; i++) {
+		b->values[BATCH_FIXED_PARAMS + i] = b->has_cursor ? b->cursor[i] : NULL;
+		b->values[BATCH_FIXED_PARAMS + n + i] = b->has_hi ? b->hi[i] : NULL;
 	}
-	for (int i = 0; i < b->nkeys; i++) {
-		b->values[BATCH_FIXED_PARAMS + i] = b->cursor[i];
-		b->lengths[BATCH_FIXED_PARAMS + i] = 0;
-		b->formats[BATCH_FIXED_PARAMS + i] = 0;
+	return (b->has_cursor ? BATCH_LOWER : 0) | (b->has_hi ? BATCH_UPPER : 0);
+}
+
+const char *batch_boundary_params(struct batch *b, char *const *from,
+				  long lease_size, double reltuples,
+				  const Oid **types, int *nparams)
+{
+	const struct batch_sql *sql = b->sql;
+	int n = sql->nkeys;
+
+	memset(b->lengths, 0, sizeof b->lengths);
+	memset(b->formats, 0, sizeof b->formats);
+	b->values[0] = (const char *)b->limit_be;
+	b->lengths[0] = 4;
+	b->formats[0] = 1;
+	if (sql->int_key) {
+		static const Oid int_types[3] = { PGBIN_INT4OID, 0, 701 /* float8 */ };
+
+		pgbin_put_int32(b->limit_be, (int32_t)lease_size);
+		b->values[1] = from ? from[0] : NULL;
+		snprintf(b->rate_txt, sizeof b->rate_txt, "%.17g", reltuples);
+		b->values[2] = b->rate_txt;
+		*types = int_types;
+		*nparams = 3;
+		return sql->boundary_int;
 	}
-	*nparams = BATCH_FIXED_PARAMS + b->nkeys;
-	return BATCH_STMT_NEXT;
+	pgbin_put_int32(b->limit_be, (int32_t)(lease_size - 1));
+	*types = sql->boundary_types;
+	if (!from) {
+		*nparams = 1;
+		return sql->boundary[0];
+	}
+	for (int i = 0; i < n; i++)
+		b->values[1 + i] = from[i];
+	*nparams = 1 + n;
+	return sql->boundary[1];
 }
 
 int batch_read_result(struct batch *b, const PGresult *res, long *found,
 		      long *filled)
 {
 	char *last[CONFIG_MAX_KEYS];
+	int n = b->sql->nkeys;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != 2 + b->nkeys)
+	    PQnfields(res) != 2 + n)
 		return -1;
 	*found = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	*filled = strtol(PQgetvalue(res, 0, 1), NULL, 10);
 	if (*found == 0)
-		return 0; /* the cursor stays; the caller ends the pass */
-	for (int i = 0; i < b->nkeys; i++) {
+		return 0; /* the cursor stays; the lease is done */
+	for (int i = 0; i < n; i++) {
 		if (PQgetisnull(res, 0, 2 + i))
 			return -1;
 		last[i] = PQgetvalue(res, 0, 2 + i);
@@ -297,10 +432,9 @@ int batch_read_result(struct batch *b, const PGresult *res, long *found,
 
 void batch_free(struct batch *b)
 {
-	batch_set_cursor(b, NULL);
-	free(b->sql_first);
-	free(b->sql_next);
-	free(b->sql_remaining);
-	free(b->ids);
+	for (int i = 0; i < CONFIG_MAX_KEYS; i++) {
+		free(b->cursor[i]);
+		free(b->hi[i]);
+	}
 	memset(b, 0, sizeof *b);
 }

@@ -3,6 +3,7 @@
  */
 #include "pgbin.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void pgbin_put_int32(unsigned char *p, int32_t v)
@@ -42,4 +43,43 @@ size_t pgbin_text_array(unsigned char *buf, const char *const *items, int n)
 		p += 4 + len;
 	}
 	return (size_t)(p - buf);
+}
+
+int pgbin_parse_text_array(const char *s, char **out, int max)
+{
+	int n = 0;
+
+	if (*s++ != '{')
+		return -1;
+	if (*s == '}')
+		return 0;
+	for (;;) {
+		size_t len = 0;
+		char *e;
+
+		if (n == max)
+			return -1;
+		e = malloc(strlen(s) + 1);
+		if (!e)
+			return -1;
+		out[n++] = e;
+		if (*s == '"') {
+			/* Quoted: backslash escapes the next character. */
+			for (s++; *s && *s != '"'; s++) {
+				if (*s == '\\' && s[1])
+					s++;
+				e[len++] = *s;
+			}
+			if (*s++ != '"')
+				return -1;
+		} else {
+			while (*s && *s != ',' && *s != '}')
+				e[len++] = *s++;
+		}
+		e[len] = '\0';
+		if (*s == '}')
+			return n;
+		if (*s++ != ',')
+			return -1;
+	}
 }

@@ -1,5 +1,9 @@
 /*
- * progress.c - the job's progress record in the target database.
+ * progress.c - the progress tables: jobs, leases and the job_progress view.
+ *
+ * Every statement here is built once from quoted identifiers; values travel
+ * as parameters. Advisory lock keys are (hashtext('nanoid_backfill:' ||
+ * job), n): n = 0 is the carve lock, n >= 1 a lease.
  */
 #include "progress.h"
 
@@ -11,6 +15,8 @@
 #include "batch.h"
 #include "pgbin.h"
 #include "worker.h"
+
+#define LOCK_KEY "hashtext('nanoid_backfill:' || $1::text)"
 
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -26,82 +32,218 @@ static char *xasprintf(const char *fmt, ...)
 	return s;
 }
 
+static const char setup_fmt[] =
+	/* One implicit transaction: the lock is held until it commits. */
+	"SELECT pg_advisory_xact_lock(hashtext('nanoid_backfill setup'));"
+	"CREATE SCHEMA IF NOT EXISTS %1$s;"
+	"CREATE TABLE IF NOT EXISTS %1$s.jobs ("
+	" job text PRIMARY KEY,"
+	" schema_name text NOT NULL,"
+	" table_name text NOT NULL,"
+	" column_name text NOT NULL,"
+	" key_columns text[] NOT NULL,"
+	" state text NOT NULL,"
+	" pass bigint NOT NULL DEFAULT 1,"
+	" frontier text[],"
+	" frontier_done boolean NOT NULL DEFAULT false,"
+	" next_lease integer NOT NULL DEFAULT 1,"
+	" rows_done bigint NOT NULL DEFAULT 0,"
+	" batches bigint NOT NULL DEFAULT 0,"
+	" passes bigint NOT NULL DEFAULT 0,"
+	" rows_estimate double precision,"
+	" started_at timestamptz NOT NULL DEFAULT now(),"
+	" updated_at timestamptz NOT NULL DEFAULT now(),"
+	" finished_at timestamptz,"
+	" idle_since timestamptz);"
+	"CREATE TABLE IF NOT EXISTS %1$s.leases ("
+	" job text NOT NULL REFERENCES %1$s.jobs ON DELETE CASCADE,"
+	" lease integer NOT NULL,"
+	" lo text[],"
+	" hi text[],"
+	" cursor text[],"
+	" state text NOT NULL DEFAULT 'open',"
+	" rows_done bigint NOT NULL DEFAULT 0,"
+	" batches bigint NOT NULL DEFAULT 0,"
+	" rate double precision NOT NULL DEFAULT 0,"
+	" owner text,"
+	" updated_at timestamptz NOT NULL DEFAULT now(),"
+	" PRIMARY KEY (job, lease));"
+	"CREATE OR REPLACE VIEW %1$s.job_progress AS"
+	" SELECT j.job, j.schema_name, j.table_name, j.column_name, j.key_columns,"
+	"  j.state, j.pass, j.passes,"
+	"  j.rows_done + COALESCE(l.rows_done, 0) AS rows_done,"
+	"  j.batches + COALESCE(l.batches, 0) AS batches,"
+	"  GREATEST(j.rows_estimate - COALESCE(l.rows_done, 0), 0) AS rows_left,"
+	"  COALESCE(l.rate, 0) AS rate,"
+	"  COALESCE(l.open_leases, 0) AS open_leases,"
+	"  COALESCE(l.done_leases, 0) AS done_leases,"
+	"  j.started_at, GREATEST(j.updated_at, l.updated_at) AS updated_at,"
+	"  j.finished_at"
+	" FROM %1$s.jobs j LEFT JOIN ("
+	"  SELECT job, sum(rows_done) AS rows_done, sum(batches) AS batches,"
+	"   sum(rate) FILTER (WHERE state = 'open'"
+	"    AND updated_at > now() - interval '30 seconds') AS rate,"
+	"   count(*) FILTER (WHERE state = 'open') AS open_leases,"
+	"   count(*) FILTER (WHERE state = 'done') AS done_leases,"
+	"   max(updated_at) AS updated_at"
+	"  FROM %1$s.leases GROUP BY job) l USING (job)";
+
+/*
+ * Insert the job, or take it over if it has the same target. The second
+ * branch reads the row as it was before this statement, so it only answers
+ * when the first changed nothing: another target owns the name.
+ */
+static const char claim_fmt[] =
+	"WITH up AS ("
+	" INSERT INTO %1$s AS j (job, schema_name, table_name, column_name,"
+	"  key_columns, state, rows_estimate) VALUES ($1, $2, $3, $4, $5, 'running', $6)"
+	" ON CONFLICT (job) DO UPDATE SET state = 'running', updated_at = now(),"
+	"  finished_at = NULL, idle_since = NULL,"
+	"  rows_estimate = COALESCE(EXCLUDED.rows_estimate, j.rows_estimate)"
+	"  WHERE (j.schema_name, j.table_name, j.column_name, j.key_columns)"
+	"   = (EXCLUDED.schema_name, EXCLUDED.table_name, EXCLUDED.column_name,"
+	"      EXCLUDED.key_columns)"
+	" RETURNING (xmax = 0) AS created, rows_done, schema_name, table_name,"
+	"  column_name, key_columns),"
+	" l AS (SELECT COALESCE(sum(rows_done), 0) AS rows_done,"
+	"  count(*) FILTER (WHERE state = 'open') AS open,"
+	"  count(*) FILTER (WHERE state = 'open' AND cursor IS NOT NULL) AS started"
+	"  FROM %2$s WHERE job = $1)"
+	" SELECT true, created, up.rows_done + l.rows_done, l.open, l.started,"
+	"  schema_name, table_name, column_name, array_to_string(key_columns, ', ')"
+	"  FROM up, l"
+	" UNION ALL SELECT false, false, 0, 0, 0, schema_name, table_name,"
+	"  column_name, array_to_string(key_columns, ', ')"
+	"  FROM %1$s WHERE job = $1 AND NOT EXISTS (SELECT 1 FROM up)";
+
+static const char pass_end_fmt[] =
+	"WITH f AS (DELETE FROM %2$s WHERE job = $1 RETURNING rows_done, batches)"
+	" UPDATE %1$s SET rows_done = rows_done + (SELECT COALESCE(sum(rows_done), 0) FROM f),"
+	"  batches = batches + (SELECT COALESCE(sum(batches), 0) FROM f),"
+	"  passes = passes + 1, pass = pass + 1, frontier = NULL,"
+	"  frontier_done = false, state = $2, rows_estimate = 0,"
+	"  idle_since = CASE WHEN $2 = 'idle' THEN now() END,"
+	"  finished_at = CASE WHEN $2 = 'done' THEN now() ELSE finished_at END,"
+	"  updated_at = now()"
+	" WHERE job = $1";
+
+/*
+ * A new lease: insert it, move the frontier, and take its lock in the same
+ * statement, so no one can see the lease before it is ours. Lease numbers
+ * only grow, across passes too, so a lock number is never reused.
+ */
+static const char new_lease_fmt[] =
+	"WITH ins AS (INSERT INTO %2$s (job, lease, lo, hi, owner)"
+	"  VALUES ($1, $2, $3, $4, $5) RETURNING lease),"
+	" j AS (UPDATE %1$s SET frontier = $4, frontier_done = ($4::text[] IS NULL),"
+	"  next_lease = $2 + 1, updated_at = now() WHERE job = $1 RETURNING 1)"
+	" SELECT pg_try_advisory_lock(" LOCK_KEY ", $2),"
+	"  (SELECT count(*) FROM ins), (SELECT count(*) FROM j)";
+
 int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		  const char *job, const struct target *t, char *err,
 		  size_t errlen)
 {
-	char *qs = batch_quote(conn, schema);
-
 	memset(p, 0, sizeof *p);
 	p->target = t;
+	p->schema_q = batch_quote(conn, schema);
 	if (job)
 		p->job = strdup(job);
 	else
 		p->job = xasprintf("%s.%s.%s", t->schema, t->table, t->column);
-	if (!qs || !p->job)
+	if (!p->schema_q || !p->job)
 		goto fail;
-	p->table = xasprintf("%s.jobs", qs);
-	/*
-	 * IF NOT EXISTS keeps a second process (or a restart) from failing;
-	 * the check on key_columns keeps a cursor meaningful only for its key.
-	 */
-	p->sql_setup = xasprintf(
-		"CREATE SCHEMA IF NOT EXISTS %s;"
-		"CREATE TABLE IF NOT EXISTS %s.jobs ("
-		" job text PRIMARY KEY,"
-		" schema_name text NOT NULL,"
-		" table_name text NOT NULL,"
-		" column_name text NOT NULL,"
-		" key_columns text[] NOT NULL,"
-		" cursor text[],"
-		" rows_done bigint NOT NULL DEFAULT 0,"
-		" batches bigint NOT NULL DEFAULT 0,"
-		" passes bigint NOT NULL DEFAULT 0,"
-		" state text NOT NULL,"
-		" started_at timestamptz NOT NULL DEFAULT now(),"
-		" updated_at timestamptz NOT NULL DEFAULT now(),"
-		" finished_at timestamptz)",
-		qs, qs);
-	/*
-	 * Insert the job, or take it over if it has the same target. The
-	 * second branch reads the row as it was before this statement, so it
-	 * only answers when the first changed nothing: another target owns
-	 * the name.
-	 */
-	p->sql_claim = xasprintf(
-		"WITH up AS ("
-		" INSERT INTO %s AS j (job, schema_name, table_name, column_name,"
-		"  key_columns, state) VALUES ($1, $2, $3, $4, $5, 'running')"
-		" ON CONFLICT (job) DO UPDATE SET state = 'running', updated_at = now(),"
-		"  finished_at = NULL"
-		"  WHERE (j.schema_name, j.table_name, j.column_name, j.key_columns)"
-		"   = (EXCLUDED.schema_name, EXCLUDED.table_name, EXCLUDED.column_name,"
-		"      EXCLUDED.key_columns)"
-		" RETURNING (xmax = 0) AS created, rows_done, cursor,"
-		"  schema_name, table_name, column_name, key_columns)"
-		" SELECT true, created, rows_done, cursor, schema_name, table_name,"
-		"  column_name, array_to_string(key_columns, ', ') FROM up"
-		" UNION ALL SELECT false, false, rows_done, cursor, schema_name,"
-		"  table_name, column_name, array_to_string(key_columns, ', ')"
-		"  FROM %s WHERE job = $1 AND NOT EXISTS (SELECT 1 FROM up)",
-		p->table, p->table);
+	p->jobs = xasprintf("%s.jobs", p->schema_q);
+	p->leases = xasprintf("%s.leases", p->schema_q);
+	if (!p->jobs || !p->leases)
+		goto fail;
+	p->sql_exists = xasprintf(
+		"SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL"
+		" AND to_regclass($3) IS NOT NULL");
+	p->sql_setup = xasprintf(setup_fmt, p->schema_q);
+	p->sql_claim = xasprintf(claim_fmt, p->jobs, p->leases);
 	p->sql_state = xasprintf(
-		"UPDATE %s SET state = $2, updated_at = now(),"
-		" passes = passes + CASE WHEN $3 THEN 1 ELSE 0 END,"
-		" cursor = CASE WHEN $3 THEN NULL ELSE cursor END,"
-		" finished_at = CASE WHEN $2 = 'done' THEN now() ELSE finished_at END"
-		" WHERE job = $1",
-		p->table);
-	free(qs);
-	if (p->table && p->sql_setup && p->sql_claim && p->sql_state)
+		"UPDATE %s SET state = 'stopped', updated_at = now()"
+		" WHERE job = $1 AND state <> 'done'", p->jobs);
+	p->sql_list = xasprintf(
+		"SELECT lease FROM %s WHERE job = $1 AND state = 'open'"
+		" ORDER BY lease LIMIT 64", p->leases);
+	p->sql_try_lock = xasprintf("SELECT pg_try_advisory_lock(" LOCK_KEY ", $2)");
+	p->sql_take = xasprintf(
+		"UPDATE %s SET owner = $3, updated_at = now()"
+		" WHERE job = $1 AND lease = $2 AND state = 'open'"
+		" RETURNING lo, hi, cursor, rows_done", p->leases);
+	p->sql_unlock = xasprintf("SELECT pg_advisory_unlock(" LOCK_KEY ", $2)");
+	p->sql_carve_lock = xasprintf("SELECT pg_advisory_lock(" LOCK_KEY ", 0)");
+	p->sql_read_job = xasprintf(
+		"SELECT state, frontier, frontier_done, next_lease,"
+		" COALESCE(EXTRACT(epoch FROM now() - idle_since), 0)::float8,"
+		" (SELECT count(*) FROM %s l WHERE l.job = j.job AND l.state = 'open')"
+		" FROM %s j WHERE job = $1", p->leases, p->jobs);
+	p->sql_start_pass = xasprintf(
+		"UPDATE %s SET state = 'running', idle_since = NULL, updated_at = now()"
+		" WHERE job = $1", p->jobs);
+	p->sql_new_lease = xasprintf(new_lease_fmt, p->jobs, p->leases);
+	p->sql_pass_end = xasprintf(pass_end_fmt, p->jobs, p->leases);
+	if (p->sql_exists && p->sql_setup && p->sql_claim && p->sql_state &&
+	    p->sql_list && p->sql_try_lock && p->sql_take && p->sql_unlock &&
+	    p->sql_carve_lock && p->sql_read_job && p->sql_start_pass &&
+	    p->sql_new_lease && p->sql_pass_end)
 		return 0;
-	qs = NULL;
 fail:
-	free(qs);
 	snprintf(err, errlen, "cannot build the progress statements: %s",
 		 PQerrorMessage(conn)[0] ? PQerrorMessage(conn) : "out of memory");
 	progress_free(p);
 	return -1;
+}
+
+void progress_free(struct progress *p)
+{
+	char **all[] = {
+		&p->schema_q, &p->jobs, &p->leases, &p->job, &p->sql_exists,
+		&p->sql_setup, &p->sql_claim, &p->sql_state, &p->sql_list,
+		&p->sql_try_lock, &p->sql_take, &p->sql_unlock,
+		&p->sql_carve_lock, &p->sql_read_job, &p->sql_start_pass,
+		&p->sql_new_lease, &p->sql_pass_end,
+	};
+
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		free(*all[i]);
+		*all[i] = NULL;
+	}
+	p->target = NULL;
+}
+
+/* Sends sql with text parameters (NULL values are SQL NULL). */
+static int send_text(struct worker *w, const char *sql, int n,
+		     const char *const *values)
+{
+	return worker_send(w, sql, n, NULL, values, NULL, NULL);
+}
+
+static int send_job_lease(struct progress *p, struct worker *w,
+			  const char *sql, int lease)
+{
+	char num[16];
+	const char *values[2] = { p->job, num };
+
+	snprintf(num, sizeof num, "%d", lease);
+	return send_text(w, sql, 2, values);
+}
+
+int progress_send_exists(struct progress *p, struct worker *w)
+{
+	char *names[3];
+	int rc;
+
+	names[0] = p->jobs;
+	names[1] = p->leases;
+	names[2] = xasprintf("%s.job_progress", p->schema_q);
+	if (!names[2])
+		return -1;
+	rc = send_text(w, p->sql_exists, 3, (const char *const *)names);
+	free(names[2]);
+	return rc;
 }
 
 int progress_send_setup(struct progress *p, struct worker *w)
@@ -109,129 +251,243 @@ int progress_send_setup(struct progress *p, struct worker *w)
 	return worker_send(w, p->sql_setup, 0, NULL, NULL, NULL, NULL);
 }
 
-int progress_send_claim(struct progress *p, struct worker *w)
-{
-	static const Oid types[5] = { PGBIN_TEXTOID, PGBIN_TEXTOID, PGBIN_TEXTOID,
-				      PGBIN_TEXTOID, PGBIN_TEXTARRAYOID };
-	const struct target *t = p->target;
-	unsigned char keys[8192];
-	const char *values[5] = { p->job, t->schema, t->table, t->column,
-				  (const char *)keys };
-	int lengths[5] = { 0, 0, 0, 0, 0 };
-	int formats[5] = { 0, 0, 0, 0, 1 };
-	const char *const *names = (const char *const *)t->keys;
+/* Binary text[] parameter, or NULL (SQL NULL) when items is NULL. */
+struct array_param {
+	unsigned char *buf;
+	int len;
+};
 
-	if (pgbin_text_array_size(names, t->nkeys) > sizeof keys) {
-		snprintf(w->errbuf, sizeof w->errbuf, "key names are too long");
+static int array_param(struct array_param *a, char *const *items, int n)
+{
+	const char *const *it = (const char *const *)items;
+
+	a->buf = NULL;
+	a->len = 0;
+	if (!items)
+		return 0;
+	a->buf = malloc(pgbin_text_array_size(it, n));
+	if (!a->buf)
 		return -1;
-	}
-	lengths[4] = (int)pgbin_text_array(keys, names, t->nkeys);
-	return worker_send(w, p->sql_claim, 5, types, values, lengths, formats);
+	a->len = (int)pgbin_text_array(a->buf, it, n);
+	return 0;
 }
 
-/*
- * Splits the text form of a one-dimensional text[] as the server prints
- * it: {a,"b c","d\"e"}. Elements are quoted when they contain special
- * characters; backslash escapes the next character.
- */
-static int parse_text_array(const char *s, char **out, int max)
+int progress_send_claim(struct progress *p, struct worker *w, double estimate)
 {
-	int n = 0;
+	static const Oid types[6] = { PGBIN_TEXTOID, PGBIN_TEXTOID, PGBIN_TEXTOID,
+				      PGBIN_TEXTOID, PGBIN_TEXTARRAYOID, 701 /* float8 */ };
+	const struct target *t = p->target;
+	struct array_param keys;
+	char est[32];
+	const char *values[6];
+	int lengths[6] = { 0, 0, 0, 0, 0, 0 };
+	int formats[6] = { 0, 0, 0, 0, 1, 0 };
+	int rc;
 
-	if (*s++ != '{')
+	if (array_param(&keys, t->keys, t->nkeys) != 0)
 		return -1;
-	if (*s == '}')
-		return 0;
-	for (;;) {
-		size_t cap = strlen(s) + 1, len = 0;
-		char *e;
-
-		if (n == max)
-			return -1;
-		e = malloc(cap);
-		if (!e)
-			return -1;
-		out[n++] = e;
-		if (*s == '"') {
-			for (s++; *s && *s != '"'; s++) {
-				if (*s == '\\' && s[1])
-					s++;
-				e[len++] = *s;
-			}
-			if (*s++ != '"')
-				return -1;
-		} else {
-			while (*s && *s != ',' && *s != '}')
-				e[len++] = *s++;
-		}
-		e[len] = '\0';
-		if (*s == '}')
-			return n;
-		if (*s++ != ',')
-			return -1;
-	}
+	snprintf(est, sizeof est, "%.17g", estimate);
+	values[0] = p->job;
+	values[1] = t->schema;
+	values[2] = t->table;
+	values[3] = t->column;
+	values[4] = (const char *)keys.buf;
+	values[5] = estimate >= 0 ? est : NULL;
+	lengths[4] = keys.len;
+	rc = worker_send(w, p->sql_claim, 6, types, values, lengths, formats);
+	free(keys.buf);
+	return rc;
 }
 
 int progress_read_claim(struct progress *p, const PGresult *res,
-			struct progress_claim *claim, char *err,
-			size_t errlen)
+			struct progress_claim *claim, char *err, size_t errlen)
 {
-	const struct target *t = p->target;
-
 	memset(claim, 0, sizeof *claim);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != 8) {
+	    PQnfields(res) != 9) {
 		snprintf(err, errlen, "unexpected answer claiming job \"%s\"", p->job);
 		return -1;
 	}
 	if (PQgetvalue(res, 0, 0)[0] != 't') {
 		snprintf(err, errlen, "job \"%s\" already exists for \"%s\".\"%s\".\"%s\" "
 			 "by key (%s); choose another --job", p->job,
-			 PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5),
-			 PQgetvalue(res, 0, 6), PQgetvalue(res, 0, 7));
+			 PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6),
+			 PQgetvalue(res, 0, 7), PQgetvalue(res, 0, 8));
 		return -1;
 	}
 	claim->created = PQgetvalue(res, 0, 1)[0] == 't';
 	claim->rows_done = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-	if (!PQgetisnull(res, 0, 3)) {
-		int n = parse_text_array(PQgetvalue(res, 0, 3), claim->cursor,
-					 CONFIG_MAX_KEYS);
-
-		if (n != t->nkeys) {
-			progress_claim_free(claim);
-			snprintf(err, errlen, "job \"%s\" has a malformed cursor %s",
-				 p->job, PQgetvalue(res, 0, 3));
-			return -1;
-		}
-		claim->has_cursor = true;
-	}
+	claim->open_leases = strtol(PQgetvalue(res, 0, 3), NULL, 10);
+	claim->leases_with_cursor = strtol(PQgetvalue(res, 0, 4), NULL, 10);
 	return 0;
 }
 
-void progress_claim_free(struct progress_claim *claim)
+int progress_send_stopped(struct progress *p, struct worker *w)
+{
+	const char *values[1] = { p->job };
+
+	return send_text(w, p->sql_state, 1, values);
+}
+
+int progress_send_list(struct progress *p, struct worker *w)
+{
+	const char *values[1] = { p->job };
+
+	return send_text(w, p->sql_list, 1, values);
+}
+
+int progress_send_try_lock(struct progress *p, struct worker *w, int lease)
+{
+	return send_job_lease(p, w, p->sql_try_lock, lease);
+}
+
+int progress_send_take(struct progress *p, struct worker *w, int lease,
+		       const char *owner)
+{
+	char num[16];
+	const char *values[3] = { p->job, num, owner };
+
+	snprintf(num, sizeof num, "%d", lease);
+	return send_text(w, p->sql_take, 3, values);
+}
+
+/* Reads a text[] field into out[nkeys]; *has says if it was not NULL. */
+static int read_keys(const PGresult *res, int field, int nkeys, char **out,
+		     bool *has)
+{
+	*has = !PQgetisnull(res, 0, field);
+	if (!*has)
+		return 0;
+	return pgbin_parse_text_array(PQgetvalue(res, 0, field), out,
+				      CONFIG_MAX_KEYS) == nkeys ? 0 : -1;
+}
+
+int progress_read_take(const struct progress *p, const PGresult *res,
+		       int lease, struct progress_lease *l)
+{
+	int nkeys = p->target->nkeys;
+
+	memset(l, 0, sizeof *l);
+	l->lease = lease;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 4)
+		return -1;
+	if (PQntuples(res) == 0)
+		return 0;
+	if (read_keys(res, 0, nkeys, l->lo, &l->has_lo) != 0 ||
+	    read_keys(res, 1, nkeys, l->hi, &l->has_hi) != 0 ||
+	    read_keys(res, 2, nkeys, l->cursor, &l->has_cursor) != 0) {
+		progress_lease_free(l);
+		return -1;
+	}
+	l->rows_done = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+	return 1;
+}
+
+static void free_keys(char **keys)
 {
 	for (int i = 0; i < CONFIG_MAX_KEYS; i++) {
-		free(claim->cursor[i]);
-		claim->cursor[i] = NULL;
+		free(keys[i]);
+		keys[i] = NULL;
 	}
-	claim->has_cursor = false;
 }
 
-int progress_send_state(struct progress *p, struct worker *w,
-			const char *state, bool pass_ended)
+void progress_lease_free(struct progress_lease *l)
 {
-	static const Oid types[3] = { PGBIN_TEXTOID, PGBIN_TEXTOID, 16 /* bool */ };
-	const char *values[3] = { p->job, state, pass_ended ? "t" : "f" };
-
-	return worker_send(w, p->sql_state, 3, types, values, NULL, NULL);
+	free_keys(l->lo);
+	free_keys(l->hi);
+	free_keys(l->cursor);
+	l->has_lo = l->has_hi = l->has_cursor = false;
 }
 
-void progress_free(struct progress *p)
+int progress_send_unlock(struct progress *p, struct worker *w, int lease)
 {
-	free(p->table);
-	free(p->sql_setup);
-	free(p->sql_claim);
-	free(p->sql_state);
-	free(p->job);
-	memset(p, 0, sizeof *p);
+	return send_job_lease(p, w, p->sql_unlock, lease);
+}
+
+int progress_send_carve_lock(struct progress *p, struct worker *w)
+{
+	const char *values[1] = { p->job };
+
+	return send_text(w, p->sql_carve_lock, 1, values);
+}
+
+int progress_send_read_job(struct progress *p, struct worker *w)
+{
+	const char *values[1] = { p->job };
+
+	return send_text(w, p->sql_read_job, 1, values);
+}
+
+int progress_read_job(const struct progress *p, const PGresult *res,
+		      struct progress_job *j)
+{
+	memset(j, 0, sizeof *j);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    PQnfields(res) != 6)
+		return -1;
+	snprintf(j->state, sizeof j->state, "%s", PQgetvalue(res, 0, 0));
+	if (read_keys(res, 1, p->target->nkeys, j->frontier, &j->has_frontier) != 0) {
+		progress_job_free(j);
+		return -1;
+	}
+	j->frontier_done = PQgetvalue(res, 0, 2)[0] == 't';
+	j->next_lease = (int)strtol(PQgetvalue(res, 0, 3), NULL, 10);
+	j->idle_for = strtod(PQgetvalue(res, 0, 4), NULL);
+	j->open_leases = strtol(PQgetvalue(res, 0, 5), NULL, 10);
+	return 0;
+}
+
+void progress_job_free(struct progress_job *j)
+{
+	free_keys(j->frontier);
+	j->has_frontier = false;
+}
+
+int progress_send_start_pass(struct progress *p, struct worker *w)
+{
+	const char *values[1] = { p->job };
+
+	return send_text(w, p->sql_start_pass, 1, values);
+}
+
+int progress_send_new_lease(struct progress *p, struct worker *w, int lease,
+			    char *const *lo, char *const *hi, const char *owner)
+{
+	static const Oid types[5] = { PGBIN_TEXTOID, PGBIN_INT4OID,
+				      PGBIN_TEXTARRAYOID, PGBIN_TEXTARRAYOID,
+				      PGBIN_TEXTOID };
+	int nkeys = p->target->nkeys;
+	struct array_param alo, ahi;
+	char num[16];
+	const char *values[5];
+	int lengths[5] = { 0, 0, 0, 0, 0 };
+	int formats[5] = { 0, 0, 1, 1, 0 };
+	int rc = -1;
+
+	if (array_param(&alo, lo, nkeys) != 0)
+		return -1;
+	if (array_param(&ahi, hi, nkeys) != 0)
+		goto out;
+	snprintf(num, sizeof num, "%d", lease);
+	values[0] = p->job;
+	values[1] = num;
+	values[2] = (const char *)alo.buf;
+	values[3] = (const char *)ahi.buf;
+	values[4] = owner;
+	formats[1] = 0;
+	lengths[2] = alo.len;
+	lengths[3] = ahi.len;
+	rc = worker_send(w, p->sql_new_lease, 5, types, values, lengths, formats);
+out:
+	free(alo.buf);
+	free(ahi.buf);
+	return rc;
+}
+
+int progress_send_pass_end(struct progress *p, struct worker *w,
+			   const char *state)
+{
+	const char *values[2] = { p->job, state };
+
+	return send_text(w, p->sql_pass_end, 2, values);
 }

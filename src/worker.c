@@ -93,6 +93,20 @@ static void lost(struct worker *w)
 	w->on_result(w, NULL);
 }
 
+/*
+ * Server notices ("schema ... already exists, skipping") are not for the
+ * operator: libpq's default would print them raw on stderr.
+ */
+static void notice(void *arg, const char *message)
+{
+	struct worker *w = arg;
+	char line[512];
+
+	snprintf(line, sizeof line, "%s", message);
+	flatten(line);
+	log_debug("worker %d: server: %s", w->id, line);
+}
+
 static void connect_step(struct worker *w)
 {
 	switch (PQconnectPoll(w->conn)) {
@@ -233,6 +247,7 @@ int worker_connect(struct worker *w, const char *dsn)
 		w->conn = NULL;
 		return -1;
 	}
+	PQsetNoticeProcessor(w->conn, notice, w);
 	w->state = WORKER_CONNECTING;
 	/* Per the libpq docs: behave as if PQconnectPoll said WRITING. */
 	w->want_write = true;

@@ -9,7 +9,7 @@ set -euo pipefail
 
 N=200000
 BATCH=200
-CURSOR_COL=cursor   # progress column holding the last key of the last batch
+CURSOR_COL=cursor   # lease column holding the last key of the lease's last batch
 pg_start
 
 psqlf <<SQL
@@ -41,8 +41,8 @@ BEGIN
     cur := NULL;
     IF i % 2 = 0 THEN
       BEGIN
-        EXECUTE format('SELECT (%I[1])::bigint FROM $NB_JOBS WHERE table_name = %L',
-                       '$CURSOR_COL', 't') INTO cur;
+        EXECUTE format('SELECT max((%I[1])::bigint) FROM $NB_LEASES WHERE state = %L',
+                       '$CURSOR_COL', 'open') INTO cur;
       EXCEPTION WHEN OTHERS THEN
         cur := NULL;   -- no progress table yet, or another cursor format
       END;

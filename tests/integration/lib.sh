@@ -30,12 +30,15 @@ case $NB in /*) ;; *) NB=$PWD/$NB ;; esac
 # --- the binary's contract, in one place -----------------------------------
 # If a phrase or a column name changes, change it here.
 NB_PROGRESS_SCHEMA=nanoid_backfill
-NB_JOBS=$NB_PROGRESS_SCHEMA.jobs      # progress table
+NB_JOBS=$NB_PROGRESS_SCHEMA.job_progress  # per-job view: state, passes, rows_done incl. open leases
+NB_LEASES=$NB_PROGRESS_SCHEMA.leases      # key-range leases of the pass in progress
 NB_ERR_RE='^nanoid-backfill: error: ' # the one stderr line of a failure
 NB_RESUME_RE='resuming'               # info line when a job is picked up again
 NB_STOP_RE='stop'                     # info line on SIGTERM ("stopping")
 NB_DEFAULT_ID_RE='^[A-Za-z0-9_-]{21}$' # default alphabet and size
 BF_TIMEOUT=${BF_TIMEOUT:-120}         # no single daemon run may take longer
+NB_PROGRESS_VIEW=$NB_PROGRESS_SCHEMA.job_progress # rows_done per job, open pass included
+NB_THROTTLED_RE='throttled: '         # log/progress line while a pause or pacing holds
 # ---------------------------------------------------------------------------
 
 # Nothing from the caller's environment may steer libpq or the logger.
@@ -55,6 +58,7 @@ RC=
 OUT=
 ERR=
 PGDIR=
+SBDIR=                 # pg_standby: the standby's directory (its PGHOST)
 WORK=$(mktemp -d /tmp/nbtest.XXXXXX)
 TEST_NAME=$(basename "$0" .sh)
 
@@ -81,9 +85,16 @@ _lib_cleanup() {
 			echo "# --- server log (last 20 lines) ---"
 			tail -n 20 "$PGDIR/pg.log" | sed 's/^/#   /'
 		fi
+		if [[ -n $SBDIR && -f $SBDIR/pg.log ]]; then
+			echo "# --- standby log (last 10 lines) ---"
+			tail -n 10 "$SBDIR/pg.log" | sed 's/^/#   /'
+		fi
 		if ((SUMMARY_DONE == 0)); then
 			echo "$TEST_NAME: $PASSED passed, $((FAILED > 0 ? FAILED : 1)) failed"
 		fi
+	fi
+	if [[ -n $SBDIR ]]; then
+		"$PGTMP" stop "$SBDIR" >/dev/null 2>&1 || echo "# could not stop the standby in $SBDIR"
 	fi
 	if [[ -n $PGDIR ]]; then
 		"$PGTMP" stop "$PGDIR" >/dev/null 2>&1 || echo "# could not stop the cluster in $PGDIR"
@@ -171,6 +182,18 @@ pg_start() {
 	eval "$exports"
 }
 
+# Starts a streaming standby of this test's cluster (pg_basebackup -R) in
+# SBDIR, its own socket directory; query it with PGHOST=$SBDIR. The cluster
+# must allow replication: PGTMP_CONF=$PG_REPLICATION_CONF pg_start.
+PG_REPLICATION_CONF="wal_level = replica
+max_wal_senders = 5
+wal_keep_size = 256MB"
+pg_standby() {
+	SBDIR=$(mktemp -d /tmp/nbsb.XXXXXX)
+	chmod 755 "$SBDIR"
+	"$PGTMP" standby "$PGDIR" "$SBDIR" >/dev/null || fail "could not start a standby in $SBDIR"
+}
+
 # psqlc SQL: one command (or several separated by ;), unaligned, tuples only.
 psqlc() {
 	psql -X -v ON_ERROR_STOP=1 -qAt -c "$1"
@@ -200,6 +223,26 @@ table_versions() {
 # One column of the progress row: jobs_col COL WHERE-CLAUSE
 jobs_col() {
 	psqlc "SELECT $1 FROM $NB_JOBS WHERE $2"
+}
+
+# view_rows_done TABLE: rows_done of the job on TABLE from the job_progress
+# view; 0 before the daemon has created it.
+view_rows_done() {
+	psqlc "SELECT coalesce((SELECT rows_done FROM $NB_PROGRESS_VIEW
+	                         WHERE table_name = '$1'), 0)" 2>/dev/null || echo 0
+}
+
+# now_s: seconds since the epoch with fractions; elapsed_s START: seconds since.
+now_s() {
+	date +%s.%N
+}
+elapsed_s() {
+	awk -v a="$1" -v b="$(now_s)" 'BEGIN { printf "%.2f", b - a }'
+}
+
+# float_between X LO HI: LO <= X <= HI.
+float_between() {
+	awk -v x="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(x >= lo && x <= hi) }'
 }
 
 # Succeeds when no client backend but this psql's is connected (polling:
@@ -302,4 +345,32 @@ vm_hwm_kb() {
 	}
 	line=${line#VmHWM:}
 	echo $((${line% kB}))
+}
+
+# --- server faults (issue 7) ---------------------------------------------------
+
+# pg_ctl_as ARGS...: pg_ctl on this test's cluster (-D added), as the postgres
+# user when root, with the server binaries scripts/pgtmp.sh uses.
+pg_ctl_as() {
+	local bin=${PG_BINDIR:-}
+	[[ -n $bin ]] || bin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+	if ((EUID == 0)); then
+		(cd / && runuser -u postgres -- "$bin/pg_ctl" -D "$PGDIR/data" "$@")
+	else
+		(cd / && "$bin/pg_ctl" -D "$PGDIR/data" "$@")
+	fi
+}
+
+# pg_restart: `pg_ctl restart -m fast` (sessions are terminated, then the
+# server comes back on the same socket). pg_stop: stop it (-m fast) and leave
+# it down; pg_resume: start it again. The EXIT trap cleans up either way.
+pg_restart() {
+	pg_ctl_as -l "$PGDIR/pg.log" -m fast -w -t 60 restart >/dev/null ||
+		fail "pg_ctl restart failed"
+}
+pg_stop() {
+	pg_ctl_as -m fast -w -t 60 stop >/dev/null || fail "pg_ctl stop failed"
+}
+pg_resume() {
+	pg_ctl_as -l "$PGDIR/pg.log" -w -t 60 start >/dev/null || fail "pg_ctl start failed"
 }
