@@ -43,9 +43,46 @@ struct config {
 	double progress_interval;   /* seconds between progress lines; default 5 */
 	char *log_level;            /* "error", "warn", "info" (default), "debug" */
 
+	/* parallelism and batch sizing (issue 3) */
+	long workers;               /* connections; default 1 */
+	long lease_size;            /* keys per lease; default 20000 */
+	double batch_time;          /* ms a batch should take; 0: fixed size */
+	long min_batch_size;        /* default 100 */
+	long max_batch_size;        /* default 20000 */
+	double reconnect_timeout;   /* s without a connection before --until-done gives up */
+
 	/* parsed from key; filled by config_validate() */
 	char *key_columns[CONFIG_MAX_KEYS];
 	int nkeys;                  /* 0: use the primary key */
+
+	/* rollout (issue 6): plan, finalize, verify, --add-column */
+	char *out;                  /* plan: migrations directory; NULL: unset */
+	bool no_unique;             /* plan/finalize: no unique index step */
+	bool no_not_null;           /* plan/finalize: no NOT NULL steps */
+	bool add_column;            /* run: create the column if missing */
+	bool finalize;              /* run (--until-done): NOT NULL + UNIQUE after */
+	long ddl_lock_timeout;      /* ms, lock_timeout of each DDL; default 2000 */
+	long ddl_retries;           /* retries after a lock timeout; default 10 */
+
+	/* operations (issue 5) */
+	char *metrics_file;         /* Prometheus text file, rewritten atomically; NULL: none */
+	bool check_config;          /* --check-config: check file and target, write nothing */
+	/* throttling (issue 4): see throttle.h */
+	double max_rate;            /* rows/s; 0: no limit */
+	long sleep_ms;              /* ms of pause after every batch */
+	double nice_ratio;          /* pause this many times the batch's duration */
+	long lock_timeout;          /* ms, lock_timeout of every batch; default 1000 */
+	long statement_timeout;     /* ms, statement_timeout of every batch; 0: none; default 30000 */
+	double max_replica_lag_bytes; /* bytes; 0: off; default 64 MiB */
+	double max_replica_lag;     /* seconds of replay_lag; 0: off; default 10 */
+	double max_wal_rate;        /* bytes/s of WAL written; 0: off */
+	double max_slot_retained_wal; /* bytes held by a slot; 0: off */
+	bool pause_on_blocking;     /* default true */
+	bool pause_on_autovacuum;   /* default false */
+	double health_interval;     /* seconds between health queries; default 1 */
+	char *active_hours;         /* "HH:MM-HH:MM" local; NULL: always */
+	double max_runtime;         /* seconds; 0: no limit */
+	char *pause_file;           /* NULL: none */
 };
 
 /* Kinds of result of the parsing functions. */
@@ -109,8 +146,14 @@ void config_usage(FILE *out);
 size_t config_key_count(void);
 const char *config_key_name(size_t i);
 
+/*
+ * The i-th key's value in c as text: strings verbatim ("(null)" if unset),
+ * numbers as %ld/%g, booleans as true/false. For tests and diagnostics.
+ */
+void config_key_value(const struct config *c, size_t i, char *buf, size_t len);
+
 /* Whether the i-th key may change on reload, and whether it may appear in
- * a job file (--config itself may not). */
+ * a job file (--config and --check-config may not). */
 bool config_key_reloadable(size_t i);
 bool config_key_in_file(size_t i);
 

@@ -12,6 +12,7 @@ PKGS=(
 	check                                          # unit tests
 	postgresql postgresql-client                   # integration tests: server + psql
 	procps                                         # ps/pgrep when debugging tests
+	python3 systemd man-db groff-base              # tests: JSON checks, systemd-analyze, man page warnings
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

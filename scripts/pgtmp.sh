@@ -4,7 +4,16 @@
 #   pgtmp.sh start DIR   initdb into DIR/data, start the server on a Unix
 #                        socket in DIR (no TCP), log to DIR/pg.log, and print
 #                        the PG* exports for `eval "$(pgtmp.sh start DIR)"`.
+#   pgtmp.sh standby PRIMARY_DIR DIR
+#                        a streaming standby of the cluster in PRIMARY_DIR
+#                        (started with PGTMP_CONF allowing replication, e.g.
+#                        "wal_level = replica" and "max_wal_senders = 5"):
+#                        pg_basebackup -R into DIR/data, its own socket in
+#                        DIR, same port; prints the PG* exports like start.
 #   pgtmp.sh stop DIR    stop it (-m fast, then immediate) and remove DIR.
+#
+# PGTMP_CONF: extra postgresql.conf lines for start, appended after the
+# test settings below (so they win): benchmarks and replication tests.
 #
 # PostgreSQL refuses to run as root: as root, DIR is chowned to the postgres
 # user and the server commands run through runuser; as anyone else they run
@@ -21,7 +30,7 @@ set -euo pipefail
 die() { echo "pgtmp: $*" >&2; exit 1; }
 
 usage() {
-	echo "usage: pgtmp.sh start DIR | stop DIR" >&2
+	echo "usage: pgtmp.sh start DIR | standby PRIMARY_DIR DIR | stop DIR" >&2
 	exit 64
 }
 
@@ -90,6 +99,9 @@ lc_messages = 'C'
 log_line_prefix = '%m [%p] %a: '
 log_min_duration_statement = -1
 CONF
+	if [[ -n ${PGTMP_CONF:-} ]]; then
+		printf '# --- PGTMP_CONF ---\n%s\n' "$PGTMP_CONF" >>"$dir/data/postgresql.conf"
+	fi
 
 	if ! as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w -t 60 start \
 		>"$dir/pg_ctl.log" 2>&1; then
@@ -100,13 +112,53 @@ CONF
 	printf 'export PGHOST=%q PGPORT=5432 PGUSER=postgres PGDATABASE=postgres\n' "$dir"
 }
 
+standby() {
+	local primary=$1 dir=$2 bin
+	bin=$(pg_bindir)
+	[[ -S $primary/.s.PGSQL.5432 ]] || die "no server running in $primary"
+	primary=$(cd "$primary" && pwd -P)
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd -P)
+	case $dir in
+	*[\'\ \"\\]*) die "DIR must not contain quotes, spaces or backslashes: $dir" ;;
+	esac
+	((${#dir} + 17 < 108)) || die "DIR path too long for a Unix socket: $dir"
+	[[ ! -e $dir/data ]] || die "$dir/data already exists"
+	chmod 755 "$dir"
+	if ((EUID == 0)); then
+		chown postgres: "$dir"
+	fi
+	# -R writes standby.signal and primary_conninfo (the primary's socket).
+	if ! as_pg "$bin/pg_basebackup" -h "$primary" -p 5432 -U postgres \
+		-D "$dir/data" -R -X stream --checkpoint=fast \
+		>"$dir/basebackup.log" 2>&1; then
+		cat "$dir/basebackup.log" >&2
+		die "pg_basebackup failed (does the primary allow replication? see PGTMP_CONF)"
+	fi
+	# The copy's postgresql.conf names the primary's socket directory.
+	cat >>"$dir/data/postgresql.conf" <<CONF
+
+# --- pgtmp.sh standby ---
+unix_socket_directories = '$dir'
+hot_standby = on
+CONF
+	if ! as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w -t 60 start \
+		>"$dir/pg_ctl.log" 2>&1; then
+		cat "$dir/pg_ctl.log" >&2
+		tail -n 30 "$dir/pg.log" >&2 2>/dev/null || true
+		die "standby did not start"
+	fi
+	printf 'export PGHOST=%q PGPORT=5432 PGUSER=postgres PGDATABASE=postgres\n' "$dir"
+}
+
 stop() {
 	local dir=$1 bin
 	[[ -d $dir ]] || return 0
 	dir=$(cd "$dir" && pwd -P)
 	[[ $dir != / ]] || die "refusing to remove /"
 	# Only ever remove what start() made (or an empty directory).
-	if [[ ! -e $dir/data && ! -e $dir/initdb.log && -n $(ls -A "$dir") ]]; then
+	if [[ ! -e $dir/data && ! -e $dir/initdb.log && ! -e $dir/basebackup.log &&
+		-n $(ls -A "$dir") ]]; then
 		die "$dir does not look like a pgtmp cluster; not removing it"
 	fi
 	if [[ -f $dir/data/postmaster.pid ]]; then
@@ -118,9 +170,9 @@ stop() {
 	rm -rf "$dir"
 }
 
-[[ $# -eq 2 ]] || usage
-case $1 in
-start) start "$2" ;;
-stop) stop "$2" ;;
+case ${1:-}:$# in
+start:2) start "$2" ;;
+standby:3) standby "$2" "$3" ;;
+stop:2) stop "$2" ;;
 *) usage ;;
 esac

@@ -18,7 +18,9 @@
 
 #include "log.h"
 #include "nanoid.h"
+#include "throttle.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
@@ -35,6 +37,10 @@ enum key_type {
 	KEY_DOUBLE,     /* double, finite, in dmin..dmax */
 	KEY_BOOL,       /* bool; a flag without value on the command line */
 	KEY_LOGLEVEL,   /* char *, one of log_level_parse()'s names */
+	KEY_BYTES,      /* double, bytes: "64MB" (1024-based, as in
+	                 * postgresql.conf), in dmin..dmax */
+	KEY_DURATION,   /* double, seconds: "90s", "1h30m", "500ms", a bare
+	                 * number is seconds; in dmin..dmax */
 };
 
 enum key_flag {
@@ -43,6 +49,9 @@ enum key_flag {
 	KEY_EMPTY_NULL = 1 << 2, /* an empty value unsets the key */
 	KEY_EMPTY_OK = 1 << 3,   /* an empty value is a value */
 	KEY_SECRET = 1 << 4,     /* never log the value (passwords in a DSN) */
+	KEY_BOOL_ARG = 1 << 5,   /* a bool that takes a value on the command
+	                          * line too: its default is true, and a
+	                          * plain flag could never turn it off */
 };
 
 struct key_def {
@@ -76,6 +85,15 @@ struct key_def {
 #define K_LOGLEVEL(name, field, def, flags, help) \
 	{ name, KEY_LOGLEVEL, FIELD(field), def, "LEVEL", help, flags, \
 	  0, 0, 0.0, 0.0 }
+#define K_BYTES(name, field, def, min, max, metavar, flags, help) \
+	{ name, KEY_BYTES, FIELD(field), def, metavar, help, flags, \
+	  0, 0, min, max }
+#define K_DURATION(name, field, def, min, max, metavar, flags, help) \
+	{ name, KEY_DURATION, FIELD(field), def, metavar, help, flags, \
+	  0, 0, min, max }
+#define K_SWITCH(name, field, def, flags, help) \
+	{ name, KEY_BOOL, FIELD(field), def, "on|off", help, \
+	  (flags) | KEY_BOOL_ARG, 0, 0, 0.0, 0.0 }
 
 static const struct key_def keys[] = {
 	K_STRING("config", config_file, NULL, "FILE", KEY_CLI_ONLY,
@@ -111,6 +129,79 @@ static const struct key_def keys[] = {
 		 "SEC", KEY_RELOAD, "pause between progress lines"),
 	K_LOGLEVEL("log-level", log_level, "info", KEY_RELOAD,
 		   "error, warn, info or debug"),
+	/* parallelism and batch sizing (issue 3) */
+	K_LONG("workers", workers, "1", 1, 64, "N", 0,
+	       "connections working disjoint key ranges in parallel"),
+	K_LONG("lease-size", lease_size, "20000", 100, 100000000, "ROWS", KEY_RELOAD,
+	       "keys per range lease a worker takes at a time"),
+	K_DOUBLE("batch-time", batch_time, "0", 0.0, 600000.0, "MS", KEY_RELOAD,
+		 "adapt the batch size so a batch takes about this long (0: fixed)"),
+	K_LONG("min-batch-size", min_batch_size, "100", 1, 100000, "N", KEY_RELOAD,
+	       "smallest batch when adapting or splitting"),
+	K_LONG("max-batch-size", max_batch_size, "20000", 1, 100000, "N", KEY_RELOAD,
+	       "largest batch when adapting"),
+	K_DOUBLE("reconnect-timeout", reconnect_timeout, "300", 0.0, 864000.0, "SEC",
+		 KEY_RELOAD, "with --until-done: give up after this long without a connection (0: never)"),
+	/* rollout (issue 6) */
+	K_STRING("out", out, NULL, "DIR", KEY_EMPTY_NULL,
+		 "plan: directory to write the migration files to"),
+	K_BOOL("no-unique", no_unique, "false", 0,
+	       "plan, finalize: leave out the unique index"),
+	K_BOOL("no-not-null", no_not_null, "false", 0,
+	       "plan, finalize: leave out the NOT NULL steps"),
+	K_BOOL("add-column", add_column, "false", 0,
+	       "create the column (text, nullable) if missing, then fill it"),
+	K_BOOL("finalize", finalize, "false", 0,
+	       "with --until-done: then make the column NOT NULL and UNIQUE"),
+	K_LONG("ddl-lock-timeout", ddl_lock_timeout, "2000", 1, 600000, "MS", 0,
+	       "lock_timeout of every DDL statement, in milliseconds"),
+	K_LONG("ddl-retries", ddl_retries, "10", 0, 1000, "N", 0,
+	       "retries of a DDL statement whose lock timed out"),
+	/* operations (issue 5) */
+	K_STRING("metrics-file", metrics_file, NULL, "FILE",
+		 KEY_EMPTY_NULL | KEY_RELOAD,
+		 "write Prometheus metrics to FILE (node_exporter textfile)"),
+	K_BOOL("check-config", check_config, "false", KEY_CLI_ONLY,
+	       "check the job file and the target, write nothing, exit"),
+	/* throttling (issue 4) */
+	K_DOUBLE("max-rate", max_rate, "0", 0.0, 1e9, "ROWS/S", KEY_RELOAD,
+		 "at most this many rows per second (0: no limit)"),
+	K_LONG("sleep", sleep_ms, "0", 0, 3600000, "MS", KEY_RELOAD,
+	       "pause after every batch, in milliseconds"),
+	K_DOUBLE("nice-ratio", nice_ratio, "0", 0.0, 1000.0, "X", KEY_RELOAD,
+		 "after every batch, pause X times as long as it took"),
+	K_LONG("lock-timeout", lock_timeout, "1000", 1, 3600000, "MS",
+	       KEY_RELOAD, "lock_timeout of every batch; a timeout is retried"),
+	K_LONG("statement-timeout", statement_timeout, "30000", 0, 86400000,
+	       "MS", KEY_RELOAD,
+	       "statement_timeout of every batch (0: none)"),
+	K_BYTES("max-replica-lag-bytes", max_replica_lag_bytes, "64MB", 0.0,
+		1125899906842624.0, "BYTES", KEY_RELOAD,
+		"pause while a standby's replay lags more (0: off)"),
+	K_DURATION("max-replica-lag", max_replica_lag, "10s", 0.0, 86400.0,
+		   "DURATION", KEY_RELOAD,
+		   "pause while replay_lag is longer (0: off)"),
+	K_BYTES("max-wal-rate", max_wal_rate, "0", 0.0, 1125899906842624.0,
+		"BYTES", KEY_RELOAD,
+		"pause while the server writes more WAL/s (0: off)"),
+	K_BYTES("max-slot-retained-wal", max_slot_retained_wal, "0", 0.0,
+		1125899906842624.0, "BYTES", KEY_RELOAD,
+		"pause while a slot holds more WAL (0: off)"),
+	K_SWITCH("pause-on-blocking", pause_on_blocking, "on", KEY_RELOAD,
+		 "pause while our batches block other sessions"),
+	K_SWITCH("pause-on-autovacuum", pause_on_autovacuum, "off", KEY_RELOAD,
+		 "pause while autovacuum works on the table"),
+	K_DOUBLE("health-interval", health_interval, "1", 0.1, 3600.0, "SEC",
+		 KEY_RELOAD, "seconds between two health queries"),
+	K_STRING("active-hours", active_hours, NULL, "HH:MM-HH:MM",
+		 KEY_EMPTY_NULL | KEY_RELOAD,
+		 "work only in this local-time window (unset: any)"),
+	K_DURATION("max-runtime", max_runtime, "0", 0.0, 31536000.0,
+		   "DURATION", KEY_EMPTY_OK | KEY_RELOAD,
+		   "stop cleanly after running this long (0: no limit)"),
+	K_STRING("pause-file", pause_file, NULL, "PATH",
+		 KEY_EMPTY_NULL | KEY_RELOAD,
+		 "pause while this file exists (unset: none)"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -210,6 +301,110 @@ static int parse_bool(const char *s, bool *out)
 	return -1;
 }
 
+/* The number at the start of s: digits with at most one '.', at least one
+ * digit; no sign, blank, exponent or hex. Returns its length, 0 if none. */
+static size_t number_span(const char *s)
+{
+	size_t n = 0, digits = 0;
+	bool dot = false;
+
+	for (;; n++) {
+		if (isdigit((unsigned char)s[n]))
+			digits++;
+		else if (s[n] == '.' && !dot)
+			dot = true;
+		else
+			break;
+	}
+	return digits > 0 ? n : 0;
+}
+
+/*
+ * Bytes: a number and an optional unit, as postgresql.conf writes sizes:
+ * B, kB, MB, GB, TB (1024-based, like PostgreSQL) or KiB, MiB, GiB, TiB;
+ * case does not matter, one blank may come before the unit; a bare number
+ * is bytes. Returns 0, -1 if malformed, -2 if it overflows.
+ */
+static int parse_bytes(const char *s, double *out)
+{
+	static const struct { const char *unit; double mult; } units[] = {
+		{ "", 1.0 }, { "B", 1.0 },
+		{ "kB", 1024.0 }, { "KiB", 1024.0 },
+		{ "MB", 1048576.0 }, { "MiB", 1048576.0 },
+		{ "GB", 1073741824.0 }, { "GiB", 1073741824.0 },
+		{ "TB", 1099511627776.0 }, { "TiB", 1099511627776.0 },
+	};
+	size_t n = number_span(s), i;
+	const char *unit;
+	char num[64];
+
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n);
+	num[n] = '\0';
+	unit = s + n;
+	if (*unit == ' ' && unit[1] != '\0')
+		unit++;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcasecmp(unit, units[i].unit) == 0) {
+			*out = strtod(num, NULL) * units[i].mult;
+			return isinf(*out) ? -2 : 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * A duration: one or more <number><unit>, units d, h, m (or min), s, ms,
+ * each at most once and from the largest to the smallest ("1h30m", "90s",
+ * "1.5h", "250ms"); a bare number is seconds. Returns 0, -1 if malformed,
+ * -2 if it overflows.
+ */
+static int parse_duration(const char *s, double *out)
+{
+	/* Longer units first, so "ms" and "min" are not read as "m". */
+	static const struct { const char *unit; double secs; int rank; } units[] = {
+		{ "ms", 0.001, 4 }, { "min", 60.0, 2 }, { "d", 86400.0, 0 },
+		{ "h", 3600.0, 1 }, { "m", 60.0, 2 }, { "s", 1.0, 3 },
+	};
+	double total = 0.0;
+	int last_rank = -1;
+	char num[64];
+	size_t n, i, len;
+
+	n = number_span(s);
+	if (n > 0 && s[n] == '\0' && n < sizeof(num)) {
+		memcpy(num, s, n);
+		num[n] = '\0';
+		*out = strtod(num, NULL);
+		return isinf(*out) ? -2 : 0;
+	}
+	if (*s == '\0')
+		return -1;
+	while (*s != '\0') {
+		n = number_span(s);
+		if (n == 0 || n >= sizeof(num))
+			return -1;
+		memcpy(num, s, n);
+		num[n] = '\0';
+		s += n;
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			len = strlen(units[i].unit);
+			if (strncmp(s, units[i].unit, len) == 0 &&
+			    !isalpha((unsigned char)s[len]))
+				break;
+		}
+		if (i == sizeof(units) / sizeof(units[0]) ||
+		    units[i].rank <= last_rank)
+			return -1;
+		last_rank = units[i].rank;
+		total += strtod(num, NULL) * units[i].secs;
+		s += strlen(units[i].unit);
+	}
+	*out = total;
+	return isinf(total) ? -2 : 0;
+}
+
 static int set_string(char **dst, const char *value, char *why, size_t whylen)
 {
 	char *copy = strdup(value);
@@ -281,6 +476,26 @@ static int set_value(struct config *c, const struct key_def *k,
 		*(double *)field(c, k) = d;
 		return 0;
 
+	case KEY_BYTES:
+	case KEY_DURATION:
+		if (*value == '\0' && (k->flags & KEY_EMPTY_OK))
+			value = "0";
+		rc = k->type == KEY_BYTES ? parse_bytes(value, &d) :
+					    parse_duration(value, &d);
+		if (rc == -1) {
+			set_err(why, whylen, k->type == KEY_BYTES ?
+				"'%s' is not a size (bytes, or e.g. 64MB, 1GB)" :
+				"'%s' is not a duration (seconds, or e.g. 90s, "
+				"30m, 1h30m)", value);
+			return -1;
+		}
+		if (rc == -2 || d < k->dmin || d > k->dmax) {
+			set_err(why, whylen, "%s is out of range", value);
+			return -1;
+		}
+		*(double *)field(c, k) = d;
+		return 0;
+
 	case KEY_BOOL:
 		if (parse_bool(value, &b) < 0) {
 			set_err(why, whylen,
@@ -332,6 +547,8 @@ static int check_field(const struct config *c, const struct key_def *k,
 		}
 		return 0;
 	case KEY_DOUBLE:
+	case KEY_BYTES:
+	case KEY_DURATION:
 		d = *(const double *)cfield(c, k);
 		if (!(d >= k->dmin && d <= k->dmax)) {
 			set_err(why, whylen, "%g is out of range %g..%g",
@@ -603,7 +820,8 @@ enum config_result config_parse_args(struct config *c, int argc,
 
 	for (i = 0; i < NKEYS; i++) {
 		longopts[i].name = keys[i].name;
-		longopts[i].has_arg = keys[i].type == KEY_BOOL ?
+		longopts[i].has_arg = keys[i].type == KEY_BOOL &&
+				      !(keys[i].flags & KEY_BOOL_ARG) ?
 				      no_argument : required_argument;
 		longopts[i].flag = NULL;
 		longopts[i].val = OPT_BASE + (int)i;
@@ -694,12 +912,14 @@ enum config_result config_parse_args(struct config *c, int argc,
 				res = CONFIG_USAGE_ERROR;
 				goto out;
 			}
-			if (k->flags & KEY_CLI_ONLY)
+			if (k->offset == FIELD(config_file))
 				config_path = optarg;   /* the last one wins */
 			else {
 				pending[npending].k = k;
 				pending[npending].value =
-					k->type == KEY_BOOL ? "true" : optarg;
+					k->type == KEY_BOOL &&
+					!(k->flags & KEY_BOOL_ARG) ?
+					"true" : optarg;
 				npending++;
 			}
 		}
@@ -794,6 +1014,7 @@ fail:
 enum config_result config_validate(struct config *c, char *err, size_t errlen)
 {
 	char why[CONFIG_ERR_LEN];
+	int start, end;
 	size_t i;
 
 	free_key_columns(c);
@@ -828,6 +1049,16 @@ enum config_result config_validate(struct config *c, char *err, size_t errlen)
 	}
 	if (nanoid_check_prefix(c->prefix, why, sizeof(why)) < 0) {
 		set_err(err, errlen, "--prefix: %s", why);
+		return CONFIG_INVALID;
+	}
+	if (throttle_parse_hours(c->active_hours, &start, &end, why,
+				 sizeof(why)) < 0) {
+		set_err(err, errlen, "--active-hours: %s", why);
+		return CONFIG_INVALID;
+	}
+	if (c->pause_file != NULL && strlen(c->pause_file) >= PATH_MAX) {
+		set_err(err, errlen, "--pause-file: longer than %d bytes",
+			PATH_MAX - 1);
 		return CONFIG_INVALID;
 	}
 	return split_key(c, err, errlen);
@@ -872,11 +1103,16 @@ void config_usage(FILE *out)
 			break;
 		case KEY_STRING:
 		case KEY_LOGLEVEL:
+		case KEY_BYTES:
+		case KEY_DURATION:
 			if (k->def != NULL && k->def[0] != '\0')
 				snprintf(range, sizeof(range), "(default %s)",
 					 k->def);
 			break;
 		case KEY_BOOL:
+			if (k->flags & KEY_BOOL_ARG)
+				snprintf(range, sizeof(range), "(default %s)",
+					 k->def);
 			break;
 		}
 		snprintf(detail, sizeof(detail), "%s%s%s", range,
@@ -938,13 +1174,35 @@ static void format_value(const struct config *c, const struct key_def *k,
 		snprintf(buf, len, "%ld", *(const long *)cfield(c, k));
 		return;
 	case KEY_DOUBLE:
+	case KEY_DURATION:
 		snprintf(buf, len, "%g", *(const double *)cfield(c, k));
+		return;
+	case KEY_BYTES:
+		snprintf(buf, len, "%.0f", *(const double *)cfield(c, k));
 		return;
 	case KEY_BOOL:
 		snprintf(buf, len, "%s",
 			 *(const bool *)cfield(c, k) ? "true" : "false");
 		return;
 	}
+}
+
+void config_key_value(const struct config *c, size_t i, char *buf, size_t len)
+{
+	const struct key_def *k;
+	const char *s;
+
+	if (i >= NKEYS) {
+		snprintf(buf, len, "(no such key)");
+		return;
+	}
+	k = &keys[i];
+	if (k->type == KEY_STRING || k->type == KEY_LOGLEVEL) {
+		s = *(char *const *)cfield(c, k);
+		snprintf(buf, len, "%s", s ? s : "(null)");
+		return;
+	}
+	format_value(c, k, buf, len);
 }
 
 static bool value_equal(const struct config *a, const struct config *b,
@@ -963,6 +1221,8 @@ static bool value_equal(const struct config *a, const struct config *b,
 	case KEY_LONG:
 		return *(const long *)cfield(a, k) == *(const long *)cfield(b, k);
 	case KEY_DOUBLE:
+	case KEY_BYTES:
+	case KEY_DURATION:
 		return !(*(const double *)cfield(a, k) <
 			 *(const double *)cfield(b, k)) &&
 		       !(*(const double *)cfield(a, k) >
@@ -1011,8 +1271,8 @@ int config_apply_reload(struct config *cur, const struct config *next)
 		} else {
 			/* Scalars: copy the field's bytes, whatever its type. */
 			size_t size = k->type == KEY_LONG ? sizeof(long) :
-				      k->type == KEY_DOUBLE ? sizeof(double) :
-				      sizeof(bool);
+				      k->type == KEY_BOOL ? sizeof(bool) :
+				      sizeof(double);
 			memcpy(field(cur, k), cfield(next, k), size);
 		}
 		log_info("reload: %s %s -> %s", k->name, old, new);

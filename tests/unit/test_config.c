@@ -99,6 +99,39 @@ static const struct sample {
 	{ "idle-interval", "2.5", "2.5" },
 	{ "progress-interval", "0.5", "0.5" },
 	{ "log-level", "debug", "debug" },
+	{ "workers", "3", "3" },
+	{ "lease-size", "5000", "5000" },
+	{ "batch-time", "250", "250" },
+	{ "min-batch-size", "50", "50" },
+	{ "max-batch-size", "9000", "9000" },
+	{ "reconnect-timeout", "30", "30" },
+	/* rollout (issue 6) */
+	{ "out", "db/migrations", "db/migrations" },
+	{ "no-unique", NULL, "true" },
+	{ "no-not-null", NULL, "true" },
+	{ "add-column", NULL, "true" },
+	{ "finalize", NULL, "true" },
+	{ "ddl-lock-timeout", "500", "500" },
+	{ "ddl-retries", "3", "3" },
+	/* operations (issue 5) */
+	{ "metrics-file", "/run/nb/orders.prom", "/run/nb/orders.prom" },
+	{ "check-config", NULL, "true" },
+	/* throttling (issue 4) */
+	{ "max-rate", "20000", "20000" },
+	{ "sleep", "100", "100" },
+	{ "nice-ratio", "0.5", "0.5" },
+	{ "lock-timeout", "250", "250" },
+	{ "statement-timeout", "60000", "60000" },
+	{ "max-replica-lag-bytes", "1MB", "1048576" },
+	{ "max-replica-lag", "1m30s", "90" },
+	{ "max-wal-rate", "16MB", "16777216" },
+	{ "max-slot-retained-wal", "10GB", "10737418240" },
+	{ "pause-on-blocking", "off", "false" },
+	{ "pause-on-autovacuum", "on", "true" },
+	{ "health-interval", "2.5", "2.5" },
+	{ "active-hours", "22:00-06:00", "22:00-06:00" },
+	{ "max-runtime", "1h30m", "5400" },
+	{ "pause-file", "/run/nb/pause", "/run/nb/pause" },
 };
 
 static const struct sample *find_sample(const char *name)
@@ -115,34 +148,13 @@ static const struct sample *find_sample(const char *name)
 static const char *field_text(const struct config *c, const char *name,
 			      char *buf, size_t len)
 {
-	const char *s = NULL;
-
-	if (strcmp(name, "dsn") == 0) s = c->dsn;
-	else if (strcmp(name, "schema") == 0) s = c->schema;
-	else if (strcmp(name, "table") == 0) s = c->table;
-	else if (strcmp(name, "column") == 0) s = c->column;
-	else if (strcmp(name, "key") == 0) s = c->key;
-	else if (strcmp(name, "job") == 0) s = c->job;
-	else if (strcmp(name, "progress-schema") == 0) s = c->progress_schema;
-	else if (strcmp(name, "alphabet") == 0) s = c->alphabet;
-	else if (strcmp(name, "prefix") == 0) s = c->prefix;
-	else if (strcmp(name, "log-level") == 0) s = c->log_level;
-	else if (strcmp(name, "size") == 0)
-		snprintf(buf, len, "%ld", c->size);
-	else if (strcmp(name, "batch-size") == 0)
-		snprintf(buf, len, "%ld", c->batch_size);
-	else if (strcmp(name, "until-done") == 0)
-		snprintf(buf, len, "%s", c->until_done ? "true" : "false");
-	else if (strcmp(name, "idle-interval") == 0)
-		snprintf(buf, len, "%g", c->idle_interval);
-	else if (strcmp(name, "progress-interval") == 0)
-		snprintf(buf, len, "%g", c->progress_interval);
-	else
-		snprintf(buf, len, "<no field for %s>", name);
-	if (s != NULL)
-		snprintf(buf, len, "%s", s);
-	else if (buf[0] == '\0')
-		snprintf(buf, len, "(null)");
+	for (size_t i = 0; i < config_key_count(); i++) {
+		if (strcmp(config_key_name(i), name) == 0) {
+			config_key_value(c, i, buf, len);
+			return buf;
+		}
+	}
+	snprintf(buf, len, "<no key %s>", name);
 	return buf;
 }
 
@@ -197,7 +209,8 @@ START_TEST(test_every_key_cli)
 		const char *name = config_key_name(i);
 		const struct sample *s;
 
-		if (!config_key_in_file(i)) {
+		if (!config_key_in_file(i) &&
+		    strcmp(name, "check-config") != 0) {
 			ck_assert_str_eq(name, "config");
 			continue;       /* tested with the job files */
 		}
@@ -269,6 +282,40 @@ START_TEST(test_config_only_on_command_line)
 			 CONFIG_INVALID);
 	ck_assert_ptr_nonnull(strstr(err, ":2: "));
 	ck_assert_ptr_nonnull(strstr(err, "'config'"));
+	config_free(&c);
+	drop_job(path);
+}
+END_TEST
+
+/* --check-config is a command-line mode, not a job setting; and being
+ * command-line only does not make it another --config. */
+START_TEST(test_check_config_only_on_command_line)
+{
+	struct config c;
+	char err[CONFIG_ERR_LEN];
+	char *path;
+
+	ck_assert_int_eq(parse_file(&c, err, "table = t\ncheck-config = true\n",
+				    &path), CONFIG_INVALID);
+	ck_assert_ptr_nonnull(strstr(err, ":2: "));
+	ck_assert_ptr_nonnull(strstr(err, "'check-config'"));
+	config_free(&c);
+	drop_job(path);
+
+	path = write_job("table = t\ncolumn = c\n");
+	ck_assert_int_eq(parse(&c, err, "--check-config", "--config", path,
+			       (char *)NULL), CONFIG_OK);
+	ck_assert(c.check_config);
+	ck_assert_str_eq(c.config_file, path);
+	ck_assert_str_eq(c.table, "t");
+	config_free(&c);
+	ck_assert_int_eq(parse(&c, err, "--config", path, "--check-config",
+			       (char *)NULL), CONFIG_OK);
+	ck_assert(c.check_config);
+	ck_assert_str_eq(c.config_file, path);
+	config_free(&c);
+	ck_assert_int_eq(parse(&c, err, "--check-config=yes", (char *)NULL),
+			 CONFIG_USAGE_ERROR);
 	config_free(&c);
 	drop_job(path);
 }
@@ -919,11 +966,37 @@ START_TEST(test_reload)
 	config_free(&cur);
 	config_free(&next);
 
+	/* What a reload may change live, and what only a restart may. */
 	for (i = 0; i < config_key_count(); i++) {
-		if (config_key_reloadable(i))
-			nreload++;
+		static const char *const live[] = {
+			"batch-size", "idle-interval", "progress-interval",
+			"log-level", "batch-time", "min-batch-size",
+			"max-batch-size", "lease-size", "metrics-file",
+			/* throttling (issue 4) */
+			"max-rate", "sleep", "nice-ratio", "lock-timeout",
+			"statement-timeout", "max-replica-lag-bytes",
+			"max-replica-lag", "max-wal-rate",
+			"max-slot-retained-wal", "pause-on-blocking",
+			"pause-on-autovacuum", "health-interval",
+			"active-hours", "max-runtime", "pause-file",
+		};
+		static const char *const restart[] = {
+			"dsn", "schema", "table", "column", "key", "job",
+			"progress-schema", "size", "alphabet", "prefix",
+			"until-done", "workers",
+		};
+		const char *name = config_key_name(i);
+
+		for (size_t j = 0; j < sizeof live / sizeof live[0]; j++)
+			if (strcmp(name, live[j]) == 0) {
+				ck_assert_msg(config_key_reloadable(i), "%s should reload", name);
+				nreload++;
+			}
+		for (size_t j = 0; j < sizeof restart / sizeof restart[0]; j++)
+			if (strcmp(name, restart[j]) == 0)
+				ck_assert_msg(!config_key_reloadable(i), "%s needs a restart", name);
 	}
-	ck_assert_int_eq(nreload, 4);
+	ck_assert_int_eq(nreload, 9 + 15);
 	log_set_level(LOG_INFO);
 }
 END_TEST
@@ -1136,6 +1209,7 @@ static Suite *config_suite(void)
 
 	tcase_add_test(file_tc, test_every_key_file);
 	tcase_add_test(file_tc, test_config_only_on_command_line);
+	tcase_add_test(file_tc, test_check_config_only_on_command_line);
 	tcase_add_test(file_tc, test_bool_forms);
 	tcase_add_test(file_tc, test_empty_values);
 	tcase_add_test(file_tc, test_file_unknown_key);

@@ -1,0 +1,345 @@
+/*
+ * throttle.h - when may the next batch start: pacing, health signals read
+ * from PostgreSQL, time windows and manual pause.
+ *
+ * Pure logic. No clock of its own (every time is an argument, so the unit
+ * tests drive it), no logging, no allocation, no I/O except a stat() of the
+ * pause file. The engine feeds it and asks it; wiring is:
+ *
+ *   start     throttle_init(&t, cfg, now)
+ *   SIGHUP    throttle_reconfigure(&t, cfg) after config_apply_reload()
+ *   batch     w = throttle_wait(&t, lane, now, time(NULL), rows, &why):
+ *               w == 0: a grant, start the batch now;
+ *               w > 0:  arm a timer for w seconds, then ask again;
+ *               w < 0:  THROTTLE_STOP, max-runtime is over: stop as on
+ *                       SIGTERM (state "stopped", exit 0; a rerun resumes)
+ *             after it (committed or failed): throttle_after_batch()
+ *   health    every cfg->health_interval seconds, on a connection of its
+ *             own (a worker's is busy with batches), if
+ *             throttle_health_wanted(): send throttle_health_sql() with
+ *             throttle_health_params(); give the result (or NULL if the
+ *             query failed) to throttle_health_update()
+ *   signals   SIGUSR1 -> throttle_set_paused(&t, true, "SIGUSR1"),
+ *             SIGUSR2 -> throttle_set_paused(&t, false, NULL) (handled in
+ *             the loop, like SIGTERM; a waiting worker then asks again)
+ *   runtime   a timer of throttle_runtime_left() seconds (an idle service
+ *             never calls throttle_wait), then throttle_runtime_over()
+ *   log       throttle_reason() for the progress line "throttled: <reason>";
+ *             throttle_take_change() for one line when a pause starts or
+ *             ends; throttle_seconds() per cause for the metrics
+ *
+ * "now" is seconds on a clock that does not jump (CLOCK_MONOTONIC, or
+ * ev_now() of the loop); every call on one throttle uses the same clock
+ * and never goes back in time. "wall" is time(NULL): only active-hours
+ * reads it, in local time (TZ).
+ *
+ * Pauses and pacing:
+ *   - a pause holds every worker: a manual pause (signal), the pause file
+ *     exists, outside active-hours, a health signal over its limit, or no
+ *     health sample for a while (see throttle_health_update). While paused,
+ *     throttle_wait returns at most THROTTLE_POLL seconds, so a removed
+ *     pause file or a resume is seen within that time;
+ *   - pacing spaces one worker's batches (sleep, nice-ratio: from the end
+ *     of that worker's last batch) or all of them together (max-rate: one
+ *     token bucket for the process).
+ *
+ * Several workers: each has its own struct throttle_lane (sleep and
+ * nice-ratio are per worker; the rows a grant reserved are refunded to the
+ * shared bucket by that worker's throttle_after_batch). A single worker may
+ * pass lane NULL: the throttle's own lane is used.
+ */
+#ifndef NB_THROTTLE_H
+#define NB_THROTTLE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+#include <libpq-fe.h>
+
+#include "config.h"
+
+#define THROTTLE_STOP (-1.0)          /* throttle_wait: max-runtime is over */
+#define THROTTLE_POLL 1.0             /* longest wait while paused, seconds */
+#define THROTTLE_REASON_LEN 320
+#define THROTTLE_MAX_PIDS 256         /* backends in the health query's $1 */
+#define THROTTLE_HEALTH_NPARAMS 3
+
+/*
+ * A resumed level signal (lag, WAL rate, slot) must fall to this fraction
+ * of its limit: without the margin a lag hovering at the limit would pause
+ * and resume at every health sample.
+ */
+#define THROTTLE_RESUME_FRACTION 0.8
+
+/* Time constant of the smoothed WAL rate, seconds. */
+#define THROTTLE_WAL_TAU 5.0
+
+/* Why a batch waits. The names (throttle_cause_name) are stable: metrics
+ * labels and the docs use them. */
+enum throttle_cause {
+	THROTTLE_PAUSED,        /* throttle_set_paused: "paused" */
+	THROTTLE_PAUSE_FILE,    /* "pause-file" */
+	THROTTLE_ACTIVE_HOURS,  /* "active-hours" */
+	THROTTLE_HEALTH_STALE,  /* "health-unknown": no recent health sample */
+	THROTTLE_REPLICA_LAG,   /* "replica-lag": bytes or time */
+	THROTTLE_WAL_RATE,      /* "wal-rate" */
+	THROTTLE_SLOT_WAL,      /* "slot-wal": WAL retained by a slot */
+	THROTTLE_BLOCKING,      /* "blocking": our backends block others */
+	THROTTLE_AUTOVACUUM,    /* "autovacuum": on the target table */
+	THROTTLE_MAX_RATE,      /* "max-rate" */
+	THROTTLE_SLEEP,         /* "sleep" */
+	THROTTLE_NICE_RATIO,    /* "nice-ratio" */
+	THROTTLE_NCAUSES
+};
+
+/* One worker's pacing state; zero it with throttle_lane_init. */
+struct throttle_lane {
+	double not_before;      /* sleep/nice-ratio: next batch not before */
+	enum throttle_cause not_before_cause;
+	long granted;           /* rows reserved by the last grant */
+	int held;               /* cause of the last wait, or -1 */
+	double held_since;
+};
+
+/* The last health sample, as parsed (read-only for the caller). */
+struct throttle_health {
+	bool have;              /* a sample was parsed */
+	double at;              /* when, on the "now" clock */
+	double lag_bytes;       /* max replay lag over standbys; 0 if none */
+	double lag_seconds;     /* max replay_lag; 0 if none or caught up */
+	long replicas;          /* rows of pg_stat_replication */
+	long replicas_unknown;  /* of which without a replay position */
+	double wal_lsn;         /* current WAL position, bytes; < 0 unknown */
+	double wal_rate;        /* smoothed bytes/s; < 0 until two samples */
+	double slot_bytes;      /* max WAL retained by a slot; 0 if none */
+	long blocked;           /* other sessions waiting on our backends */
+	long autovacuum;        /* autovacuum workers on the table */
+	bool sees_all;          /* the role may read all sessions' stats */
+	bool in_recovery;       /* the server is a standby */
+};
+
+/*
+ * The whole state. Embed it; the fields are private to throttle.c but for
+ * `health`, which the caller may read (e.g. the replica lag gauge).
+ */
+struct throttle {
+	/* limits, from the config (throttle_reconfigure) */
+	double max_rate;                /* rows/s; 0: none */
+	long sleep_ms;
+	double sleep_s;
+	double nice_ratio;
+	double max_lag_bytes, max_lag_s, max_wal_rate, max_slot_bytes;
+	bool pause_on_blocking, pause_on_autovacuum;
+	double health_interval;
+	bool window;                    /* active-hours set */
+	int window_start, window_end;   /* minutes after local midnight */
+	double max_runtime;             /* seconds; 0: none */
+	char pause_file[PATH_MAX];      /* "": none */
+
+	double started;                 /* throttle_init's now */
+	double tat;                     /* token bucket: theoretical arrival */
+	struct throttle_lane lane;      /* for lane == NULL */
+
+	bool manual;                    /* throttle_set_paused */
+	char manual_by[32];
+	bool file_present;              /* cached stat() */
+	double file_checked;            /* when; < 0: never */
+	int file_errno;                 /* stat() failed otherwise than ENOENT */
+	bool outside_window;            /* at the last throttle_wait */
+
+	struct throttle_health health;
+	bool hold_lag, hold_wal, hold_slot; /* level signals with hysteresis */
+	int warned;                     /* health warnings already returned */
+
+	int pause_cause;                /* current pause, or -1 */
+	char pause_reason[THROTTLE_REASON_LEN];
+	int pace_cause;                 /* last pacing wait, or -1 */
+	double pace_until;
+	char pace_reason[THROTTLE_REASON_LEN];
+
+	int reported_cause;             /* throttle_take_change: or -1 */
+	double reported_since;
+
+	double seconds[THROTTLE_NCAUSES];   /* wall seconds held, per cause */
+	double covered[THROTTLE_NCAUSES];   /* end of time already counted */
+};
+
+/*
+ * Sets t up from cfg (validated by config_validate) at time now, which
+ * also starts the max-runtime clock. No pause, empty bucket debt, no
+ * health sample. Returns 0, or -1 with one line in err if a value cannot
+ * be used (active-hours malformed, pause-file path too long): config
+ * validation already refuses those. Holds no resources: nothing to free.
+ */
+int throttle_init(struct throttle *t, const struct config *cfg, double now,
+		  char *err, size_t errlen);
+
+/*
+ * Takes the reloadable limits of cfg (all the throttling keys); keeps the
+ * bucket, the lanes, the health samples, the manual pause, the counters and
+ * the max-runtime start. Same return as throttle_init; on -1 t is unchanged.
+ */
+int throttle_reconfigure(struct throttle *t, const struct config *cfg,
+			 char *err, size_t errlen);
+
+/* A worker's lane, before its first throttle_wait. */
+void throttle_lane_init(struct throttle_lane *lane);
+
+/*
+ * Seconds to wait before the next batch of up to rows_next rows may start
+ * on lane (NULL: the throttle's own), with *reason (if reason is not NULL)
+ * set to a short text for the log: "max-rate 20000 rows/s", "sleep 100
+ * ms", "replica lag 80.0 MB > 64.0 MB", "pause file /run/x", "outside
+ * active hours 22:00-06:00", "paused by SIGUSR1", ...; valid until the next
+ * call on t. *reason is NULL when the result is 0.
+ *
+ * 0 is a grant: rows_next rows are taken from the max-rate bucket, and the
+ * caller must start the batch now (or give them back with
+ * throttle_after_batch(..., 0, ...)). The bucket lets at most about one
+ * batch start early, so over a run the rate stays at max-rate.
+ * Returns THROTTLE_STOP (negative) once max-runtime is over, before any
+ * other check. Pauses are checked before pacing; a pause answers at most
+ * THROTTLE_POLL seconds (less if active hours begin sooner). No wait runs
+ * past the end of max-runtime.
+ *
+ * Stats the pause file at most every THROTTLE_POLL / 4 seconds.
+ */
+double throttle_wait(struct throttle *t, struct throttle_lane *lane,
+		     double now, time_t wall, long rows_next,
+		     const char **reason);
+
+/*
+ * A batch on lane ended at now after duration seconds, having filled rows
+ * rows (0 if it failed: a lock or statement timeout, a lost connection).
+ * Refunds the bucket for rows granted but not filled, and starts the
+ * lane's sleep / nice-ratio pause from now.
+ */
+void throttle_after_batch(struct throttle *t, struct throttle_lane *lane,
+			  double now, long rows, double duration);
+
+/*
+ * Largest batch worth sending under max-rate: a quarter of a second's
+ * worth of rows (at least 1), LONG_MAX without a rate. A bigger batch
+ * still keeps the rate but in bursts (1000 rows at 100 rows/s: one batch,
+ * then 10 s of nothing). The engine takes min(its batch size, this).
+ */
+long throttle_max_batch(const struct throttle *t);
+
+/*
+ * Manual pause. by names who paused (e.g. "SIGUSR1"; NULL: "signal") for
+ * the reason "paused by SIGUSR1". The lead maps SIGUSR1 to
+ * throttle_set_paused(t, true, "SIGUSR1") and SIGUSR2 to
+ * throttle_set_paused(t, false, NULL).
+ */
+void throttle_set_paused(struct throttle *t, bool paused, const char *by);
+
+/* Whether max-runtime (> 0) has passed since throttle_init's now. */
+bool throttle_runtime_over(const struct throttle *t, double now);
+
+/* Seconds left of max-runtime (0 once over); HUGE_VAL without a limit. */
+double throttle_runtime_left(const struct throttle *t, double now);
+
+/*
+ * Current reason for the progress line: the pause if one holds (as of the
+ * last throttle_wait or health update), else the pacing reason if a
+ * worker was held back by pacing within the last second, else NULL.
+ * Valid until the next call on t.
+ */
+const char *throttle_reason(const struct throttle *t, double now);
+
+/* Whether a pause (not pacing) holds, as of the last throttle_wait or
+ * health update. */
+bool throttle_paused(const struct throttle *t);
+
+/*
+ * For one log line per pause: returns 1 when a pause started (or its
+ * cause changed) since the last call, with "throttled: <reason>" in buf;
+ * -1 when the pause ended, with "resumed after 12.3 s (replica-lag)" in
+ * buf; 0 when nothing changed (buf untouched). Pacing never reports.
+ */
+int throttle_take_change(struct throttle *t, double now, char *buf,
+			 size_t len);
+
+/*
+ * Wall-clock seconds during which at least one worker was held for cause
+ * (overlapping waits of several workers count once). Counted up to each
+ * worker's latest throttle_wait.
+ */
+double throttle_seconds(const struct throttle *t, enum throttle_cause cause);
+
+/* Stable short name of a cause ("replica-lag"), NULL if out of range. */
+const char *throttle_cause_name(enum throttle_cause cause);
+
+/* ---- health ------------------------------------------------------------ */
+
+/*
+ * Whether any health signal is enabled (lag, WAL rate, slot, blocking,
+ * autovacuum): if not, the engine need not run the health query at all.
+ */
+bool throttle_health_wanted(const struct throttle *t);
+
+/*
+ * The health query: one row, text results, THROTTLE_HEALTH_NPARAMS text
+ * parameters (send with types NULL, formats NULL: the query casts):
+ *   $1 int4[]  the daemon's own backend pids (PQbackendPID of each worker)
+ *   $2 text    the table's schema, as in the catalog
+ *   $3 text    the table's name, as in the catalog
+ * Columns (by name): lag_bytes, lag_seconds, replicas, replicas_unknown,
+ * wal_lsn, slot_bytes, blocked, autovacuum, sees_all, in_recovery.
+ * Safe on a standby (LSN columns are then NULL), read-only, and cheap:
+ * pg_blocking_pids() runs only for sessions waiting on a lock.
+ */
+const char *throttle_health_sql(void);
+
+struct throttle_health_params {
+	const char *values[THROTTLE_HEALTH_NPARAMS];
+	char pids[THROTTLE_MAX_PIDS * 12 + 3];      /* "{1,2,3}" */
+};
+
+/*
+ * Fills p for the health query: the npids backend pids (0 while no worker
+ * is connected), and the target's schema and table (not copied: they must
+ * outlive the send). Returns 0, or -1 if npids is negative or more than
+ * THROTTLE_MAX_PIDS.
+ */
+int throttle_health_params(struct throttle_health_params *p, const int *pids,
+			   int npids, const char *schema, const char *table);
+
+/*
+ * Takes a health sample at now: res is the health query's result, or NULL
+ * if the query failed or could not be sent. Updates the pause state (lag,
+ * WAL rate from the LSN delta to the previous sample, slot, blocking,
+ * autovacuum). Once a first sample was taken, a health signal is enabled
+ * and no sample arrives for max(3 * health-interval, 10 s), the throttle
+ * pauses ("health unknown"): flying blind is not online-safe.
+ * Returns 0; 1 when the sample was used but the caller should log one
+ * warning, written to err (the role cannot see other sessions, a standby
+ * without replay position, the server is a standby) - each kind is
+ * returned once per process; -1 with one line in err if res is NULL, not a
+ * one-row result, or lacks a column (the sample is not used).
+ */
+int throttle_health_update(struct throttle *t, const PGresult *res,
+			   double now, char *err, size_t errlen);
+
+/* ---- parsing, for config_validate and tests ---------------------------- */
+
+/*
+ * Parses active hours "HH:MM-HH:MM" (two digits each, 00:00..23:59, local
+ * time): the window starts at the first time and ends before the second;
+ * a second time earlier than the first wraps past midnight (22:00-06:00).
+ * Equal times are refused (an empty or a full day: ambiguous; leave the key
+ * unset to run at any time). NULL or "" is "no window": *start = *end = -1.
+ * Returns 0, or -1 with the reason in err.
+ */
+int throttle_parse_hours(const char *text, int *start, int *end, char *err,
+			 size_t errlen);
+
+/*
+ * Seconds from local time minute_of_day:second (0..1439, 0..59) until the
+ * window [start, end) opens; 0 if inside it.
+ */
+double throttle_window_wait(int start, int end, int minute_of_day,
+			    int second);
+
+#endif

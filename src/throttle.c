@@ -1,0 +1,808 @@
+/*
+ * throttle.c - pacing, pauses and health signals; see throttle.h.
+ *
+ * max-rate is a token bucket kept as one number, the "theoretical arrival
+ * time" of GCRA: tat is when the rows granted so far are paid for at the
+ * rate. A batch may start once tat is not in the future; granting n rows
+ * moves tat n/rate ahead, from at most half a batch in the past. That
+ * credit absorbs the timer's lateness, so lateness does not pile up into a
+ * lower rate, while an idle job cannot save up more than half a batch.
+ */
+#include "throttle.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define EPSILON 1e-6            /* waits shorter than this are a grant */
+#define STALE_MIN 10.0          /* seconds without a health sample */
+#define PACE_SHOWN 1.0          /* pacing shows in throttle_reason this long */
+
+enum {
+	WARN_SEES_ALL = 1 << 0,
+	WARN_UNKNOWN_REPLICA = 1 << 1,
+	WARN_RECOVERY = 1 << 2,
+};
+
+static const char *const cause_names[THROTTLE_NCAUSES] = {
+	[THROTTLE_PAUSED] = "paused",
+	[THROTTLE_PAUSE_FILE] = "pause-file",
+	[THROTTLE_ACTIVE_HOURS] = "active-hours",
+	[THROTTLE_HEALTH_STALE] = "health-unknown",
+	[THROTTLE_REPLICA_LAG] = "replica-lag",
+	[THROTTLE_WAL_RATE] = "wal-rate",
+	[THROTTLE_SLOT_WAL] = "slot-wal",
+	[THROTTLE_BLOCKING] = "blocking",
+	[THROTTLE_AUTOVACUUM] = "autovacuum",
+	[THROTTLE_MAX_RATE] = "max-rate",
+	[THROTTLE_SLEEP] = "sleep",
+	[THROTTLE_NICE_RATIO] = "nice-ratio",
+};
+
+const char *throttle_cause_name(enum throttle_cause cause)
+{
+	if ((int)cause < 0 || cause >= THROTTLE_NCAUSES)
+		return NULL;
+	return cause_names[cause];
+}
+
+/*
+ * d >= 0 with one decimal. Through integers, capped: the text has a known
+ * bound (a double's %f does not), and reasons are cut from fixed buffers.
+ */
+static const char *fmt_tenths(double d, char *buf, size_t len)
+{
+	long long tenths;
+
+	if (!(d >= 0))
+		d = 0;
+	if (d > 1e15)
+		d = 1e15;
+	tenths = llround(d * 10.0);
+	snprintf(buf, len, "%lld.%lld", tenths / 10, tenths % 10);
+	return buf;
+}
+
+/* "80.0 MB": PostgreSQL's units (1024-based), one decimal. */
+static const char *fmt_bytes(double b, char *buf, size_t len)
+{
+	static const char *const units[] = { "kB", "MB", "GB", "TB" };
+	char num[24];
+	int i = -1;
+
+	while (b >= 1024.0 && i < 3) {
+		b /= 1024.0;
+		i++;
+	}
+	if (i < 0)
+		snprintf(buf, len, "%lld B", (long long)(b >= 0 ? b : 0));
+	else
+		snprintf(buf, len, "%s %s", fmt_tenths(b, num, sizeof(num)),
+			 units[i]);
+	return buf;
+}
+
+/* ---- active hours ------------------------------------------------------ */
+
+/* "HH:MM" at s, two digits each; returns minutes after midnight or -1. */
+static int parse_hhmm(const char *s)
+{
+	int h, m;
+
+	if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' ||
+	    s[2] != ':' || s[3] < '0' || s[3] > '9' || s[4] < '0' ||
+	    s[4] > '9')
+		return -1;
+	h = (s[0] - '0') * 10 + (s[1] - '0');
+	m = (s[3] - '0') * 10 + (s[4] - '0');
+	if (h > 23 || m > 59)
+		return -1;
+	return h * 60 + m;
+}
+
+int throttle_parse_hours(const char *text, int *start, int *end, char *err,
+			 size_t errlen)
+{
+	int a, b;
+
+	*start = *end = -1;
+	if (text == NULL || *text == '\0')
+		return 0;
+	if (strlen(text) != 11 || text[5] != '-' ||
+	    (a = parse_hhmm(text)) < 0 || (b = parse_hhmm(text + 6)) < 0) {
+		snprintf(err, errlen, "'%s' is not HH:MM-HH:MM (24-hour local "
+			 "time, e.g. 22:00-06:00)", text);
+		return -1;
+	}
+	if (a == b) {
+		snprintf(err, errlen, "'%s' starts and ends at the same time; "
+			 "leave active-hours unset to work at any time", text);
+		return -1;
+	}
+	*start = a;
+	*end = b;
+	return 0;
+}
+
+double throttle_window_wait(int start, int end, int minute_of_day,
+			    int second)
+{
+	bool inside;
+	int minutes;
+
+	if (start < 0 || end < 0)
+		return 0.0;
+	if (start < end)
+		inside = minute_of_day >= start && minute_of_day < end;
+	else
+		inside = minute_of_day >= start || minute_of_day < end;
+	if (inside)
+		return 0.0;
+	minutes = (start - minute_of_day + 1440) % 1440;
+	return minutes * 60.0 - second;
+}
+
+/* ---- setup ------------------------------------------------------------- */
+
+void throttle_lane_init(struct throttle_lane *lane)
+{
+	memset(lane, 0, sizeof(*lane));
+	lane->not_before = -HUGE_VAL;
+	lane->not_before_cause = THROTTLE_SLEEP;
+	lane->held = -1;
+}
+
+static void apply_health(struct throttle *t);
+
+int throttle_reconfigure(struct throttle *t, const struct config *cfg,
+			 char *err, size_t errlen)
+{
+	int start, end;
+	const char *file = cfg->pause_file != NULL ? cfg->pause_file : "";
+
+	if (throttle_parse_hours(cfg->active_hours, &start, &end, err,
+				 errlen) < 0)
+		return -1;
+	if (strlen(file) >= sizeof(t->pause_file)) {
+		snprintf(err, errlen, "pause-file: longer than %zu bytes",
+			 sizeof(t->pause_file) - 1);
+		return -1;
+	}
+	t->max_rate = cfg->max_rate > 0 ? cfg->max_rate : 0.0;
+	t->sleep_ms = cfg->sleep_ms;
+	t->sleep_s = cfg->sleep_ms / 1000.0;
+	t->nice_ratio = cfg->nice_ratio;
+	t->max_lag_bytes = cfg->max_replica_lag_bytes;
+	t->max_lag_s = cfg->max_replica_lag;
+	t->max_wal_rate = cfg->max_wal_rate;
+	t->max_slot_bytes = cfg->max_slot_retained_wal;
+	t->pause_on_blocking = cfg->pause_on_blocking;
+	t->pause_on_autovacuum = cfg->pause_on_autovacuum;
+	t->health_interval = cfg->health_interval > 0 ? cfg->health_interval : 1.0;
+	t->window = start >= 0;
+	t->window_start = start;
+	t->window_end = end;
+	t->max_runtime = cfg->max_runtime;
+	if (strcmp(t->pause_file, file) != 0) {
+		snprintf(t->pause_file, sizeof(t->pause_file), "%s", file);
+		t->file_checked = -1.0;         /* stat the new path at once */
+		t->file_present = false;
+		t->file_errno = 0;
+	}
+	apply_health(t);
+	return 0;
+}
+
+int throttle_init(struct throttle *t, const struct config *cfg, double now,
+		  char *err, size_t errlen)
+{
+	int i;
+
+	memset(t, 0, sizeof(*t));
+	t->started = now;
+	t->tat = now;
+	throttle_lane_init(&t->lane);
+	t->file_checked = -1.0;
+	t->health.wal_lsn = -1.0;
+	t->health.wal_rate = -1.0;
+	t->health.sees_all = true;
+	t->pause_cause = -1;
+	t->pace_cause = -1;
+	t->reported_cause = -1;
+	for (i = 0; i < THROTTLE_NCAUSES; i++)
+		t->covered[i] = -HUGE_VAL;
+	return throttle_reconfigure(t, cfg, err, errlen);
+}
+
+/* ---- time accounting --------------------------------------------------- */
+
+/*
+ * Closes the lane's current hold at now. Calls come in time order, so the
+ * holds of all lanes end in order too, and counting only the part after
+ * covered[c] yields the union of the held intervals: two workers held
+ * together for one second count one second.
+ */
+static void account(struct throttle *t, struct throttle_lane *lane,
+		    double now)
+{
+	int c = lane->held;
+	double from;
+
+	if (c < 0 || c >= THROTTLE_NCAUSES)
+		return;
+	from = lane->held_since > t->covered[c] ? lane->held_since :
+						   t->covered[c];
+	if (now > from)
+		t->seconds[c] += now - from;
+	if (now > t->covered[c])
+		t->covered[c] = now;
+	lane->held = -1;
+}
+
+static void hold(struct throttle_lane *lane, int cause, double now)
+{
+	lane->held = cause;
+	lane->held_since = now;
+}
+
+double throttle_seconds(const struct throttle *t, enum throttle_cause cause)
+{
+	if ((int)cause < 0 || cause >= THROTTLE_NCAUSES)
+		return 0.0;
+	return t->seconds[cause];
+}
+
+/* ---- pauses ------------------------------------------------------------ */
+
+bool throttle_health_wanted(const struct throttle *t)
+{
+	return t->max_lag_bytes > 0 || t->max_lag_s > 0 ||
+	       t->max_wal_rate > 0 || t->max_slot_bytes > 0 ||
+	       t->pause_on_blocking || t->pause_on_autovacuum;
+}
+
+static double stale_after(const struct throttle *t)
+{
+	double s = 3.0 * t->health_interval;
+
+	return s > STALE_MIN ? s : STALE_MIN;
+}
+
+/*
+ * A level signal with hysteresis: over the limit starts holding; holding
+ * stops once the value is back at THROTTLE_RESUME_FRACTION of the limit.
+ */
+static bool level_hold(bool holding, double value, double limit)
+{
+	if (limit <= 0)
+		return false;
+	if (value > limit)
+		return true;
+	return holding && value > limit * THROTTLE_RESUME_FRACTION;
+}
+
+/* Recomputes the health holds from the last sample and the limits. */
+static void apply_health(struct throttle *t)
+{
+	const struct throttle_health *h = &t->health;
+	bool by_bytes, by_time;
+
+	if (!h->have) {
+		t->hold_lag = t->hold_wal = t->hold_slot = false;
+		return;
+	}
+	by_bytes = level_hold(t->hold_lag, h->lag_bytes, t->max_lag_bytes);
+	by_time = level_hold(t->hold_lag, h->lag_seconds, t->max_lag_s);
+	/* Either over its limit pauses; resuming needs both under their
+	 * margin. */
+	t->hold_lag = by_bytes || by_time;
+	t->hold_wal = h->wal_rate >= 0 &&
+		      level_hold(t->hold_wal, h->wal_rate, t->max_wal_rate);
+	t->hold_slot = level_hold(t->hold_slot, h->slot_bytes,
+				  t->max_slot_bytes);
+}
+
+static void lag_reason(const struct throttle *t, char *buf, size_t len)
+{
+	const struct throttle_health *h = &t->health;
+	char a[32], b[32];
+
+	if (t->max_lag_bytes > 0 && h->lag_bytes > t->max_lag_bytes)
+		snprintf(buf, len, "replica lag %s > %s",
+			 fmt_bytes(h->lag_bytes, a, sizeof(a)),
+			 fmt_bytes(t->max_lag_bytes, b, sizeof(b)));
+	else if (t->max_lag_s > 0 && h->lag_seconds > t->max_lag_s)
+		snprintf(buf, len, "replica lag %s s > %g s",
+			 fmt_tenths(h->lag_seconds, a, sizeof(a)), t->max_lag_s);
+	else if (t->max_lag_bytes > 0 &&
+		 h->lag_bytes > t->max_lag_bytes * THROTTLE_RESUME_FRACTION)
+		snprintf(buf, len, "replica lag %s, resuming below %s",
+			 fmt_bytes(h->lag_bytes, a, sizeof(a)),
+			 fmt_bytes(t->max_lag_bytes * THROTTLE_RESUME_FRACTION,
+				   b, sizeof(b)));
+	else
+		snprintf(buf, len, "replica lag %s s, resuming below %g s",
+			 fmt_tenths(h->lag_seconds, a, sizeof(a)),
+			 t->max_lag_s * THROTTLE_RESUME_FRACTION);
+}
+
+/* Sets pause_cause and pause_reason from the current state. */
+static void update_pause(struct throttle *t, double now)
+{
+	const struct throttle_health *h = &t->health;
+	char *r = t->pause_reason;
+	size_t len = sizeof(t->pause_reason);
+	char a[32], b[32];
+	int c = -1;
+
+	if (t->manual) {
+		c = THROTTLE_PAUSED;
+		snprintf(r, len, "paused by %s", t->manual_by);
+	} else if (t->pause_file[0] != '\0' &&
+		   (t->file_present || t->file_errno != 0)) {
+		c = THROTTLE_PAUSE_FILE;
+		if (t->file_present)
+			snprintf(r, len, "pause file %.200s", t->pause_file);
+		else
+			snprintf(r, len, "pause file %.200s: cannot check it "
+				 "(%.40s)", t->pause_file,
+				 strerror(t->file_errno));
+	} else if (t->window && t->outside_window) {
+		c = THROTTLE_ACTIVE_HOURS;
+		snprintf(r, len, "outside active hours %02d:%02d-%02d:%02d",
+			 t->window_start / 60, t->window_start % 60,
+			 t->window_end / 60, t->window_end % 60);
+	} else if (h->have && throttle_health_wanted(t) &&
+		   now - h->at > stale_after(t)) {
+		c = THROTTLE_HEALTH_STALE;
+		snprintf(r, len, "health unknown: no health sample for %lld s",
+			 (long long)(now - h->at));
+	} else if (t->hold_lag) {
+		c = THROTTLE_REPLICA_LAG;
+		lag_reason(t, r, len);
+	} else if (t->hold_wal) {
+		c = THROTTLE_WAL_RATE;
+		snprintf(r, len, "WAL rate %s/s %s %s/s",
+			 fmt_bytes(h->wal_rate, a, sizeof(a)),
+			 h->wal_rate > t->max_wal_rate ? ">" : "resuming below",
+			 fmt_bytes(h->wal_rate > t->max_wal_rate ?
+				   t->max_wal_rate :
+				   t->max_wal_rate * THROTTLE_RESUME_FRACTION,
+				   b, sizeof(b)));
+	} else if (t->hold_slot) {
+		c = THROTTLE_SLOT_WAL;
+		snprintf(r, len, "slot retains %s of WAL %s %s",
+			 fmt_bytes(h->slot_bytes, a, sizeof(a)),
+			 h->slot_bytes > t->max_slot_bytes ? ">" : "resuming below",
+			 fmt_bytes(h->slot_bytes > t->max_slot_bytes ?
+				   t->max_slot_bytes :
+				   t->max_slot_bytes * THROTTLE_RESUME_FRACTION,
+				   b, sizeof(b)));
+	} else if (t->pause_on_blocking && h->have && h->blocked > 0) {
+		c = THROTTLE_BLOCKING;
+		snprintf(r, len, "blocking %ld session%s", h->blocked,
+			 h->blocked == 1 ? "" : "s");
+	} else if (t->pause_on_autovacuum && h->have && h->autovacuum > 0) {
+		c = THROTTLE_AUTOVACUUM;
+		snprintf(r, len, "autovacuum on the table");
+	}
+	t->pause_cause = c;
+	if (c < 0)
+		r[0] = '\0';
+}
+
+static void check_file(struct throttle *t, double now)
+{
+	struct stat st;
+
+	if (t->pause_file[0] == '\0') {
+		t->file_present = false;
+		t->file_errno = 0;
+		return;
+	}
+	if (t->file_checked >= 0 && now - t->file_checked < THROTTLE_POLL / 4)
+		return;
+	t->file_checked = now;
+	if (stat(t->pause_file, &st) == 0) {
+		t->file_present = true;
+		t->file_errno = 0;
+	} else {
+		t->file_present = false;
+		/* Absent is the normal case; anything else (EACCES, ELOOP)
+		 * means we cannot tell, and then pausing is the safe side. */
+		t->file_errno = errno == ENOENT || errno == ENOTDIR ? 0 : errno;
+	}
+}
+
+/* Seconds until the active-hours window opens at wall; 0 inside it. */
+static double window_wait(struct throttle *t, time_t wall)
+{
+	struct tm tm;
+	double w;
+
+	t->outside_window = false;
+	if (!t->window || localtime_r(&wall, &tm) == NULL)
+		return 0.0;
+	w = throttle_window_wait(t->window_start, t->window_end,
+				 tm.tm_hour * 60 + tm.tm_min,
+				 tm.tm_sec > 59 ? 59 : tm.tm_sec);
+	t->outside_window = w > 0;
+	return w;
+}
+
+void throttle_set_paused(struct throttle *t, bool paused, const char *by)
+{
+	t->manual = paused;
+	snprintf(t->manual_by, sizeof(t->manual_by), "%s",
+		 by != NULL ? by : "signal");
+	if (!paused && t->pause_cause == THROTTLE_PAUSED)
+		t->pause_cause = -1;    /* recomputed by the next wait */
+	else if (paused) {
+		t->pause_cause = THROTTLE_PAUSED;
+		snprintf(t->pause_reason, sizeof(t->pause_reason),
+			 "paused by %s", t->manual_by);
+	}
+}
+
+bool throttle_paused(const struct throttle *t)
+{
+	return t->pause_cause >= 0;
+}
+
+/* ---- runtime ----------------------------------------------------------- */
+
+bool throttle_runtime_over(const struct throttle *t, double now)
+{
+	return t->max_runtime > 0 && now - t->started >= t->max_runtime;
+}
+
+double throttle_runtime_left(const struct throttle *t, double now)
+{
+	double left;
+
+	if (t->max_runtime <= 0)
+		return HUGE_VAL;
+	left = t->started + t->max_runtime - now;
+	return left > 0 ? left : 0.0;
+}
+
+/* ---- the decision ------------------------------------------------------ */
+
+double throttle_wait(struct throttle *t, struct throttle_lane *lane,
+		     double now, time_t wall, long rows_next,
+		     const char **reason)
+{
+	double w, left, w_lane, w_rate, slack;
+	int cause;
+
+	if (lane == NULL)
+		lane = &t->lane;
+	if (reason != NULL)
+		*reason = NULL;
+	account(t, lane, now);
+
+	if (throttle_runtime_over(t, now)) {
+		if (reason != NULL)
+			*reason = "max-runtime reached";
+		return THROTTLE_STOP;
+	}
+	left = throttle_runtime_left(t, now);
+
+	/* Pauses hold every worker. */
+	check_file(t, now);
+	w = window_wait(t, wall);
+	update_pause(t, now);
+	if (t->pause_cause >= 0) {
+		if (t->pause_cause != THROTTLE_ACTIVE_HOURS || w > THROTTLE_POLL)
+			w = THROTTLE_POLL;
+		if (w > left)
+			w = left;
+		if (w < EPSILON)
+			w = EPSILON;
+		hold(lane, t->pause_cause, now);
+		if (reason != NULL)
+			*reason = t->pause_reason;
+		return w;
+	}
+
+	/* Pacing: this lane's sleep / nice-ratio, then the shared bucket. */
+	w_lane = lane->not_before - now;
+	w_rate = t->max_rate > 0 ? t->tat - now : 0.0;
+	if (w_lane > EPSILON || w_rate > EPSILON) {
+		if (w_rate >= w_lane) {
+			w = w_rate;
+			cause = THROTTLE_MAX_RATE;
+			snprintf(t->pace_reason, sizeof(t->pace_reason),
+				 "max-rate %g rows/s", t->max_rate);
+		} else {
+			w = w_lane;
+			cause = lane->not_before_cause;
+			if (cause == THROTTLE_NICE_RATIO)
+				snprintf(t->pace_reason, sizeof(t->pace_reason),
+					 "nice-ratio %g", t->nice_ratio);
+			else
+				snprintf(t->pace_reason, sizeof(t->pace_reason),
+					 "sleep %ld ms", t->sleep_ms);
+		}
+		if (w > left)
+			w = left;
+		t->pace_cause = cause;
+		if (now + w > t->pace_until)
+			t->pace_until = now + w;
+		hold(lane, cause, now);
+		if (reason != NULL)
+			*reason = t->pace_reason;
+		return w;
+	}
+
+	/* A grant: take the rows from the bucket. */
+	if (t->max_rate > 0 && rows_next > 0) {
+		slack = 0.5 * (double)rows_next / t->max_rate;
+		if (t->tat < now - slack)
+			t->tat = now - slack;
+		t->tat += (double)rows_next / t->max_rate;
+		lane->granted = rows_next;
+	} else {
+		lane->granted = 0;
+	}
+	return 0.0;
+}
+
+void throttle_after_batch(struct throttle *t, struct throttle_lane *lane,
+			  double now, long rows, double duration)
+{
+	double s, n;
+
+	if (lane == NULL)
+		lane = &t->lane;
+	/* Rows granted but not filled go back to the bucket (a short last
+	 * batch, a failed one), so the rate counts filled rows. */
+	if (t->max_rate > 0 && rows != lane->granted)
+		t->tat -= (double)(lane->granted - rows) / t->max_rate;
+	lane->granted = 0;
+
+	if (duration < 0)
+		duration = 0;
+	s = t->sleep_s;
+	n = t->nice_ratio * duration;
+	lane->not_before = now + (s > n ? s : n);
+	lane->not_before_cause = n > s ? THROTTLE_NICE_RATIO : THROTTLE_SLEEP;
+}
+
+long throttle_max_batch(const struct throttle *t)
+{
+	double r;
+
+	if (t->max_rate <= 0)
+		return LONG_MAX;
+	r = ceil(t->max_rate * 0.25);
+	if (r < 1)
+		return 1;
+	if (r >= (double)LONG_MAX)
+		return LONG_MAX;
+	return (long)r;
+}
+
+const char *throttle_reason(const struct throttle *t, double now)
+{
+	if (t->pause_cause >= 0)
+		return t->pause_reason;
+	if (t->pace_cause >= 0 && now <= t->pace_until + PACE_SHOWN)
+		return t->pace_reason;
+	return NULL;
+}
+
+int throttle_take_change(struct throttle *t, double now, char *buf,
+			 size_t len)
+{
+	int cur = t->pause_cause;
+	char num[24];
+
+	if (cur == t->reported_cause)
+		return 0;
+	if (cur >= 0) {
+		if (t->reported_cause < 0)
+			t->reported_since = now;
+		t->reported_cause = cur;
+		snprintf(buf, len, "throttled: %s", t->pause_reason);
+		return 1;
+	}
+	snprintf(buf, len, "resumed after %s s (%s)",
+		 fmt_tenths(now - t->reported_since, num, sizeof(num)),
+		 cause_names[t->reported_cause]);
+	t->reported_cause = -1;
+	return -1;
+}
+
+/* ---- health ------------------------------------------------------------ */
+
+/*
+ * pg_current_wal_lsn() fails on a standby, so it sits behind a CASE (a CASE
+ * does not evaluate the branches it does not take). pg_blocking_pids()
+ * takes every lock-manager partition lock, so it runs only for sessions
+ * waiting on a heavyweight lock - or whose wait we cannot see (state is
+ * NULL for other roles' sessions without pg_read_all_stats).
+ */
+static const char health_sql[] =
+	"WITH cur AS (\n"
+	"  SELECT CASE WHEN pg_is_in_recovery() THEN NULL\n"
+	"              ELSE pg_current_wal_lsn() END AS lsn,\n"
+	"         pg_is_in_recovery() AS in_recovery)\n"
+	"SELECT\n"
+	"  (SELECT max(pg_wal_lsn_diff(cur.lsn, r.replay_lsn))\n"
+	"     FROM pg_stat_replication r) AS lag_bytes,\n"
+	"  (SELECT extract(epoch FROM max(r.replay_lag))\n"
+	"     FROM pg_stat_replication r) AS lag_seconds,\n"
+	"  (SELECT count(*) FROM pg_stat_replication r) AS replicas,\n"
+	"  (SELECT count(*) FROM pg_stat_replication r\n"
+	"    WHERE r.replay_lsn IS NULL) AS replicas_unknown,\n"
+	"  pg_wal_lsn_diff(cur.lsn, '0/0') AS wal_lsn,\n"
+	"  (SELECT max(pg_wal_lsn_diff(cur.lsn, s.restart_lsn))\n"
+	"     FROM pg_replication_slots s) AS slot_bytes,\n"
+	"  (SELECT count(*) FROM pg_stat_activity a\n"
+	"    WHERE a.pid <> ALL ($1::int4[])\n"
+	"      AND CASE WHEN a.wait_event_type = 'Lock' OR a.state IS NULL\n"
+	"               THEN pg_blocking_pids(a.pid) && $1::int4[]\n"
+	"               ELSE false END) AS blocked,\n"
+	"  (SELECT count(*) FROM pg_stat_progress_vacuum v\n"
+	"     JOIN pg_stat_activity a ON a.pid = v.pid\n"
+	"    WHERE a.backend_type = 'autovacuum worker'\n"
+	"      AND v.relid = (SELECT c.oid FROM pg_class c\n"
+	"                       JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	"                      WHERE n.nspname = $2::text\n"
+	"                        AND c.relname = $3::text)) AS autovacuum,\n"
+	"  pg_has_role('pg_read_all_stats', 'USAGE') AS sees_all,\n"
+	"  cur.in_recovery\n"
+	"FROM cur";
+
+const char *throttle_health_sql(void)
+{
+	return health_sql;
+}
+
+int throttle_health_params(struct throttle_health_params *p, const int *pids,
+			   int npids, const char *schema, const char *table)
+{
+	size_t o = 0;
+	int i;
+
+	if (npids < 0 || npids > THROTTLE_MAX_PIDS)
+		return -1;
+	p->pids[o++] = '{';
+	for (i = 0; i < npids; i++)
+		o += (size_t)snprintf(p->pids + o, sizeof(p->pids) - o, "%s%d",
+				      i > 0 ? "," : "", pids[i]);
+	p->pids[o++] = '}';
+	p->pids[o] = '\0';
+	p->values[0] = p->pids;
+	p->values[1] = schema;
+	p->values[2] = table;
+	return 0;
+}
+
+/* Column col of row 0 as a number; NULL is dflt. -1 if not a number. */
+static int get_num(const PGresult *res, int col, double dflt, double *out)
+{
+	const char *s;
+	char *end;
+
+	if (PQgetisnull(res, 0, col)) {
+		*out = dflt;
+		return 0;
+	}
+	s = PQgetvalue(res, 0, col);
+	errno = 0;
+	*out = strtod(s, &end);
+	if (end == s || *end != '\0' || errno == ERANGE || !isfinite(*out))
+		return -1;
+	return 0;
+}
+
+int throttle_health_update(struct throttle *t, const PGresult *res,
+			   double now, char *err, size_t errlen)
+{
+	static const char *const cols[] = {
+		"lag_bytes", "lag_seconds", "replicas", "replicas_unknown",
+		"wal_lsn", "slot_bytes", "blocked", "autovacuum", "sees_all",
+		"in_recovery",
+	};
+	enum { LAG_BYTES, LAG_SECONDS, REPLICAS, REPLICAS_UNKNOWN, WAL_LSN,
+	       SLOT_BYTES, BLOCKED, AUTOVACUUM, SEES_ALL, IN_RECOVERY, NCOLS };
+	struct throttle_health h;
+	double v[NCOLS], dt, inst, alpha;
+	int idx[NCOLS], i, warn;
+
+	if (res == NULL) {
+		snprintf(err, errlen, "health query failed");
+		return -1;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		snprintf(err, errlen, "health query: expected one row, got %s",
+			 PQresultStatus(res) == PGRES_TUPLES_OK ?
+			 "another count" : PQresStatus(PQresultStatus(res)));
+		return -1;
+	}
+	for (i = 0; i < NCOLS; i++) {
+		idx[i] = PQfnumber(res, cols[i]);
+		if (idx[i] < 0) {
+			snprintf(err, errlen, "health query: no column %s",
+				 cols[i]);
+			return -1;
+		}
+		if (i == SEES_ALL || i == IN_RECOVERY)
+			continue;
+		if (get_num(res, idx[i], i == WAL_LSN ? -1.0 : 0.0, &v[i]) < 0) {
+			snprintf(err, errlen, "health query: %s is not a "
+				 "number: '%s'", cols[i],
+				 PQgetvalue(res, 0, idx[i]));
+			return -1;
+		}
+	}
+
+	h = t->health;
+	h.have = true;
+	h.lag_bytes = v[LAG_BYTES] > 0 ? v[LAG_BYTES] : 0.0;
+	h.lag_seconds = v[LAG_SECONDS] > 0 ? v[LAG_SECONDS] : 0.0;
+	h.replicas = (long)v[REPLICAS];
+	h.replicas_unknown = (long)v[REPLICAS_UNKNOWN];
+	h.slot_bytes = v[SLOT_BYTES] > 0 ? v[SLOT_BYTES] : 0.0;
+	h.blocked = (long)v[BLOCKED];
+	h.autovacuum = (long)v[AUTOVACUUM];
+	h.sees_all = PQgetisnull(res, 0, idx[SEES_ALL]) ||
+		     strcmp(PQgetvalue(res, 0, idx[SEES_ALL]), "t") == 0;
+	h.in_recovery = !PQgetisnull(res, 0, idx[IN_RECOVERY]) &&
+			strcmp(PQgetvalue(res, 0, idx[IN_RECOVERY]), "t") == 0;
+
+	/* WAL rate from the LSN delta, smoothed over THROTTLE_WAL_TAU so one
+	 * checkpoint's burst of full-page images does not pause alone. */
+	dt = now - t->health.at;
+	if (v[WAL_LSN] < 0) {
+		h.wal_lsn = -1.0;
+		h.wal_rate = -1.0;
+	} else if (t->health.have && t->health.wal_lsn >= 0 && dt > 0 &&
+		   v[WAL_LSN] >= t->health.wal_lsn) {
+		inst = (v[WAL_LSN] - t->health.wal_lsn) / dt;
+		if (t->health.wal_rate < 0) {
+			h.wal_rate = inst;
+		} else {
+			alpha = 1.0 - exp(-dt / THROTTLE_WAL_TAU);
+			h.wal_rate = t->health.wal_rate +
+				     alpha * (inst - t->health.wal_rate);
+		}
+		h.wal_lsn = v[WAL_LSN];
+	} else {
+		/* First sample, or the position went back (a new server
+		 * behind the same address): start over. */
+		h.wal_lsn = v[WAL_LSN];
+		h.wal_rate = -1.0;
+	}
+	h.at = now;
+	t->health = h;
+	apply_health(t);
+	update_pause(t, now);
+
+	warn = 0;
+	if (!h.sees_all && !(t->warned & WARN_SEES_ALL)) {
+		warn = WARN_SEES_ALL;
+		snprintf(err, errlen, "the role cannot see other roles' "
+			 "sessions (grant it pg_monitor): sessions blocked by "
+			 "the backfill, autovacuum and standby lag may go "
+			 "unnoticed");
+	} else if (h.replicas_unknown > 0 &&
+		   (t->max_lag_bytes > 0 || t->max_lag_s > 0) &&
+		   !(t->warned & WARN_UNKNOWN_REPLICA)) {
+		warn = WARN_UNKNOWN_REPLICA;
+		snprintf(err, errlen, "%ld of %ld standbys report no replay "
+			 "position; their lag is not checked",
+			 h.replicas_unknown, h.replicas);
+	} else if (h.in_recovery && !(t->warned & WARN_RECOVERY)) {
+		warn = WARN_RECOVERY;
+		snprintf(err, errlen, "the server is a standby: WAL rate and "
+			 "slots are not checked");
+	}
+	t->warned |= warn;
+	return warn != 0 ? 1 : 0;
+}
