@@ -49,6 +49,7 @@ struct batch_sql {
 	char *boundary_int;             /* integer key: by arithmetic, no scan */
 	bool int_key;                   /* a single int2/int4/int8 key column */
 	char *remaining;                /* SELECT EXISTS (... IS NULL) */
+	char *remaining_untimed;        /* the same after SET statement_timeout = 0 */
 	int nkeys;
 	int nparams;                    /* of every batch statement */
 	Oid types[BATCH_MAX_PARAMS];

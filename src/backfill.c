@@ -42,6 +42,7 @@
 #include "notify.h"
 #include "progress.h"
 #include "target.h"
+#include "throttle.h"
 #include "worker.h"
 
 enum step {
@@ -62,6 +63,8 @@ enum step {
 	STEP_BOUNDARY,
 	STEP_NEW_LEASE,
 	STEP_REMAINING,
+	STEP_RESTORE,       /* session settings again after REMAINING */
+	STEP_SESSION_AGAIN, /* session settings again after a reload */
 	STEP_PASS_END,
 	STEP_UNLOCK,
 	STEP_BATCH,
@@ -108,8 +111,11 @@ struct wk {
 	enum after_unlock after;
 	double after_wait;
 	struct progress_job job;     /* as read under the carve lock */
+	bool remaining;              /* REMAINING found a NULL */
+	bool session_stale;          /* a reload changed the timeouts */
 	bool have_job;
 
+	struct throttle_lane lane;   /* this worker's pacing */
 	int timeouts;                /* lock/statement timeouts in a row */
 	long sent_limit;             /* the batch in flight's size: a reload
 				      * may change b.limit meanwhile */
@@ -140,6 +146,12 @@ struct backfill {
 	struct metrics metrics;
 	bool ready_sent;
 
+	struct throttle thr;
+	struct worker mon;           /* health queries, on a connection of their own */
+	ev_timer health;
+	ev_timer runtime;            /* --max-runtime */
+	ev_signal sig_usr1, sig_usr2;
+
 	bool stopping;
 	bool job_done;
 	bool ever_connected;
@@ -159,6 +171,7 @@ static void run_batch(struct wk *w);
 static void start_connect(struct wk *w);
 static void after_session(struct wk *w);
 static void wk_stop(struct wk *w);
+static void send_session(struct wk *w, enum step step);
 
 /* ---- process-level ------------------------------------------------------ */
 
@@ -176,6 +189,9 @@ static void finish(struct backfill *bf, int code)
 		w->closed = true;
 	}
 	ev_timer_stop(bf->loop, &bf->tick);
+	ev_timer_stop(bf->loop, &bf->health);
+	ev_timer_stop(bf->loop, &bf->runtime);
+	worker_close(&bf->mon);
 	ev_break(bf->loop, EVBREAK_ALL);
 }
 
@@ -355,7 +371,8 @@ static bool configuration(const char *state)
 static const char *step_name(enum step s)
 {
 	switch (s) {
-	case STEP_SESSION: return "setting up the session";
+	case STEP_SESSION:
+	case STEP_SESSION_AGAIN: return "setting up the session";
 	case STEP_TARGET: return "checking the target";
 	case STEP_EXISTS:
 	case STEP_SETUP: return "creating the progress tables";
@@ -370,7 +387,8 @@ static const char *step_name(enum step s)
 	case STEP_START_PASS:
 	case STEP_BOUNDARY:
 	case STEP_NEW_LEASE: return "carving a lease";
-	case STEP_REMAINING: return "checking for NULLs left";
+	case STEP_REMAINING:
+	case STEP_RESTORE: return "checking for NULLs left";
 	case STEP_PASS_END: return "ending the pass";
 	case STEP_BATCH: return "running a batch";
 	case STEP_STOPPED: return "recording the stop";
@@ -401,7 +419,10 @@ static bool handle_error(struct wk *w, enum step step, PGresult *res)
 			wk_stop(w);
 			return true;
 		}
+		bf->metrics.retries++;
 		if (step == STEP_BATCH) {
+			throttle_after_batch(&bf->thr, &w->lane, ev_now(bf->loop), 0,
+					     ev_time() - w->sent_at);
 			/* New ids at once after a collision; else back off, and split
 			 * a batch that keeps timing out. */
 			d = strcmp(state, "23505") == 0 ? 0 : backoff(w);
@@ -457,6 +478,15 @@ static void write_metrics(struct backfill *bf, double rate)
 	m->rows_left = bf->estimate > 0 ? bf->estimate - (double)bf->rows_run : -1;
 	if (m->rows_left < 0 && bf->estimate > 0)
 		m->rows_left = 0;
+	m->nthrottled = 0;
+	for (int c = 0; c < THROTTLE_NCAUSES && m->nthrottled < METRICS_MAX_REASONS; c++) {
+		double secs = throttle_seconds(&bf->thr, (enum throttle_cause)c);
+
+		if (secs > 0)
+			metrics_add_throttled(m, throttle_cause_name((enum throttle_cause)c), secs);
+	}
+	m->replica_lag_bytes = bf->thr.health.have && bf->thr.health.replicas > 0 ?
+			       bf->thr.health.lag_bytes : -1;
 	if (metrics_write_file(bf->cfg->metrics_file, m, bf->have_prog ? bf->prog.job : "") != 0)
 		log_warn("cannot write the metrics file %s", bf->cfg->metrics_file);
 }
@@ -473,7 +503,8 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)revents;
 	write_metrics(bf, rate);
-	if (bf->rows_run == bf->rows_last_tick && bf->rows_run > 0) {
+	if (bf->rows_run == bf->rows_last_tick && bf->rows_run > 0 &&
+	    !throttle_paused(&bf->thr)) {
 		bf->last_tick = now;
 		return; /* nothing new to say, e.g. between service passes */
 	}
@@ -499,8 +530,12 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	} else {
 		snprintf(line, sizeof line, "%lld rows filled, %.0f rows/s", bf->rows_run, rate);
 	}
-	log_info("progress: %s", line);
-	notify_status("%s", line);
+	{
+		const char *why = throttle_reason(&bf->thr, now);
+
+		log_info("progress: %s%s%s", line, why ? "; throttled: " : "", why ? why : "");
+		notify_status("%s%s%s", line, why ? "; throttled: " : "", why ? why : "");
+	}
 }
 
 static void watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -663,7 +698,7 @@ static void next_candidate(struct wk *w)
 		     progress_send_try_lock(&bf->prog, &w->conn, w->cand[w->icand++]));
 		return;
 	}
-	sent(w, STEP_CARVE_LOCK, progress_send_carve_lock(&bf->prog, &w->conn));
+	sent(w, STEP_CARVE_LOCK, progress_send_try_lock(&bf->prog, &w->conn, 0));
 }
 
 static void after_list(struct wk *w, PGresult *res)
@@ -757,9 +792,11 @@ static void after_read_job(struct wk *w, PGresult *res)
 		}
 		if (until_done) {
 			/* Rows behind the frontier may have been inserted with NULL
-			 * during the pass: only a fresh look says we are done. */
-			sent(w, STEP_REMAINING,
-			     worker_send(&w->conn, bf->sql.remaining, 0, NULL, NULL, NULL, NULL));
+			 * during the pass: only a fresh look says we are done. It
+			 * may scan the whole table: no statement_timeout for it
+			 * (the worker keeps the last result: the EXISTS). */
+			sent(w, STEP_REMAINING, worker_send(&w->conn, bf->sql.remaining_untimed,
+							    0, NULL, NULL, NULL, NULL));
 			return;
 		}
 		sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, &w->conn, "idle"));
@@ -807,9 +844,15 @@ static void after_new_lease(struct wk *w, PGresult *res)
 
 static void after_remaining(struct wk *w, PGresult *res)
 {
+	w->remaining = !(PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 'f');
+	send_session(w, STEP_RESTORE);
+}
+
+static void after_restore(struct wk *w)
+{
 	struct backfill *bf = w->bf;
 
-	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 'f') {
+	if (!w->remaining) {
 		w->after = AFTER_JOB_DONE;
 		sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, &w->conn, "done"));
 		return;
@@ -895,6 +938,48 @@ static int ensure_ids(struct backfill *bf, long limit)
 	return 0;
 }
 
+static void stop_all(struct backfill *bf, const char *why);
+
+/* Logs one line when a pause starts or ends. */
+static void log_throttle_change(struct backfill *bf)
+{
+	char line[THROTTLE_REASON_LEN + 64];
+	int change = throttle_take_change(&bf->thr, ev_now(bf->loop), line, sizeof line);
+
+	if (change > 0)
+		log_info("%s", line);
+	else if (change < 0)
+		log_info("%s", line);
+}
+
+/*
+ * Asks the throttle whether this worker's next batch may start. Returns
+ * true to go now; otherwise a timer asks again (or the job stops, when
+ * max-runtime is over).
+ */
+static bool pace(struct wk *w)
+{
+	struct backfill *bf = w->bf;
+	long cap = throttle_max_batch(&bf->thr);
+	const char *why = NULL;
+	double wait;
+
+	if (w->b.limit > cap)
+		w->b.limit = cap;   /* under max-rate, small batches pace evenly */
+	wait = throttle_wait(&bf->thr, &w->lane, ev_now(bf->loop), time(NULL),
+			     w->b.limit, &why);
+	log_throttle_change(bf);
+	if (wait == 0)
+		return true;
+	if (wait < 0) {
+		stop_all(bf, "max-runtime reached");
+		return false;
+	}
+	w->step = STEP_NONE;
+	wait_then(w, wait, WAIT_BATCH);
+	return false;
+}
+
 static void run_batch(struct wk *w)
 {
 	struct backfill *bf = w->bf;
@@ -905,6 +990,13 @@ static void run_batch(struct wk *w)
 		wk_stop(w);
 		return;
 	}
+	if (w->session_stale) {
+		w->session_stale = false;
+		send_session(w, STEP_SESSION_AGAIN);
+		return;
+	}
+	if (!pace(w))
+		return;
 	if (ensure_ids(bf, w->b.limit) != 0) {
 		fail(bf, NB_EXIT_FAILURE, "out of memory for a batch of %ld ids", w->b.limit);
 		return;
@@ -959,6 +1051,8 @@ static void after_batch(struct wk *w, PGresult *res)
 	w->attempt = 0;
 	w->timeouts = 0;
 	bf->rows_run += filled;
+	bf->metrics.batches++;
+	throttle_after_batch(&bf->thr, &w->lane, ev_now(bf->loop), filled, took);
 	if (took > 0) {
 		double r = (double)filled / took;
 
@@ -1023,17 +1117,25 @@ static void on_result(struct worker *conn, PGresult *res)
 	case STEP_TRY_LOCK: after_try_lock(w, res); break;
 	case STEP_TAKE: after_take(w, res); break;
 	case STEP_CARVE_LOCK:
-		sent(w, STEP_READ_JOB, progress_send_read_job(&bf->prog, conn));
+		if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't') {
+			sent(w, STEP_READ_JOB, progress_send_read_job(&bf->prog, conn));
+			break;
+		}
+		/* Another worker carves, or ends the pass: look again soon. */
+		wait_then(w, BUSY_POLL, WAIT_ACQUIRE);
 		break;
 	case STEP_READ_JOB: after_read_job(w, res); break;
 	case STEP_START_PASS:
 		log_info("starting a new pass over \"%s\".\"%s\"", bf->target.schema,
 			 bf->target.table);
-		sent(w, STEP_CARVE_LOCK, progress_send_carve_lock(&bf->prog, conn));
+		/* Still holding the carve lock: read the job again. */
+		sent(w, STEP_READ_JOB, progress_send_read_job(&bf->prog, conn));
 		break;
 	case STEP_BOUNDARY: after_boundary(w, res); break;
 	case STEP_NEW_LEASE: after_new_lease(w, res); break;
 	case STEP_REMAINING: after_remaining(w, res); break;
+	case STEP_RESTORE: after_restore(w); break;
+	case STEP_SESSION_AGAIN: run_batch(w); break;
 	case STEP_PASS_END: after_pass_end(w); break;
 	case STEP_UNLOCK: after_unlock(w); break;
 	case STEP_BATCH:
@@ -1062,7 +1164,21 @@ static const char session_sql[] =
 	" set_config('enable_mergejoin', 'off', false),"
 	" set_config('DateStyle', 'ISO, YMD', false),"
 	" set_config('IntervalStyle', 'postgres', false),"
-	" set_config('extra_float_digits', '3', false)";
+	" set_config('extra_float_digits', '3', false),"
+	" set_config('lock_timeout', $1, false),"
+	" set_config('statement_timeout', $2, false)";
+
+/* Sends the session settings (again after REMAINING lifted the timeout). */
+static void send_session(struct wk *w, enum step step)
+{
+	char lock[32], stmt[32];
+	const char *values[2] = { lock, stmt };
+
+	/* Read at each send: a reload may have changed them. */
+	snprintf(lock, sizeof lock, "%ld", w->bf->cfg->lock_timeout);
+	snprintf(stmt, sizeof stmt, "%ld", w->bf->cfg->statement_timeout);
+	sent(w, step, worker_send(&w->conn, session_sql, 2, NULL, values, NULL, NULL));
+}
 
 static void on_connect(struct worker *conn, bool ok, const char *err)
 {
@@ -1085,7 +1201,7 @@ static void on_connect(struct worker *conn, bool ok, const char *err)
 		wk_close(w);
 		return;
 	}
-	sent(w, STEP_SESSION, worker_send(conn, session_sql, 0, NULL, NULL, NULL, NULL));
+	send_session(w, STEP_SESSION);
 }
 
 static void start_connect(struct wk *w)
@@ -1124,6 +1240,120 @@ static void wait_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 }
 
+/*
+ * Stop every worker after its statement in flight: SIGTERM, SIGINT and
+ * max-runtime all come here.
+ */
+static void stop_all(struct backfill *bf, const char *why)
+{
+	if (bf->stopping)
+		return;
+	bf->stopping = true;
+	notify_stopping();
+	log_info("stopping (%s) after the batches in flight", why);
+	ev_timer_stop(bf->loop, &bf->health);
+	ev_timer_stop(bf->loop, &bf->runtime);
+	worker_close(&bf->mon);
+	for (int i = 0; i < bf->nworkers; i++) {
+		struct wk *w = &bf->wk[i];
+
+		if (w->closed || w->conn.state == WORKER_BUSY)
+			continue; /* a busy worker stops when its result is in */
+		if (w->conn.state == WORKER_IDLE)
+			wk_stop(w);
+		else
+			wk_close(w);
+	}
+}
+
+static void runtime_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct backfill *bf = t->data;
+	double left = throttle_runtime_left(&bf->thr, ev_now(loop));
+
+	(void)revents;
+	if (left > 0) {
+		/* Not yet (a reload moved the limit): look again then. */
+		ev_timer_set(t, left, 0);
+		ev_timer_start(loop, t);
+		return;
+	}
+	stop_all(bf, "max-runtime reached; run again to resume");
+}
+
+static void arm_runtime(struct backfill *bf)
+{
+	double left = throttle_runtime_left(&bf->thr, ev_now(bf->loop));
+
+	ev_timer_stop(bf->loop, &bf->runtime);
+	if (isinf(left) || bf->stopping)
+		return;
+	ev_timer_set(&bf->runtime, left > 0 ? left : 0, 0);
+	ev_timer_start(bf->loop, &bf->runtime);
+}
+
+/* ---- health, on the monitoring connection ------------------------------- */
+
+static void mon_connect(struct worker *conn, bool ok, const char *err)
+{
+	struct backfill *bf = conn->data;
+
+	if (!ok) {
+		log_warn("health: cannot connect: %s", err);
+		throttle_health_update(&bf->thr, NULL, ev_now(bf->loop), bf->err, sizeof bf->err);
+	}
+}
+
+static void mon_result(struct worker *conn, PGresult *res)
+{
+	struct backfill *bf = conn->data;
+	char err[512] = "";
+	int r;
+
+	if (res && PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char msg[512];
+
+		log_warn("health query failed: %s", worker_result_error(res, msg, sizeof msg));
+		res = NULL;
+	}
+	r = throttle_health_update(&bf->thr, res, ev_now(bf->loop), err, sizeof err);
+	if (r > 0)
+		log_warn("health: %s", err);
+	else if (r < 0)
+		log_debug("health: %s", err);
+	log_throttle_change(bf);
+}
+
+/* Every health-interval: one health query, if the last has answered. */
+static void health_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct backfill *bf = t->data;
+	struct throttle_health_params p;
+	int pids[THROTTLE_MAX_PIDS], npids = 0;
+
+	(void)loop;
+	(void)revents;
+	if (bf->setup != SETUP_DONE || !throttle_health_wanted(&bf->thr))
+		return;
+	if (bf->mon.state == WORKER_DISCONNECTED) {
+		if (worker_connect(&bf->mon, bf->cfg->dsn) != 0)
+			log_warn("health: cannot connect: %s", worker_error(&bf->mon));
+		return;
+	}
+	if (bf->mon.state != WORKER_IDLE)
+		return;
+	for (int i = 0; i < bf->nworkers && npids < THROTTLE_MAX_PIDS; i++)
+		if (bf->wk[i].conn.conn && bf->wk[i].conn.state >= WORKER_IDLE)
+			pids[npids++] = PQbackendPID(bf->wk[i].conn.conn);
+	if (throttle_health_params(&p, pids, npids, bf->target.schema, bf->target.table) != 0)
+		return;
+	if (worker_send(&bf->mon, throttle_health_sql(), THROTTLE_HEALTH_NPARAMS, NULL,
+			p.values, NULL, NULL) != 0) {
+		worker_close(&bf->mon);
+		throttle_health_update(&bf->thr, NULL, ev_now(bf->loop), bf->err, sizeof bf->err);
+	}
+}
+
 /* Applies the settings that a reload may have changed. */
 static void apply_live(struct backfill *bf)
 {
@@ -1134,6 +1364,11 @@ static void apply_live(struct backfill *bf)
 		log_set_level(level);
 	ev_timer_set(&bf->tick, c->progress_interval, c->progress_interval);
 	ev_timer_again(bf->loop, &bf->tick);
+	if (throttle_reconfigure(&bf->thr, c, bf->err, sizeof bf->err) != 0)
+		log_warn("reload: throttling unchanged: %s", bf->err);
+	ev_timer_set(&bf->health, c->health_interval, c->health_interval);
+	ev_timer_again(bf->loop, &bf->health);
+	arm_runtime(bf);
 	for (int i = 0; i < bf->nworkers; i++) {
 		struct wk *w = &bf->wk[i];
 		long limit = c->batch_time > 0 ? w->b.limit : c->batch_size;
@@ -1143,6 +1378,7 @@ static void apply_live(struct backfill *bf)
 		if (c->batch_time > 0 && limit > c->max_batch_size)
 			limit = c->max_batch_size;
 		w->b.limit = limit;
+		w->session_stale = true;  /* lock and statement timeouts */
 	}
 }
 
@@ -1184,25 +1420,21 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 
 	(void)loop;
 	(void)revents;
-	if (s->signum == SIGHUP) {
+	switch (s->signum) {
+	case SIGHUP:
 		reload(bf);
 		return;
-	}
-	if (bf->stopping)
+	case SIGUSR1:
+		throttle_set_paused(&bf->thr, true, "SIGUSR1");
+		log_info("paused by SIGUSR1; SIGUSR2 resumes");
 		return;
-	bf->stopping = true;
-	notify_stopping();
-	log_info("stopping on %s after the batches in flight",
-		 s->signum == SIGINT ? "SIGINT" : "SIGTERM");
-	for (int i = 0; i < bf->nworkers; i++) {
-		struct wk *w = &bf->wk[i];
-
-		if (w->closed || w->conn.state == WORKER_BUSY)
-			continue; /* a busy worker stops when its result is in */
-		if (w->conn.state == WORKER_IDLE)
-			wk_stop(w);
-		else
-			wk_close(w);
+	case SIGUSR2:
+		throttle_set_paused(&bf->thr, false, NULL);
+		log_info("resumed by SIGUSR2");
+		return;
+	default:
+		stop_all(bf, s->signum == SIGINT ? "SIGINT" : "SIGTERM");
+		return;
 	}
 }
 
@@ -1222,6 +1454,11 @@ int backfill_run(struct config *cfg, int argc, char **argv)
 	bf.argv = argv;
 	metrics_init(&bf.metrics);
 	notify_init();
+	if (throttle_init(&bf.thr, cfg, ev_now(loop), bf.err, sizeof bf.err) != 0) {
+		log_error("%s", bf.err);
+		nanoid_free(&bf.gen);
+		return NB_EXIT_CONFIG;
+	}
 	if (nanoid_init(&bf.gen, cfg->alphabet, (size_t)cfg->size, cfg->prefix) != 0) {
 		log_error("out of memory");
 		return NB_EXIT_FAILURE;
@@ -1242,6 +1479,7 @@ int backfill_run(struct config *cfg, int argc, char **argv)
 		ev_timer_init(&w->wait, wait_cb, 0, 0);
 		w->wait.data = w;
 		batch_init(&w->b, &bf.sql, cfg->batch_size);
+		throttle_lane_init(&w->lane);
 		snprintf(w->owner, sizeof w->owner, "%s:%ld/%d", host, (long)getpid(), w->id);
 	}
 
@@ -1253,6 +1491,18 @@ int backfill_run(struct config *cfg, int argc, char **argv)
 	bf.sig_int.data = &bf;
 	ev_signal_init(&bf.sig_hup, signal_cb, SIGHUP);
 	bf.sig_hup.data = &bf;
+	ev_signal_init(&bf.sig_usr1, signal_cb, SIGUSR1);
+	bf.sig_usr1.data = &bf;
+	ev_signal_init(&bf.sig_usr2, signal_cb, SIGUSR2);
+	bf.sig_usr2.data = &bf;
+	ev_signal_start(loop, &bf.sig_usr1);
+	ev_signal_start(loop, &bf.sig_usr2);
+	worker_init(&bf.mon, loop, 0, mon_connect, mon_result, &bf);
+	ev_timer_init(&bf.health, health_cb, cfg->health_interval, cfg->health_interval);
+	bf.health.data = &bf;
+	ev_timer_start(loop, &bf.health);
+	ev_timer_init(&bf.runtime, runtime_cb, 0, 0);
+	bf.runtime.data = &bf;
 	ev_signal_start(loop, &bf.sig_term);
 	ev_signal_start(loop, &bf.sig_int);
 	ev_signal_start(loop, &bf.sig_hup);
@@ -1266,6 +1516,7 @@ int backfill_run(struct config *cfg, int argc, char **argv)
 
 	bf.started = bf.last_tick = ev_now(loop);
 	ev_timer_start(loop, &bf.tick);
+	arm_runtime(&bf);
 	for (int i = 0; i < bf.nworkers && !bf.finished; i++)
 		start_connect(&bf.wk[i]);
 	if (!bf.finished)
@@ -1275,6 +1526,11 @@ int backfill_run(struct config *cfg, int argc, char **argv)
 	ev_signal_stop(loop, &bf.sig_term);
 	ev_signal_stop(loop, &bf.sig_int);
 	ev_signal_stop(loop, &bf.sig_hup);
+	ev_signal_stop(loop, &bf.sig_usr1);
+	ev_signal_stop(loop, &bf.sig_usr2);
+	ev_timer_stop(loop, &bf.health);
+	ev_timer_stop(loop, &bf.runtime);
+	worker_close(&bf.mon);
 	ev_timer_stop(loop, &bf.tick);
 	ev_timer_stop(loop, &bf.watchdog);
 	notify_close();
