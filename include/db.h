@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <libpq-fe.h>
 
+#include "pgtext.h"
+
 /*
  * Connects with dsn (a conninfo string or URI, expanded as dbname; NULL:
  * libpq's PG* environment), application_name "nanoid-backfill" unless the
@@ -62,8 +64,6 @@ bool db_ok(const PGresult *res);
 const char *db_error(PGconn *conn, const PGresult *res, char *buf,
 		     size_t len);
 
-/* SQLSTATE of res ("" if none, or res is NULL). */
-const char *db_sqlstate(const PGresult *res);
 
 /* Whether res failed because a lock was not granted in time (55P03) or
  * in a deadlock (40P01): the statement can simply be tried again. */

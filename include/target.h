@@ -61,6 +61,12 @@ int target_check(struct target *t, const PGresult *res,
 		 const struct config *c, size_t id_len, char *err,
 		 size_t errlen);
 
+/*
+ * The one line for a table that was not found: with its schema if one was
+ * given, else saying that search_path was used.
+ */
+void target_missing(const struct config *c, char *err, size_t errlen);
+
 /* Estimated rows still NULL when the check ran; -1 if unknown. */
 double target_estimate(const struct target *t);
 

@@ -87,13 +87,4 @@ void worker_close(struct worker *w);
 /* libpq's last error for w, flattened to one line (no newline). */
 const char *worker_error(struct worker *w);
 
-/*
- * One-line text of a failed result: the primary message, and the detail
- * after "; " if there is one. Written to buf, which is returned.
- */
-const char *worker_result_error(const PGresult *res, char *buf, size_t len);
-
-/* SQLSTATE of a result ("" if none). */
-const char *worker_sqlstate(const PGresult *res);
-
 #endif

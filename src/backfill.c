@@ -40,6 +40,7 @@
 #include "metrics.h"
 #include "nanoid.h"
 #include "notify.h"
+#include "pgtext.h"
 #include "progress.h"
 #include "target.h"
 #include "throttle.h"
@@ -323,6 +324,13 @@ static void connection_lost(struct wk *w, const char *why)
 		return;
 	}
 	d = backoff(w);
+	if (bf->cfg->until_done && bf->cfg->reconnect_timeout > 0) {
+		/* Try once more right at the deadline, not a backoff past it. */
+		double left = bf->cfg->reconnect_timeout - (now - w->lost_since);
+
+		if (d > left)
+			d = left > 0.05 ? left : 0.05;
+	}
 	log_warn("worker %d: connection lost (%s); reconnecting in %.1f s", w->id, why, d);
 	wait_then(w, d, WAIT_CONNECT);
 }
@@ -406,9 +414,11 @@ static bool handle_error(struct wk *w, enum step step, PGresult *res)
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return false;
-	state = worker_sqlstate(res);
-	worker_result_error(res, msg, sizeof msg);
-	if (disconnecting(state)) {
+	state = pgtext_sqlstate(res);
+	pgtext_result_error(res, msg, sizeof msg);
+	/* A connection that dies mid-query gives an error with no SQLSTATE. */
+	if (disconnecting(state) || state[0] == '\0' ||
+	    PQstatus(w->conn.conn) == CONNECTION_BAD) {
 		connection_lost(w, msg);
 		return true;
 	}
@@ -1207,11 +1217,34 @@ static void on_connect(struct worker *conn, bool ok, const char *err)
 static void start_connect(struct wk *w)
 {
 	struct backfill *bf = w->bf;
+	char *parse_err = NULL;
+	PQconninfoOption *opts;
 
-	if (worker_connect(&w->conn, bf->cfg->dsn) != 0) {
-		fail(bf, bf->ever_connected ? NB_EXIT_FAILURE : NB_EXIT_CONFIG,
-		     "cannot connect to the database: %s", worker_error(&w->conn));
+	if (worker_connect(&w->conn, bf->cfg->dsn) == 0)
+		return;
+	/*
+	 * libpq refused to start: a malformed conninfo, or an option value it
+	 * rejects (sslmode=bogus), is configuration (78); an attempt that
+	 * failed at once, say a socket that is not there, is a failure to
+	 * connect (1), like any later one.
+	 */
+	opts = bf->cfg->dsn ? PQconninfoParse(bf->cfg->dsn, &parse_err) : NULL;
+	if (bf->cfg->dsn && !opts) {
+		if (parse_err)
+			pgtext_flatten(parse_err);
+		fail(bf, NB_EXIT_CONFIG, "invalid --dsn: %s",
+		     parse_err ? parse_err : "out of memory");
+	} else if (!strstr(worker_error(&w->conn), "connection to server") &&
+		   !strstr(worker_error(&w->conn), "could not translate host name")) {
+		fail(bf, NB_EXIT_CONFIG, "invalid --dsn: %s", worker_error(&w->conn));
+	} else if (bf->ever_connected) {
+		connection_lost(w, worker_error(&w->conn));
+	} else {
+		fail(bf, NB_EXIT_FAILURE, "cannot connect to the database: %s",
+		     worker_error(&w->conn));
 	}
+	PQconninfoFree(opts);
+	PQfreemem(parse_err);
 }
 
 static void wait_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -1313,7 +1346,7 @@ static void mon_result(struct worker *conn, PGresult *res)
 	if (res && PQresultStatus(res) != PGRES_TUPLES_OK) {
 		char msg[512];
 
-		log_warn("health query failed: %s", worker_result_error(res, msg, sizeof msg));
+		log_warn("health query failed: %s", pgtext_result_error(res, msg, sizeof msg));
 		res = NULL;
 	}
 	r = throttle_health_update(&bf->thr, res, ev_now(bf->loop), err, sizeof err);

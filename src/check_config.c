@@ -56,7 +56,7 @@ bool check_config_dsn(const char *dsn, char *err, size_t errlen)
 static int fail_res(struct check *c, const PGresult *res, const char *what)
 {
 	char buf[LINE];
-	const char *state = db_sqlstate(res);
+	const char *state = pgtext_sqlstate(res);
 
 	log_error("%s: %s", what, db_error(c->conn, res, buf, sizeof buf));
 	return strncmp(state, "42", 2) == 0 ? NB_EXIT_CONFIG : NB_EXIT_FAILURE;

@@ -14,33 +14,9 @@
 #include <sodium.h>
 
 #include "log.h"
+#include "pgtext.h"
 
 static volatile sig_atomic_t stop_flag;
-
-static void flatten(char *s)
-{
-	size_t n;
-
-	for (char *p = s; *p; p++) {
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
-	}
-	n = strlen(s);
-	while (n > 0 && s[n - 1] == ' ')
-		s[--n] = '\0';
-}
-
-/* NOTICEs ("... does not exist, skipping") are not errors: debug lines,
- * never libpq's default of printing them to stderr. */
-static void on_notice(void *arg, const char *message)
-{
-	char line[512];
-
-	(void)arg;
-	snprintf(line, sizeof line, "%s", message);
-	flatten(line);
-	log_debug("server: %s", line);
-}
 
 PGconn *db_connect(const char *dsn, char *err, size_t errlen)
 {
@@ -56,12 +32,12 @@ PGconn *db_connect(const char *dsn, char *err, size_t errlen)
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
 		snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
-		flatten(msg);
+		pgtext_flatten(msg);
 		snprintf(err, errlen, "cannot connect to the database: %s", msg);
 		PQfinish(conn);
 		return NULL;
 	}
-	PQsetNoticeProcessor(conn, on_notice, NULL);
+	PQsetNoticeProcessor(conn, pgtext_log_notice, NULL);
 	return conn;
 }
 
@@ -176,36 +152,20 @@ bool db_ok(const PGresult *res)
 const char *db_error(PGconn *conn, const PGresult *res, char *buf,
 		     size_t len)
 {
-	const char *primary, *detail;
-
 	if (res == NULL) {
 		snprintf(buf, len, "%s", conn ? PQerrorMessage(conn) : "no connection");
 		if (buf[0] == '\0')
 			snprintf(buf, len, "connection lost");
-	} else {
-		primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-		detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-		if (primary == NULL)
-			primary = PQresultErrorMessage(res);
-		if (detail != NULL)
-			snprintf(buf, len, "%s; %s", primary, detail);
-		else
-			snprintf(buf, len, "%s", primary);
+		pgtext_flatten(buf);
+		return buf;
 	}
-	flatten(buf);
-	return buf;
+	return pgtext_result_error(res, buf, len);
 }
 
-const char *db_sqlstate(const PGresult *res)
-{
-	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
-	return s ? s : "";
-}
 
 bool db_lock_failure(const PGresult *res)
 {
-	const char *s = db_sqlstate(res);
+	const char *s = pgtext_sqlstate(res);
 
 	return strcmp(s, "55P03") == 0 || strcmp(s, "40P01") == 0;
 }

@@ -13,6 +13,7 @@
 #include "db.h"
 #include "exit_codes.h"
 #include "log.h"
+#include "pgtext.h"
 #include "plan.h"
 #include "target.h"
 
@@ -110,12 +111,8 @@ static int fin_resolve(struct fin *f, bool need_column)
 		return NB_EXIT_FAILURE;
 	}
 	if (PQntuples(res) != 1) {
-		if (cfg->schema != NULL)
-			log_error("table \"%s\".\"%s\" does not exist",
-				  cfg->schema, cfg->table);
-		else
-			log_error("table \"%s\" does not exist (looked up through "
-				  "search_path; use --schema)", cfg->table);
+		target_missing(cfg, err, sizeof err);
+		log_error("%s", err);
 		PQclear(res);
 		return NB_EXIT_CONFIG;
 	}
@@ -189,7 +186,7 @@ static PGresult *ddl(struct fin *f, const char *sql, const char *what,
 			return res;
 		delay = db_backoff_ms(attempt);
 		log_warn("%s: %s (%s); retry %d of %ld in %.1f s", what,
-			 db_error(f->conn, res, msg, sizeof msg), db_sqlstate(res),
+			 db_error(f->conn, res, msg, sizeof msg), pgtext_sqlstate(res),
 			 attempt, f->cfg->ddl_retries, (double)delay / 1000.0);
 		if (cleanup != NULL) {
 			r = db_exec(f->conn, cleanup, 0, NULL, false);
@@ -226,17 +223,11 @@ static int fail(struct fin *f, PGresult *res, const char *what)
 	return NB_EXIT_FAILURE;
 }
 
-static char *sqlf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* SQL text or die: a one-shot command has nothing to fall back to. */
+#define sqlf(...) sql_or_exit(pgtext_printf(__VA_ARGS__))
 
-static char *sqlf(const char *fmt, ...)
+static char *sql_or_exit(char *s)
 {
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
 	if (s == NULL) {
 		log_error("out of memory");
 		exit(NB_EXIT_FAILURE);
@@ -376,7 +367,7 @@ static int not_null(struct fin *f)
 		free(sql);
 		if (!db_ok(res)) {
 			free(qn);
-			if (strcmp(db_sqlstate(res), "23514") == 0 && !db_stopping()) {
+			if (strcmp(pgtext_sqlstate(res), "23514") == 0 && !db_stopping()) {
 				log_error("%s still holds NULL values: run the "
 					  "backfill to the end first (%s)%s",
 					  f->shown,
@@ -549,7 +540,7 @@ static int unique(struct fin *f)
 	if (!db_ok(res)) {
 		/* A failed concurrent build leaves its INVALID index behind. */
 		drop_invalid_index(f);
-		if (strcmp(db_sqlstate(res), "23505") == 0 && !db_stopping()) {
+		if (strcmp(pgtext_sqlstate(res), "23505") == 0 && !db_stopping()) {
 			PQclear(res);
 			report_duplicates(f);
 			return NB_EXIT_FAILURE;
@@ -775,7 +766,7 @@ int finalize_add_column(const struct config *cfg)
 			break;
 		delay = db_backoff_ms(attempt);
 		log_warn("adding the column: %s (%s); retry %d of %ld in %.1f s",
-			 db_error(f.conn, res, err, sizeof err), db_sqlstate(res),
+			 db_error(f.conn, res, err, sizeof err), pgtext_sqlstate(res),
 			 attempt, cfg->ddl_retries, (double)delay / 1000.0);
 		PQclear(res);
 		res = NULL;

@@ -14,23 +14,10 @@
 
 #include "batch.h"
 #include "pgbin.h"
+#include "pgtext.h"
 #include "worker.h"
 
 #define LOCK_KEY "hashtext('nanoid_backfill:' || $1::text)"
-
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
 
 static const char setup_fmt[] =
 	/* One implicit transaction: the lock is held until it commits. */
@@ -150,41 +137,41 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 	if (job)
 		p->job = strdup(job);
 	else
-		p->job = xasprintf("%s.%s.%s", t->schema, t->table, t->column);
+		p->job = pgtext_printf("%s.%s.%s", t->schema, t->table, t->column);
 	if (!p->schema_q || !p->job)
 		goto fail;
-	p->jobs = xasprintf("%s.jobs", p->schema_q);
-	p->leases = xasprintf("%s.leases", p->schema_q);
+	p->jobs = pgtext_printf("%s.jobs", p->schema_q);
+	p->leases = pgtext_printf("%s.leases", p->schema_q);
 	if (!p->jobs || !p->leases)
 		goto fail;
-	p->sql_exists = xasprintf(
+	p->sql_exists = pgtext_printf(
 		"SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL"
 		" AND to_regclass($3) IS NOT NULL");
-	p->sql_setup = xasprintf(setup_fmt, p->schema_q);
-	p->sql_claim = xasprintf(claim_fmt, p->jobs, p->leases);
-	p->sql_state = xasprintf(
+	p->sql_setup = pgtext_printf(setup_fmt, p->schema_q);
+	p->sql_claim = pgtext_printf(claim_fmt, p->jobs, p->leases);
+	p->sql_state = pgtext_printf(
 		"UPDATE %s SET state = 'stopped', updated_at = now()"
 		" WHERE job = $1 AND state <> 'done'", p->jobs);
-	p->sql_list = xasprintf(
+	p->sql_list = pgtext_printf(
 		"SELECT lease FROM %s WHERE job = $1 AND state = 'open'"
 		" ORDER BY lease LIMIT 64", p->leases);
-	p->sql_try_lock = xasprintf("SELECT pg_try_advisory_lock(" LOCK_KEY ", $2)");
-	p->sql_take = xasprintf(
+	p->sql_try_lock = pgtext_printf("SELECT pg_try_advisory_lock(" LOCK_KEY ", $2)");
+	p->sql_take = pgtext_printf(
 		"UPDATE %s SET owner = $3, updated_at = now()"
 		" WHERE job = $1 AND lease = $2 AND state = 'open'"
 		" RETURNING lo, hi, cursor, rows_done", p->leases);
-	p->sql_unlock = xasprintf("SELECT pg_advisory_unlock(" LOCK_KEY ", $2)");
-	p->sql_carve_lock = xasprintf("SELECT pg_advisory_lock(" LOCK_KEY ", 0)");
-	p->sql_read_job = xasprintf(
+	p->sql_unlock = pgtext_printf("SELECT pg_advisory_unlock(" LOCK_KEY ", $2)");
+	p->sql_carve_lock = pgtext_printf("SELECT pg_advisory_lock(" LOCK_KEY ", 0)");
+	p->sql_read_job = pgtext_printf(
 		"SELECT state, frontier, frontier_done, next_lease,"
 		" COALESCE(EXTRACT(epoch FROM now() - idle_since), 0)::float8,"
 		" (SELECT count(*) FROM %s l WHERE l.job = j.job AND l.state = 'open')"
 		" FROM %s j WHERE job = $1", p->leases, p->jobs);
-	p->sql_start_pass = xasprintf(
+	p->sql_start_pass = pgtext_printf(
 		"UPDATE %s SET state = 'running', idle_since = NULL, updated_at = now()"
 		" WHERE job = $1", p->jobs);
-	p->sql_new_lease = xasprintf(new_lease_fmt, p->jobs, p->leases);
-	p->sql_pass_end = xasprintf(pass_end_fmt, p->jobs, p->leases);
+	p->sql_new_lease = pgtext_printf(new_lease_fmt, p->jobs, p->leases);
+	p->sql_pass_end = pgtext_printf(pass_end_fmt, p->jobs, p->leases);
 	if (p->sql_exists && p->sql_setup && p->sql_claim && p->sql_state &&
 	    p->sql_list && p->sql_try_lock && p->sql_take && p->sql_unlock &&
 	    p->sql_carve_lock && p->sql_read_job && p->sql_start_pass &&
@@ -238,7 +225,7 @@ int progress_send_exists(struct progress *p, struct worker *w)
 
 	names[0] = p->jobs;
 	names[1] = p->leases;
-	names[2] = xasprintf("%s.job_progress", p->schema_q);
+	names[2] = pgtext_printf("%s.job_progress", p->schema_q);
 	if (!names[2])
 		return -1;
 	rc = send_text(w, p->sql_exists, 3, (const char *const *)names);

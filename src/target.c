@@ -58,6 +58,11 @@ static const char query[] =
 	"                   AND i.indpred IS NULL AND i.indexprs IS NULL"
 	"                   AND (i.indkey::int2[])[0:i.indnkeyatts - 1]"
 	"                       <@ (SELECT array_agg(attnum) FROM keys)),"
+	/* by attnum: NULL for a missing column, where a name would raise */
+	"        current_user, has_schema_privilege(rel.nspname, 'USAGE'),"
+	"        has_column_privilege(rel.oid, col.attnum, 'SELECT'),"
+	"        has_column_privilege(rel.oid, col.attnum, 'UPDATE'),"
+	"        has_column_privilege(rel.oid, keys.attnum, 'SELECT'),"
 	"        COALESCE((SELECT s.null_frac FROM pg_stats s"
 	"                   WHERE s.schemaname = rel.nspname AND s.tablename = rel.relname"
 	"                     AND s.attname = $3::text), 1)"
@@ -69,7 +74,8 @@ enum {
 	F_REL_FOUND, F_NSPNAME, F_RELNAME, F_RELKIND, F_RELTUPLES,
 	F_COL_FOUND, F_TYPNAME, F_TYPCATEGORY, F_TYPMOD, F_TYP,
 	F_KEY_NAME, F_KEY_FOUND, F_KEY_TYPE, F_KEY_NOTNULL,
-	F_KEY_UNIQUE, F_NULL_FRAC,
+	F_KEY_UNIQUE, F_ROLE, F_USAGE, F_COL_SELECT, F_COL_UPDATE, F_KEY_SELECT,
+	F_NULL_FRAC,
 };
 
 const char *target_query(void)
@@ -145,13 +151,7 @@ int target_check(struct target *t, const PGresult *res,
 
 	memset(t, 0, sizeof *t);
 	if (rows < 1 || !is_true(res, 0, F_REL_FOUND)) {
-		if (c->schema)
-			snprintf(err, errlen, "table \"%s\".\"%s\" does not exist",
-				 c->schema, c->table);
-		else
-			snprintf(err, errlen, "table \"%s\" does not exist "
-				 "(looked up through search_path; use --schema)",
-				 c->table);
+		target_missing(c, err, errlen);
 		return -1;
 	}
 	snprintf(rel, sizeof rel, "\"%s\".\"%s\"", PQgetvalue(res, 0, F_NSPNAME),
@@ -218,6 +218,26 @@ int target_check(struct target *t, const PGresult *res,
 			 "unique index covers it", c->key ? c->key : "", rel);
 		return -1;
 	}
+	/* What every batch does: read the key and the column, update the
+	 * column. Checked here so that a missing grant writes nothing. */
+	if (!is_true(res, 0, F_USAGE)) {
+		snprintf(err, errlen, "role \"%s\" may not use schema \"%s\"",
+			 PQgetvalue(res, 0, F_ROLE), PQgetvalue(res, 0, F_NSPNAME));
+		return -1;
+	}
+	for (int i = 0; i < rows; i++) {
+		if (!is_true(res, i, F_KEY_SELECT)) {
+			snprintf(err, errlen, "role \"%s\" may not read column \"%s\" of %s",
+				 PQgetvalue(res, 0, F_ROLE), PQgetvalue(res, i, F_KEY_NAME), rel);
+			return -1;
+		}
+	}
+	if (!is_true(res, 0, F_COL_SELECT) || !is_true(res, 0, F_COL_UPDATE)) {
+		snprintf(err, errlen, "role \"%s\" may not %s column \"%s\" of %s",
+			 PQgetvalue(res, 0, F_ROLE),
+			 is_true(res, 0, F_COL_SELECT) ? "update" : "read", c->column, rel);
+		return -1;
+	}
 	if (rows > CONFIG_MAX_KEYS) {
 		snprintf(err, errlen, "key of %s has %d columns; at most %d are supported",
 			 rel, rows, CONFIG_MAX_KEYS);
@@ -235,6 +255,16 @@ int target_check(struct target *t, const PGresult *res,
 	t->reltuples = strtod(PQgetvalue(res, 0, F_RELTUPLES), NULL);
 	t->null_frac = strtod(PQgetvalue(res, 0, F_NULL_FRAC), NULL);
 	return 0;
+}
+
+void target_missing(const struct config *c, char *err, size_t errlen)
+{
+	if (c->schema)
+		snprintf(err, errlen, "table \"%s\".\"%s\" does not exist",
+			 c->schema, c->table);
+	else
+		snprintf(err, errlen, "table \"%s\" does not exist "
+			 "(looked up through search_path; use --schema)", c->table);
 }
 
 double target_estimate(const struct target *t)

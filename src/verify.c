@@ -12,6 +12,8 @@
 #include "db.h"
 #include "exit_codes.h"
 #include "log.h"
+#include "pgtext.h"
+#include "target.h"
 
 #define SAMPLES 5
 
@@ -47,18 +49,6 @@ static const char resolve_sql[] =
 	"(length(" v ") = $3::int AND left(" v ", length($1::text)) = $1::text" \
 	" AND ltrim(substr(" v ", length($1::text) + 1), $2::text) = '')"
 
-__attribute__((format(printf, 1, 2)))
-static char *sqlf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
 
 struct counts {
 	long long rows, nulls, dup_values, dup_rows, malformed;
@@ -126,12 +116,8 @@ int verify_run(const struct config *cfg)
 	if (res == NULL)
 		goto out;
 	if (PQntuples(res) != 1) {
-		if (cfg->schema != NULL)
-			log_error("table \"%s\".\"%s\" does not exist",
-				  cfg->schema, cfg->table);
-		else
-			log_error("table \"%s\" does not exist (looked up through "
-				  "search_path; use --schema)", cfg->table);
+		target_missing(cfg, err, sizeof err);
+		log_error("%s", err);
 		rc = NB_EXIT_CONFIG;
 		goto out;
 	}
@@ -164,7 +150,7 @@ int verify_run(const struct config *cfg)
 	qr = db_quote(conn, rel);
 	qc = db_quote(conn, cfg->column);
 	if (qs == NULL || qr == NULL || qc == NULL ||
-	    (qt = sqlf("%s.%s", qs, qr)) == NULL) {
+	    (qt = pgtext_printf("%s.%s", qs, qr)) == NULL) {
 		log_error("cannot quote the names: %s", PQerrorMessage(conn));
 		goto out;
 	}
@@ -178,7 +164,7 @@ int verify_run(const struct config *cfg)
 	PQclear(res);
 
 	/* COLLATE "C": ids compare byte by byte, whatever the column's collation. */
-	sql = sqlf("WITH g AS (SELECT %s::text COLLATE \"C\" AS v, count(*) AS n"
+	sql = pgtext_printf("WITH g AS (SELECT %s::text COLLATE \"C\" AS v, count(*) AS n"
 		   "             FROM %s GROUP BY 1)"
 		   " SELECT coalesce(sum(n), 0),"
 		   "        coalesce(sum(n) FILTER (WHERE v IS NULL), 0),"
@@ -206,7 +192,7 @@ int verify_run(const struct config *cfg)
 	printf("  duplicates:   %lld %s (%lld rows)", n.dup_values,
 	       plural(n.dup_values, "value", "values"), n.dup_rows);
 	if (n.dup_values > 0) {
-		sql = sqlf("SELECT %s::text COLLATE \"C\", count(*) FROM %s"
+		sql = pgtext_printf("SELECT %s::text COLLATE \"C\", count(*) FROM %s"
 			   " WHERE %s IS NOT NULL GROUP BY 1 HAVING count(*) > 1"
 			   " ORDER BY 2 DESC, 1 LIMIT %d", qc, qt, qc, SAMPLES);
 		res = run(conn, sql, 0, NULL, "listing duplicates");
@@ -222,7 +208,7 @@ int verify_run(const struct config *cfg)
 	}
 	printf("\n  malformed:    %lld", n.malformed);
 	if (n.malformed > 0) {
-		sql = sqlf("SELECT v FROM (SELECT %s::text COLLATE \"C\" AS v FROM %s"
+		sql = pgtext_printf("SELECT v FROM (SELECT %s::text COLLATE \"C\" AS v FROM %s"
 			   " WHERE %s IS NOT NULL) s WHERE NOT " WELL_FORMED("v")
 			   " ORDER BY 1 LIMIT %d", qc, qt, qc, SAMPLES);
 		res = run(conn, sql, 3, fv, "listing malformed values");

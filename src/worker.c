@@ -14,17 +14,7 @@
 #include <string.h>
 
 #include "log.h"
-
-static void flatten(char *s)
-{
-	size_t n = strlen(s);
-
-	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
-		s[--n] = '\0';
-	for (char *p = s; *p; p++)
-		if (*p == '\n' || *p == '\t')
-			*p = ' ';
-}
+#include "pgtext.h"
 
 const char *worker_error(struct worker *w)
 {
@@ -34,30 +24,8 @@ const char *worker_error(struct worker *w)
 		msg = w->errbuf[0] ? w->errbuf : "unknown error";
 	if (msg != w->errbuf)
 		snprintf(w->errbuf, sizeof w->errbuf, "%s", msg);
-	flatten(w->errbuf);
+	pgtext_flatten(w->errbuf);
 	return w->errbuf;
-}
-
-const char *worker_result_error(const PGresult *res, char *buf, size_t len)
-{
-	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-
-	if (!primary)
-		primary = PQresultErrorMessage(res);
-	if (detail)
-		snprintf(buf, len, "%s; %s", primary, detail);
-	else
-		snprintf(buf, len, "%s", primary);
-	flatten(buf);
-	return buf;
-}
-
-const char *worker_sqlstate(const PGresult *res)
-{
-	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
-	return s ? s : "";
 }
 
 /* Point the watcher at the connection's current socket and wanted events. */
@@ -91,20 +59,6 @@ static void lost(struct worker *w)
 	w->state = WORKER_DISCONNECTED;
 	w->want_write = false;
 	w->on_result(w, NULL);
-}
-
-/*
- * Server notices ("schema ... already exists, skipping") are not for the
- * operator: libpq's default would print them raw on stderr.
- */
-static void notice(void *arg, const char *message)
-{
-	struct worker *w = arg;
-	char line[512];
-
-	snprintf(line, sizeof line, "%s", message);
-	flatten(line);
-	log_debug("worker %d: server: %s", w->id, line);
 }
 
 static void connect_step(struct worker *w)
@@ -247,7 +201,7 @@ int worker_connect(struct worker *w, const char *dsn)
 		w->conn = NULL;
 		return -1;
 	}
-	PQsetNoticeProcessor(w->conn, notice, w);
+	PQsetNoticeProcessor(w->conn, pgtext_log_notice, NULL);
 	w->state = WORKER_CONNECTING;
 	/* Per the libpq docs: behave as if PQconnectPoll said WRITING. */
 	w->want_write = true;
