@@ -13,6 +13,8 @@ PKGS=(
 	postgresql postgresql-client                   # integration tests: server + psql
 	procps                                         # ps/pgrep when debugging tests
 	python3 systemd man-db groff-base              # tests: JSON checks, systemd-analyze, man page warnings
+	valgrind                                       # scripts/valgrind.sh: memcheck stage
+	clang libclang-rt-dev                          # scripts/fuzz.sh: libFuzzer (-fsanitize=fuzzer)
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

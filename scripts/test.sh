@@ -34,8 +34,24 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	meson test -C build-asan --print-errorlogs || status=1
 
-# One closing line over both builds, counted from meson's JSON logs.
-python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY' || status=1
+# Extra stages (issue 7), after the suites above. Each prints "ok - ..." or
+# "not ok - ..." per test; the lines are kept (*.tap) and counted below.
+stage() { # NAME LOG CMD...: run one stage, print how long it took
+	local name=$1 log=$2 start=$SECONDS
+	shift 2
+	echo "== $name"
+	"$@" 2>&1 | tee "$log" || status=1
+	echo "== $name: $((SECONDS - start)) s"
+}
+stage "valgrind memcheck (build: unit tests, fill_basic)" build/valgrind.tap \
+	bash scripts/valgrind.sh build
+stage "fuzz (libFuzzer + ASan + UBSan, ${FUZZ_TIME:-30} s per target)" build/fuzz.tap \
+	bash scripts/fuzz.sh "${FUZZ_TIME:-30}"
+
+# One closing line over every stage, counted from meson's JSON logs and the
+# extra stages' ok/not ok lines.
+python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+	build/valgrind.tap build/fuzz.tap <<'PY' || status=1
 import json, sys
 n = {"passed": 0, "failed": 0, "skipped": 0}
 for path in sys.argv[1:]:
@@ -43,6 +59,18 @@ for path in sys.argv[1:]:
         lines = open(path).read().splitlines()
     except OSError:
         n["failed"] += 1      # a suite that left no log did not pass
+        continue
+    if path.endswith(".tap"):
+        seen = 0
+        for line in lines:
+            if line.startswith("ok - "):
+                n["skipped" if "# SKIP" in line else "passed"] += 1
+                seen += 1
+            elif line.startswith("not ok - "):
+                n["failed"] += 1
+                seen += 1
+        if not seen:
+            n["failed"] += 1  # a stage that reported nothing did not pass
         continue
     for line in lines:
         r = json.loads(line).get("result")

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 enum key_type {
 	KEY_STRING,     /* char *, heap copy */
@@ -748,6 +749,33 @@ static int on_file_key(void *user, const char *section, const char *name,
 	return 1;
 }
 
+/*
+ * Does a conninfo string or URI carry a password? The keyword (or a URI's
+ * "?password=" parameter), or a URI's userinfo with a ':' ("user:secret@").
+ * Only ever answers yes or no: the value is never copied or printed.
+ */
+static bool dsn_has_password(const char *dsn)
+{
+	const char *p, *end;
+
+	if (dsn == NULL)
+		return false;
+	if (strstr(dsn, "password") != NULL)
+		return true;
+	if (strncmp(dsn, "postgresql://", 13) == 0)
+		p = dsn + 13;
+	else if (strncmp(dsn, "postgres://", 11) == 0)
+		p = dsn + 11;
+	else
+		return false;
+	end = p + strcspn(p, "/?");     /* the authority */
+	for (const char *at = p; at < end; at++) {
+		if (*at == '@')
+			return memchr(p, ':', (size_t)(at - p)) != NULL;
+	}
+	return false;
+}
+
 enum config_result config_load_file(struct config *c, const char *path,
 				    char *err, size_t errlen)
 {
@@ -765,6 +793,18 @@ enum config_result config_load_file(struct config *c, const char *path,
 	}
 	rc = ini_parse_stream(read_line, &st, on_file_key, &st);
 	free(st.buf);
+	{
+		/* A password in a file others can read is a leak waiting to
+		 * happen; say so, but do not refuse (the file is the admin's). */
+		const struct key_def *dk = find_key("dsn");
+		struct stat sb;
+
+		if (dk != NULL && st.seen[dk - keys] != 0 &&
+		    dsn_has_password(c->dsn) && fstat(fileno(st.f), &sb) == 0 &&
+		    (sb.st_mode & 077) != 0)
+			log_warn("job file %s is readable by group or others and "
+				 "holds a password; chmod 600 it", path);
+	}
 	fclose(st.f);
 
 	if (st.read_errno != 0) {
