@@ -48,8 +48,7 @@ struct batch_sql {
 	char *boundary[2];              /* lease boundary: [0] from start, [1] past $2.. */
 	char *boundary_int;             /* integer key: by arithmetic, no scan */
 	bool int_key;                   /* a single int2/int4/int8 key column */
-	char *remaining;                /* SELECT EXISTS (... IS NULL) */
-	char *remaining_untimed;        /* the same after SET statement_timeout = 0 */
+	char *remaining;                /* SET statement_timeout = 0; SELECT EXISTS (... IS NULL) */
 	int nkeys;
 	int nparams;                    /* of every batch statement */
 	Oid types[BATCH_MAX_PARAMS];

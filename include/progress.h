@@ -61,7 +61,7 @@ struct progress {
 	const struct target *target;
 	char *sql_exists, *sql_setup, *sql_claim, *sql_state;
 	char *sql_list, *sql_try_lock, *sql_take, *sql_unlock;
-	char *sql_carve_lock, *sql_read_job, *sql_start_pass;
+	char *sql_read_job, *sql_start_pass;
 	char *sql_new_lease, *sql_pass_end;
 };
 
@@ -130,7 +130,12 @@ int progress_send_stopped(struct progress *p, struct worker *w);
 /* Lists the open leases' numbers (at most 64), lowest first. */
 int progress_send_list(struct progress *p, struct worker *w);
 
-/* Tries the lease's advisory lock; the answer is one boolean. */
+/*
+ * Tries the lease's advisory lock; the answer is one boolean. Lease 0 is
+ * the carve lock, which makes carving leases and ending a pass one
+ * worker at a time; it is tried, never waited for, so that a worker
+ * checking for NULLs under it does not make others hit lock_timeout.
+ */
 int progress_send_try_lock(struct progress *p, struct worker *w, int lease);
 
 /*
@@ -146,12 +151,6 @@ void progress_lease_free(struct progress_lease *l);
 
 /* Releases a lease's advisory lock (lease 0: the carve lock). */
 int progress_send_unlock(struct progress *p, struct worker *w, int lease);
-
-/*
- * Waits for the carve lock, the session advisory lock (job, 0) that makes
- * carving new leases and ending a pass one process at a time.
- */
-int progress_send_carve_lock(struct progress *p, struct worker *w);
 
 /* Reads the job row (under the carve lock). */
 int progress_send_read_job(struct progress *p, struct worker *w);

@@ -805,7 +805,7 @@ static void after_read_job(struct wk *w, PGresult *res)
 			 * during the pass: only a fresh look says we are done. It
 			 * may scan the whole table: no statement_timeout for it
 			 * (the worker keeps the last result: the EXISTS). */
-			sent(w, STEP_REMAINING, worker_send(&w->conn, bf->sql.remaining_untimed,
+			sent(w, STEP_REMAINING, worker_send(&w->conn, bf->sql.remaining,
 							    0, NULL, NULL, NULL, NULL));
 			return;
 		}

@@ -204,12 +204,16 @@ static char *build_boundary_int(const char *qk, const char *qt)
 	return b.s;
 }
 
-static char *build_remaining(const char *qt, const char *qc, bool untimed)
+/*
+ * Any NULL left? It may read the whole table, so without statement_timeout
+ * (the session's value comes back with the next session setup). Two
+ * statements in one simple query; the last result is the answer.
+ */
+static char *build_remaining(const char *qt, const char *qc)
 {
 	struct sb b = { 0 };
 
-	if (untimed)
-		sb_add(&b, "SET statement_timeout = 0; ");
+	sb_add(&b, "SET statement_timeout = 0; ");
 	sb_add(&b, "SELECT EXISTS (SELECT 1 FROM ");
 	sb_add(&b, qt);
 	sb_add(&b, " WHERE ");
@@ -262,11 +266,9 @@ int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
 			goto out;
 	s->boundary[0] = build_boundary(qk, t->nkeys, qt, false);
 	s->boundary[1] = build_boundary(qk, t->nkeys, qt, true);
-	s->remaining = build_remaining(qt, qc, false);
-	s->remaining_untimed = build_remaining(qt, qc, true);
+	s->remaining = build_remaining(qt, qc);
 	s->boundary_int = build_boundary_int(qk[0], qt);
-	if (!s->boundary[0] || !s->boundary[1] || !s->remaining || !s->boundary_int ||
-	    !s->remaining_untimed)
+	if (!s->boundary[0] || !s->boundary[1] || !s->remaining || !s->boundary_int)
 		goto out;
 	s->int_key = t->nkeys == 1 && (t->key_types[0] == 20 || t->key_types[0] == 21 ||
 				       t->key_types[0] == 23); /* int8, int2, int4 */
@@ -308,7 +310,6 @@ void batch_sql_free(struct batch_sql *s)
 	free(s->boundary[0]);
 	free(s->boundary[1]);
 	free(s->remaining);
-	free(s->remaining_untimed);
 	free(s->boundary_int);
 	memset(s, 0, sizeof *s);
 }

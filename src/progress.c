@@ -161,7 +161,6 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		" WHERE job = $1 AND lease = $2 AND state = 'open'"
 		" RETURNING lo, hi, cursor, rows_done", p->leases);
 	p->sql_unlock = pgtext_printf("SELECT pg_advisory_unlock(" LOCK_KEY ", $2)");
-	p->sql_carve_lock = pgtext_printf("SELECT pg_advisory_lock(" LOCK_KEY ", 0)");
 	p->sql_read_job = pgtext_printf(
 		"SELECT state, frontier, frontier_done, next_lease,"
 		" COALESCE(EXTRACT(epoch FROM now() - idle_since), 0)::float8,"
@@ -174,7 +173,7 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 	p->sql_pass_end = pgtext_printf(pass_end_fmt, p->jobs, p->leases);
 	if (p->sql_exists && p->sql_setup && p->sql_claim && p->sql_state &&
 	    p->sql_list && p->sql_try_lock && p->sql_take && p->sql_unlock &&
-	    p->sql_carve_lock && p->sql_read_job && p->sql_start_pass &&
+	    p->sql_read_job && p->sql_start_pass &&
 	    p->sql_new_lease && p->sql_pass_end)
 		return 0;
 fail:
@@ -190,7 +189,7 @@ void progress_free(struct progress *p)
 		&p->schema_q, &p->jobs, &p->leases, &p->job, &p->sql_exists,
 		&p->sql_setup, &p->sql_claim, &p->sql_state, &p->sql_list,
 		&p->sql_try_lock, &p->sql_take, &p->sql_unlock,
-		&p->sql_carve_lock, &p->sql_read_job, &p->sql_start_pass,
+		&p->sql_read_job, &p->sql_start_pass,
 		&p->sql_new_lease, &p->sql_pass_end,
 	};
 
@@ -389,13 +388,6 @@ void progress_lease_free(struct progress_lease *l)
 int progress_send_unlock(struct progress *p, struct worker *w, int lease)
 {
 	return send_job_lease(p, w, p->sql_unlock, lease);
-}
-
-int progress_send_carve_lock(struct progress *p, struct worker *w)
-{
-	const char *values[1] = { p->job };
-
-	return send_text(w, p->sql_carve_lock, 1, values);
 }
 
 int progress_send_read_job(struct progress *p, struct worker *w)
