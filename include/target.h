@@ -27,6 +27,17 @@ struct target {
 
 struct worker;
 
+/*
+ * SQL for the oid of the table named by $1 (schema, or NULL: through
+ * search_path) and $2 (table), names exactly as in the catalog: quote_ident
+ * keeps 'Order "Items"' one name, not SQL. NULL if there is no such table
+ * (to_regclass does not raise). The one place names are resolved: the
+ * engine, --check-config, finalize and verify all use it.
+ */
+#define TARGET_REGCLASS_SQL \
+	"CASE WHEN $1::text IS NULL THEN to_regclass(quote_ident($2::text))" \
+	" ELSE to_regclass(quote_ident($1::text) || '.' || quote_ident($2::text)) END"
+
 /* The catalog query's parameters, for a blocking PQexecParams as well. */
 struct target_params {
 	Oid types[4];

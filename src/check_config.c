@@ -140,10 +140,7 @@ static int check_target(struct check *c, bool *column_missing)
 		      "  pg_attribute a WHERE a.attrelid = r.oid AND"
 		      "  a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped),"
 		      " n.nspname, c.relname"
-		      " FROM (SELECT CASE WHEN $1::text IS NULL"
-		      "   THEN to_regclass(quote_ident($2::text))"
-		      "   ELSE to_regclass(quote_ident($1::text) || '.' ||"
-		      "                    quote_ident($2::text)) END AS oid) r"
+		      " FROM (SELECT " TARGET_REGCLASS_SQL " AS oid) r"
 		      " LEFT JOIN pg_class c ON c.oid = r.oid"
 		      " LEFT JOIN pg_namespace n ON n.oid = c.relnamespace",
 		      3, vals, true);

@@ -93,10 +93,7 @@ static int fin_resolve(struct fin *f, bool need_column)
 		"  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 		"  LEFT JOIN pg_attribute a ON a.attrelid = c.oid"
 		"       AND a.attname = $3::text AND a.attnum > 0 AND NOT a.attisdropped"
-		" WHERE c.oid = CASE WHEN $1::text IS NULL"
-		"               THEN to_regclass(quote_ident($2::text))"
-		"               ELSE to_regclass(quote_ident($1::text) || '.' ||"
-		"                                quote_ident($2::text)) END";
+		" WHERE c.oid = " TARGET_REGCLASS_SQL;
 	const struct config *cfg = f->cfg;
 	const char *v[3] = { cfg->schema, cfg->table, cfg->column };
 	char err[1024], idx[PLAN_MAX_IDENT + 1];

@@ -34,10 +34,7 @@ static const char resolve_sql[] =
 	"  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 	"  LEFT JOIN pg_attribute a ON a.attrelid = c.oid"
 	"       AND a.attname = $3::text AND a.attnum > 0 AND NOT a.attisdropped"
-	" WHERE c.oid = CASE WHEN $1::text IS NULL"
-	"               THEN to_regclass(quote_ident($2::text))"
-	"               ELSE to_regclass(quote_ident($1::text) || '.' ||"
-	"                                quote_ident($2::text)) END";
+	" WHERE c.oid = " TARGET_REGCLASS_SQL;
 
 /*
  * Well formed: the prefix ($1), then only alphabet symbols ($2), length
