@@ -50,6 +50,7 @@ struct config {
 	long min_batch_size;        /* default 100 */
 	long max_batch_size;        /* default 20000 */
 	double reconnect_timeout;   /* s without a connection before --until-done gives up */
+	bool synchronous_commit;    /* false: the sessions set synchronous_commit = off */
 
 	/* parsed from key; filled by config_validate() */
 	char *key_columns[CONFIG_MAX_KEYS];

@@ -1176,18 +1176,24 @@ static const char session_sql[] =
 	" set_config('IntervalStyle', 'postgres', false),"
 	" set_config('extra_float_digits', '3', false),"
 	" set_config('lock_timeout', $1, false),"
-	" set_config('statement_timeout', $2, false)";
+	" set_config('statement_timeout', $2, false),"
+	/* A batch's lease cursor commits with its rows: after a crash the last
+	 * batches are gone with their progress and are done again. So they
+	 * need not wait for a WAL flush each (--synchronous-commit). */
+	" CASE WHEN $3 THEN current_setting('synchronous_commit')"
+	"  ELSE set_config('synchronous_commit', 'off', false) END";
 
 /* Sends the session settings (again after REMAINING lifted the timeout). */
 static void send_session(struct wk *w, enum step step)
 {
 	char lock[32], stmt[32];
-	const char *values[2] = { lock, stmt };
+	const char *values[3] = { lock, stmt, w->bf->cfg->synchronous_commit ? "t" : "f" };
+	static const Oid types[3] = { 0, 0, 16 /* bool */ };
 
 	/* Read at each send: a reload may have changed them. */
 	snprintf(lock, sizeof lock, "%ld", w->bf->cfg->lock_timeout);
 	snprintf(stmt, sizeof stmt, "%ld", w->bf->cfg->statement_timeout);
-	sent(w, step, worker_send(&w->conn, session_sql, 2, NULL, values, NULL, NULL));
+	sent(w, step, worker_send(&w->conn, session_sql, 3, types, values, NULL, NULL));
 }
 
 static void on_connect(struct worker *conn, bool ok, const char *err)

@@ -141,6 +141,8 @@ static const struct key_def keys[] = {
 	       "smallest batch when adapting or splitting"),
 	K_LONG("max-batch-size", max_batch_size, "20000", 1, 100000, "N", KEY_RELOAD,
 	       "largest batch when adapting"),
+	K_BOOL("synchronous-commit", synchronous_commit, "false", 0,
+	       "batches wait for their WAL flush (default: no; a crash redoes the last ones)"),
 	K_DOUBLE("reconnect-timeout", reconnect_timeout, "300", 0.0, 864000.0, "SEC",
 		 KEY_RELOAD, "with --until-done: give up after this long without a connection (0: never)"),
 	/* rollout (issue 6) */

@@ -105,6 +105,7 @@ static const struct sample {
 	{ "min-batch-size", "50", "50" },
 	{ "max-batch-size", "9000", "9000" },
 	{ "reconnect-timeout", "30", "30" },
+	{ "synchronous-commit", NULL, "true" },
 	/* rollout (issue 6) */
 	{ "out", "db/migrations", "db/migrations" },
 	{ "no-unique", NULL, "true" },
