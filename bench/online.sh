@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# online.sh - what does a running backfill cost the application?
+#
+#   sudo bash bench/online.sh
+#
+# Installs the dependencies (scripts/deps.sh), builds, starts a throwaway
+# PostgreSQL (scripts/pgtmp.sh, settings below), and runs a pgbench workload
+# that reads and updates random rows of a ROWS-row table (~150 bytes a row,
+# bigint key, public_id NULL), three times on a fresh copy of the table:
+#
+#   baseline   the workload alone
+#   default    the workload while nanoid-backfill fills public_id with its
+#              default settings
+#   max-rate   the same with --max-rate R, for each R in RATE: the
+#              backfill's measured rate against the limit
+#
+# Each phase runs pgbench for DURATION seconds at a fixed arrival rate (TPS
+# transactions/s over CLIENTS connections: a production-like load with
+# headroom, not a saturation test; latencies are measured from the scheduled
+# start, so queueing counts). The backfill starts WARMUP seconds in and is
+# stopped by --max-runtime before pgbench ends. Statistics come from
+# pgbench's per-transaction log: for the baseline over [WARMUP, DURATION],
+# for a backfill phase over the seconds the backfill was running.
+# The report (a markdown table) goes to stdout and bench/results/online-<date>.md.
+#
+# Parameters (environment): ROWS=1000000 CLIENTS=8 TPS=800 DURATION=50
+# WARMUP=5 RATE="2000 10000" (one max-rate phase each) BF_ARGS="" (extra
+# options for every backfill phase), PHASES="baseline default max-rate"
+# (tuning: any order, repeats allowed). A full run takes about 5 minutes on
+# 2 cores. Other load on the machine shows up as noise: run it on a quiet
+# one (PHASES="baseline default baseline" shows how quiet).
+set -euo pipefail
+
+ROWS=${ROWS:-1000000}
+CLIENTS=${CLIENTS:-8}
+TPS=${TPS:-800}
+DURATION=${DURATION:-50}
+WARMUP=${WARMUP:-5}
+RATE=${RATE:-2000 10000}
+BF_ARGS=${BF_ARGS:-}
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=$ROOT/build-bench      # not build/, which the tests use
+NB=$BUILD/nanoid-backfill
+RESULTS=$ROOT/bench/results
+STAMP=$(date -u +%Y-%m-%d)
+REPORT=$RESULTS/online-$STAMP.md
+
+log() { echo "online: $*" >&2; }
+
+# --- setup ------------------------------------------------------------------
+
+bash "$ROOT/scripts/deps.sh" >&2
+if [[ ! -f $BUILD/build.ninja ]]; then
+	meson setup "$BUILD" >&2
+fi
+ninja -C "$BUILD" >&2
+
+PGBENCH=$(command -v pgbench || true)
+if [[ -z $PGBENCH ]]; then
+	PGBENCH=$(printf '%s\n' /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -n 1)
+fi
+[[ -x $PGBENCH ]] || { log "no pgbench (Debian: package postgresql-<version>)"; exit 1; }
+
+# Server settings for the benchmark, after pgtmp.sh's test settings (later
+# lines win): durable commits like production (fsync, full_page_writes,
+# synchronous_commit all on), WAL for a standby, memory for 2 cores / 24 GiB,
+# checkpoints spread out so one does not land in a single phase by chance.
+PGTMP_CONF="fsync = on
+full_page_writes = on
+synchronous_commit = on
+wal_level = replica
+max_wal_senders = 2
+shared_buffers = 1GB
+effective_cache_size = 8GB
+work_mem = 16MB
+maintenance_work_mem = 512MB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+checkpoint_completion_target = 0.9
+wal_compression = on
+autovacuum = on
+max_connections = 50"
+export PGTMP_CONF
+
+WORK=$(mktemp -d /tmp/nbbench.XXXXXX)
+PGDIR=$(mktemp -d /tmp/nbbenchpg.XXXXXX)
+chmod 755 "$WORK" "$PGDIR"
+BF_PID=
+cleanup() {
+	local rc=$?
+	set +e
+	[[ -z $BF_PID ]] || kill -9 "$BF_PID" 2>/dev/null
+	"$ROOT/scripts/pgtmp.sh" stop "$PGDIR" >/dev/null 2>&1
+	rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+unset PGHOST PGPORT PGUSER PGDATABASE PGSERVICE PGOPTIONS
+eval "$("$ROOT/scripts/pgtmp.sh" start "$PGDIR")"
+export LC_ALL=C
+psqlc() { psql -X -v ON_ERROR_STOP=1 -qAt -c "$1"; }
+
+log "building the $ROWS-row source table"
+psql -X -v ON_ERROR_STOP=1 -q <<SQL
+CREATE TABLE bench_src AS
+SELECT i::bigint AS id, 0 AS counter,
+       repeat(md5(i::text), 3) AS payload,
+       now() - i * interval '1 second' AS created_at
+  FROM generate_series(1, $ROWS) i;
+VACUUM (ANALYZE) bench_src;
+SQL
+
+# A fresh table for every phase: the same starting point, no bloat from the
+# phase before, no progress row left over.
+fresh_table() {
+	psql -X -v ON_ERROR_STOP=1 -q <<SQL
+DROP SCHEMA IF EXISTS nanoid_backfill CASCADE;
+DROP TABLE IF EXISTS bench_t;
+CREATE TABLE bench_t (id bigint PRIMARY KEY, counter int NOT NULL,
+                      payload text NOT NULL, created_at timestamptz NOT NULL,
+                      public_id text);
+INSERT INTO bench_t SELECT id, counter, payload, created_at, NULL FROM bench_src;
+VACUUM (ANALYZE) bench_t;
+CHECKPOINT;
+SQL
+}
+
+cat >"$WORK/workload.sql" <<'SQL'
+\set id random(1, :rows)
+\set id2 random(1, :rows)
+BEGIN;
+SELECT id, counter, payload, public_id FROM bench_t WHERE id = :id;
+UPDATE bench_t SET counter = counter + 1 WHERE id = :id2;
+END;
+SQL
+
+# --- phases -----------------------------------------------------------------
+
+# stats PREFIX FROM TO: "count tps p50 p99 sp50 sp99" of the transactions
+# that completed in [FROM, TO) (epoch seconds) in pgbench's per-transaction
+# logs, latencies in ms: p50/p99 from the scheduled start (what a user
+# waits), sp50/sp99 from the actual start (without pgbench's own lag).
+# Log line: client_id transaction_no time_us script_no epoch epoch_us lag_us
+stats() {
+	local len
+	len=$(awk -v a="$2" -v b="$3" 'BEGIN { print b - a }')
+	cat "$1".* | awk -v from="$2" -v to="$3" '
+		{ t = $5 + $6 / 1e6; if (t >= from && t < to) print $3, $3 - $7 }' >"$1.sel"
+	paste -d ' ' <(cut -d ' ' -f 1 "$1.sel" | sort -n) <(cut -d ' ' -f 2 "$1.sel" | sort -n) |
+		awk -v len="$len" '
+		{ v[NR] = $1; s[NR] = $2 }
+		END {
+			if (NR == 0) { print "0 0 0 0 0 0"; exit }
+			i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999)
+			printf "%d %.0f %.2f %.2f %.2f %.2f\n", NR, NR / len,
+				v[i50] / 1000, v[i99] / 1000, s[i50] / 1000, s[i99] / 1000
+		}'
+}
+
+now_s() { date +%s.%N; }
+
+# phase NAME BACKFILL [ARGS...]: runs the workload, and if BACKFILL is "yes"
+# the backfill with ARGS. Sets P_COUNT P_TPS P_P50 P_P99 P_WINDOW P_ROWS
+# P_RATE P_FAILED.
+phase() {
+	local name=$1 backfill=$2 prefix t0 bf_start bf_end from to rc=0 st
+	shift 2
+	fresh_table
+	prefix=$WORK/txlog-$name      # pgbench adds .<pid>[.<thread>]
+	log "phase $name: pgbench $CLIENTS clients, $TPS tps, ${DURATION}s$([[ $backfill == yes ]] && echo "; backfill $*")"
+	t0=$(now_s)
+	"$PGBENCH" -n -M prepared -c "$CLIENTS" -j 2 -R "$TPS" -T "$DURATION" \
+		-D rows="$ROWS" -f "$WORK/workload.sql" \
+		--log --log-prefix="$prefix" >"$WORK/$name.pgbench" 2>&1 &
+	local pgb=$!
+	P_ROWS=- P_RATE=- P_FAILED=0
+	if [[ $backfill == yes ]]; then
+		sleep "$WARMUP"
+		bf_start=$(now_s)
+		"$NB" --table bench_t --column public_id --until-done --job "bench-$name" \
+			--progress-interval 5 --max-runtime "$((DURATION - WARMUP - 3))s" \
+			"$@" >"$WORK/$name.bf.out" 2>"$WORK/$name.bf.err" &
+		BF_PID=$!
+		wait "$BF_PID" || rc=$?
+		BF_PID=
+		bf_end=$(now_s)
+		if ((rc != 0)); then
+			log "phase $name: the backfill failed (exit $rc):"
+			tail -n 5 "$WORK/$name.bf.err" >&2
+			P_FAILED=1
+		fi
+		P_ROWS=$(psqlc "SELECT coalesce((SELECT rows_done FROM nanoid_backfill.job_progress
+		                  WHERE job = 'bench-$name'), 0)" 2>/dev/null || echo 0)
+		P_RATE=$(awk -v n="$P_ROWS" -v a="$bf_start" -v b="$bf_end" 'BEGIN { printf "%.0f", n / (b - a) }')
+		from=$bf_start
+		to=$bf_end
+	fi
+	wait "$pgb" || { log "pgbench failed:"; tail -n 20 "$WORK/$name.pgbench" >&2; exit 1; }
+	if [[ $backfill != yes ]]; then
+		from=$(awk -v a="$t0" -v w="$WARMUP" 'BEGIN { printf "%.3f", a + w }')
+		to=$(awk -v a="$t0" -v d="$DURATION" 'BEGIN { printf "%.3f", a + d }')
+	fi
+	read -r P_COUNT P_TPS P_P50 P_P99 P_SP50 P_SP99 <<<"$(stats "$prefix" "$from" "$to")"
+	P_WINDOW=$(awk -v a="$from" -v b="$to" 'BEGIN { printf "%.1f", b - a }')
+	st=$(grep -E '^(number of failed|latency average)' "$WORK/$name.pgbench" | tr '\n' ' ')
+	log "phase $name: $P_COUNT transactions in ${P_WINDOW}s: $P_TPS tps, p50 $P_P50 ms, p99 $P_P99 ms (service: p50 $P_SP50 ms, p99 $P_SP99 ms); backfill rows $P_ROWS at $P_RATE rows/s ($st)"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
+dev() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%+.1f%%", 100 * (a - b) / b; else print "-" }'; }
+
+# One table row per phase run, in order. Tuning runs may repeat phases
+# (PHASES="baseline default baseline": a second baseline shows the noise);
+# ratios are against the first baseline.
+TABLE=()
+B_P99='' B_SP99=''
+row() {
+	((P_FAILED == 0)) || what="$what (FAILED)"
+	TABLE+=("| $p | $what | $P_WINDOW s | $P_TPS | $P_P50 ms | $P_P99 ms | $(ratio "$P_P99" "$B_P99") | $P_SP50 ms | $P_SP99 ms | $(ratio "$P_SP99" "$B_SP99") | $rate |")
+}
+for p in ${PHASES:-baseline default max-rate}; do
+	case $p in
+	baseline)
+		phase baseline no
+		if [[ -z $B_P99 ]]; then
+			B_P99=$P_P99 B_SP99=$P_SP99
+		fi
+		what="none"
+		rate="-"
+		;;
+	default)
+		# shellcheck disable=SC2086  # BF_ARGS is a list of options
+		phase default yes $BF_ARGS
+		what="defaults${BF_ARGS:+ $BF_ARGS}"
+		rate="$P_RATE ($P_ROWS rows)"
+		;;
+	max-rate)
+		for r in $RATE; do
+			# shellcheck disable=SC2086
+			phase max-rate yes --max-rate "$r" $BF_ARGS
+			what="--max-rate $r${BF_ARGS:+ $BF_ARGS}"
+			rate="$P_RATE ($P_ROWS rows; $(dev "$P_RATE" "$r") vs the limit)"
+			row
+		done
+		continue
+		;;
+	*) log "unknown phase '$p'"; exit 64 ;;
+	esac
+	row
+done
+
+PGVER=$(psqlc "SHOW server_version")
+mkdir -p "$RESULTS"
+{
+	echo "# Online benchmark, $STAMP"
+	echo
+	echo "pgbench, $CLIENTS clients at $TPS transactions/s (each: SELECT a random row by id, UPDATE"
+	echo "another random row's counter by id, one transaction) on a $ROWS-row table (~150 bytes a"
+	echo "row, bigint key), while nanoid-backfill fills its NULL public_id column. Latency from each"
+	echo "transaction's scheduled start (pgbench -R: queueing counts); \"service\" from its actual start"
+	echo "(without pgbench's own scheduling lag). Over the seconds the backfill ran (baseline: seconds"
+	echo "$WARMUP..$DURATION of its run). A fresh copy of the table for every phase."
+	echo
+	echo "| phase | backfill | window | TPS | p50 | p99 | p99 vs baseline | p50 service | p99 service | p99 service vs baseline | backfill rows/s |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	printf '%s\n' "${TABLE[@]}"
+	echo
+	echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo),"\
+		"$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"), kernel $(uname -r), PostgreSQL $PGVER."
+	echo "Server settings (bench/online.sh): $(echo "$PGTMP_CONF" | tr '\n' ';' | sed 's/;$//; s/;/, /g')."
+	echo "Command: ROWS=$ROWS CLIENTS=$CLIENTS TPS=$TPS DURATION=$DURATION WARMUP=$WARMUP RATE=\"$RATE\"${PHASES:+ PHASES=\"$PHASES\"} bash bench/online.sh"
+} | tee "$REPORT"
+log "report: $REPORT"
