@@ -1033,54 +1033,6 @@ START_TEST(test_example_parses)
 }
 END_TEST
 
-/* "name =" or "# name =" at the start of a line. */
-static bool documents_key(const char *line, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (*line == '#') {
-		line++;
-		while (*line == ' ')
-			line++;
-	}
-	if (strncmp(line, name, n) != 0)
-		return false;
-	line += n;
-	while (*line == ' ' || *line == '\t')
-		line++;
-	return *line == '=';
-}
-
-START_TEST(test_example_documents_every_key)
-{
-	char *path = example_path();
-	FILE *f = fopen(path, "r");
-	char *line = NULL;
-	size_t cap = 0, i;
-	bool found[64] = { false };
-
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	ck_assert_uint_le(config_key_count(), 64);
-	while (getline(&line, &cap, f) >= 0) {
-		for (i = 0; i < config_key_count(); i++) {
-			if (documents_key(line, config_key_name(i)))
-				found[i] = true;
-		}
-	}
-	for (i = 0; i < config_key_count(); i++) {
-		if (config_key_in_file(i))
-			ck_assert_msg(found[i], "key '%s' is missing from %s",
-				      config_key_name(i), path);
-		else
-			ck_assert_msg(!found[i], "'%s' cannot be in a job file",
-				      config_key_name(i));
-	}
-	free(line);
-	fclose(f);
-	free(path);
-}
-END_TEST
-
 /* ---- log lines --------------------------------------------------------- */
 
 /*
@@ -1228,7 +1180,6 @@ static Suite *config_suite(void)
 
 	tcase_add_test(docs_tc, test_usage_lists_every_key);
 	tcase_add_test(docs_tc, test_example_parses);
-	tcase_add_test(docs_tc, test_example_documents_every_key);
 	suite_add_tcase(s, docs_tc);
 
 	tcase_add_test(log_tc, test_log_plain);
