@@ -57,9 +57,11 @@ as_pg() {
 	fi
 }
 
-start() {
-	local dir=$1 bin
-	bin=$(pg_bindir)
+# cluster_dir DIR: creates DIR for a cluster the postgres user can own and
+# prints its canonical path (the socket directory must be nameable in
+# postgresql.conf and fit sun_path).
+cluster_dir() {
+	local dir=$1
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd -P)
 	case $dir in
@@ -73,6 +75,25 @@ start() {
 		id -u postgres >/dev/null 2>&1 || die "no postgres user (install postgresql)"
 		chown postgres: "$dir"
 	fi
+	echo "$dir"
+}
+
+# start_server BIN DIR WHAT: pg_ctl start on DIR/data, then the PG* exports.
+start_server() {
+	local bin=$1 dir=$2 what=$3
+	if ! as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w -t 60 start \
+		>"$dir/pg_ctl.log" 2>&1; then
+		cat "$dir/pg_ctl.log" >&2
+		tail -n 30 "$dir/pg.log" >&2 2>/dev/null || true
+		die "$what did not start"
+	fi
+	printf 'export PGHOST=%q PGPORT=5432 PGUSER=postgres PGDATABASE=postgres\n' "$dir"
+}
+
+start() {
+	local dir bin
+	bin=$(pg_bindir)
+	dir=$(cluster_dir "$1")
 
 	if ! as_pg "$bin/initdb" -D "$dir/data" -U postgres --auth=trust \
 		--no-sync -E UTF8 --locale=C >"$dir/initdb.log" 2>&1; then
@@ -102,32 +123,15 @@ CONF
 	if [[ -n ${PGTMP_CONF:-} ]]; then
 		printf '# --- PGTMP_CONF ---\n%s\n' "$PGTMP_CONF" >>"$dir/data/postgresql.conf"
 	fi
-
-	if ! as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w -t 60 start \
-		>"$dir/pg_ctl.log" 2>&1; then
-		cat "$dir/pg_ctl.log" >&2
-		tail -n 30 "$dir/pg.log" >&2 2>/dev/null || true
-		die "server did not start"
-	fi
-	printf 'export PGHOST=%q PGPORT=5432 PGUSER=postgres PGDATABASE=postgres\n' "$dir"
+	start_server "$bin" "$dir" server
 }
 
 standby() {
-	local primary=$1 dir=$2 bin
+	local primary=$1 dir bin
 	bin=$(pg_bindir)
 	[[ -S $primary/.s.PGSQL.5432 ]] || die "no server running in $primary"
 	primary=$(cd "$primary" && pwd -P)
-	mkdir -p "$dir"
-	dir=$(cd "$dir" && pwd -P)
-	case $dir in
-	*[\'\ \"\\]*) die "DIR must not contain quotes, spaces or backslashes: $dir" ;;
-	esac
-	((${#dir} + 17 < 108)) || die "DIR path too long for a Unix socket: $dir"
-	[[ ! -e $dir/data ]] || die "$dir/data already exists"
-	chmod 755 "$dir"
-	if ((EUID == 0)); then
-		chown postgres: "$dir"
-	fi
+	dir=$(cluster_dir "$2")
 	# -R writes standby.signal and primary_conninfo (the primary's socket).
 	if ! as_pg "$bin/pg_basebackup" -h "$primary" -p 5432 -U postgres \
 		-D "$dir/data" -R -X stream --checkpoint=fast \
@@ -142,13 +146,7 @@ standby() {
 unix_socket_directories = '$dir'
 hot_standby = on
 CONF
-	if ! as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w -t 60 start \
-		>"$dir/pg_ctl.log" 2>&1; then
-		cat "$dir/pg_ctl.log" >&2
-		tail -n 30 "$dir/pg.log" >&2 2>/dev/null || true
-		die "standby did not start"
-	fi
-	printf 'export PGHOST=%q PGPORT=5432 PGUSER=postgres PGDATABASE=postgres\n' "$dir"
+	start_server "$bin" "$dir" standby
 }
 
 stop() {
