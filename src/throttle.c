@@ -329,13 +329,29 @@ static void lag_reason(const struct throttle *t, char *buf, size_t len)
 			 t->max_lag_s * THROTTLE_RESUME_FRACTION);
 }
 
+/*
+ * A level signal's reason, sizes in bytes: "<what> VALUE<vunit> > LIMIT<lunit>",
+ * or while held between 80% of the limit and the limit "<what> VALUE<vunit>
+ * resuming below 80%-OF-LIMIT<lunit>".
+ */
+static void level_reason(char *buf, size_t len, const char *what, double value,
+			 const char *vunit, double limit, const char *lunit)
+{
+	char a[32], b[32];
+	bool over = value > limit;
+
+	snprintf(buf, len, "%s %s%s %s %s%s", what, fmt_bytes(value, a, sizeof(a)),
+		 vunit, over ? ">" : "resuming below",
+		 fmt_bytes(over ? limit : limit * THROTTLE_RESUME_FRACTION, b, sizeof(b)),
+		 lunit);
+}
+
 /* Sets pause_cause and pause_reason from the current state. */
 static void update_pause(struct throttle *t, double now)
 {
 	const struct throttle_health *h = &t->health;
 	char *r = t->pause_reason;
 	size_t len = sizeof(t->pause_reason);
-	char a[32], b[32];
 	int c = -1;
 
 	if (t->manual) {
@@ -365,22 +381,11 @@ static void update_pause(struct throttle *t, double now)
 		lag_reason(t, r, len);
 	} else if (t->hold_wal) {
 		c = THROTTLE_WAL_RATE;
-		snprintf(r, len, "WAL rate %s/s %s %s/s",
-			 fmt_bytes(h->wal_rate, a, sizeof(a)),
-			 h->wal_rate > t->max_wal_rate ? ">" : "resuming below",
-			 fmt_bytes(h->wal_rate > t->max_wal_rate ?
-				   t->max_wal_rate :
-				   t->max_wal_rate * THROTTLE_RESUME_FRACTION,
-				   b, sizeof(b)));
+		level_reason(r, len, "WAL rate", h->wal_rate, "/s", t->max_wal_rate, "/s");
 	} else if (t->hold_slot) {
 		c = THROTTLE_SLOT_WAL;
-		snprintf(r, len, "slot retains %s of WAL %s %s",
-			 fmt_bytes(h->slot_bytes, a, sizeof(a)),
-			 h->slot_bytes > t->max_slot_bytes ? ">" : "resuming below",
-			 fmt_bytes(h->slot_bytes > t->max_slot_bytes ?
-				   t->max_slot_bytes :
-				   t->max_slot_bytes * THROTTLE_RESUME_FRACTION,
-				   b, sizeof(b)));
+		level_reason(r, len, "slot retains", h->slot_bytes, " of WAL",
+			     t->max_slot_bytes, "");
 	} else if (t->pause_on_blocking && h->have && h->blocked > 0) {
 		c = THROTTLE_BLOCKING;
 		snprintf(r, len, "blocking %ld session%s", h->blocked,
