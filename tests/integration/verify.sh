@@ -85,23 +85,24 @@ psqlf <<'SQL'
 CREATE TABLE t2 (id int PRIMARY KEY, public_id text);
 INSERT INTO t2 SELECT i, NULL FROM generate_series(1, 2000) i;
 SQL
-run_bf --table t2 --column public_id --until-done --size 10 --alphabet "ab'%_" --prefix usr_
+# 24 symbols of 5: 2,000 ids never collide by chance (10 did, 1 run in 5)
+run_bf --table t2 --column public_id --until-done --size 24 --alphabet "ab'%_" --prefix usr_
 assert_eq "$RC" 0 "t2 backfill with --size/--alphabet/--prefix: exit 0"
-run_bf verify --table t2 --column public_id --size 10 --alphabet "ab'%_" --prefix usr_
+run_bf verify --table t2 --column public_id --size 24 --alphabet "ab'%_" --prefix usr_
 assert_eq "$RC" 0 "t2 verified with the same options: clean"
-assert_eq "$(line expected)" "expected: \"usr_\" then 10 symbols of \"ab'%_\"" "t2: the summary shows the expected form"
+assert_eq "$(line expected)" "expected: \"usr_\" then 24 symbols of \"ab'%_\"" "t2: the summary shows the expected form"
 run_bf verify --table t2 --column public_id
 assert_eq "$RC" 65 "t2 verified with the default options: not clean"
 assert_eq "$(line malformed | cut -d: -f1-2)" "malformed: 2000" "t2 with the default options: every value malformed"
 psqlc "UPDATE t2 SET public_id = 'usr_abab' WHERE id = 1"
-run_bf verify --table t2 --column public_id --size 10 --alphabet "ab'%_" --prefix usr_
+run_bf verify --table t2 --column public_id --size 24 --alphabet "ab'%_" --prefix usr_
 assert_eq "$(line malformed)" "malformed: 1: 'usr_abab'" "t2: too short is malformed"
 
 # After finalize the summary says so.
 psqlc "UPDATE t2 SET public_id = NULL WHERE id = 1"
-run_bf --table t2 --column public_id --until-done --size 10 --alphabet "ab'%_" --prefix usr_ --finalize
+run_bf --table t2 --column public_id --until-done --size 24 --alphabet "ab'%_" --prefix usr_ --finalize
 assert_eq "$RC" 0 "t2: --finalize exit 0"
-run_bf verify --table t2 --column public_id --size 10 --alphabet "ab'%_" --prefix usr_
+run_bf verify --table t2 --column public_id --size 24 --alphabet "ab'%_" --prefix usr_
 assert_eq "$RC" 0 "t2 finalized: clean"
 assert_eq "$(line 'NOT NULL')" "NOT NULL: yes" "t2 finalized: NOT NULL reported"
 assert_eq "$(line 'unique index')" "unique index: t2_public_id_key" "t2 finalized: the unique index reported"
