@@ -70,6 +70,8 @@ struct config {
 	bool check_config;          /* --check-config: check file and target, write nothing */
 	/* throttling (issue 4): see throttle.h */
 	double max_rate;            /* rows/s; 0: no limit */
+	double busy_max_rate;       /* rows/s while others work; 0: off */
+	double busy_hold;           /* seconds busy after seeing others */
 	long sleep_ms;              /* ms of pause after every batch */
 	double nice_ratio;          /* pause this many times the batch's duration */
 	long lock_timeout;          /* ms, lock_timeout of every batch; default 1000 */

@@ -40,7 +40,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define METRICS_MAX_REASONS 8
+#define METRICS_MAX_REASONS 16     /* > THROTTLE_NCAUSES: all fit */
 
 struct metrics_throttle {
 	const char *reason;         /* not owned: a static string, e.g. "lag" */

@@ -41,7 +41,15 @@
  *     pause file or a resume is seen within that time;
  *   - pacing spaces one worker's batches (sleep, nice-ratio: from the end
  *     of that worker's last batch) or all of them together (max-rate: one
- *     token bucket for the process).
+ *     token bucket for the process);
+ *   - busy: while other sessions use the server, the bucket's rate is at
+ *     most busy-max-rate. "Other sessions use the server" is: a health
+ *     sample saw a client session at work (in a transaction, or one the
+ *     role cannot see into) or idle for less than busy-hold (its
+ *     state_change), other than ours and another nanoid-backfill's (same
+ *     application_name): busy until busy-hold after that work. Before the
+ *     first sample the server counts as busy. An idle server (tests, a maintenance window, the throughput
+ *     benchmark) gets full speed; a production one gets the gentle rate.
  *
  * Several workers: each has its own struct throttle_lane (sleep and
  * nice-ratio are per worker; the rows a grant reserved are refunded to the
@@ -87,6 +95,7 @@ enum throttle_cause {
 	THROTTLE_SLOT_WAL,      /* "slot-wal": WAL retained by a slot */
 	THROTTLE_BLOCKING,      /* "blocking": our backends block others */
 	THROTTLE_AUTOVACUUM,    /* "autovacuum": on the target table */
+	THROTTLE_BUSY,          /* "busy": busy-max-rate, others use the server */
 	THROTTLE_MAX_RATE,      /* "max-rate" */
 	THROTTLE_SLEEP,         /* "sleep" */
 	THROTTLE_NICE_RATIO,    /* "nice-ratio" */
@@ -98,6 +107,7 @@ struct throttle_lane {
 	double not_before;      /* sleep/nice-ratio: next batch not before */
 	enum throttle_cause not_before_cause;
 	long granted;           /* rows reserved by the last grant */
+	double granted_rate;    /* at this rate (rows/s) */
 	int held;               /* cause of the last wait, or -1 */
 	double held_since;
 };
@@ -115,6 +125,9 @@ struct throttle_health {
 	double slot_bytes;      /* max WAL retained by a slot; 0 if none */
 	long blocked;           /* other sessions waiting on our backends */
 	long autovacuum;        /* autovacuum workers on the table */
+	long others;            /* other client sessions not idle, or unseen */
+	double others_idle_s;   /* since the last of the idle ones worked;
+	                         * < 0: none */
 	bool sees_all;          /* the role may read all sessions' stats */
 	bool in_recovery;       /* the server is a standby */
 };
@@ -126,6 +139,8 @@ struct throttle_health {
 struct throttle {
 	/* limits, from the config (throttle_reconfigure) */
 	double max_rate;                /* rows/s; 0: none */
+	double busy_max_rate;           /* rows/s while busy; 0: off */
+	double busy_hold;               /* seconds busy after others were seen */
 	long sleep_ms;
 	double sleep_s;
 	double nice_ratio;
@@ -139,6 +154,7 @@ struct throttle {
 
 	double started;                 /* throttle_init's now */
 	double tat;                     /* token bucket: theoretical arrival */
+	double busy_until;              /* others seen: busy until then */
 	struct throttle_lane lane;      /* for lane == NULL */
 
 	bool manual;                    /* throttle_set_paused */
@@ -219,12 +235,22 @@ void throttle_after_batch(struct throttle *t, struct throttle_lane *lane,
 			  double now, long rows, double duration);
 
 /*
- * Largest batch worth sending under max-rate: a quarter of a second's
- * worth of rows (at least 1), LONG_MAX without a rate. A bigger batch
- * still keeps the rate but in bursts (1000 rows at 100 rows/s: one batch,
- * then 10 s of nothing). The engine takes min(its batch size, this).
+ * Largest batch worth sending under the rate in force at now (max-rate,
+ * or busy-max-rate while busy): a quarter of a second's worth of rows (at
+ * least 1), LONG_MAX without a rate. A bigger batch still keeps the rate
+ * but in bursts (1000 rows at 100 rows/s: one batch, then 10 s of
+ * nothing). The engine takes min(its batch size, this).
  */
-long throttle_max_batch(const struct throttle *t);
+long throttle_max_batch(const struct throttle *t, double now);
+
+/*
+ * Whether busy-max-rate is in force at now: it is set and other sessions
+ * were seen within busy-hold seconds, or no health sample came yet.
+ */
+bool throttle_busy(const struct throttle *t, double now);
+
+/* The rows/s limit in force at now (max-rate, busy-max-rate); 0: none. */
+double throttle_rate(const struct throttle *t, double now);
 
 /*
  * Manual pause. by names who paused (e.g. "SIGUSR1"; NULL: "signal") for
@@ -275,7 +301,7 @@ const char *throttle_cause_name(enum throttle_cause cause);
 
 /*
  * Whether any health signal is enabled (lag, WAL rate, slot, blocking,
- * autovacuum): if not, the engine need not run the health query at all.
+ * autovacuum, busy-max-rate): if not, the engine need not run the health query at all.
  */
 bool throttle_health_wanted(const struct throttle *t);
 
@@ -286,7 +312,8 @@ bool throttle_health_wanted(const struct throttle *t);
  *   $2 text    the table's schema, as in the catalog
  *   $3 text    the table's name, as in the catalog
  * Columns (by name): lag_bytes, lag_seconds, replicas, replicas_unknown,
- * wal_lsn, slot_bytes, blocked, autovacuum, sees_all, in_recovery.
+ * wal_lsn, slot_bytes, blocked, autovacuum, others, others_idle_s,
+ * sees_all, in_recovery.
  * Safe on a standby (LSN columns are then NULL), read-only, and cheap:
  * pg_blocking_pids() runs only for sessions waiting on a lock.
  */

@@ -46,6 +46,9 @@
 #include "throttle.h"
 #include "worker.h"
 
+_Static_assert(METRICS_MAX_REASONS > THROTTLE_NCAUSES,
+	       "every throttle cause has a metrics label of its own");
+
 enum step {
 	STEP_NONE,
 	STEP_PARKED,        /* connected, waiting for another worker's setup */
@@ -118,6 +121,8 @@ struct wk {
 
 	struct throttle_lane lane;   /* this worker's pacing */
 	int timeouts;                /* lock/statement timeouts in a row */
+	long want;                   /* batch size before the rate's cap: the
+	                              * configured or adapted one */
 	long sent_limit;             /* the batch in flight's size: a reload
 				      * may change b.limit meanwhile */
 	ev_tstamp sent_at;
@@ -173,6 +178,7 @@ static void start_connect(struct wk *w);
 static void after_session(struct wk *w);
 static void wk_stop(struct wk *w);
 static void send_session(struct wk *w, enum step step);
+static void health_poll(struct backfill *bf);
 
 /* ---- process-level ------------------------------------------------------ */
 
@@ -438,10 +444,11 @@ static bool handle_error(struct wk *w, enum step step, PGresult *res)
 			d = strcmp(state, "23505") == 0 ? 0 : backoff(w);
 			if (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0) {
 				if (++w->timeouts >= 2 && w->b.limit > bf->cfg->min_batch_size) {
-					w->b.limit = w->b.limit / 2 > bf->cfg->min_batch_size ?
-						     w->b.limit / 2 : bf->cfg->min_batch_size;
+					w->want = w->b.limit / 2 > bf->cfg->min_batch_size ?
+						  w->b.limit / 2 : bf->cfg->min_batch_size;
+					w->b.limit = w->want;
 					log_warn("worker %d: batch split to %ld rows after %d timeouts",
-						 w->id, w->b.limit, w->timeouts);
+						 w->id, w->want, w->timeouts);
 				}
 			}
 			log_warn("worker %d: %s: %s (SQLSTATE %s); retrying in %.1f s",
@@ -627,7 +634,10 @@ static void after_claim(struct wk *w, PGresult *res)
 		log_claim(bf, &claim);
 	}
 	bf->ever_connected = true;
-	bf->setup = SETUP_DONE;
+	if (bf->setup != SETUP_DONE) {
+		bf->setup = SETUP_DONE;
+		health_poll(bf);        /* connects the health connection now */
+	}
 	if (!bf->ready_sent) {
 		/* Connected, target checked, job claimed: startup is over. */
 		bf->ready_sent = true;
@@ -970,12 +980,13 @@ static void log_throttle_change(struct backfill *bf)
 static bool pace(struct wk *w)
 {
 	struct backfill *bf = w->bf;
-	long cap = throttle_max_batch(&bf->thr);
+	long cap = throttle_max_batch(&bf->thr, ev_now(bf->loop));
 	const char *why = NULL;
 	double wait;
 
-	if (w->b.limit > cap)
-		w->b.limit = cap;   /* under max-rate, small batches pace evenly */
+	/* Under a rate, small batches pace evenly; the cap goes when the rate
+	 * does (busy-max-rate ends). */
+	w->b.limit = w->want < cap ? w->want : cap;
 	wait = throttle_wait(&bf->thr, &w->lane, ev_now(bf->loop), time(NULL),
 			     w->b.limit, &why);
 	log_throttle_change(bf);
@@ -1042,10 +1053,10 @@ static void adapt(struct wk *w, long found, double took)
 		next = c->min_batch_size;
 	if (next > c->max_batch_size)
 		next = c->max_batch_size;
-	if (next != w->b.limit)
-		log_debug("worker %d: batch size %ld -> %ld (%.0f ms)", w->id, w->b.limit,
+	if (next != w->want)
+		log_debug("worker %d: batch size %ld -> %ld (%.0f ms)", w->id, w->want,
 			  next, took * 1000);
-	w->b.limit = next;
+	w->want = next;
 }
 
 static void after_batch(struct wk *w, PGresult *res)
@@ -1340,7 +1351,11 @@ static void mon_connect(struct worker *conn, bool ok, const char *err)
 	if (!ok) {
 		log_warn("health: cannot connect: %s", err);
 		throttle_health_update(&bf->thr, NULL, ev_now(bf->loop), bf->err, sizeof bf->err);
+		return;
 	}
+	/* The first sample at once: until it comes the server counts as
+	 * busy (busy-max-rate), and an idle one should not wait for it. */
+	health_poll(bf);
 }
 
 static void mon_result(struct worker *conn, PGresult *res)
@@ -1363,15 +1378,12 @@ static void mon_result(struct worker *conn, PGresult *res)
 	log_throttle_change(bf);
 }
 
-/* Every health-interval: one health query, if the last has answered. */
-static void health_cb(struct ev_loop *loop, ev_timer *t, int revents)
+/* One health query, if the last has answered (connecting first). */
+static void health_poll(struct backfill *bf)
 {
-	struct backfill *bf = t->data;
 	struct throttle_health_params p;
 	int pids[THROTTLE_MAX_PIDS], npids = 0;
 
-	(void)loop;
-	(void)revents;
 	if (bf->setup != SETUP_DONE || !throttle_health_wanted(&bf->thr))
 		return;
 	if (bf->mon.state == WORKER_DISCONNECTED) {
@@ -1393,6 +1405,14 @@ static void health_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 }
 
+/* Every health-interval. */
+static void health_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	health_poll(t->data);
+}
+
 /* Applies the settings that a reload may have changed. */
 static void apply_live(struct backfill *bf)
 {
@@ -1410,13 +1430,13 @@ static void apply_live(struct backfill *bf)
 	arm_runtime(bf);
 	for (int i = 0; i < bf->nworkers; i++) {
 		struct wk *w = &bf->wk[i];
-		long limit = c->batch_time > 0 ? w->b.limit : c->batch_size;
+		long limit = c->batch_time > 0 ? w->want : c->batch_size;
 
 		if (c->batch_time > 0 && limit < c->min_batch_size)
 			limit = c->min_batch_size;
 		if (c->batch_time > 0 && limit > c->max_batch_size)
 			limit = c->max_batch_size;
-		w->b.limit = limit;
+		w->want = limit;
 		w->session_stale = true;  /* lock and statement timeouts */
 	}
 }
@@ -1518,6 +1538,7 @@ int backfill_run(struct config *cfg, int argc, char **argv)
 		ev_timer_init(&w->wait, wait_cb, 0, 0);
 		w->wait.data = w;
 		batch_init(&w->b, &bf.sql, cfg->batch_size);
+		w->want = cfg->batch_size;
 		throttle_lane_init(&w->lane);
 		snprintf(w->owner, sizeof w->owner, "%s:%ld/%d", host, (long)getpid(), w->id);
 	}

@@ -169,6 +169,14 @@ static const struct key_def keys[] = {
 	/* throttling (issue 4) */
 	K_DOUBLE("max-rate", max_rate, "0", 0.0, 1e9, "ROWS/S", KEY_RELOAD,
 		 "at most this many rows per second (0: no limit)"),
+	K_DOUBLE("busy-max-rate", busy_max_rate, "1000", 0.0, 1e9, "ROWS/S",
+		 KEY_RELOAD,
+		 "at most this many rows/s while other sessions use the "
+		 "server (0: full speed)"),
+	K_DURATION("busy-hold", busy_hold, "30s", 1.0, 86400.0, "DURATION",
+		   KEY_RELOAD,
+		   "the server counts as busy this long after another "
+		   "session was seen working"),
 	K_LONG("sleep", sleep_ms, "0", 0, 3600000, "MS", KEY_RELOAD,
 	       "pause after every batch, in milliseconds"),
 	K_DOUBLE("nice-ratio", nice_ratio, "0", 0.0, 1000.0, "X", KEY_RELOAD,

@@ -37,6 +37,7 @@ static const char *const cause_names[THROTTLE_NCAUSES] = {
 	[THROTTLE_SLOT_WAL] = "slot-wal",
 	[THROTTLE_BLOCKING] = "blocking",
 	[THROTTLE_AUTOVACUUM] = "autovacuum",
+	[THROTTLE_BUSY] = "busy",
 	[THROTTLE_MAX_RATE] = "max-rate",
 	[THROTTLE_SLEEP] = "sleep",
 	[THROTTLE_NICE_RATIO] = "nice-ratio",
@@ -172,6 +173,8 @@ int throttle_reconfigure(struct throttle *t, const struct config *cfg,
 		return -1;
 	}
 	t->max_rate = cfg->max_rate > 0 ? cfg->max_rate : 0.0;
+	t->busy_max_rate = cfg->busy_max_rate > 0 ? cfg->busy_max_rate : 0.0;
+	t->busy_hold = cfg->busy_hold > 0 ? cfg->busy_hold : 0.0;
 	t->sleep_ms = cfg->sleep_ms;
 	t->sleep_s = cfg->sleep_ms / 1000.0;
 	t->nice_ratio = cfg->nice_ratio;
@@ -261,7 +264,8 @@ bool throttle_health_wanted(const struct throttle *t)
 {
 	return t->max_lag_bytes > 0 || t->max_lag_s > 0 ||
 	       t->max_wal_rate > 0 || t->max_slot_bytes > 0 ||
-	       t->pause_on_blocking || t->pause_on_autovacuum;
+	       t->pause_on_blocking || t->pause_on_autovacuum ||
+	       t->busy_max_rate > 0;
 }
 
 static double stale_after(const struct throttle *t)
@@ -480,7 +484,7 @@ double throttle_wait(struct throttle *t, struct throttle_lane *lane,
 		     double now, time_t wall, long rows_next,
 		     const char **reason)
 {
-	double w, left, w_lane, w_rate, slack;
+	double w, left, w_lane, w_rate, slack, rate;
 	int cause;
 
 	if (lane == NULL)
@@ -514,14 +518,22 @@ double throttle_wait(struct throttle *t, struct throttle_lane *lane,
 	}
 
 	/* Pacing: this lane's sleep / nice-ratio, then the shared bucket. */
+	rate = throttle_rate(t, now);
 	w_lane = lane->not_before - now;
-	w_rate = t->max_rate > 0 ? t->tat - now : 0.0;
+	w_rate = rate > 0 ? t->tat - now : 0.0;
 	if (w_lane > EPSILON || w_rate > EPSILON) {
 		if (w_rate >= w_lane) {
 			w = w_rate;
-			cause = THROTTLE_MAX_RATE;
-			snprintf(t->pace_reason, sizeof(t->pace_reason),
-				 "max-rate %g rows/s", t->max_rate);
+			if (rate < t->max_rate || t->max_rate <= 0) {
+				cause = THROTTLE_BUSY;
+				snprintf(t->pace_reason, sizeof(t->pace_reason),
+					 "busy-max-rate %g rows/s (other "
+					 "sessions active)", rate);
+			} else {
+				cause = THROTTLE_MAX_RATE;
+				snprintf(t->pace_reason, sizeof(t->pace_reason),
+					 "max-rate %g rows/s", rate);
+			}
 		} else {
 			w = w_lane;
 			cause = lane->not_before_cause;
@@ -544,12 +556,13 @@ double throttle_wait(struct throttle *t, struct throttle_lane *lane,
 	}
 
 	/* A grant: take the rows from the bucket. */
-	if (t->max_rate > 0 && rows_next > 0) {
-		slack = 0.5 * (double)rows_next / t->max_rate;
+	if (rate > 0 && rows_next > 0) {
+		slack = 0.5 * (double)rows_next / rate;
 		if (t->tat < now - slack)
 			t->tat = now - slack;
-		t->tat += (double)rows_next / t->max_rate;
+		t->tat += (double)rows_next / rate;
 		lane->granted = rows_next;
+		lane->granted_rate = rate;
 	} else {
 		lane->granted = 0;
 	}
@@ -565,8 +578,8 @@ void throttle_after_batch(struct throttle *t, struct throttle_lane *lane,
 		lane = &t->lane;
 	/* Rows granted but not filled go back to the bucket (a short last
 	 * batch, a failed one), so the rate counts filled rows. */
-	if (t->max_rate > 0 && rows != lane->granted)
-		t->tat -= (double)(lane->granted - rows) / t->max_rate;
+	if (lane->granted > 0 && rows != lane->granted)
+		t->tat -= (double)(lane->granted - rows) / lane->granted_rate;
 	lane->granted = 0;
 
 	if (duration < 0)
@@ -577,13 +590,28 @@ void throttle_after_batch(struct throttle *t, struct throttle_lane *lane,
 	lane->not_before_cause = n > s ? THROTTLE_NICE_RATIO : THROTTLE_SLEEP;
 }
 
-long throttle_max_batch(const struct throttle *t)
+bool throttle_busy(const struct throttle *t, double now)
 {
-	double r;
+	return t->busy_max_rate > 0 &&
+	       (!t->health.have || now < t->busy_until);
+}
 
-	if (t->max_rate <= 0)
+double throttle_rate(const struct throttle *t, double now)
+{
+	double r = t->max_rate;
+
+	if (throttle_busy(t, now) && (r <= 0 || t->busy_max_rate < r))
+		r = t->busy_max_rate;
+	return r;
+}
+
+long throttle_max_batch(const struct throttle *t, double now)
+{
+	double r = throttle_rate(t, now);
+
+	if (r <= 0)
 		return LONG_MAX;
-	r = ceil(t->max_rate * 0.25);
+	r = ceil(r * 0.25);
 	if (r < 1)
 		return 1;
 	if (r >= (double)LONG_MAX)
@@ -659,6 +687,20 @@ static const char health_sql[] =
 	"                       JOIN pg_namespace n ON n.oid = c.relnamespace\n"
 	"                      WHERE n.nspname = $2::text\n"
 	"                        AND c.relname = $3::text)) AS autovacuum,\n"
+	"  (SELECT count(*) FROM pg_stat_activity a\n"
+	"    WHERE a.backend_type = 'client backend'\n"
+	"      AND a.pid <> pg_backend_pid() AND a.pid <> ALL ($1::int4[])\n"
+	"      AND a.application_name IS DISTINCT FROM\n"
+	"          current_setting('application_name')\n"
+	"      AND (a.state IS NULL OR a.state <> 'idle')) AS others,\n"
+	"  (SELECT extract(epoch FROM\n"
+	"            statement_timestamp() - max(a.state_change))\n"
+	"     FROM pg_stat_activity a\n"
+	"    WHERE a.backend_type = 'client backend'\n"
+	"      AND a.pid <> pg_backend_pid() AND a.pid <> ALL ($1::int4[])\n"
+	"      AND a.application_name IS DISTINCT FROM\n"
+	"          current_setting('application_name')\n"
+	"      AND a.state = 'idle') AS others_idle_s,\n"
 	"  pg_has_role('pg_read_all_stats', 'USAGE') AS sees_all,\n"
 	"  cur.in_recovery\n"
 	"FROM cur";
@@ -711,11 +753,12 @@ int throttle_health_update(struct throttle *t, const PGresult *res,
 {
 	static const char *const cols[] = {
 		"lag_bytes", "lag_seconds", "replicas", "replicas_unknown",
-		"wal_lsn", "slot_bytes", "blocked", "autovacuum", "sees_all",
-		"in_recovery",
+		"wal_lsn", "slot_bytes", "blocked", "autovacuum", "others",
+		"others_idle_s", "sees_all", "in_recovery",
 	};
 	enum { LAG_BYTES, LAG_SECONDS, REPLICAS, REPLICAS_UNKNOWN, WAL_LSN,
-	       SLOT_BYTES, BLOCKED, AUTOVACUUM, SEES_ALL, IN_RECOVERY, NCOLS };
+	       SLOT_BYTES, BLOCKED, AUTOVACUUM, OTHERS, OTHERS_IDLE_S,
+	       SEES_ALL, IN_RECOVERY, NCOLS };
 	struct throttle_health h;
 	double v[NCOLS], dt, inst, alpha;
 	int idx[NCOLS], i, warn;
@@ -739,7 +782,8 @@ int throttle_health_update(struct throttle *t, const PGresult *res,
 		}
 		if (i == SEES_ALL || i == IN_RECOVERY)
 			continue;
-		if (get_num(res, idx[i], i == WAL_LSN ? -1.0 : 0.0, &v[i]) < 0) {
+		if (get_num(res, idx[i], i == WAL_LSN || i == OTHERS_IDLE_S ?
+			    -1.0 : 0.0, &v[i]) < 0) {
 			snprintf(err, errlen, "health query: %s is not a "
 				 "number: '%s'", cols[i],
 				 PQgetvalue(res, 0, idx[i]));
@@ -756,6 +800,8 @@ int throttle_health_update(struct throttle *t, const PGresult *res,
 	h.slot_bytes = v[SLOT_BYTES] > 0 ? v[SLOT_BYTES] : 0.0;
 	h.blocked = (long)v[BLOCKED];
 	h.autovacuum = (long)v[AUTOVACUUM];
+	h.others = (long)v[OTHERS];
+	h.others_idle_s = v[OTHERS_IDLE_S];
 	h.sees_all = PQgetisnull(res, 0, idx[SEES_ALL]) ||
 		     strcmp(PQgetvalue(res, 0, idx[SEES_ALL]), "t") == 0;
 	h.in_recovery = !PQgetisnull(res, 0, idx[IN_RECOVERY]) &&
@@ -786,6 +832,13 @@ int throttle_health_update(struct throttle *t, const PGresult *res,
 	}
 	h.at = now;
 	t->health = h;
+	/* Working now, or idle since a moment: a session between two short
+	 * transactions is idle most of the time, and one sample shows it. */
+	if (h.others > 0)
+		t->busy_until = now + t->busy_hold;
+	else if (h.others_idle_s >= 0 && h.others_idle_s < t->busy_hold &&
+		 now + t->busy_hold - h.others_idle_s > t->busy_until)
+		t->busy_until = now + t->busy_hold - h.others_idle_s;
 	apply_health(t);
 	update_pause(t, now);
 
@@ -795,7 +848,8 @@ int throttle_health_update(struct throttle *t, const PGresult *res,
 		snprintf(err, errlen, "the role cannot see other roles' "
 			 "sessions (grant it pg_monitor): sessions blocked by "
 			 "the backfill, autovacuum and standby lag may go "
-			 "unnoticed");
+			 "unnoticed, and any session of another role counts "
+			 "as busy");
 	} else if (h.replicas_unknown > 0 &&
 		   (t->max_lag_bytes > 0 || t->max_lag_s > 0) &&
 		   !(t->warned & WARN_UNKNOWN_REPLICA)) {

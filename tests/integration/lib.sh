@@ -260,13 +260,27 @@ _next_run() {
 	ERR=$WORK/run$RUN_N.err
 }
 
+# The daemon's command line for ARGS: a backfill run gets --busy-max-rate
+# $BF_BUSY_MAX_RATE (default 0) first, so later options still win. The
+# suite's own psql sessions (the polls of wait_for, assert_sql) would
+# otherwise count as an application at work and pace every run at the
+# busy rate; throttle_busy.sh tests that pacing itself. Subcommands
+# (plan, verify, finalize, status) run as given.
+_bf_argv() {
+	case ${1:-} in
+	plan | verify | finalize | status) BF_ARGV=("$@") ;;
+	*) BF_ARGV=(--busy-max-rate "${BF_BUSY_MAX_RATE:-0}" "$@") ;;
+	esac
+}
+
 # run_bf ARGS...: runs the daemon to its end (at most BF_TIMEOUT s).
 # Sets RC (also written to $WORK/runN.rc), and OUT and ERR to the files
 # holding its stdout and stderr.
 run_bf() {
 	_next_run
 	RC=0
-	timeout -k 5 "$BF_TIMEOUT" "$NB" "$@" >"$OUT" 2>"$ERR" </dev/null || RC=$?
+	_bf_argv "$@"
+	timeout -k 5 "$BF_TIMEOUT" "$NB" "${BF_ARGV[@]}" >"$OUT" 2>"$ERR" </dev/null || RC=$?
 	echo "$RC" >"${OUT%.out}.rc"
 	if ((RC == 124 || RC == 137)); then
 		echo "# daemon run $RUN_N killed by timeout after ${BF_TIMEOUT}s: $*"
@@ -277,7 +291,8 @@ run_bf() {
 # WATCH_PID, so wait_for gives up early if it dies), OUT and ERR.
 bg_bf() {
 	_next_run
-	"$NB" "$@" >"$OUT" 2>"$ERR" </dev/null &
+	_bf_argv "$@"
+	"$NB" "${BF_ARGV[@]}" >"$OUT" 2>"$ERR" </dev/null &
 	BF_PID=$!
 	WATCH_PID=$BF_PID
 	BG_PIDS+=("$BF_PID")

@@ -119,6 +119,8 @@ static const struct sample {
 	{ "check-config", NULL, "true" },
 	/* throttling (issue 4) */
 	{ "max-rate", "20000", "20000" },
+	{ "busy-max-rate", "500", "500" },
+	{ "busy-hold", "1m", "60" },
 	{ "sleep", "100", "100" },
 	{ "nice-ratio", "0.5", "0.5" },
 	{ "lock-timeout", "250", "250" },
@@ -974,7 +976,8 @@ START_TEST(test_reload)
 			"log-level", "batch-time", "min-batch-size",
 			"max-batch-size", "lease-size", "metrics-file",
 			/* throttling (issue 4) */
-			"max-rate", "sleep", "nice-ratio", "lock-timeout",
+			"max-rate", "busy-max-rate", "busy-hold", "sleep",
+			"nice-ratio", "lock-timeout",
 			"statement-timeout", "max-replica-lag-bytes",
 			"max-replica-lag", "max-wal-rate",
 			"max-slot-retained-wal", "pause-on-blocking",
@@ -997,7 +1000,7 @@ START_TEST(test_reload)
 			if (strcmp(name, restart[j]) == 0)
 				ck_assert_msg(!config_key_reloadable(i), "%s needs a restart", name);
 	}
-	ck_assert_int_eq(nreload, 9 + 15);
+	ck_assert_int_eq(nreload, 9 + 17);
 	log_set_level(LOG_INFO);
 }
 END_TEST

@@ -394,10 +394,12 @@ START_TEST(test_throttle_reasons_capped)
 {
 	static const char *const names[] = {
 		"a", "b", "c", "d", "e", "f", "g", "h", "i", "j",
+		"k", "l", "m", "n", "o", "p", "q", "r", "s", "t",
 	};
 	struct metrics m;
 	int i;
 
+	ck_assert((int)(sizeof(names) / sizeof(names[0])) >= METRICS_MAX_REASONS + 1);
 	metrics_init(&m);
 	for (i = 0; i < METRICS_MAX_REASONS - 1; i++)
 		ck_assert_int_eq(metrics_add_throttled(&m, names[i], 1), 0);

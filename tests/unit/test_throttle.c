@@ -44,6 +44,10 @@ static void make_throttle(struct throttle *t, double now, ...)
 	va_list ap;
 
 	config_init(&c);
+	/* busy-max-rate off unless a test sets it: the other tests model a
+	 * server of their own. */
+	ck_assert(config_set(&c, "busy-max-rate", "0", err, sizeof(err)) ==
+		  CONFIG_OK);
 	va_start(ap, now);
 	while ((k = va_arg(ap, const char *)) != NULL) {
 		v = va_arg(ap, const char *);
@@ -87,8 +91,8 @@ static double simulate_one(double rate, long batch, double seconds,
 
 	snprintf(rs, sizeof(rs), "%g", rate);
 	make_throttle(&t, now, "max-rate", rs, (char *)NULL);
-	if (batch > throttle_max_batch(&t))
-		batch = throttle_max_batch(&t);
+	if (batch > throttle_max_batch(&t, 0.0))
+		batch = throttle_max_batch(&t, 0.0);
 	while (now < seconds) {
 		w = throttle_wait(&t, NULL, now, WALL, batch, NULL);
 		ck_assert(w >= 0);
@@ -246,13 +250,13 @@ START_TEST(test_max_batch)
 	struct throttle t;
 
 	make_throttle(&t, 0.0, (char *)NULL);
-	ck_assert_int_eq(throttle_max_batch(&t), LONG_MAX);
+	ck_assert_int_eq(throttle_max_batch(&t, 0.0), LONG_MAX);
 	make_throttle(&t, 0.0, "max-rate", "20000", (char *)NULL);
-	ck_assert_int_eq(throttle_max_batch(&t), 5000);
+	ck_assert_int_eq(throttle_max_batch(&t, 0.0), 5000);
 	make_throttle(&t, 0.0, "max-rate", "100", (char *)NULL);
-	ck_assert_int_eq(throttle_max_batch(&t), 25);
+	ck_assert_int_eq(throttle_max_batch(&t, 0.0), 25);
 	make_throttle(&t, 0.0, "max-rate", "0.5", (char *)NULL);
-	ck_assert_int_eq(throttle_max_batch(&t), 1);
+	ck_assert_int_eq(throttle_max_batch(&t, 0.0), 1);
 }
 END_TEST
 
@@ -536,12 +540,13 @@ END_TEST
 /* ---- health ------------------------------------------------------------ */
 
 enum { H_LAG_BYTES, H_LAG_SECONDS, H_REPLICAS, H_REPLICAS_UNKNOWN,
-       H_WAL_LSN, H_SLOT_BYTES, H_BLOCKED, H_AUTOVACUUM, H_SEES_ALL,
-       H_IN_RECOVERY, H_N };
+       H_WAL_LSN, H_SLOT_BYTES, H_BLOCKED, H_AUTOVACUUM, H_OTHERS,
+       H_OTHERS_IDLE_S, H_SEES_ALL, H_IN_RECOVERY, H_N };
 
 static const char *const health_cols[H_N] = {
 	"lag_bytes", "lag_seconds", "replicas", "replicas_unknown", "wal_lsn",
-	"slot_bytes", "blocked", "autovacuum", "sees_all", "in_recovery",
+	"slot_bytes", "blocked", "autovacuum", "others", "others_idle_s",
+	"sees_all", "in_recovery",
 };
 
 /* A quiet primary with no standby. */
@@ -555,6 +560,8 @@ static void quiet(const char *v[H_N])
 	v[H_SLOT_BYTES] = NULL;
 	v[H_BLOCKED] = "0";
 	v[H_AUTOVACUUM] = "0";
+	v[H_OTHERS] = "0";
+	v[H_OTHERS_IDLE_S] = NULL;
 	v[H_SEES_ALL] = "t";
 	v[H_IN_RECOVERY] = "f";
 }
@@ -813,6 +820,108 @@ START_TEST(test_health_autovacuum)
 }
 END_TEST
 
+/*
+ * busy-max-rate: in force before the first sample and for busy-hold after
+ * a sample saw other sessions working; max-rate still wins when lower.
+ */
+START_TEST(test_health_busy)
+{
+	struct throttle t;
+	const char *v[H_N];
+	const char *why;
+	char err[256];
+	double now, w, seen;
+	long rows = 0;
+
+	make_throttle(&t, 0.0, "busy-max-rate", "1000", "busy-hold", "30s",
+		      (char *)NULL);
+	ck_assert(throttle_health_wanted(&t));
+	/* No sample yet: assume the worst. */
+	ck_assert(throttle_busy(&t, 0.0));
+	ck_assert_double_eq(throttle_rate(&t, 0.0), 1000);
+	ck_assert_int_eq(throttle_max_batch(&t, 0.0), 250);
+
+	/* A quiet server: full speed. */
+	quiet(v);
+	ck_assert_int_eq(feed(&t, v, 0.5, err), 0);
+	ck_assert(!throttle_busy(&t, 0.5));
+	ck_assert_double_eq(throttle_rate(&t, 0.5), 0);
+	ck_assert_int_eq(throttle_max_batch(&t, 0.5), LONG_MAX);
+	ck_assert(throttle_wait(&t, NULL, 0.5, WALL, 100000, NULL) == 0);
+	throttle_after_batch(&t, NULL, 0.6, 100000, 0.1);
+	ck_assert(throttle_wait(&t, NULL, 0.6, WALL, 100000, NULL) == 0);
+	throttle_after_batch(&t, NULL, 0.7, 100000, 0.1);
+
+	/* Others work: 1000 rows/s from now on, and the reason says why. */
+	v[H_OTHERS] = "3";
+	ck_assert_int_eq(feed(&t, v, 1.0, err), 0);
+	ck_assert(throttle_busy(&t, 1.0));
+	for (now = 1.0; now < 21.0;) {
+		if (now - t.health.at >= 1.0)
+			ck_assert_int_eq(feed(&t, v, now, err), 0);
+		w = throttle_wait(&t, NULL, now, WALL, throttle_max_batch(&t, now), &why);
+		if (w > 0) {
+			ck_assert_str_eq(why, "busy-max-rate 1000 rows/s (other "
+					 "sessions active)");
+			now += w + 0.001;
+			continue;
+		}
+		ck_assert(w == 0);
+		rows += throttle_max_batch(&t, now);
+		now += 0.01;
+		throttle_after_batch(&t, NULL, now, throttle_max_batch(&t, now), 0.01);
+	}
+	ck_assert_msg(fabs((double)rows / 20.0 - 1000) <= 100, "%ld rows in 20 s", rows);
+	ck_assert_str_eq(throttle_reason(&t, now), "busy-max-rate 1000 rows/s "
+			 "(other sessions active)");
+	ck_assert(throttle_seconds(&t, THROTTLE_BUSY) > 15);
+	ck_assert_double_eq(throttle_seconds(&t, THROTTLE_MAX_RATE), 0);
+
+	/* Quiet again: busy until busy-hold after the last sighting. */
+	seen = t.health.at;
+	v[H_OTHERS] = "0";
+	for (now = seen + 1; now < seen + 30.5; now += 1)
+		ck_assert_int_eq(feed(&t, v, now, err), 0);
+	ck_assert(throttle_busy(&t, seen + 29.9));
+	ck_assert(!throttle_busy(&t, seen + 30.1));
+	ck_assert_int_eq(throttle_max_batch(&t, seen + 30.1), LONG_MAX);
+	ck_assert(throttle_wait(&t, NULL, seen + 30.1, WALL, 100000, NULL) == 0);
+
+	/* Idle now, but worked 5 s ago: busy for busy-hold after that. */
+	now = seen + 100;
+	v[H_OTHERS_IDLE_S] = "5.0";
+	ck_assert_int_eq(feed(&t, v, now, err), 0);
+	ck_assert(throttle_busy(&t, now + 24.9));
+	ck_assert(!throttle_busy(&t, now + 25.1));
+	/* Idle for longer than busy-hold: not busy. */
+	v[H_OTHERS_IDLE_S] = "45";
+	ck_assert_int_eq(feed(&t, v, now + 26, err), 0);
+	ck_assert(!throttle_busy(&t, now + 26));
+	v[H_OTHERS_IDLE_S] = NULL;
+
+	/* A lower max-rate wins, and is named; a higher one gives way. */
+	make_throttle(&t, 0.0, "busy-max-rate", "1000", "max-rate", "500",
+		      (char *)NULL);
+	ck_assert_double_eq(throttle_rate(&t, 0.0), 500);
+	ck_assert(throttle_wait(&t, NULL, 0.0, WALL, 125, NULL) == 0);
+	ck_assert(throttle_wait(&t, NULL, 0.0, WALL, 125, &why) > 0);
+	ck_assert_str_eq(why, "max-rate 500 rows/s");
+	make_throttle(&t, 0.0, "busy-max-rate", "1000", "max-rate", "5000",
+		      (char *)NULL);
+	ck_assert_double_eq(throttle_rate(&t, 0.0), 1000);
+	quiet(v);
+	ck_assert_int_eq(feed(&t, v, 0.0, err), 0);
+	ck_assert_double_eq(throttle_rate(&t, 0.0), 5000);
+
+	/* busy-max-rate 0: never busy, and no health query needed for it. */
+	make_throttle(&t, 0.0, "busy-max-rate", "0", "max-replica-lag-bytes",
+		      "0", "max-replica-lag", "0", "pause-on-blocking", "off",
+		      (char *)NULL);
+	ck_assert(!throttle_busy(&t, 0.0));
+	ck_assert(!throttle_health_wanted(&t));
+}
+END_TEST
+
 /* No sample for a while after the first one: pause until one arrives. */
 START_TEST(test_health_stale)
 {
@@ -988,6 +1097,8 @@ START_TEST(test_config_defaults)
 
 	config_init(&c);
 	ck_assert_double_eq(c.max_rate, 0);
+	ck_assert_double_eq(c.busy_max_rate, 1000);
+	ck_assert_double_eq(c.busy_hold, 30);
 	ck_assert_int_eq(c.sleep_ms, 0);
 	ck_assert_double_eq(c.nice_ratio, 0);
 	ck_assert_int_eq(c.lock_timeout, 1000);
@@ -1230,6 +1341,7 @@ static Suite *throttle_suite(void)
 	tcase_add_test(health, test_health_slot);
 	tcase_add_test(health, test_health_blocking);
 	tcase_add_test(health, test_health_autovacuum);
+	tcase_add_test(health, test_health_busy);
 	tcase_add_test(health, test_health_stale);
 	tcase_add_test(health, test_health_bad_results);
 	tcase_add_test(health, test_health_warnings);
