@@ -169,7 +169,7 @@ static const struct key_def keys[] = {
 	/* throttling (issue 4) */
 	K_DOUBLE("max-rate", max_rate, "0", 0.0, 1e9, "ROWS/S", KEY_RELOAD,
 		 "at most this many rows per second (0: no limit)"),
-	K_DOUBLE("busy-max-rate", busy_max_rate, "1000", 0.0, 1e9, "ROWS/S",
+	K_DOUBLE("busy-max-rate", busy_max_rate, "500", 0.0, 1e9, "ROWS/S",
 		 KEY_RELOAD,
 		 "at most this many rows/s while other sessions use the "
 		 "server (0: full speed)"),

@@ -12,7 +12,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
 # lib.sh turns busy pacing off for the rest of the suite; here it is the
-# subject: the default rate unless a case says otherwise.
+# subject: at 1000 rows/s (the default is 500) unless a case says otherwise.
 BF_BUSY_MAX_RATE=1000
 BUSY_RE="${NB_THROTTLED_RE}busy-max-rate [0-9]+ rows/s \\(other sessions active\\)"
 pg_start

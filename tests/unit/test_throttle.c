@@ -1097,7 +1097,7 @@ START_TEST(test_config_defaults)
 
 	config_init(&c);
 	ck_assert_double_eq(c.max_rate, 0);
-	ck_assert_double_eq(c.busy_max_rate, 1000);
+	ck_assert_double_eq(c.busy_max_rate, 500);
 	ck_assert_double_eq(c.busy_hold, 30);
 	ck_assert_int_eq(c.sleep_ms, 0);
 	ck_assert_double_eq(c.nice_ratio, 0);
