@@ -48,8 +48,9 @@
  *     role cannot see into) or idle for less than busy-hold (its
  *     state_change), other than ours and another nanoid-backfill's (same
  *     application_name): busy until busy-hold after that work. Before the
- *     first sample the server counts as busy. An idle server (tests, a maintenance window, the throughput
- *     benchmark) gets full speed; a production one gets the gentle rate.
+ *     first sample the server counts as busy. An idle server (tests, a
+ *     maintenance window, the throughput benchmark) gets full speed; a
+ *     serving one gets the gentle rate.
  *
  * Several workers: each has its own struct throttle_lane (sleep and
  * nice-ratio are per worker; the rows a grant reserved are refunded to the
@@ -301,7 +302,8 @@ const char *throttle_cause_name(enum throttle_cause cause);
 
 /*
  * Whether any health signal is enabled (lag, WAL rate, slot, blocking,
- * autovacuum, busy-max-rate): if not, the engine need not run the health query at all.
+ * autovacuum, busy-max-rate): if not, the engine need not run the health
+ * query at all.
  */
 bool throttle_health_wanted(const struct throttle *t);
 
