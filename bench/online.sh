@@ -10,9 +10,11 @@
 #
 #   baseline   the workload alone
 #   default    the workload while nanoid-backfill fills public_id with its
-#              default settings
-#   max-rate   the same with --max-rate R, for each R in RATE: the
-#              backfill's measured rate against the limit
+#              default settings (the workload makes the server busy, so
+#              the default pace is busy-max-rate)
+#   max-rate   the same with --max-rate R --busy-max-rate 0, for each R
+#              in RATE: the backfill's measured rate against the limit
+#              (the busy pace off: it would cap the rate at its own)
 #
 # Each phase runs pgbench for DURATION seconds at a fixed arrival rate (TPS
 # transactions/s over CLIENTS connections: a production-like load with
@@ -23,12 +25,18 @@
 # for a backfill phase over the seconds the backfill was running.
 # The report (a markdown table) goes to stdout and bench/results/online-<date>.md.
 #
+# Rounds: the phases run ROUNDS times, interleaved (baseline, default,
+# max-rate, baseline, default, ...), each against the baseline of its own
+# round; the summary gives the median over the rounds. One round alone is
+# not a measurement on a shared machine: a quiet baseline next to a noisy
+# backfill phase (or the reverse) moves the p99 by 2x on its own.
+#
 # Parameters (environment): ROWS=1000000 CLIENTS=8 TPS=800 DURATION=50
-# WARMUP=5 RATE="2000 10000" (one max-rate phase each) BF_ARGS="" (extra
-# options for every backfill phase), PHASES="baseline default max-rate"
-# (tuning: any order, repeats allowed). A full run takes about 5 minutes on
-# 2 cores. Other load on the machine shows up as noise: run it on a quiet
-# one (PHASES="baseline default baseline" shows how quiet).
+# WARMUP=5 ROUNDS=3 RATE="2000 10000" (one max-rate phase each) BF_ARGS=""
+# (extra options for every backfill phase), PHASES="baseline default
+# max-rate" (tuning: any order, repeats allowed, and "with:OPT,OPT..." for
+# a backfill with those options, e.g. with:--batch-size=100). A full run takes about 15
+# minutes on 2 cores.
 set -euo pipefail
 
 ROWS=${ROWS:-1000000}
@@ -36,6 +44,7 @@ CLIENTS=${CLIENTS:-8}
 TPS=${TPS:-800}
 DURATION=${DURATION:-50}
 WARMUP=${WARMUP:-5}
+ROUNDS=${ROUNDS:-3}
 RATE=${RATE:-2000 10000}
 BF_ARGS=${BF_ARGS:-}
 
@@ -127,6 +136,8 @@ INSERT INTO bench_t SELECT id, counter, payload, created_at, NULL FROM bench_src
 VACUUM (ANALYZE) bench_t;
 CHECKPOINT;
 SQL
+	# The copy's writes reach the disk before the phase, not during it.
+	sync
 }
 
 cat >"$WORK/workload.sql" <<'SQL'
@@ -213,44 +224,70 @@ phase() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
 dev() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%+.1f%%", 100 * (a - b) / b; else print "-" }'; }
 
-# One table row per phase run, in order. Tuning runs may repeat phases
-# (PHASES="baseline default baseline": a second baseline shows the noise);
-# ratios are against the first baseline.
+# One table row per phase run, in order, and per backfill setting the
+# p99 ratios of its rounds for the summary. Ratios are against the first
+# baseline of the same round (PHASES="baseline default baseline": a second
+# baseline shows the noise).
 TABLE=()
+declare -A RATIOS=() SRATIOS=() RATES=()
+LABELS=()
 B_P99='' B_SP99=''
 row() {
 	((P_FAILED == 0)) || what="$what (FAILED)"
-	TABLE+=("| $p | $what | $P_WINDOW s | $P_TPS | $P_P50 ms | $P_P99 ms | $(ratio "$P_P99" "$B_P99") | $P_SP50 ms | $P_SP99 ms | $(ratio "$P_SP99" "$B_SP99") | $rate |")
+	TABLE+=("| $round | $p | $what | $P_WINDOW s | $P_TPS | $P_P50 ms | $P_P99 ms | $(ratio "$P_P99" "$B_P99") | $P_SP50 ms | $P_SP99 ms | $(ratio "$P_SP99" "$B_SP99") | $rate |")
+	[[ -v "RATIOS[$what]" ]] || LABELS+=("$what")
+	RATIOS[$what]+=" $(ratio "$P_P99" "$B_P99" | tr -d x)"
+	SRATIOS[$what]+=" $(ratio "$P_SP99" "$B_SP99" | tr -d x)"
+	RATES[$what]+=" $P_RATE"
 }
-for p in ${PHASES:-baseline default max-rate}; do
-	case $p in
-	baseline)
-		phase baseline no
-		if [[ -z $B_P99 ]]; then
-			B_P99=$P_P99 B_SP99=$P_SP99
-		fi
-		what="none"
-		rate="-"
-		;;
-	default)
-		# shellcheck disable=SC2086  # BF_ARGS is a list of options
-		phase default yes $BF_ARGS
-		what="defaults${BF_ARGS:+ $BF_ARGS}"
-		rate="$P_RATE ($P_ROWS rows)"
-		;;
-	max-rate)
-		for r in $RATE; do
+# median of the numbers in $1 ("-" for none)
+median() {
+	tr ' ' '\n' <<<"$1" | grep -E '^[0-9.]+$' | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR == 0) print "-";
+			else if (NR % 2) print v[(NR + 1) / 2];
+			else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+for ((round = 1; round <= ROUNDS; round++)); do
+	B_P99='' B_SP99=''
+	for p in ${PHASES:-baseline default max-rate}; do
+		case $p in
+		baseline)
+			phase baseline no
+			if [[ -z $B_P99 ]]; then
+				B_P99=$P_P99 B_SP99=$P_SP99
+			fi
+			what="none"
+			rate="-"
+			;;
+		default)
+			# shellcheck disable=SC2086  # BF_ARGS is a list of options
+			phase default yes $BF_ARGS
+			what="defaults${BF_ARGS:+ $BF_ARGS}"
+			rate="$P_RATE ($P_ROWS rows)"
+			;;
+		max-rate)
+			for r in $RATE; do
+				# shellcheck disable=SC2086
+				phase max-rate yes --max-rate "$r" --busy-max-rate 0 $BF_ARGS
+				what="--max-rate $r --busy-max-rate 0${BF_ARGS:+ $BF_ARGS}"
+				rate="$P_RATE ($P_ROWS rows; $(dev "$P_RATE" "$r") vs the limit)"
+				row
+			done
+			continue
+			;;
+		with:*)
+			# tuning: "with:--batch-size=100,--sleep=5" runs the backfill
+			# with those options (commas between them)
+			IFS=, read -r -a extra <<<"${p#with:}"
 			# shellcheck disable=SC2086
-			phase max-rate yes --max-rate "$r" $BF_ARGS
-			what="--max-rate $r${BF_ARGS:+ $BF_ARGS}"
-			rate="$P_RATE ($P_ROWS rows; $(dev "$P_RATE" "$r") vs the limit)"
-			row
-		done
-		continue
-		;;
-	*) log "unknown phase '$p'"; exit 64 ;;
-	esac
-	row
+			phase with yes "${extra[@]}" $BF_ARGS
+			what="${extra[*]}${BF_ARGS:+ $BF_ARGS}"
+			rate="$P_RATE ($P_ROWS rows)"
+			;;
+		*) log "unknown phase '$p'"; exit 64 ;;
+		esac
+		row
+	done
 done
 
 PGVER=$(psqlc "SHOW server_version")
@@ -263,15 +300,24 @@ mkdir -p "$RESULTS"
 	echo "row, bigint key), while nanoid-backfill fills its NULL public_id column. Latency from each"
 	echo "transaction's scheduled start (pgbench -R: queueing counts); \"service\" from its actual start"
 	echo "(without pgbench's own scheduling lag). Over the seconds the backfill ran (baseline: seconds"
-	echo "$WARMUP..$DURATION of its run). A fresh copy of the table for every phase."
+	echo "$WARMUP..$DURATION of its run). A fresh copy of the table for every phase. $ROUNDS rounds,"
+	echo "interleaved; each phase against the baseline of its round; medians over the rounds."
 	echo
-	echo "| phase | backfill | window | TPS | p50 | p99 | p99 vs baseline | p50 service | p99 service | p99 service vs baseline | backfill rows/s |"
-	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| backfill | p99 vs baseline (median) | per round | p99 service vs baseline (median) | backfill rows/s (median) |"
+	echo "|---|---:|---|---:|---:|"
+	for what in "${LABELS[@]}"; do
+		echo "| $what | $(median "${RATIOS[$what]}")x |${RATIOS[$what]} | $(median "${SRATIOS[$what]}")x | $(median "${RATES[$what]}") |"
+	done
+	echo
+	echo "Every phase:"
+	echo
+	echo "| round | phase | backfill | window | TPS | p50 | p99 | p99 vs baseline | p50 service | p99 service | p99 service vs baseline | backfill rows/s |"
+	echo "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	printf '%s\n' "${TABLE[@]}"
 	echo
 	echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo),"\
 		"$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"), kernel $(uname -r), PostgreSQL $PGVER."
 	echo "Server settings (bench/online.sh): $(echo "$PGTMP_CONF" | tr '\n' ';' | sed 's/;$//; s/;/, /g')."
-	echo "Command: ROWS=$ROWS CLIENTS=$CLIENTS TPS=$TPS DURATION=$DURATION WARMUP=$WARMUP RATE=\"$RATE\"${PHASES:+ PHASES=\"$PHASES\"} bash bench/online.sh"
+	echo "Command: ROWS=$ROWS CLIENTS=$CLIENTS TPS=$TPS DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS RATE=\"$RATE\"${PHASES:+ PHASES=\"$PHASES\"} bash bench/online.sh"
 } | tee "$REPORT"
 log "report: $REPORT"
