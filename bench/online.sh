@@ -32,7 +32,7 @@
 # backfill phase (or the reverse) moves the p99 by 2x on its own.
 #
 # Parameters (environment): ROWS=1000000 CLIENTS=8 TPS=800 DURATION=50
-# WARMUP=5 ROUNDS=3 RATE="2000 10000" (one max-rate phase each) BF_ARGS=""
+# WARMUP=5 ROUNDS=3 RATE="5000" (one max-rate phase each) BF_ARGS=""
 # (extra options for every backfill phase), PHASES="baseline default
 # max-rate" (tuning: any order, repeats allowed, and "with:OPT,OPT..." for
 # a backfill with those options, e.g. with:--batch-size=100). A full run takes about 15
@@ -45,7 +45,7 @@ TPS=${TPS:-800}
 DURATION=${DURATION:-50}
 WARMUP=${WARMUP:-5}
 ROUNDS=${ROUNDS:-3}
-RATE=${RATE:-2000 10000}
+RATE=${RATE:-5000}
 BF_ARGS=${BF_ARGS:-}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
