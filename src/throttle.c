@@ -527,8 +527,9 @@ double throttle_wait(struct throttle *t, struct throttle_lane *lane,
 			if (rate < t->max_rate || t->max_rate <= 0) {
 				cause = THROTTLE_BUSY;
 				snprintf(t->pace_reason, sizeof(t->pace_reason),
-					 "busy-max-rate %g rows/s (other "
-					 "sessions active)", rate);
+					 "busy-max-rate %g rows/s (%s)", rate,
+					 t->health.have ? "other sessions active" :
+					 "no health sample yet");
 			} else {
 				cause = THROTTLE_MAX_RATE;
 				snprintf(t->pace_reason, sizeof(t->pace_reason),
