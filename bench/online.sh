@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # online.sh - what does a running backfill cost the application?
 #
-#   sudo bash bench/online.sh
+#   bash bench/online.sh
 #
 # Installs the dependencies (scripts/deps.sh), builds, starts a throwaway
 # PostgreSQL (scripts/pgtmp.sh, settings below), and runs a pgbench workload
@@ -38,6 +38,9 @@
 # a backfill with those options, e.g. with:--batch-size=100). A full run takes about 15
 # minutes on 2 cores.
 set -euo pipefail
+# shellcheck source=scripts/as_root.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/as_root.sh"
+as_root ROWS CLIENTS TPS DURATION WARMUP ROUNDS RATE BF_ARGS PHASES -- "$@"
 
 ROWS=${ROWS:-1000000}
 CLIENTS=${CLIENTS:-8}

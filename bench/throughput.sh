@@ -2,7 +2,7 @@
 # throughput.sh - how fast does nanoid-backfill fill a column, against the
 # alternatives users have?
 #
-#   sudo bash bench/throughput.sh
+#   bash bench/throughput.sh
 #
 # Installs the dependencies (scripts/deps.sh), builds into build-bench/,
 # starts a throwaway PostgreSQL (scripts/pgtmp.sh) and switches it to
@@ -29,6 +29,9 @@
 # the memory run) ROWBYROW_SECONDS=30. A full run takes about 15 minutes on
 # 2 cores. Smoke run: ROWS=50000 ROUNDS=1 BIG_ROWS=0 ROWBYROW_SECONDS=5.
 set -euo pipefail
+# shellcheck source=scripts/as_root.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/as_root.sh"
+as_root ROWS ROUNDS BIG_ROWS ROWBYROW_SECONDS -- "$@"
 
 ROWS=${ROWS:-1000000}
 ROUNDS=${ROUNDS:-3}

@@ -4,6 +4,9 @@
 # public_id column, fills it with --until-done (a progress line a second),
 # shows a few rows, and removes the cluster again.
 set -euo pipefail
+# shellcheck source=scripts/as_root.sh
+source "$(dirname "$0")/as_root.sh"
+as_root DEMO_ROWS -- "$@"
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 

@@ -3,6 +3,9 @@
 # tests (unit + integration against a throwaway PostgreSQL), then the same
 # tests in an AddressSanitizer/UBSan build. Exits non-zero if anything fails.
 set -euo pipefail
+# shellcheck source=scripts/as_root.sh
+source "$(dirname "$0")/as_root.sh"
+as_root FUZZ_TIME FUZZ_TARGETS FUZZ_DIR FUZZ_CC VALGRIND_INTEGRATION -- "$@"
 cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh
