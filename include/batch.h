@@ -49,12 +49,21 @@ struct batch_sql {
 	char *boundary_int;             /* integer key: by arithmetic, no scan */
 	bool int_key;                   /* a single int2/int4/int8 key column */
 	char *remaining;                /* SET statement_timeout = 0; SELECT EXISTS (... IS NULL) */
+	char *estimate;                 /* EXPLAIN (FORMAT JSON) SELECT 1 FROM the table */
 	int nkeys;
 	int nparams;                    /* of every batch statement */
 	Oid types[BATCH_MAX_PARAMS];
 	Oid boundary_types[1 + CONFIG_MAX_KEYS];  /* $1 offset, $2.. keys */
 	size_t id_len;
+	bool by_key;                    /* WALK_KEY: stmt and boundary are built */
+	int width;                      /* values in a cursor: target_width() */
+	Oid phys_types[BATCH_FIXED_PARAMS + 3];   /* of a physical batch */
 };
+
+#define BATCH_PHYS_PARAMS (BATCH_FIXED_PARAMS + 3)
+
+/* Most blocks one physical batch reads: 32 MiB of 8 kB pages. */
+#define BATCH_MAX_WINDOW 4096
 
 /* Name of a prepared batch statement variant. */
 const char *batch_stmt_name(int variant);
@@ -77,6 +86,11 @@ struct batch {
 	char *cursor[CONFIG_MAX_KEYS];  /* last key done; unset: lease start */
 	char *hi[CONFIG_MAX_KEYS];      /* lease's upper bound, inclusive */
 	bool has_cursor, has_hi;
+	/* physical order: the window of blocks in flight, and NULL rows a
+	 * block as batches found them (0: unknown), which sizes the next */
+	long long win_from, win_to;
+	double density;
+	char end_txt[48];
 
 	unsigned char limit_be[4], id_len_be[4];
 	char lease_txt[16], rate_txt[32];
@@ -125,6 +139,43 @@ int batch_read_result(struct batch *b, const PGresult *res, long *found,
 		      long *filled);
 
 void batch_free(struct batch *b);
+
+/*
+ * Physical order. batch_physical_stmt() builds the batch statement for one
+ * relation (parameters as the key statement's first six, then $7 the
+ * ctid after which to start, $8 the window's end ctid, exclusive, $9
+ * whether that end is the lease's); NULL on failure. The cursor and the
+ * upper bound of b are ctids, "(block,offset)"; the window covers about
+ * limit / density blocks, at most BATCH_MAX_WINDOW.
+ */
+char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
+			  const char *column, const char *leases);
+
+/*
+ * The lease carve query for physical order; its answer is no row when
+ * every relation of the tree has been carved, else one row: oid, schema,
+ * name, first block, end block (exclusive), end of the relation's blocks.
+ */
+const char *batch_carve_sql(const Oid **types, int *nparams);
+
+/* "(block,offset)" to numbers; -1 if malformed. */
+int batch_parse_tid(const char *s, long long *block, long *offset);
+void batch_format_tid(char *buf, size_t len, long long block, long offset);
+
+/* Blocks the next physical batch of b reads. */
+long long batch_window(const struct batch *b);
+
+/* Fills b's arrays for a physical batch; -1 if the cursor is malformed. */
+int batch_physical_params(struct batch *b, const unsigned char *ids,
+			  const char *job, double rate);
+
+/*
+ * Reads a physical batch's result, moves the cursor as the statement did
+ * and learns the density; limit is the batch's as sent. *lease_done: the
+ * statement finished the lease.
+ */
+int batch_read_physical(struct batch *b, const PGresult *res, long limit,
+			long *found, long *filled, bool *lease_done);
 
 /*
  * Quotes one identifier with PQescapeIdentifier into a malloc'ed string;

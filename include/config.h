@@ -45,7 +45,8 @@ struct config {
 
 	/* parallelism and batch sizing (issue 3) */
 	long workers;               /* connections; default 1 */
-	long lease_size;            /* keys per lease; default 20000 */
+	long lease_size;            /* rows per lease; default 20000 */
+	char *order;                /* "key", "physical" or "auto" (default) */
 	double batch_time;          /* ms a batch should take; 0: fixed size */
 	long min_batch_size;        /* default 100 */
 	long max_batch_size;        /* default 20000 */

@@ -14,6 +14,11 @@
 #define PGBIN_TEXTARRAYOID 1009
 #define PGBIN_INT4OID 23
 #define PGBIN_BYTEAOID 17
+#define PGBIN_BOOLOID 16
+#define PGBIN_INT8OID 20
+#define PGBIN_OIDOID 26
+#define PGBIN_TIDOID 27
+#define PGBIN_FLOAT8OID 701
 
 /* Writes v big-endian (network order) to p. */
 void pgbin_put_int32(unsigned char *p, int32_t v);

@@ -63,6 +63,7 @@ struct progress {
 	char *sql_list, *sql_try_lock, *sql_take, *sql_unlock;
 	char *sql_read_job, *sql_start_pass;
 	char *sql_new_lease, *sql_pass_end;
+	char *sql_lease_gone, *sql_frontier_done, *sql_new_block_lease;
 };
 
 /* Where the job stands when this process joins it. */
@@ -71,6 +72,7 @@ struct progress_claim {
 	long long rows_done;         /* folded passes + open leases */
 	long open_leases;
 	long leases_with_cursor;     /* leases a worker had started */
+	enum walk walk;              /* the job's walk as it stands now */
 };
 
 /* A lease as a worker takes it over. Strings are owned. */
@@ -81,6 +83,8 @@ struct progress_lease {
 	char *cursor[CONFIG_MAX_KEYS];
 	bool has_lo, has_hi, has_cursor;
 	long long rows_done;
+	Oid rel;                     /* physical: the relation; 0 for key leases */
+	char *rel_schema, *rel_name; /* NULL: the relation is gone */
 };
 
 /* The job row as the lease carver reads it, under the carve lock. */
@@ -92,6 +96,9 @@ struct progress_job {
 	int next_lease;
 	double idle_for;             /* seconds since the job went idle */
 	long open_leases;
+	Oid frontier_rel;            /* physical: relation being carved; 0 none */
+	long long frontier_blk;      /* its next block to carve */
+	long long frontier_end;      /* its end, frozen at its first lease */
 };
 
 /*
@@ -113,8 +120,14 @@ int progress_send_exists(struct progress *p, struct worker *w);
  */
 int progress_send_setup(struct progress *p, struct worker *w);
 
-/* Inserts the job row, or marks it running if it has the same target. */
-int progress_send_claim(struct progress *p, struct worker *w, double estimate);
+/*
+ * Inserts the job row, or marks it running if it has the same target. A
+ * job in the middle of a pass keeps its walk: the claim is refused if
+ * the target's walk differs, unless adopt_walk (--order auto), and then
+ * the claim's answer tells the walk to go on with.
+ */
+int progress_send_claim(struct progress *p, struct worker *w, double estimate,
+			bool adopt_walk);
 
 /*
  * Reads the claim's result. Returns 0; or -1 with one line in err if the
@@ -176,5 +189,20 @@ int progress_send_new_lease(struct progress *p, struct worker *w, int lease,
  */
 int progress_send_pass_end(struct progress *p, struct worker *w,
 			   const char *state);
+
+/*
+ * Physical order: inserts lease number lease over blocks [lo, hi) of
+ * relation rel, moves the frontier to (rel, hi) with the relation's
+ * frozen end, and takes the lease's lock (the answer as for new_lease).
+ */
+int progress_send_new_block_lease(struct progress *p, struct worker *w, int lease,
+				  Oid rel, long long lo, long long hi,
+				  long long end, const char *owner);
+
+/* Physical order: every relation is carved; the pass ends when its leases do. */
+int progress_send_frontier_done(struct progress *p, struct worker *w);
+
+/* Marks a lease done whose relation is gone (dropped or detached and dropped). */
+int progress_send_lease_gone(struct progress *p, struct worker *w, int lease);
 
 #endif

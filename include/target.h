@@ -2,7 +2,8 @@
  * target.h - find and check the table, column and key to backfill.
  *
  * One catalog query (target_query) resolves everything, read-only; then
- * target_check() decides, client-side, whether the backfill can run. Every
+ * target_check() decides, client-side, whether the backfill can run and
+ * how to walk the table (enum walk). Every
  * refusal is a configuration error (exit 78) with one line naming the
  * object and the problem, and happens before anything is written.
  */
@@ -14,6 +15,27 @@
 
 #include "config.h"
 
+/*
+ * How the table is walked:
+ *   WALK_KEY       keyset batches in the key's btree order; leases and
+ *                  cursors are key values. A single table whose key an
+ *                  index serves in its column order.
+ *   WALK_PHYSICAL  block ranges of the heap, with TID range scans
+ *                  (PostgreSQL 14+); leases are (relation, block range),
+ *                  cursors a ctid. Needs no key and no statistics; each
+ *                  partition or child of a tree is walked as a table of
+ *                  its own, so a ctid is only ever matched within the
+ *                  relation it came from.
+ * --order auto walks by key only where the key is known to follow the
+ * heap (|pg_stats.correlation| >= TARGET_KEY_CORRELATION): there both
+ * read the same pages in the same order, and the key's cursor survives
+ * updates that move rows. Everywhere else physical order reads each page
+ * once, where key order reads a random page per row.
+ */
+enum walk { WALK_KEY, WALK_PHYSICAL };
+
+#define TARGET_KEY_CORRELATION 0.9
+
 struct target {
 	char *schema;                       /* resolved, as in the catalog */
 	char *table;
@@ -23,6 +45,15 @@ struct target {
 	int nkeys;
 	double reltuples;                   /* -1 if never analyzed */
 	double null_frac;                   /* from pg_stats, 1 if unknown */
+	Oid oid;                            /* the table (the tree's root) */
+	bool tree;                          /* partitioned, or has children */
+	long leaves;                        /* tables in it that hold rows */
+	double correlation;                 /* of the first key column; NAN unknown */
+	double planned_rows;                /* the planner's count of the whole
+					     * tree (exists without ANALYZE); -1 unknown */
+	enum walk walk;
+	bool key_ok;                        /* the key can be walked (a single table) */
+	char walk_reason[1024];             /* why this walk, for the first log line */
 };
 
 struct worker;
@@ -80,6 +111,12 @@ void target_missing(const struct config *c, char *err, size_t errlen);
 
 /* Estimated rows still NULL when the check ran; -1 if unknown. */
 double target_estimate(const struct target *t);
+
+/* Key values in a lease bound or cursor: the key's columns, or one ctid. */
+int target_width(const struct target *t);
+
+/* "key" or "physical": as the job row records it. */
+const char *target_walk_name(enum walk w);
 
 void target_free(struct target *t);
 

@@ -3,11 +3,13 @@
  */
 #include "batch.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pgbin.h"
+#include "pgtext.h"
 
 /* A growable string for building SQL text out of quoted identifiers. */
 struct sb {
@@ -161,6 +163,7 @@ static char *build_boundary(char *const *qk, int n, const char *qt, bool lower)
 	sb_keys(&b, qk, n, "", "::text");
 	sb_add(&b, " FROM ");
 	sb_add(&b, qt);
+	sb_add(&b, " AS nanoid_backfill_t");
 	if (lower) {
 		sb_add(&b, " WHERE (");
 		sb_keys(&b, qk, n, "", "");
@@ -168,8 +171,9 @@ static char *build_boundary(char *const *qk, int n, const char *qt, bool lower)
 		sb_params(&b, 2, n);
 		sb_add(&b, ")");
 	}
+	/* By the columns, not by the output's text of the same name. */
 	sb_add(&b, " ORDER BY ");
-	sb_keys(&b, qk, n, "", "");
+	sb_keys(&b, qk, n, "nanoid_backfill_t.", "");
 	sb_add(&b, " OFFSET $1 LIMIT 1");
 	if (b.oom) {
 		free(b.s);
@@ -206,14 +210,15 @@ static char *build_boundary_int(const char *qk, const char *qt)
 
 /*
  * Any NULL left? It may read the whole table, so without statement_timeout
- * (the session's value comes back with the next session setup). Two
- * statements in one simple query; the last result is the answer.
+ * and with sequential scans allowed (the session's values come back with
+ * the next session setup). Statements in one simple query; the last
+ * result is the answer. Without ONLY: every partition and child.
  */
 static char *build_remaining(const char *qt, const char *qc)
 {
 	struct sb b = { 0 };
 
-	sb_add(&b, "SET statement_timeout = 0; ");
+	sb_add(&b, "SET statement_timeout = 0; SET enable_seqscan = on; ");
 	sb_add(&b, "SELECT EXISTS (SELECT 1 FROM ");
 	sb_add(&b, qt);
 	sb_add(&b, " WHERE ");
@@ -224,6 +229,186 @@ static char *build_remaining(const char *qt, const char *qc)
 		return NULL;
 	}
 	return b.s;
+}
+
+/*
+ * Physical order, one relation (a table, or one partition or child of a
+ * tree, named by qt and updated with ONLY): the NULL rows of the window
+ * ($7, $8) of ctids, lowest first, at most $1 of them. ORDER BY ctid
+ * makes "lowest first" hold whatever the plan (a partial index on the
+ * NULL rows returns them in key order); the window keeps the scan to a
+ * few blocks. The cursor moves to the last ctid found or, when the
+ * window came up short, to the window's end; $9 says that end is the
+ * lease's, which a short window then finishes.
+ */
+char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
+			  const char *column, const char *leases)
+{
+	char *qs = batch_quote(conn, nsp), *qr = batch_quote(conn, rel);
+	char *qc = batch_quote(conn, column);
+	struct sb b = { 0 };
+
+	if (!qs || !qr || !qc) {
+		free(qs);
+		free(qr);
+		free(qc);
+		return NULL;
+	}
+	sb_add(&b, "WITH batch AS (SELECT ctid FROM ONLY ");
+	sb_add(&b, qs);
+	sb_add(&b, ".");
+	sb_add(&b, qr);
+	sb_add(&b, " WHERE ctid > $7::tid AND ctid < $8::tid AND ");
+	sb_add(&b, qc);
+	sb_add(&b, " IS NULL ORDER BY ctid LIMIT $1), numbered AS (SELECT ctid,"
+		   " row_number() OVER (ORDER BY ctid) AS nanoid_backfill_n FROM batch),"
+		   " upd AS (UPDATE ONLY ");
+	sb_add(&b, qs);
+	sb_add(&b, ".");
+	sb_add(&b, qr);
+	sb_add(&b, " AS nanoid_backfill_t SET ");
+	sb_add(&b, qc);
+	sb_add(&b, " = convert_from(substring($2 FROM ((numbered.nanoid_backfill_n - 1) * $3 + 1)::int"
+		   " FOR $3), 'UTF8') FROM numbered"
+		   " WHERE nanoid_backfill_t.ctid = numbered.ctid AND nanoid_backfill_t.");
+	sb_add(&b, qc);
+	sb_add(&b, " IS NULL RETURNING 1),"
+		   " found AS (SELECT count(*) AS n, max(ctid) AS last FROM numbered),"
+		   " progress AS (UPDATE ");
+	sb_add(&b, leases);
+	sb_add(&b, " SET cursor = ARRAY[CASE WHEN found.n < $1 THEN $8::tid ELSE found.last END::text],"
+		   " rows_done = rows_done + (SELECT count(*) FROM upd),"
+		   " batches = batches + 1, rate = $6, updated_at = now(),"
+		   " state = CASE WHEN found.n < $1 AND $9 THEN 'done' ELSE state END"
+		   " FROM found WHERE job = $4 AND lease = $5)"
+		   " SELECT found.n, (SELECT count(*) FROM upd), found.last::text FROM found");
+	free(qs);
+	free(qr);
+	free(qc);
+	if (b.oom) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s;
+}
+
+/*
+ * The next physical lease: in the frontier's relation ($2) from its
+ * frontier block ($3) up to the end it had when its first lease was
+ * carved ($4), or else in the next relation of the tree rooted at $1 by
+ * oid, from block 0 to its size now. Freezing a relation's end keeps the
+ * pass from chasing the row versions its own updates append; rows that
+ * arrive past it are the next pass's. $5 is the lease size in rows, made
+ * blocks by the relation's density (60 rows a block before ANALYZE).
+ * Tables only ('r'): a partitioned table holds no rows of its own.
+ */
+static const char carve_sql[] =
+	"WITH RECURSIVE tree(oid) AS (SELECT $1::oid"
+	"  UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid),"
+	" leaf AS (SELECT c.oid, n.nspname, c.relname,"
+	"   CASE WHEN c.oid = $2::oid THEN $3::bigint ELSE 0 END AS lo,"
+	"   CASE WHEN c.oid = $2::oid THEN $4::bigint"
+	"    ELSE pg_relation_size(c.oid) / current_setting('block_size')::bigint END AS nblocks,"
+	"   GREATEST(1, ceil($5::float8 / CASE WHEN c.relpages > 0 AND c.reltuples > 0"
+	"    THEN c.reltuples / c.relpages ELSE 60 END))::bigint AS width"
+	"  FROM tree JOIN pg_class c ON c.oid = tree.oid"
+	"  JOIN pg_namespace n ON n.oid = c.relnamespace"
+	"  WHERE c.relkind = 'r' AND ($2::oid IS NULL OR c.oid >= $2::oid))"
+	" SELECT oid, nspname, relname, lo, LEAST(lo + width, nblocks), nblocks FROM leaf"
+	" WHERE nblocks > lo ORDER BY oid LIMIT 1";
+
+const char *batch_carve_sql(const Oid **types, int *nparams)
+{
+	static const Oid t[5] = { PGBIN_OIDOID, PGBIN_OIDOID, PGBIN_INT8OID,
+				  PGBIN_INT8OID, PGBIN_FLOAT8OID };
+
+	*types = t;
+	*nparams = 5;
+	return carve_sql;
+}
+
+int batch_parse_tid(const char *s, long long *block, long *offset)
+{
+	char *end;
+
+	if (!s || *s != '(')
+		return -1;
+	*block = strtoll(s + 1, &end, 10);
+	if (*end != ',' || *block < 0)
+		return -1;
+	*offset = strtol(end + 1, &end, 10);
+	if (*end != ')' || end[1] != '\0' || *offset < 0)
+		return -1;
+	return 0;
+}
+
+void batch_format_tid(char *buf, size_t len, long long block, long offset)
+{
+	snprintf(buf, len, "(%lld,%ld)", block, offset);
+}
+
+long long batch_window(const struct batch *b)
+{
+	double blocks = b->density > 0 ? ceil((double)b->limit / b->density) :
+			BATCH_MAX_WINDOW;
+
+	if (blocks < 1)
+		blocks = 1;
+	if (blocks > BATCH_MAX_WINDOW)
+		blocks = BATCH_MAX_WINDOW;
+	return (long long)blocks;
+}
+
+int batch_physical_params(struct batch *b, const unsigned char *ids,
+			  const char *job, double rate)
+{
+	long long cur, hi;
+	long off;
+
+	if (batch_parse_tid(b->cursor[0], &cur, &off) != 0 ||
+	    batch_parse_tid(b->hi[0], &hi, &off) != 0)
+		return -1;
+	b->win_from = cur;
+	b->win_to = cur + batch_window(b);
+	if (b->win_to > hi)
+		b->win_to = hi;
+	batch_format_tid(b->end_txt, sizeof b->end_txt, b->win_to, 0);
+	batch_params(b, ids, job, rate);
+	b->values[BATCH_FIXED_PARAMS] = b->cursor[0];
+	b->values[BATCH_FIXED_PARAMS + 1] = b->end_txt;
+	b->values[BATCH_FIXED_PARAMS + 2] = b->win_to == hi ? "t" : "f";
+	return 0;
+}
+
+int batch_read_physical(struct batch *b, const PGresult *res, long limit,
+			long *found, long *filled, bool *lease_done)
+{
+	long long last, hi;
+	long off, hioff;
+	double sample, blocks;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    PQnfields(res) != 3 || batch_parse_tid(b->hi[0], &hi, &hioff) != 0)
+		return -1;
+	*found = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	*filled = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+	*lease_done = false;
+	if (*found < limit) {
+		/* The window is done: on from its end, as the statement did. */
+		blocks = (double)(b->win_to - b->win_from);
+		*lease_done = b->win_to >= hi;
+		batch_set_cursor(b, (char *const[]){ b->end_txt });
+	} else {
+		if (PQgetisnull(res, 0, 2) ||
+		    batch_parse_tid(PQgetvalue(res, 0, 2), &last, &off) != 0)
+			return -1;
+		blocks = (double)(last - b->win_from + 1);
+		batch_set_cursor(b, (char *const[]){ PQgetvalue(res, 0, 2) });
+	}
+	/* NULL rows a block, smoothed: the next window's size. */
+	sample = blocks > 0 ? (double)*found / blocks : b->density;
+	b->density = b->density > 0 ? 0.5 * b->density + 0.5 * sample : sample;
+	return 0;
 }
 
 const char *batch_stmt_name(int variant)
@@ -261,15 +446,22 @@ int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
 		goto out;
 	sprintf(qt, "%s.%s", qs, qtab);
 
-	for (int v = 0; v < BATCH_VARIANTS; v++)
-		if (!(s->stmt[v] = build(qk, t->nkeys, qt, qc, leases, v)))
-			goto out;
-	s->boundary[0] = build_boundary(qk, t->nkeys, qt, false);
-	s->boundary[1] = build_boundary(qk, t->nkeys, qt, true);
 	s->remaining = build_remaining(qt, qc);
-	s->boundary_int = build_boundary_int(qk[0], qt);
-	if (!s->boundary[0] || !s->boundary[1] || !s->remaining || !s->boundary_int)
+	s->estimate = pgtext_printf("EXPLAIN (FORMAT JSON) SELECT 1 FROM %s", qt);
+	if (!s->remaining || !s->estimate)
 		goto out;
+	s->by_key = t->walk == WALK_KEY;
+	s->width = target_width(t);
+	if (s->by_key) {
+		for (int v = 0; v < BATCH_VARIANTS; v++)
+			if (!(s->stmt[v] = build(qk, t->nkeys, qt, qc, leases, v)))
+				goto out;
+		s->boundary[0] = build_boundary(qk, t->nkeys, qt, false);
+		s->boundary[1] = build_boundary(qk, t->nkeys, qt, true);
+		s->boundary_int = build_boundary_int(qk[0], qt);
+		if (!s->boundary[0] || !s->boundary[1] || !s->boundary_int)
+			goto out;
+	}
 	s->int_key = t->nkeys == 1 && (t->key_types[0] == 20 || t->key_types[0] == 21 ||
 				       t->key_types[0] == 23); /* int8, int2, int4 */
 
@@ -284,6 +476,10 @@ int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
 		s->types[BATCH_FIXED_PARAMS + t->nkeys + i] = t->key_types[i];
 	}
 	s->nparams = BATCH_FIXED_PARAMS + 2 * t->nkeys;
+	memcpy(s->phys_types, s->types, sizeof(Oid) * BATCH_FIXED_PARAMS);
+	s->phys_types[BATCH_FIXED_PARAMS] = PGBIN_TIDOID;
+	s->phys_types[BATCH_FIXED_PARAMS + 1] = PGBIN_TIDOID;
+	s->phys_types[BATCH_FIXED_PARAMS + 2] = PGBIN_BOOLOID;
 	s->boundary_types[0] = PGBIN_INT4OID;
 	for (int i = 0; i < t->nkeys; i++)
 		s->boundary_types[1 + i] = t->key_types[i];
@@ -310,6 +506,7 @@ void batch_sql_free(struct batch_sql *s)
 	free(s->boundary[0]);
 	free(s->boundary[1]);
 	free(s->remaining);
+	free(s->estimate);
 	free(s->boundary_int);
 	memset(s, 0, sizeof *s);
 }
@@ -341,12 +538,12 @@ static void set_keys(char **dst, bool *has, int n, char *const *values)
 
 void batch_set_cursor(struct batch *b, char *const *values)
 {
-	set_keys(b->cursor, &b->has_cursor, b->sql->nkeys, values);
+	set_keys(b->cursor, &b->has_cursor, b->sql->width, values);
 }
 
 void batch_set_hi(struct batch *b, char *const *values)
 {
-	set_keys(b->hi, &b->has_hi, b->sql->nkeys, values);
+	set_keys(b->hi, &b->has_hi, b->sql->width, values);
 }
 
 int batch_params(struct batch *b, const unsigned char *ids, const char *job,

@@ -399,10 +399,14 @@ int check_config_run(const struct config *cfg)
 		       "nullable) by --add-column; job \"%s\"\n", c.shown,
 		       db_display(c.t.column, col, sizeof col),
 		       db_display(job, j, sizeof j));
-	else
+	else if (c.t.walk == WALK_KEY)
 		printf("configuration OK: %s.\"%s\" by key (%s); job \"%s\"\n",
 		       c.shown, db_display(c.t.column, col, sizeof col), keys,
 		       db_display(job, j, sizeof j));
+	else
+		printf("configuration OK: %s.\"%s\" in physical order (%s); job \"%s\"\n",
+		       c.shown, db_display(c.t.column, col, sizeof col),
+		       c.t.walk_reason, db_display(job, j, sizeof j));
 	fflush(stdout);
 out:
 	free(job);

@@ -134,7 +134,9 @@ static const struct key_def keys[] = {
 	K_LONG("workers", workers, "1", 1, 64, "N", 0,
 	       "connections working disjoint key ranges in parallel"),
 	K_LONG("lease-size", lease_size, "20000", 100, 100000000, "ROWS", KEY_RELOAD,
-	       "keys per range lease a worker takes at a time"),
+	       "rows per range lease a worker takes at a time"),
+	K_STRING("order", order, "auto", "key|physical|auto", 0,
+		 "walk the table by key, by heap block ranges, or choose"),
 	K_DOUBLE("batch-time", batch_time, "0", 0.0, 600000.0, "MS", KEY_RELOAD,
 		 "adapt the batch size so a batch takes about this long (0: fixed)"),
 	K_LONG("min-batch-size", min_batch_size, "100", 1, 100000, "N", KEY_RELOAD,
@@ -1109,6 +1111,12 @@ enum config_result config_validate(struct config *c, char *err, size_t errlen)
 	if (c->pause_file != NULL && strlen(c->pause_file) >= PATH_MAX) {
 		set_err(err, errlen, "--pause-file: longer than %d bytes",
 			PATH_MAX - 1);
+		return CONFIG_INVALID;
+	}
+	if (strcmp(c->order, "key") != 0 && strcmp(c->order, "physical") != 0 &&
+	    strcmp(c->order, "auto") != 0) {
+		set_err(err, errlen, "--order: '%s' is not key, physical or auto",
+			c->order);
 		return CONFIG_INVALID;
 	}
 	return split_key(c, err, errlen);

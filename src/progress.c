@@ -42,6 +42,11 @@ static const char setup_fmt[] =
 	" updated_at timestamptz NOT NULL DEFAULT now(),"
 	" finished_at timestamptz,"
 	" idle_since timestamptz);"
+	/* Added after the first release: tables made by it get them here. */
+	"ALTER TABLE %1$s.jobs ADD COLUMN IF NOT EXISTS walk text,"
+	" ADD COLUMN IF NOT EXISTS frontier_rel oid,"
+	" ADD COLUMN IF NOT EXISTS frontier_blk bigint,"
+	" ADD COLUMN IF NOT EXISTS frontier_end bigint;"
 	"CREATE TABLE IF NOT EXISTS %1$s.leases ("
 	" job text NOT NULL REFERENCES %1$s.jobs ON DELETE CASCADE,"
 	" lease integer NOT NULL,"
@@ -55,6 +60,7 @@ static const char setup_fmt[] =
 	" owner text,"
 	" updated_at timestamptz NOT NULL DEFAULT now(),"
 	" PRIMARY KEY (job, lease));"
+	"ALTER TABLE %1$s.leases ADD COLUMN IF NOT EXISTS rel oid;"
 	"CREATE OR REPLACE VIEW %1$s.job_progress AS"
 	" SELECT j.job, j.schema_name, j.table_name, j.column_name, j.key_columns,"
 	"  j.state, j.pass, j.passes,"
@@ -75,6 +81,11 @@ static const char setup_fmt[] =
 	"   max(updated_at) AS updated_at"
 	"  FROM %1$s.leases GROUP BY job) l USING (job)";
 
+/* The job is in the middle of a pass: its leases and frontier are in
+ * its walk's terms, so the pass goes on in that walk. */
+#define MID_PASS "(j.frontier IS NOT NULL OR j.frontier_rel IS NOT NULL" \
+	" OR EXISTS (SELECT 1 FROM %2$s l0 WHERE l0.job = j.job))"
+
 /*
  * Insert the job, or take it over if it has the same target. The second
  * branch reads the row as it was before this statement, so it only answers
@@ -83,24 +94,27 @@ static const char setup_fmt[] =
 static const char claim_fmt[] =
 	"WITH up AS ("
 	" INSERT INTO %1$s AS j (job, schema_name, table_name, column_name,"
-	"  key_columns, state, rows_estimate) VALUES ($1, $2, $3, $4, $5, 'running', $6)"
+	"  key_columns, state, rows_estimate, walk)"
+	"  VALUES ($1, $2, $3, $4, $5, 'running', $6, $7)"
 	" ON CONFLICT (job) DO UPDATE SET state = 'running', updated_at = now(),"
 	"  finished_at = NULL, idle_since = NULL,"
-	"  rows_estimate = COALESCE(EXCLUDED.rows_estimate, j.rows_estimate)"
+	"  rows_estimate = COALESCE(EXCLUDED.rows_estimate, j.rows_estimate),"
+	"  walk = CASE WHEN " MID_PASS " THEN COALESCE(j.walk, 'key') ELSE EXCLUDED.walk END"
 	"  WHERE (j.schema_name, j.table_name, j.column_name, j.key_columns)"
 	"   = (EXCLUDED.schema_name, EXCLUDED.table_name, EXCLUDED.column_name,"
 	"      EXCLUDED.key_columns)"
+	"   AND (NOT " MID_PASS " OR COALESCE(j.walk, 'key') = EXCLUDED.walk OR $8)"
 	" RETURNING (xmax = 0) AS created, rows_done, schema_name, table_name,"
-	"  column_name, key_columns),"
+	"  column_name, key_columns, walk),"
 	" l AS (SELECT COALESCE(sum(rows_done), 0) AS rows_done,"
 	"  count(*) FILTER (WHERE state = 'open') AS open,"
 	"  count(*) FILTER (WHERE state = 'open' AND cursor IS NOT NULL) AS started"
 	"  FROM %2$s WHERE job = $1)"
 	" SELECT true, created, up.rows_done + l.rows_done, l.open, l.started,"
-	"  schema_name, table_name, column_name, array_to_string(key_columns, ', ')"
+	"  schema_name, table_name, column_name, array_to_string(key_columns, ', '), walk"
 	"  FROM up, l"
 	" UNION ALL SELECT false, false, 0, 0, 0, schema_name, table_name,"
-	"  column_name, array_to_string(key_columns, ', ')"
+	"  column_name, array_to_string(key_columns, ', '), COALESCE(walk, 'key')"
 	"  FROM %1$s WHERE job = $1 AND NOT EXISTS (SELECT 1 FROM up)";
 
 static const char pass_end_fmt[] =
@@ -108,6 +122,7 @@ static const char pass_end_fmt[] =
 	" UPDATE %1$s SET rows_done = rows_done + (SELECT COALESCE(sum(rows_done), 0) FROM f),"
 	"  batches = batches + (SELECT COALESCE(sum(batches), 0) FROM f),"
 	"  passes = passes + 1, pass = pass + 1, frontier = NULL,"
+	"  frontier_rel = NULL, frontier_blk = NULL, frontier_end = NULL,"
 	"  frontier_done = false, state = $2, rows_estimate = 0,"
 	"  idle_since = CASE WHEN $2 = 'idle' THEN now() END,"
 	"  finished_at = CASE WHEN $2 = 'done' THEN now() ELSE finished_at END,"
@@ -123,6 +138,16 @@ static const char new_lease_fmt[] =
 	"WITH ins AS (INSERT INTO %2$s (job, lease, lo, hi, owner)"
 	"  VALUES ($1, $2, $3, $4, $5) RETURNING lease),"
 	" j AS (UPDATE %1$s SET frontier = $4, frontier_done = ($4::text[] IS NULL),"
+	"  next_lease = $2 + 1, updated_at = now() WHERE job = $1 RETURNING 1)"
+	" SELECT pg_try_advisory_lock(" LOCK_KEY ", $2),"
+	"  (SELECT count(*) FROM ins), (SELECT count(*) FROM j)";
+
+/* The same for a physical lease: (relation, blocks [lo, hi)). */
+static const char new_block_lease_fmt[] =
+	"WITH ins AS (INSERT INTO %2$s (job, lease, rel, lo, hi, owner)"
+	"  VALUES ($1, $2, $3, ARRAY[format('(%%s,0)', $4::bigint)],"
+	"   ARRAY[format('(%%s,0)', $5::bigint)], $7) RETURNING lease),"
+	" j AS (UPDATE %1$s SET frontier_rel = $3, frontier_blk = $5, frontier_end = $6,"
 	"  next_lease = $2 + 1, updated_at = now() WHERE job = $1 RETURNING 1)"
 	" SELECT pg_try_advisory_lock(" LOCK_KEY ", $2),"
 	"  (SELECT count(*) FROM ins), (SELECT count(*) FROM j)";
@@ -146,7 +171,12 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		goto fail;
 	p->sql_exists = pgtext_printf(
 		"SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL"
-		" AND to_regclass($3) IS NOT NULL");
+		" AND to_regclass($3) IS NOT NULL"
+		/* and of the latest shape: else setup adds what is missing */
+		" AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)"
+		"  AND attname = 'frontier_end' AND NOT attisdropped)"
+		" AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($2)"
+		"  AND attname = 'rel' AND NOT attisdropped)");
 	p->sql_setup = pgtext_printf(setup_fmt, p->schema_q);
 	p->sql_claim = pgtext_printf(claim_fmt, p->jobs, p->leases);
 	p->sql_state = pgtext_printf(
@@ -157,14 +187,25 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		" ORDER BY lease LIMIT 64", p->leases);
 	p->sql_try_lock = pgtext_printf("SELECT pg_try_advisory_lock(" LOCK_KEY ", $2)");
 	p->sql_take = pgtext_printf(
-		"UPDATE %s SET owner = $3, updated_at = now()"
+		"UPDATE %s l SET owner = $3, updated_at = now()"
 		" WHERE job = $1 AND lease = $2 AND state = 'open'"
-		" RETURNING lo, hi, cursor, rows_done", p->leases);
+		" RETURNING lo, hi, cursor, rows_done, rel,"
+		"  (SELECT n.nspname FROM pg_class c JOIN pg_namespace n"
+		"    ON n.oid = c.relnamespace WHERE c.oid = l.rel),"
+		"  (SELECT c.relname FROM pg_class c WHERE c.oid = l.rel)", p->leases);
+	p->sql_lease_gone = pgtext_printf(
+		"UPDATE %s SET state = 'done', updated_at = now()"
+		" WHERE job = $1 AND lease = $2", p->leases);
+	p->sql_frontier_done = pgtext_printf(
+		"UPDATE %s SET frontier_done = true, updated_at = now() WHERE job = $1",
+		p->jobs);
+	p->sql_new_block_lease = pgtext_printf(new_block_lease_fmt, p->jobs, p->leases);
 	p->sql_unlock = pgtext_printf("SELECT pg_advisory_unlock(" LOCK_KEY ", $2)");
 	p->sql_read_job = pgtext_printf(
 		"SELECT state, frontier, frontier_done, next_lease,"
 		" COALESCE(EXTRACT(epoch FROM now() - idle_since), 0)::float8,"
-		" (SELECT count(*) FROM %s l WHERE l.job = j.job AND l.state = 'open')"
+		" (SELECT count(*) FROM %s l WHERE l.job = j.job AND l.state = 'open'),"
+		" frontier_rel, frontier_blk, frontier_end"
 		" FROM %s j WHERE job = $1", p->leases, p->jobs);
 	p->sql_start_pass = pgtext_printf(
 		"UPDATE %s SET state = 'running', idle_since = NULL, updated_at = now()"
@@ -174,7 +215,8 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 	if (p->sql_exists && p->sql_setup && p->sql_claim && p->sql_state &&
 	    p->sql_list && p->sql_try_lock && p->sql_take && p->sql_unlock &&
 	    p->sql_read_job && p->sql_start_pass &&
-	    p->sql_new_lease && p->sql_pass_end)
+	    p->sql_new_lease && p->sql_pass_end && p->sql_lease_gone &&
+	    p->sql_frontier_done && p->sql_new_block_lease)
 		return 0;
 fail:
 	snprintf(err, errlen, "cannot build the progress statements: %s",
@@ -190,7 +232,8 @@ void progress_free(struct progress *p)
 		&p->sql_setup, &p->sql_claim, &p->sql_state, &p->sql_list,
 		&p->sql_try_lock, &p->sql_take, &p->sql_unlock,
 		&p->sql_read_job, &p->sql_start_pass,
-		&p->sql_new_lease, &p->sql_pass_end,
+		&p->sql_new_lease, &p->sql_pass_end, &p->sql_lease_gone,
+		&p->sql_frontier_done, &p->sql_new_block_lease,
 	};
 
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
@@ -258,16 +301,18 @@ static int array_param(struct array_param *a, char *const *items, int n)
 	return 0;
 }
 
-int progress_send_claim(struct progress *p, struct worker *w, double estimate)
+int progress_send_claim(struct progress *p, struct worker *w, double estimate,
+			bool adopt_walk)
 {
-	static const Oid types[6] = { PGBIN_TEXTOID, PGBIN_TEXTOID, PGBIN_TEXTOID,
-				      PGBIN_TEXTOID, PGBIN_TEXTARRAYOID, 701 /* float8 */ };
+	static const Oid types[8] = { PGBIN_TEXTOID, PGBIN_TEXTOID, PGBIN_TEXTOID,
+				      PGBIN_TEXTOID, PGBIN_TEXTARRAYOID, PGBIN_FLOAT8OID,
+				      PGBIN_TEXTOID, PGBIN_BOOLOID };
 	const struct target *t = p->target;
 	struct array_param keys;
 	char est[32];
-	const char *values[6];
-	int lengths[6] = { 0, 0, 0, 0, 0, 0 };
-	int formats[6] = { 0, 0, 0, 0, 1, 0 };
+	const char *values[8];
+	int lengths[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+	int formats[8] = { 0, 0, 0, 0, 1, 0, 0, 0 };
 	int rc;
 
 	if (array_param(&keys, t->keys, t->nkeys) != 0)
@@ -279,8 +324,10 @@ int progress_send_claim(struct progress *p, struct worker *w, double estimate)
 	values[3] = t->column;
 	values[4] = (const char *)keys.buf;
 	values[5] = estimate >= 0 ? est : NULL;
+	values[6] = target_walk_name(t->walk);
+	values[7] = adopt_walk ? "t" : "f";
 	lengths[4] = keys.len;
-	rc = worker_send(w, p->sql_claim, 6, types, values, lengths, formats);
+	rc = worker_send(w, p->sql_claim, 8, types, values, lengths, formats);
 	free(keys.buf);
 	return rc;
 }
@@ -288,13 +335,24 @@ int progress_send_claim(struct progress *p, struct worker *w, double estimate)
 int progress_read_claim(struct progress *p, const PGresult *res,
 			struct progress_claim *claim, char *err, size_t errlen)
 {
+	const struct target *t = p->target;
+
 	memset(claim, 0, sizeof *claim);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != 9) {
+	    PQnfields(res) != 10) {
 		snprintf(err, errlen, "unexpected answer claiming job \"%s\"", p->job);
 		return -1;
 	}
 	if (PQgetvalue(res, 0, 0)[0] != 't') {
+		if (strcmp(PQgetvalue(res, 0, 5), t->schema) == 0 &&
+		    strcmp(PQgetvalue(res, 0, 6), t->table) == 0 &&
+		    strcmp(PQgetvalue(res, 0, 7), t->column) == 0) {
+			snprintf(err, errlen, "job \"%s\" is in the middle of a pass in %s "
+				 "order; resume it with --order %s or auto, or let the pass "
+				 "end first", p->job, PQgetvalue(res, 0, 9),
+				 PQgetvalue(res, 0, 9));
+			return -1;
+		}
 		snprintf(err, errlen, "job \"%s\" already exists for \"%s\".\"%s\".\"%s\" "
 			 "by key (%s); choose another --job", p->job,
 			 PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6),
@@ -305,6 +363,8 @@ int progress_read_claim(struct progress *p, const PGresult *res,
 	claim->rows_done = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
 	claim->open_leases = strtol(PQgetvalue(res, 0, 3), NULL, 10);
 	claim->leases_with_cursor = strtol(PQgetvalue(res, 0, 4), NULL, 10);
+	claim->walk = strcmp(PQgetvalue(res, 0, 9), "physical") == 0 ?
+		      WALK_PHYSICAL : WALK_KEY;
 	return 0;
 }
 
@@ -349,23 +409,32 @@ static int read_keys(const PGresult *res, int field, int nkeys, char **out,
 }
 
 int progress_read_take(const struct progress *p, const PGresult *res,
-		       int lease, struct progress_lease *l)
+			int lease, struct progress_lease *l)
 {
-	int nkeys = p->target->nkeys;
+	int width = target_width(p->target);
 
 	memset(l, 0, sizeof *l);
 	l->lease = lease;
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 4)
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 7)
 		return -1;
 	if (PQntuples(res) == 0)
 		return 0;
-	if (read_keys(res, 0, nkeys, l->lo, &l->has_lo) != 0 ||
-	    read_keys(res, 1, nkeys, l->hi, &l->has_hi) != 0 ||
-	    read_keys(res, 2, nkeys, l->cursor, &l->has_cursor) != 0) {
+	if (read_keys(res, 0, width, l->lo, &l->has_lo) != 0 ||
+	    read_keys(res, 1, width, l->hi, &l->has_hi) != 0 ||
+	    read_keys(res, 2, width, l->cursor, &l->has_cursor) != 0) {
 		progress_lease_free(l);
 		return -1;
 	}
 	l->rows_done = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+	l->rel = PQgetisnull(res, 0, 4) ? 0 : (Oid)strtoul(PQgetvalue(res, 0, 4), NULL, 10);
+	if (!PQgetisnull(res, 0, 5) && !PQgetisnull(res, 0, 6)) {
+		l->rel_schema = strdup(PQgetvalue(res, 0, 5));
+		l->rel_name = strdup(PQgetvalue(res, 0, 6));
+		if (!l->rel_schema || !l->rel_name) {
+			progress_lease_free(l);
+			return -1;
+		}
+	}
 	return 1;
 }
 
@@ -382,6 +451,9 @@ void progress_lease_free(struct progress_lease *l)
 	free_keys(l->lo);
 	free_keys(l->hi);
 	free_keys(l->cursor);
+	free(l->rel_schema);
+	free(l->rel_name);
+	l->rel_schema = l->rel_name = NULL;
 	l->has_lo = l->has_hi = l->has_cursor = false;
 }
 
@@ -402,10 +474,10 @@ int progress_read_job(const struct progress *p, const PGresult *res,
 {
 	memset(j, 0, sizeof *j);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != 6)
+	    PQnfields(res) != 9)
 		return -1;
 	snprintf(j->state, sizeof j->state, "%s", PQgetvalue(res, 0, 0));
-	if (read_keys(res, 1, p->target->nkeys, j->frontier, &j->has_frontier) != 0) {
+	if (read_keys(res, 1, target_width(p->target), j->frontier, &j->has_frontier) != 0) {
 		progress_job_free(j);
 		return -1;
 	}
@@ -413,6 +485,10 @@ int progress_read_job(const struct progress *p, const PGresult *res,
 	j->next_lease = (int)strtol(PQgetvalue(res, 0, 3), NULL, 10);
 	j->idle_for = strtod(PQgetvalue(res, 0, 4), NULL);
 	j->open_leases = strtol(PQgetvalue(res, 0, 5), NULL, 10);
+	j->frontier_rel = PQgetisnull(res, 0, 6) ? 0 :
+			  (Oid)strtoul(PQgetvalue(res, 0, 6), NULL, 10);
+	j->frontier_blk = PQgetisnull(res, 0, 7) ? 0 : strtoll(PQgetvalue(res, 0, 7), NULL, 10);
+	j->frontier_end = PQgetisnull(res, 0, 8) ? 0 : strtoll(PQgetvalue(res, 0, 8), NULL, 10);
 	return 0;
 }
 
@@ -435,7 +511,7 @@ int progress_send_new_lease(struct progress *p, struct worker *w, int lease,
 	static const Oid types[5] = { PGBIN_TEXTOID, PGBIN_INT4OID,
 				      PGBIN_TEXTARRAYOID, PGBIN_TEXTARRAYOID,
 				      PGBIN_TEXTOID };
-	int nkeys = p->target->nkeys;
+	int nkeys = target_width(p->target);
 	struct array_param alo, ahi;
 	char num[16];
 	const char *values[5];
@@ -469,4 +545,31 @@ int progress_send_pass_end(struct progress *p, struct worker *w,
 	const char *values[2] = { p->job, state };
 
 	return send_text(w, p->sql_pass_end, 2, values);
+}
+
+int progress_send_new_block_lease(struct progress *p, struct worker *w, int lease,
+				  Oid rel, long long lo, long long hi,
+				  long long end, const char *owner)
+{
+	char num[16], srel[16], slo[24], shi[24], send_[24];
+	const char *values[7] = { p->job, num, srel, slo, shi, send_, owner };
+
+	snprintf(num, sizeof num, "%d", lease);
+	snprintf(srel, sizeof srel, "%u", rel);
+	snprintf(slo, sizeof slo, "%lld", lo);
+	snprintf(shi, sizeof shi, "%lld", hi);
+	snprintf(send_, sizeof send_, "%lld", end);
+	return send_text(w, p->sql_new_block_lease, 7, values);
+}
+
+int progress_send_frontier_done(struct progress *p, struct worker *w)
+{
+	const char *values[1] = { p->job };
+
+	return send_text(w, p->sql_frontier_done, 1, values);
+}
+
+int progress_send_lease_gone(struct progress *p, struct worker *w, int lease)
+{
+	return send_job_lease(p, w, p->sql_lease_gone, lease);
 }

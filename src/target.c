@@ -3,6 +3,7 @@
  */
 #include "target.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,14 @@ static const char query[] =
 	"  SELECT w.ord, w.name, a.attnum, a.atttypid, a.attnotnull"
 	"    FROM rel CROSS JOIN wanted w"
 	"    LEFT JOIN pg_attribute a ON a.attrelid = rel.oid AND a.attname = w.name"
-	"         AND a.attnum > 0 AND NOT a.attisdropped)"
+	"         AND a.attnum > 0 AND NOT a.attisdropped),"
+	/* the relations of the tree, the table itself included; UNION: a
+	 * child of two parents in the tree is one relation */
+	" tree AS ("
+	"  WITH RECURSIVE t(oid) AS ("
+	"   SELECT oid FROM rel UNION SELECT i.inhrelid FROM pg_inherits i JOIN t ON i.inhparent = t.oid)"
+	"  SELECT c.oid, c.relkind, n.nspname, c.relname FROM t"
+	"    JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace)"
 	" SELECT rel.oid IS NOT NULL, rel.nspname, rel.relname, rel.relkind,"
 	"        rel.reltuples,"
 	"        col.attnum IS NOT NULL, col.typname, col.typcategory, col.atttypmod, col.typ,"
@@ -61,9 +69,35 @@ static const char query[] =
 	"        has_column_privilege(rel.oid, col.attnum, 'SELECT'),"
 	"        has_column_privilege(rel.oid, col.attnum, 'UPDATE'),"
 	"        has_column_privilege(rel.oid, keys.attnum, 'SELECT'),"
+	/* a tree has an inherited row too, the one that covers all of it */
 	"        COALESCE((SELECT s.null_frac FROM pg_stats s"
 	"                   WHERE s.schemaname = rel.nspname AND s.tablename = rel.relname"
-	"                     AND s.attname = $3::text), 1)"
+	"                     AND s.attname = $3::text ORDER BY s.inherited DESC LIMIT 1), 1),"
+	"        rel.oid,"
+	"        EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = rel.oid),"
+	"        (SELECT count(*) FROM tree WHERE tree.relkind = 'r'),"
+	"        (SELECT format('%I.%I', tree.nspname, tree.relname) FROM tree"
+	"          WHERE tree.relkind NOT IN ('r', 'p') ORDER BY tree.oid LIMIT 1),"
+	"        (SELECT format('%I.%I', tree.nspname, tree.relname) FROM tree"
+	"          WHERE tree.relkind = 'r' AND tree.oid <> rel.oid AND col.attnum IS NOT NULL"
+	"            AND NOT (has_column_privilege(tree.oid, $3::text, 'SELECT')"
+	"                 AND has_column_privilege(tree.oid, $3::text, 'UPDATE'))"
+	"          ORDER BY tree.oid LIMIT 1),"
+	/* an index whose leading columns are the key's, in order, ascending,
+	 * in the columns' own collations: it serves ORDER BY key and (key) > (...) */
+	"        EXISTS (SELECT 1 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid"
+	"                 JOIN pg_am am ON am.oid = ic.relam AND am.amname = 'btree'"
+	"                 WHERE i.indrelid = rel.oid AND i.indisvalid AND i.indpred IS NULL"
+	"                   AND (SELECT count(*) FROM keys) > 0 AND NOT EXISTS ("
+	"                     SELECT 1 FROM keys k2 JOIN pg_attribute a2"
+	"                       ON a2.attrelid = rel.oid AND a2.attnum = k2.attnum"
+	"                      WHERE k2.ord > i.indnkeyatts"
+	"                         OR (i.indkey::int2[])[k2.ord - 1] IS DISTINCT FROM k2.attnum"
+	"                         OR (i.indoption::int2[])[k2.ord - 1] <> 0"
+	"                         OR (i.indcollation::oid[])[k2.ord - 1] IS DISTINCT FROM a2.attcollation)),"
+	"        (SELECT s.correlation FROM pg_stats s, keys k1"
+	"          WHERE k1.ord = 1 AND s.schemaname = rel.nspname AND s.tablename = rel.relname"
+	"            AND s.attname = k1.name AND NOT s.inherited)"
 	"   FROM (SELECT 1) AS one"
 	"   LEFT JOIN rel ON true LEFT JOIN col ON true LEFT JOIN keys ON true"
 	"  ORDER BY keys.ord";
@@ -73,7 +107,8 @@ enum {
 	F_COL_FOUND, F_TYPNAME, F_TYPCATEGORY, F_TYPMOD, F_TYP,
 	F_KEY_NAME, F_KEY_FOUND, F_KEY_TYPE, F_KEY_NOTNULL,
 	F_KEY_UNIQUE, F_ROLE, F_USAGE, F_COL_SELECT, F_COL_UPDATE, F_KEY_SELECT,
-	F_NULL_FRAC,
+	F_NULL_FRAC, F_OID, F_TREE, F_LEAVES, F_BAD_LEAF, F_LEAF_NOPRIV,
+	F_KEY_INDEXED, F_CORRELATION,
 };
 
 const char *target_query(void)
@@ -140,6 +175,129 @@ static bool text_type(const char *typname, const char *category)
 	       strcmp(typname, "bpchar") != 0;
 }
 
+static bool order_is(const struct config *c, const char *order)
+{
+	return strcmp(c->order, order) == 0;
+}
+
+/*
+ * The key's fitness for walking by key. Returns 0 if it can be walked, -1
+ * (err says why) if it names columns that cannot be a key at all, and 1
+ * (err says why) if it exists but cannot serve key order: --order key
+ * refuses then, auto walks physically.
+ */
+static int check_key(const PGresult *res, const struct config *c,
+		     const char *rel, char *err, size_t errlen)
+{
+	int rows = PQntuples(res);
+
+	if (PQgetisnull(res, 0, F_KEY_NAME)) {
+		snprintf(err, errlen, "table %s has no primary key; name its key "
+			 "columns with --key, or walk it with --order physical", rel);
+		return 1;
+	}
+	for (int i = 0; i < rows; i++) {
+		const char *name = PQgetvalue(res, i, F_KEY_NAME);
+
+		if (!is_true(res, i, F_KEY_FOUND)) {
+			snprintf(err, errlen, "key column \"%s\" does not exist in table %s",
+				 name, rel);
+			return -1;
+		}
+		if (strcmp(name, c->column) == 0) {
+			snprintf(err, errlen, "key column \"%s\" is the column being "
+				 "filled; the key must be other columns", name);
+			return -1;
+		}
+	}
+	for (int i = 0; i < rows; i++) {
+		if (!is_true(res, i, F_KEY_NOTNULL)) {
+			snprintf(err, errlen, "key column \"%s\" of %s is nullable; "
+				 "a key column must be NOT NULL", PQgetvalue(res, i, F_KEY_NAME),
+				 rel);
+			return 1;
+		}
+	}
+	if (!is_true(res, 0, F_KEY_UNIQUE)) {
+		snprintf(err, errlen, "key (%s) of %s is not unique: no valid "
+			 "unique index covers it", c->key ? c->key : "", rel);
+		return 1;
+	}
+	if (!is_true(res, 0, F_KEY_INDEXED)) {
+		snprintf(err, errlen, "no btree index of %s serves key (%s) in that "
+			 "column order and collation, so every batch would scan and "
+			 "sort the table; name the key columns as an index has them",
+			 rel, c->key ? c->key : "");
+		return 1;
+	}
+	return 0;
+}
+
+/* Decides how to walk t (see target.h) and says why in t->walk_reason. */
+static int choose_walk(struct target *t, const PGresult *res,
+		       const struct config *c, const char *rel, char *err,
+		       size_t errlen)
+{
+	char why[CONFIG_ERR_LEN];
+	int key = check_key(res, c, rel, why, sizeof why);
+
+	if (key < 0) {
+		snprintf(err, errlen, "%s", why);
+		return -1;
+	}
+	t->walk = WALK_PHYSICAL;
+	t->key_ok = key == 0 && !t->tree;
+	if (order_is(c, "physical")) {
+		snprintf(t->walk_reason, sizeof t->walk_reason, "--order physical");
+		return 0;
+	}
+	if (t->tree) {
+		if (order_is(c, "key")) {
+			snprintf(err, errlen, "%s has partitions or inheritance children, "
+				 "which are filled one table at a time in physical order; "
+				 "use --order physical or auto", rel);
+			return -1;
+		}
+		snprintf(t->walk_reason, sizeof t->walk_reason,
+			 "%s has partitions or inheritance children: each of its %ld "
+			 "tables in turn", rel, t->leaves);
+		return 0;
+	}
+	if (key > 0) {
+		/* A key the user named must be a key: a mistake is not a hint. */
+		if (order_is(c, "key") || c->nkeys > 0) {
+			snprintf(err, errlen, "%s", why);
+			return -1;
+		}
+		if (PQgetisnull(res, 0, F_KEY_NAME))
+			snprintf(t->walk_reason, sizeof t->walk_reason,
+				 "it has no primary key and no --key was given");
+		else
+			snprintf(t->walk_reason, sizeof t->walk_reason, "%s", why);
+		return 0;
+	}
+	if (order_is(c, "key")) {
+		t->walk = WALK_KEY;
+		snprintf(t->walk_reason, sizeof t->walk_reason, "--order key");
+		return 0;
+	}
+	if (isnan(t->correlation)) {
+		snprintf(t->walk_reason, sizeof t->walk_reason,
+			 "no statistics yet on how the key follows the heap");
+		return 0;
+	}
+	if (fabs(t->correlation) < TARGET_KEY_CORRELATION) {
+		snprintf(t->walk_reason, sizeof t->walk_reason,
+			 "the key does not follow the heap (correlation %.2f)",
+			 t->correlation);
+		return 0;
+	}
+	t->walk = WALK_KEY;
+	snprintf(t->walk_reason, sizeof t->walk_reason,
+		 "the key follows the heap (correlation %.2f)", t->correlation);
+	return 0;
+}
+
 int target_check(struct target *t, const PGresult *res,
 		 const struct config *c, size_t id_len, char *err,
 		 size_t errlen)
@@ -187,35 +345,19 @@ int target_check(struct target *t, const PGresult *res,
 			return -1;
 		}
 	}
-	if (PQgetisnull(res, 0, F_KEY_NAME)) {
-		snprintf(err, errlen, "table %s has no primary key; "
-			 "name its key columns with --key", rel);
-		return -1;
-	}
-	for (int i = 0; i < rows; i++) {
-		const char *name = PQgetvalue(res, i, F_KEY_NAME);
+	{
+		const char *leaf = PQgetisnull(res, 0, F_BAD_LEAF) ? NULL :
+				   PQgetvalue(res, 0, F_BAD_LEAF);
 
-		if (!is_true(res, i, F_KEY_FOUND)) {
-			snprintf(err, errlen, "key column \"%s\" does not exist in table %s",
-				 name, rel);
-			return -1;
-		}
-		if (strcmp(name, c->column) == 0) {
-			snprintf(err, errlen, "key column \"%s\" is the column being "
-				 "filled; the key must be other columns", name);
-			return -1;
-		}
-		if (!is_true(res, i, F_KEY_NOTNULL)) {
-			snprintf(err, errlen, "key column \"%s\" of %s is nullable; "
-				 "a key column must be NOT NULL", name, rel);
+		if (leaf) {
+			snprintf(err, errlen, "%s has partition or child %s, which is not "
+				 "a table (a foreign table?): it cannot be filled here",
+				 rel, leaf);
 			return -1;
 		}
 	}
-	if (!is_true(res, 0, F_KEY_UNIQUE)) {
-		snprintf(err, errlen, "key (%s) of %s is not unique: no valid "
-			 "unique index covers it", c->key ? c->key : "", rel);
+	if (check_key(res, c, rel, err, errlen) < 0)
 		return -1;
-	}
 	/* What every batch does: read the key and the column, update the
 	 * column. Checked here so that a missing grant writes nothing. */
 	if (!is_true(res, 0, F_USAGE)) {
@@ -223,7 +365,7 @@ int target_check(struct target *t, const PGresult *res,
 			 PQgetvalue(res, 0, F_ROLE), PQgetvalue(res, 0, F_NSPNAME));
 		return -1;
 	}
-	for (int i = 0; i < rows; i++) {
+	for (int i = 0; i < rows && !PQgetisnull(res, 0, F_KEY_NAME); i++) {
 		if (!is_true(res, i, F_KEY_SELECT)) {
 			snprintf(err, errlen, "role \"%s\" may not read column \"%s\" of %s",
 				 PQgetvalue(res, 0, F_ROLE), PQgetvalue(res, i, F_KEY_NAME), rel);
@@ -236,6 +378,13 @@ int target_check(struct target *t, const PGresult *res,
 			 is_true(res, 0, F_COL_SELECT) ? "update" : "read", c->column, rel);
 		return -1;
 	}
+	if (!PQgetisnull(res, 0, F_LEAF_NOPRIV)) {
+		snprintf(err, errlen, "role \"%s\" may not read or update column \"%s\" "
+			 "of %s, a partition or child of %s; each is filled on its own",
+			 PQgetvalue(res, 0, F_ROLE), c->column,
+			 PQgetvalue(res, 0, F_LEAF_NOPRIV), rel);
+		return -1;
+	}
 	if (rows > CONFIG_MAX_KEYS) {
 		snprintf(err, errlen, "key of %s has %d columns; at most %d are supported",
 			 rel, rows, CONFIG_MAX_KEYS);
@@ -245,8 +394,18 @@ int target_check(struct target *t, const PGresult *res,
 	t->schema = xstrdup(PQgetvalue(res, 0, F_NSPNAME));
 	t->table = xstrdup(PQgetvalue(res, 0, F_RELNAME));
 	t->column = xstrdup(c->column);
-	t->nkeys = rows;
-	for (int i = 0; i < rows; i++) {
+	t->oid = (Oid)strtoul(PQgetvalue(res, 0, F_OID), NULL, 10);
+	t->tree = is_true(res, 0, F_TREE);
+	t->leaves = strtol(PQgetvalue(res, 0, F_LEAVES), NULL, 10);
+	t->correlation = PQgetisnull(res, 0, F_CORRELATION) ? (double)NAN :
+			 strtod(PQgetvalue(res, 0, F_CORRELATION), NULL);
+	t->planned_rows = -1;
+	t->nkeys = PQgetisnull(res, 0, F_KEY_NAME) ? 0 : rows;
+	if (choose_walk(t, res, c, rel, err, errlen) != 0) {
+		target_free(t);
+		return -1;
+	}
+	for (int i = 0; i < t->nkeys; i++) {
 		t->keys[i] = xstrdup(PQgetvalue(res, i, F_KEY_NAME));
 		t->key_types[i] = (Oid)strtoul(PQgetvalue(res, i, F_KEY_TYPE), NULL, 10);
 	}
@@ -267,9 +426,21 @@ void target_missing(const struct config *c, char *err, size_t errlen)
 
 double target_estimate(const struct target *t)
 {
-	if (t->reltuples < 0)
+	double rows = t->planned_rows >= 0 ? t->planned_rows : t->reltuples;
+
+	if (rows < 0)
 		return -1;
-	return t->reltuples * t->null_frac;
+	return rows * t->null_frac;
+}
+
+int target_width(const struct target *t)
+{
+	return t->walk == WALK_KEY ? t->nkeys : 1;
+}
+
+const char *target_walk_name(enum walk w)
+{
+	return w == WALK_KEY ? "key" : "physical";
 }
 
 void target_free(struct target *t)

@@ -85,7 +85,7 @@ refused() {
 	assert_file_match "$ERR" "$NB_ERR_RE.*$phrase" "$name: says /$phrase/"
 	assert_eq "$(attributes "$table" 2>/dev/null || true)" "$attrs" "$name: no column added"
 }
-refused "no primary key" nopk 'primary key'
+refused "no primary key, --order key" nopk 'primary key' --order key
 refused "--key on a nullable column" keyed 'nullable' --key n
 refused "missing table" nope 'does not exist'
 refused "--key column missing" keyed 'does not exist' --key nope

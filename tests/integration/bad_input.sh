@@ -73,7 +73,8 @@ run_case "missing table"              78 'does not exist' --table nope "${OK[@]}
 run_case "missing column"             78 'does not exist' --table t_ok --column nope --until-done
 run_case "integer column"             78 'text'           --table t_int "${OK[@]}"
 run_case "varchar(10), default size"  78 'too short'      --table t_short "${OK[@]}"
-run_case "no primary key, no --key"   78 'primary key'    --table t_nopk "${OK[@]}"
+run_case "no primary key, --order key" 78 'primary key'  --table t_nopk "${OK[@]}" --order key
+run_case "--order sideways"           78 'order'          --table t_ok "${OK[@]}" --order sideways
 run_case "--key on a nullable column" 78 'null'           --table t_keys "${OK[@]}" --key n
 run_case "--key on a non-unique column" 78 'unique'       --table t_keys "${OK[@]}" --key nu
 run_case "--key is the target column" 78 'key'            --table t_ok "${OK[@]}" --key public_id

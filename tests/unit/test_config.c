@@ -101,6 +101,7 @@ static const struct sample {
 	{ "log-level", "debug", "debug" },
 	{ "workers", "3", "3" },
 	{ "lease-size", "5000", "5000" },
+	{ "order", "physical", "physical" },
 	{ "batch-time", "250", "250" },
 	{ "min-batch-size", "50", "50" },
 	{ "max-batch-size", "9000", "9000" },
