@@ -59,6 +59,7 @@ enum step {
 	STEP_SETUP,
 	STEP_CLAIM,
 	STEP_PREPARE,
+	STEP_PREPARE_LEAF,  /* physical: a relation's batch statement */
 	STEP_LIST,
 	STEP_TRY_LOCK,
 	STEP_TAKE,
@@ -119,6 +120,10 @@ struct wk {
 
 	struct batch b;
 	const char *leaf_sql;        /* physical: the batch statement of the lease's relation */
+	Oid lease_rel;               /* physical: that relation */
+	Oid *ready;                  /* physical: relations whose statement this
+				      * session has prepared */
+	int nready, ready_cap;
 	bool has_lease;
 	int cand[MAX_CANDIDATES];
 	int ncand, icand;
@@ -329,6 +334,7 @@ static void connection_lost(struct wk *w, const char *why)
 	worker_close(&w->conn);
 	w->has_lease = false;
 	w->prepared = 0;
+	w->nready = 0;
 	if (bf->setup == SETUP_RUNNING && w->step >= STEP_TARGET && w->step <= STEP_CLAIM)
 		bf->setup = SETUP_NONE;
 	w->step = STEP_NONE;
@@ -407,7 +413,8 @@ static const char *step_name(enum step s)
 	case STEP_EXISTS:
 	case STEP_SETUP: return "creating the progress tables";
 	case STEP_CLAIM: return "claiming the job";
-	case STEP_PREPARE: return "preparing the batch statements";
+	case STEP_PREPARE:
+	case STEP_PREPARE_LEAF: return "preparing the batch statements";
 	case STEP_LIST:
 	case STEP_TRY_LOCK:
 	case STEP_TAKE:
@@ -483,6 +490,7 @@ static bool handle_error(struct wk *w, enum step step, PGresult *res)
 		worker_close(&w->conn);
 		w->has_lease = false;
 		w->prepared = 0;
+		w->nready = 0;
 		if (bf->setup == SETUP_RUNNING && step >= STEP_TARGET && step <= STEP_CLAIM)
 			bf->setup = SETUP_NONE;
 		w->step = STEP_NONE;
@@ -703,6 +711,10 @@ static void after_claim(struct wk *w, PGresult *res)
 	}
 	if (adopt_walk(bf, w, claim.walk) != 0)
 		return;
+	/* The sessions were set up before the walk was known: its plan cache
+	 * mode comes with the next session setup, before a first batch. */
+	for (int i = 0; i < bf->nworkers && !bf->sql.by_key; i++)
+		bf->wk[i].session_stale = true;
 	if (bf->setup != SETUP_DONE && !bf->ever_connected) {
 		bf->rows_before = claim.rows_done;
 		log_claim(bf, &claim);
@@ -851,6 +863,7 @@ static void after_take(struct wk *w, PGresult *res)
 			progress_lease_free(&l);
 			return;
 		}
+		w->lease_rel = l.rel;
 	}
 	if (l.has_cursor) {
 		char cur[512];
@@ -941,6 +954,7 @@ static void after_carve(struct wk *w, PGresult *res)
 	end = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
 	if (!(w->leaf_sql = leaf_statement(w, rel, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2))))
 		return;
+	w->lease_rel = rel;
 	batch_format_tid(lo_t, sizeof lo_t, lo, 0);
 	batch_format_tid(hi_t, sizeof hi_t, hi, 0);
 	start_lease(w, w->job.next_lease, (char *const[]){ lo_t }, (char *const[]){ hi_t });
@@ -1181,6 +1195,32 @@ static bool pace(struct wk *w)
 	return false;
 }
 
+/* Physical order: has this session prepared the lease relation's statement? */
+static bool leaf_ready(const struct wk *w)
+{
+	for (int i = 0; i < w->nready; i++)
+		if (w->ready[i] == w->lease_rel)
+			return true;
+	return false;
+}
+
+static void after_prepare_leaf(struct wk *w)
+{
+	if (w->nready == w->ready_cap) {
+		int cap = w->ready_cap ? 2 * w->ready_cap : 8;
+		Oid *p = realloc(w->ready, (size_t)cap * sizeof *p);
+
+		if (!p) {
+			fail(w->bf, NB_EXIT_FAILURE, "out of memory");
+			return;
+		}
+		w->ready = p;
+		w->ready_cap = cap;
+	}
+	w->ready[w->nready++] = w->lease_rel;
+	run_batch(w);
+}
+
 static void run_batch(struct wk *w)
 {
 	struct backfill *bf = w->bf;
@@ -1196,6 +1236,15 @@ static void run_batch(struct wk *w)
 		send_session(w, STEP_SESSION_AGAIN);
 		return;
 	}
+	if (!bf->sql.by_key && !leaf_ready(w)) {
+		char name[64];
+
+		snprintf(name, sizeof name, "nanoid_backfill_phys_%u", w->lease_rel);
+		sent(w, STEP_PREPARE_LEAF,
+		     worker_send_prepare(&w->conn, name, w->leaf_sql, BATCH_PHYS_PARAMS,
+					 bf->sql.phys_types));
+		return;
+	}
 	if (!pace(w))
 		return;
 	if (ensure_ids(bf, w->b.limit) != 0) {
@@ -1207,15 +1256,18 @@ static void run_batch(struct wk *w)
 		nanoid_generate(&bf->gen, (char *)bf->ids + (size_t)i * id_len);
 	w->sent_limit = w->b.limit;
 	if (!bf->sql.by_key) {
+		char name[64];
+
 		if (batch_physical_params(&w->b, bf->ids, bf->prog.job, w->rate) != 0) {
 			fail(bf, NB_EXIT_FAILURE, "lease %d has a malformed ctid in the "
 			     "progress table", w->b.lease);
 			return;
 		}
+		snprintf(name, sizeof name, "nanoid_backfill_phys_%u", w->lease_rel);
 		w->sent_at = ev_time();
 		sent(w, STEP_BATCH,
-		     worker_send(&w->conn, w->leaf_sql, BATCH_PHYS_PARAMS, bf->sql.phys_types,
-				 w->b.values, w->b.lengths, w->b.formats));
+		     worker_send_prepared(&w->conn, name, BATCH_PHYS_PARAMS, w->b.values,
+					  w->b.lengths, w->b.formats));
 		return;
 	}
 	v = batch_params(&w->b, bf->ids, bf->prog.job, w->rate);
@@ -1338,6 +1390,7 @@ static void on_result(struct worker *conn, PGresult *res)
 		w->prepared++;
 		after_session(w);
 		break;
+	case STEP_PREPARE_LEAF: after_prepare_leaf(w); break;
 	case STEP_LIST: after_list(w, res); break;
 	case STEP_TRY_LOCK: after_try_lock(w, res); break;
 	case STEP_TAKE: after_take(w, res); break;
@@ -1382,7 +1435,9 @@ static void on_result(struct worker *conn, PGresult *res)
 
 /*
  * Session settings (these sessions run only our statements):
- *   - custom plans: the batch's best plan depends on its size and bounds;
+ *   - by key, custom plans: the batch's best plan depends on its size and
+ *     bounds; in physical order the plan is always the same TID range, so
+ *     one generic plan saves planning every batch;
  *   - no hash or merge joins: from about 20,000 rows a batch, the planner
  *     would rather hash the batch and scan the whole table than look each
  *     row up by its ctid, which is one page read per row. Per batch, that
@@ -1397,7 +1452,7 @@ static void on_result(struct worker *conn, PGresult *res)
  *     way in every session and read back the same (cursors are text).
  */
 static const char session_sql[] =
-	"SELECT set_config('plan_cache_mode', 'force_custom_plan', false),"
+	"SELECT set_config('plan_cache_mode', $4, false),"
 	" set_config('enable_hashjoin', 'off', false),"
 	" set_config('enable_mergejoin', 'off', false),"
 	" set_config('enable_seqscan', 'off', false),"
@@ -1417,13 +1472,15 @@ static const char session_sql[] =
 static void send_session(struct wk *w, enum step step)
 {
 	char lock[32], stmt[32];
-	const char *values[3] = { lock, stmt, w->bf->cfg->synchronous_commit ? "t" : "f" };
-	static const Oid types[3] = { 0, 0, 16 /* bool */ };
+	const char *values[4] = { lock, stmt, w->bf->cfg->synchronous_commit ? "t" : "f",
+				  !w->bf->have_sql || w->bf->sql.by_key ? "force_custom_plan" :
+				  "force_generic_plan" };
+	static const Oid types[4] = { 0, 0, 16 /* bool */, 0 };
 
 	/* Read at each send: a reload may have changed them. */
 	snprintf(lock, sizeof lock, "%ld", w->bf->cfg->lock_timeout);
 	snprintf(stmt, sizeof stmt, "%ld", w->bf->cfg->statement_timeout);
-	sent(w, step, worker_send(&w->conn, session_sql, 3, types, values, NULL, NULL));
+	sent(w, step, worker_send(&w->conn, session_sql, 4, types, values, NULL, NULL));
 }
 
 static void on_connect(struct worker *conn, bool ok, const char *err)
@@ -1443,6 +1500,7 @@ static void on_connect(struct worker *conn, bool ok, const char *err)
 		log_info("worker %d: reconnected", w->id);
 	w->lost_since = 0;
 	w->prepared = 0;
+	w->nready = 0;
 	if (bf->stopping || bf->job_done) {
 		wk_close(w);
 		return;
@@ -1819,6 +1877,7 @@ int backfill_run(struct config *cfg, int argc, char **argv)
 		ev_timer_stop(loop, &w->wait);
 		worker_close(&w->conn);
 		batch_free(&w->b);
+		free(w->ready);
 		if (w->have_job)
 			progress_job_free(&w->job);
 	}
