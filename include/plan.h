@@ -1,7 +1,7 @@
 /*
  * plan.h - the `plan` subcommand: the whole rollout as migration files.
  *
- *   nanoid-backfill plan --table T --column C [--schema S] --out DIR
+ *   nanoid-backfill plan --table T --column C [--schema S] --out DIR [--dsn DSN]
  *
  * writes sqlx's reversible layout, DIR/<YYYYMMDDHHMMSS>_<description>.up.sql
  * and .down.sql, one pair per step, versions strictly increasing (UTC, and
@@ -18,23 +18,44 @@
  * --no-not-null leaves out 3-5, --no-unique leaves out 6. Every file that
  * takes a lock on the table sets lock_timeout first; a down that loses
  * data says so in its first comment lines. Identifiers are always quoted
- * (plan needs no database, so no PQescapeIdentifier: db_quote_ident()),
- * names in comments are escaped so that no name can end a comment line,
- * and T and C appear in file names only as a lowercase [a-z0-9_] slug.
- * The check constraint and the index are named as PostgreSQL names
+ * (plan builds the files without a connection: db_quote_ident()), names
+ * in comments are escaped so that no name can end a comment line, and
+ * names appear in file names only as a lowercase [a-z0-9_] slug.
+ * The check constraint and the indexes are named as PostgreSQL names
  * constraints (plan_object_name), and `finalize` uses the same names, so
  * the two ways to finish a rollout agree.
+ *
+ * Without --dsn plan reads no catalog and plans for a plain table. With
+ * --dsn it reads the table's partition tree (plan_tree_read); for a
+ * partitioned table step 6 becomes one step per partition, since CREATE
+ * INDEX CONCURRENTLY cannot run on a partitioned table:
+ *
+ *   tree partitioned by C alone at every level (plan_tree.global):
+ *     create_C_unique_index_on_only_T    CREATE UNIQUE INDEX ... ON ONLY
+ *                                        the table and every partitioned
+ *                                        partition, the latter attached
+ *     create_C_unique_index_on_<leaf>    per leaf partition, CONCURRENTLY
+ *                                        ("-- no-transaction")
+ *     attach_C_unique_indexes_on_T       ALTER INDEX ... ATTACH PARTITION
+ *                                        of every leaf's index, after a
+ *                                        check that each one is valid;
+ *                                        the index of T is then valid
+ *   any other partition key:
+ *     create_C_unique_index_on_<leaf>    per leaf partition, CONCURRENTLY,
+ *                                        not attached: C unique within
+ *                                        each partition (PostgreSQL cannot
+ *                                        enforce it across partitions)
  */
 #ifndef NB_PLAN_H
 #define NB_PLAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
+#include <libpq-fe.h>
 
 #include "config.h"
 
-#define PLAN_MAX_STEPS 6
-#define PLAN_MAX_FILES (2 * PLAN_MAX_STEPS)
 #define PLAN_NAME_LEN 160
 
 /* Labels of the objects the rollout creates: <table>_<column>_<label>. */
@@ -50,28 +71,74 @@ struct plan_file {
 };
 
 struct plan {
-	struct plan_file files[PLAN_MAX_FILES];
-	int nfiles;                 /* up, down, up, down, ... by version */
+	struct plan_file *files;    /* up, down, up, down, ... by version */
+	int nfiles;
 	int nsteps;
+};
+
+/* One table of a partition tree. */
+struct plan_rel {
+	char *schema, *name;        /* as in the catalog */
+	char oid[16];               /* pg_class oid, as text */
+	int parent;                 /* index of its parent in rels; -1: the root */
+	char kind;                  /* 'p' partitioned, 'r' table, 'f' foreign table */
+};
+
+/*
+ * A partitioned table and every partition under it. Leaves are the
+ * tables that hold rows ('r' and 'f'); the others are partitioned ('p').
+ */
+struct plan_tree {
+	struct plan_rel *rels;      /* rels[0] is the root; parents before their partitions */
+	int nrels;
+	int nleaves;
+	/* Every partitioned table of the tree is partitioned by the column
+	 * alone, so one unique index on (column) can span the tree. Otherwise
+	 * PostgreSQL refuses it: a unique index on a partitioned table must
+	 * include the partition key. */
+	bool global;
+	char *partkeys;             /* the tree's partition keys, "LIST (region), HASH (id)" */
 };
 
 /*
  * Runs the subcommand for cfg (validated; cfg->out names the directory):
- * builds the plan, writes it, prints each file's path on stdout. Returns
- * the exit code: 0 written; 64 no --out; 78 a bad directory or one that
- * already holds this plan (nothing is written); 1 a write failed (the
- * files written so far are removed again).
+ * with cfg->dsn, reads the table's partition tree first; builds the plan,
+ * writes it, prints each file's path on stdout. Returns the exit code:
+ * 0 written; 64 no --out; 78 a bad directory or one that already holds
+ * this plan, or (with --dsn) no such table, or a foreign-table partition
+ * without --no-unique (nothing is written); 1 a write failed (the files
+ * written so far are removed again), or the database could not be read.
  */
 int plan_run(const struct config *cfg);
 
 /*
  * Builds the files in memory. first is the version of step 1 (UTC
- * seconds); step i gets first + i - 1. Returns 0, or -1 with one line in
- * err (out of memory). Release with plan_free().
+ * seconds); step i gets first + i - 1. tree: NULL when the catalog was
+ * not read (the steps of a plain table, and the index step says to plan
+ * with --dsn for a partitioned one); else what plan_tree_read() found,
+ * nrels 0 for a plain table. Returns 0, or -1 with one line in err (out
+ * of memory). Release with plan_free().
  */
-int plan_build(struct plan *p, const struct config *cfg, time_t first,
-	       char *err, size_t errlen);
+int plan_build(struct plan *p, const struct config *cfg,
+	       const struct plan_tree *tree, time_t first, char *err,
+	       size_t errlen);
 void plan_free(struct plan *p);
+
+/*
+ * Reads the partition tree under the table whose pg_class oid is root
+ * (text) on conn: every partition at every level, parents first, then by
+ * schema and name. column decides plan_tree.global (it need not exist
+ * yet). A table that is not partitioned gives nrels = 0. Returns 0, or -1
+ * with one line in err (SQL error, out of memory). Release with
+ * plan_tree_free() (also after an error).
+ */
+int plan_tree_read(PGconn *conn, const char *root, const char *column,
+		   struct plan_tree *t, char *err, size_t errlen);
+void plan_tree_free(struct plan_tree *t);
+
+/* The first foreign-table partition of t (no index can be built on it),
+ * or NULL. */
+const struct plan_rel *plan_tree_foreign(const struct plan_tree *t);
 
 /*
  * The version step 1 may use in dir: now, or one second after the latest

@@ -18,6 +18,7 @@
 #include "exit_codes.h"
 #include "log.h"
 #include "nanoid.h"
+#include "target.h"
 
 /* One line into err (vsnprintf: truncating a long path is fine here). */
 __attribute__((format(printf, 3, 4)))
@@ -216,7 +217,25 @@ enum step_kind {
 	STEP_ADD_CHECK,
 	STEP_VALIDATE,
 	STEP_SET_NOT_NULL,
-	STEP_UNIQUE_INDEX,
+	STEP_UNIQUE_INDEX,      /* a plain table */
+	STEP_INDEX_ONLY,        /* partitioned by the column: ON ONLY indexes */
+	STEP_LEAF_INDEX,        /* partitioned: one leaf's concurrent build */
+	STEP_ATTACH,            /* partitioned by the column: attach the leaves' */
+};
+
+struct step {
+	enum step_kind kind;
+	int rel;                /* STEP_LEAF_INDEX: the leaf, in the tree */
+};
+
+/* A table of the partition tree, quoted and escaped once. */
+struct rel_names {
+	char *qt;           /* "schema"."table" */
+	char *qidx;         /* "table_column_key" */
+	char *qidx_full;    /* "schema"."table_column_key" */
+	char *t_c;          /* qt for comments */
+	char *idx_c;        /* qidx_full for comments */
+	char slug[41];
 };
 
 /* Everything a step's text needs, quoted and escaped once. */
@@ -235,7 +254,17 @@ struct names {
 	char slug_t[25], slug_c[25];
 	long lock_ms;
 	int nsteps;
+	/* NULL: the catalog was not read; nrels 0: a plain table */
+	const struct plan_tree *tree;
+	struct rel_names *rels;     /* one per tree->rels; rels[0] the table */
+	char *keys_c;               /* tree->partkeys for comments */
+	int only_step, first_leaf_step, last_leaf_step, attach_step;
 };
+
+static bool partitioned(const struct names *n)
+{
+	return n->tree != NULL && n->tree->nrels > 0;
+}
 
 static void names_free(struct names *n)
 {
@@ -249,6 +278,15 @@ static void names_free(struct names *n)
 	free(n->idx_c);
 	free(n->col_c);
 	free(n->cmd_target);
+	free(n->keys_c);
+	for (int i = 0; n->rels != NULL && i < n->tree->nrels; i++) {
+		free(n->rels[i].qt);
+		free(n->rels[i].qidx);
+		free(n->rels[i].qidx_full);
+		free(n->rels[i].t_c);
+		free(n->rels[i].idx_c);
+	}
+	free(n->rels);
 }
 
 static char *joined(const char *a, const char *sep, const char *b)
@@ -262,7 +300,48 @@ static char *joined(const char *a, const char *sep, const char *b)
 	return s;
 }
 
-static int names_init(struct names *n, const struct config *cfg)
+/* The partition tree's names; rels[0] is named as the table is. */
+static int rel_names_init(struct names *n)
+{
+	const struct plan_tree *tree = n->tree;
+
+	n->keys_c = comment_safe(tree->partkeys ? tree->partkeys : "");
+	n->rels = calloc((size_t)tree->nrels, sizeof *n->rels);
+	if (n->keys_c == NULL || n->rels == NULL)
+		return -1;
+	for (int i = 0; i < tree->nrels; i++) {
+		const struct plan_rel *r = &tree->rels[i];
+		struct rel_names *rn = &n->rels[i];
+		char idx[PLAN_MAX_IDENT + 1];
+		char *qs, *qn;
+
+		plan_object_name(r->name, n->cfg->column, PLAN_INDEX_LABEL, idx);
+		plan_slug(r->name, rn->slug, sizeof rn->slug);
+		if (i == 0) {
+			rn->qt = strdup(n->qt);
+			rn->qidx = strdup(n->qidx);
+			rn->qidx_full = strdup(n->qidx_full);
+		} else {
+			qs = db_quote_ident(r->schema);
+			qn = db_quote_ident(r->name);
+			rn->qidx = db_quote_ident(idx);
+			rn->qt = joined(qs, ".", qn);
+			rn->qidx_full = joined(qs, ".", rn->qidx);
+			free(qs);
+			free(qn);
+		}
+		if (rn->qt == NULL || rn->qidx == NULL || rn->qidx_full == NULL)
+			return -1;
+		rn->t_c = comment_safe(rn->qt);
+		rn->idx_c = comment_safe(rn->qidx_full);
+		if (rn->t_c == NULL || rn->idx_c == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+static int names_init(struct names *n, const struct config *cfg,
+		      const struct plan_tree *tree)
 {
 	char chk[PLAN_MAX_IDENT + 1], idx[PLAN_MAX_IDENT + 1];
 	char *qs = NULL, *qtab = NULL, *t = NULL, *s = NULL, *c = NULL;
@@ -318,6 +397,9 @@ static int names_init(struct names *n, const struct config *cfg)
 		goto out;
 	n->cmd_target = cmd.s;
 	cmd.s = NULL;
+	n->tree = tree;
+	if (partitioned(n) && rel_names_init(n) < 0)
+		goto out;
 	rc = 0;
 out:
 	free(cmd.s);
@@ -358,12 +440,12 @@ static char *id_options(const struct config *cfg)
 	return b.s;
 }
 
-static const char *description(enum step_kind k, const struct names *n,
+static const char *description(struct step st, const struct names *n,
 			       char *buf, size_t len)
 {
 	const char *c = n->slug_c, *t = n->slug_t;
 
-	switch (k) {
+	switch (st.kind) {
 	case STEP_ADD_COLUMN:
 		snprintf(buf, len, "add_%s_to_%s", c, t);
 		break;
@@ -382,6 +464,16 @@ static const char *description(enum step_kind k, const struct names *n,
 	case STEP_UNIQUE_INDEX:
 		snprintf(buf, len, "create_%s_unique_index_on_%s", c, t);
 		break;
+	case STEP_INDEX_ONLY:
+		snprintf(buf, len, "create_%s_unique_index_on_only_%s", c, t);
+		break;
+	case STEP_LEAF_INDEX:
+		snprintf(buf, len, "create_%s_unique_index_on_%s", c,
+			 n->rels[st.rel].slug);
+		break;
+	case STEP_ATTACH:
+		snprintf(buf, len, "attach_%s_unique_indexes_on_%s", c, t);
+		break;
 	}
 	return buf;
 }
@@ -393,6 +485,12 @@ static void header(struct sbuf *b, const struct names *n, int step,
 		  "-- Target: %s\n"
 		  "-- Generated by `nanoid-backfill plan`; apply the steps in "
 		  "file-name order.\n", step, n->nsteps, dir, what, n->target);
+	if (partitioned(n))
+		sb_printf(b, "-- Partitioned: %s; %d partition%s holding rows "
+			  "when planned\n"
+			  "-- (`plan --dsn` read them from the catalog).\n",
+			  n->keys_c, n->tree->nleaves,
+			  n->tree->nleaves == 1 ? "" : "s");
 }
 
 static void set_lock(struct sbuf *b, const struct names *n)
@@ -400,7 +498,10 @@ static void set_lock(struct sbuf *b, const struct names *n)
 	sb_printf(b, "SET lock_timeout = '%ldms';\n", n->lock_ms);
 }
 
-static void lock_note(struct sbuf *b, const char *lock)
+/* every_partition: on a partitioned table the statement locks each
+ * partition as well. */
+static void lock_note(struct sbuf *b, const struct names *n, const char *lock,
+		      bool every_partition)
 {
 	sb_printf(b,
 		  "--\n"
@@ -413,14 +514,123 @@ static void lock_note(struct sbuf *b, const char *lock)
 		  "changed:\n"
 		  "-- apply it again.\n",
 		  lock);
+	if (partitioned(n) && every_partition)
+		sb_printf(b, "-- On a partitioned table it is taken on the table "
+			  "and on every\n"
+			  "-- partition, each of which can make it wait.\n");
 }
 
-static void up_text(struct sbuf *b, enum step_kind k, const struct names *n,
+/*
+ * A string literal that means s whatever standard_conforming_strings is:
+ * E'...' with every quote and backslash doubled.
+ */
+static void sb_literal(struct sbuf *b, const char *s)
+{
+	sb_printf(b, "E'");
+	for (; *s; s++) {
+		if (*s == '\'' || *s == '\\')
+			sb_printf(b, "%c", *s);
+		sb_printf(b, "%c", *s);
+	}
+	sb_printf(b, "'");
+}
+
+/*
+ * A DO block that raises unless every leaf's index is valid. An INVALID
+ * index (a failed concurrent build) can be attached, but PostgreSQL then
+ * never marks the partitioned index valid (not even after a REINDEX), and
+ * an attached index cannot be dropped on its own: only dropping the whole
+ * index undoes that. The index names are literals in the block's body,
+ * which is dollar-quoted with a tag that occurs in none of them.
+ */
+static void attach_guard(struct sbuf *b, const struct names *n)
+{
+	const struct plan_tree *tree = n->tree;
+	struct sbuf body = { 0 };
+	char tag[32];
+	bool first = true;
+
+	sb_printf(&body, "\nDECLARE\n"
+		  "  invalid text;\n"
+		  "BEGIN\n"
+		  "  SELECT string_agg(indexrelid::regclass::text, ', ') INTO invalid\n"
+		  "    FROM pg_index\n"
+		  "   WHERE NOT indisvalid AND indexrelid IN (");
+	for (int i = 0; i < tree->nrels; i++) {
+		if (tree->rels[i].kind == 'p')
+			continue;
+		sb_printf(&body, "%s\n      ", first ? "" : ",");
+		sb_literal(&body, n->rels[i].qidx_full);
+		sb_printf(&body, "::regclass");
+		first = false;
+	}
+	sb_printf(&body, ");\n"
+		  "  IF invalid IS NOT NULL THEN\n"
+		  "    RAISE EXCEPTION 'not attaching INVALID indexes (their "
+		  "concurrent build failed): %%', invalid\n"
+		  "      USING HINT = 'Apply the down of the step that built "
+		  "each one, fix the cause (nanoid-backfill verify lists "
+		  "duplicates), apply that step again, then this one.';\n"
+		  "  END IF;\n"
+		  "END\n");
+	if (body.oom) {
+		b->oom = true;
+		free(body.s);
+		return;
+	}
+	for (int i = 0;; i++) {
+		if (i == 0)
+			snprintf(tag, sizeof tag, "$nb$");
+		else
+			snprintf(tag, sizeof tag, "$nb%d$", i);
+		if (strstr(body.s, tag) == NULL)
+			break;
+	}
+	sb_printf(b, "DO %s%s%s;\n", tag, body.s, tag);
+	free(body.s);
+}
+
+/* What a unique index can enforce on this partitioned table, said plainly. */
+static void enforced_note(struct sbuf *b, const struct names *n)
+{
+	if (n->tree->global)
+		sb_printf(b,
+			  "-- Every level of the table is partitioned by %s "
+			  "alone, so one\n"
+			  "-- unique index can span every partition: %s becomes "
+			  "unique across\n"
+			  "-- the whole table, as on a plain table.\n",
+			  n->col_c, n->col_c);
+	else
+		sb_printf(b,
+			  "-- PostgreSQL cannot make %s unique across the "
+			  "partitions: a\n"
+			  "-- unique index on a partitioned table must include "
+			  "the partition key\n"
+			  "-- (%s), and an index on (%s, key) would\n"
+			  "-- let the same id through with another key. So this "
+			  "step makes %s\n"
+			  "-- unique within one partition (an index of its own, "
+			  "not attached to\n"
+			  "-- any index of the table); one value in two "
+			  "partitions is not\n"
+			  "-- rejected. `nanoid-backfill verify` still checks "
+			  "duplicates over\n"
+			  "-- the whole table. A partition created later gets no "
+			  "such index:\n"
+			  "-- build one there too (or run `nanoid-backfill "
+			  "finalize`, which builds\n"
+			  "-- the missing ones).\n",
+			  n->col_c, n->keys_c, n->col_c, n->col_c);
+}
+
+static void up_text(struct sbuf *b, struct step st, const struct names *n,
 		    int step, const char *id_opts)
 {
 	const struct config *cfg = n->cfg;
+	const struct plan_tree *tree = n->tree;
 
-	switch (k) {
+	switch (st.kind) {
 	case STEP_ADD_COLUMN:
 		header(b, n, step, "up", "add the column, nullable.");
 		sb_printf(b,
@@ -430,7 +640,10 @@ static void up_text(struct sbuf *b, enum step_kind k, const struct names *n,
 			  "-- no table rewrite, no scan. IF NOT EXISTS makes it a no-op "
 			  "where\n"
 			  "-- the column is already there.\n");
-		lock_note(b, "Its ACCESS EXCLUSIVE lock");
+		if (partitioned(n))
+			sb_printf(b, "-- Every partition gets the column as "
+				  "well.\n");
+		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
 		set_lock(b, n);
 		sb_printf(b, "ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s text;\n",
 			  n->qt, n->qc);
@@ -486,7 +699,9 @@ static void up_text(struct sbuf *b, enum step_kind k, const struct names *n,
 			  "every INSERT;\n"
 			  "-- from here on a NULL is an error.\n",
 			  step + 1, n->col_c);
-		lock_note(b, "Its ACCESS EXCLUSIVE lock");
+		if (partitioned(n))
+			sb_printf(b, "-- Every partition inherits the check.\n");
+		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
 		set_lock(b, n);
 		sb_printf(b, "ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) "
 			  "NOT VALID;\n", n->qt, n->qchk, n->qc);
@@ -509,6 +724,12 @@ static void up_text(struct sbuf *b, enum step_kind k, const struct names *n,
 			  "DDL or a\n"
 			  "-- VACUUM; if it gives up, nothing changed: apply it "
 			  "again.\n");
+		if (partitioned(n))
+			sb_printf(b, "-- On the partitioned table it validates "
+				  "the check of every partition:\n"
+				  "-- one scan each, all in this one transaction "
+				  "(the same reading as a\n"
+				  "-- plain table of that size).\n");
 		set_lock(b, n);
 		sb_printf(b, "ALTER TABLE %s VALIDATE CONSTRAINT %s;\n", n->qt,
 			  n->qchk);
@@ -531,7 +752,13 @@ static void up_text(struct sbuf *b, enum step_kind k, const struct names *n,
 			  "step again must\n"
 			  "-- not scan the table under the exclusive lock.\n",
 			  step - 1);
-		lock_note(b, "Its ACCESS EXCLUSIVE lock");
+		if (partitioned(n))
+			sb_printf(b, "-- On the partitioned table SET NOT NULL "
+				  "applies to every partition,\n"
+				  "-- and each one skips its scan the same way: each "
+				  "inherited the\n"
+				  "-- validated check (so found on PostgreSQL 15).\n");
+		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
 		set_lock(b, n);
 		sb_printf(b, "ALTER TABLE %s VALIDATE CONSTRAINT %s;\n", n->qt,
 			  n->qchk);
@@ -568,16 +795,130 @@ static void up_text(struct sbuf *b, enum step_kind k, const struct names *n,
 			  "-- fix the cause (`nanoid-backfill verify` lists "
 			  "duplicates), apply again.\n",
 			  n->idx_c);
+		if (tree == NULL)
+			sb_printf(b,
+				  "-- Planned without --dsn, for a plain table: on "
+				  "a partitioned table\n"
+				  "-- this statement fails (CREATE INDEX "
+				  "CONCURRENTLY cannot build an\n"
+				  "-- index on one). Plan with --dsn to get a step "
+				  "per partition.\n");
 		sb_printf(b, "CREATE UNIQUE INDEX CONCURRENTLY %s ON %s (%s);\n",
 			  n->qidx, n->qt, n->qc);
+		break;
+
+	case STEP_INDEX_ONLY:
+		header(b, n, step, "up",
+		       "the unique index ON ONLY the partitioned tables.");
+		sb_printf(b,
+			  "--\n"
+			  "-- CREATE INDEX CONCURRENTLY cannot build an index on a "
+			  "partitioned\n"
+			  "-- table. The online way: an index ON ONLY each "
+			  "partitioned table here\n"
+			  "-- (no build; INVALID until every partition's index is "
+			  "attached), one\n"
+			  "-- concurrent build per partition (steps %d to %d), and "
+			  "step %d attaches\n"
+			  "-- them: then the index %s is valid.\n",
+			  n->first_leaf_step, n->last_leaf_step, n->attach_step,
+			  n->idx_c);
+		enforced_note(b, n);
+		sb_printf(b,
+			  "-- Each CREATE INDEX ... ON ONLY holds a SHARE lock on "
+			  "its table for a\n"
+			  "-- moment (writes wait; nothing is scanned).\n");
+		lock_note(b, n, "Each SHARE lock", false);
+		set_lock(b, n);
+		for (int i = 0; i < tree->nrels; i++) {
+			const struct plan_rel *r = &tree->rels[i];
+
+			if (r->kind != 'p')
+				continue;
+			sb_printf(b, "CREATE UNIQUE INDEX %s ON ONLY %s (%s);\n",
+				  n->rels[i].qidx, n->rels[i].qt, n->qc);
+			if (r->parent >= 0)
+				sb_printf(b, "ALTER INDEX %s ATTACH PARTITION %s;\n",
+					  n->rels[r->parent].qidx_full,
+					  n->rels[i].qidx_full);
+		}
+		sb_printf(b, "RESET lock_timeout;\n");
+		break;
+
+	case STEP_LEAF_INDEX:
+		sb_printf(b, "-- no-transaction\n");
+		header(b, n, step, "up",
+		       "build a partition's unique index concurrently.");
+		sb_printf(b,
+			  "-- Partition %d of %d: %s\n"
+			  "--\n"
+			  "-- CREATE INDEX CONCURRENTLY cannot run in a "
+			  "transaction: the first line\n"
+			  "-- tells sqlx to run this file without one (psql -f "
+			  "runs it as it is),\n"
+			  "-- and it is the only statement in the file. No "
+			  "lock_timeout, and none\n"
+			  "-- needed: its SHARE UPDATE EXCLUSIVE lock on the "
+			  "partition blocks\n"
+			  "-- neither reads nor writes.\n"
+			  "-- If it fails (a duplicate value, a cancel), "
+			  "PostgreSQL leaves an\n"
+			  "-- INVALID index %s behind: apply this step's down to "
+			  "drop it,\n"
+			  "-- fix the cause (`nanoid-backfill verify` lists "
+			  "duplicates), apply again.\n",
+			  step - n->first_leaf_step + 1, tree->nleaves,
+			  n->rels[st.rel].t_c, n->rels[st.rel].idx_c);
+		if (tree->global)
+			sb_printf(b, "-- Step %d attaches it to the index of %s.\n",
+				  n->attach_step,
+				  n->rels[tree->rels[st.rel].parent].t_c);
+		else
+			enforced_note(b, n);
+		sb_printf(b, "CREATE UNIQUE INDEX CONCURRENTLY %s ON %s (%s);\n",
+			  n->rels[st.rel].qidx, n->rels[st.rel].qt, n->qc);
+		break;
+
+	case STEP_ATTACH:
+		header(b, n, step, "up",
+		       "attach the partitions' unique indexes.");
+		sb_printf(b,
+			  "--\n"
+			  "-- ATTACH PARTITION scans nothing. Once the last "
+			  "partition's index is\n"
+			  "-- attached, PostgreSQL marks the index %s valid: %s is\n"
+			  "-- unique across the whole table.\n"
+			  "-- The DO block first makes sure each index to attach "
+			  "was built: an\n"
+			  "-- INVALID one could be attached, but the index of the "
+			  "table would then\n"
+			  "-- never become valid, and only dropping it all would "
+			  "undo that.\n",
+			  n->idx_c, n->col_c);
+		lock_note(b, n, "Each attached index's lock", false);
+		set_lock(b, n);
+		attach_guard(b, n);
+		for (int i = 0; i < tree->nrels; i++) {
+			const struct plan_rel *r = &tree->rels[i];
+
+			if (r->kind == 'p')
+				continue;
+			sb_printf(b, "ALTER INDEX %s ATTACH PARTITION %s;\n",
+				  n->rels[r->parent].qidx_full,
+				  n->rels[i].qidx_full);
+		}
+		sb_printf(b, "RESET lock_timeout;\n");
 		break;
 	}
 }
 
-static void down_text(struct sbuf *b, enum step_kind k, const struct names *n,
+static void down_text(struct sbuf *b, struct step st, const struct names *n,
 		      int step)
 {
-	switch (k) {
+	const struct plan_tree *tree = n->tree;
+	bool first = true;
+
+	switch (st.kind) {
 	case STEP_ADD_COLUMN:
 		header(b, n, step, "down", "drop the column.");
 		sb_printf(b,
@@ -592,7 +933,12 @@ static void down_text(struct sbuf *b, enum step_kind k, const struct names *n,
 			  "that existed before\n"
 			  "-- step %d (whose up was then a no-op).\n",
 			  n->col_c, step);
-		lock_note(b, "Its ACCESS EXCLUSIVE lock");
+		if (partitioned(n) && n->tree->global)
+			sb_printf(b, "-- Here it fails: the table is partitioned "
+				  "by %s, and PostgreSQL\n"
+				  "-- drops no column of a partition key.\n",
+				  n->col_c);
+		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
 		set_lock(b, n);
 		sb_printf(b, "ALTER TABLE %s DROP COLUMN IF EXISTS %s;\n", n->qt,
 			  n->qc);
@@ -611,7 +957,7 @@ static void down_text(struct sbuf *b, enum step_kind k, const struct names *n,
 
 	case STEP_ADD_CHECK:
 		header(b, n, step, "down", "drop the check. No data is lost.");
-		lock_note(b, "Its ACCESS EXCLUSIVE lock");
+		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
 		set_lock(b, n);
 		sb_printf(b, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;\n",
 			  n->qt, n->qchk);
@@ -639,7 +985,7 @@ static void down_text(struct sbuf *b, enum step_kind k, const struct names *n,
 			  "-- validates it first (without blocking) if it is "
 			  "applied again; step\n"
 			  "-- %d's down drops it.\n", step - 2);
-		lock_note(b, "Its ACCESS EXCLUSIVE lock");
+		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
 		set_lock(b, n);
 		sb_printf(b, "ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;\n",
 			  n->qt, n->qc);
@@ -661,48 +1007,180 @@ static void down_text(struct sbuf *b, enum step_kind k, const struct names *n,
 		sb_printf(b, "DROP INDEX CONCURRENTLY IF EXISTS %s;\n",
 			  n->qidx_full);
 		break;
+
+	case STEP_INDEX_ONLY:
+		header(b, n, step, "down",
+		       "drop the indexes ON ONLY the partitioned tables. No data "
+		       "is lost.");
+		sb_printf(b,
+			  "--\n"
+			  "-- PostgreSQL cannot drop the index of a partitioned "
+			  "table concurrently;\n"
+			  "-- there is nothing to scan, so its ACCESS EXCLUSIVE "
+			  "locks are brief.\n"
+			  "-- If step %d's down ran, these indexes are gone "
+			  "already.\n", n->attach_step);
+		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
+		set_lock(b, n);
+		sb_printf(b, "DROP INDEX IF EXISTS ");
+		for (int i = 0; i < tree->nrels; i++) {
+			if (tree->rels[i].kind != 'p')
+				continue;
+			sb_printf(b, "%s%s", first ? "" : ", ",
+				  n->rels[i].qidx_full);
+			first = false;
+		}
+		sb_printf(b, ";\n");
+		sb_printf(b, "RESET lock_timeout;\n");
+		break;
+
+	case STEP_LEAF_INDEX:
+		sb_printf(b, "-- no-transaction\n");
+		header(b, n, step, "down",
+		       "drop a partition's unique index concurrently. No data is "
+		       "lost.");
+		sb_printf(b,
+			  "-- Partition %d of %d: %s\n"
+			  "--\n"
+			  "-- One statement outside a transaction, for the same "
+			  "reasons as the up:\n"
+			  "-- DROP INDEX CONCURRENTLY blocks neither reads nor "
+			  "writes.\n",
+			  step - n->first_leaf_step + 1, tree->nleaves,
+			  n->rels[st.rel].t_c);
+		if (tree->global)
+			sb_printf(b, "-- Once attached (step %d) it cannot be "
+				  "dropped on its own: step %d's\n"
+				  "-- down drops it with the index of the "
+				  "table.\n", n->attach_step, n->attach_step);
+		sb_printf(b, "DROP INDEX CONCURRENTLY IF EXISTS %s;\n",
+			  n->rels[st.rel].qidx_full);
+		break;
+
+	case STEP_ATTACH:
+		header(b, n, step, "down",
+		       "drop the table's unique index with every partition's. "
+		       "No data is lost.");
+		sb_printf(b,
+			  "--\n"
+			  "-- An attached index can be neither detached nor "
+			  "dropped on its own:\n"
+			  "-- dropping the index %s drops every partition's with\n"
+			  "-- it. Not CONCURRENTLY (PostgreSQL cannot drop a "
+			  "partitioned index\n"
+			  "-- concurrently), but nothing is scanned. The downs of "
+			  "steps %d to %d\n"
+			  "-- then find nothing left to drop; to apply this step "
+			  "again, apply\n"
+			  "-- steps %d to %d again first.\n",
+			  n->idx_c, n->only_step, n->last_leaf_step,
+			  n->only_step, n->last_leaf_step);
+		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
+		set_lock(b, n);
+		sb_printf(b, "DROP INDEX IF EXISTS %s;\n", n->qidx_full);
+		sb_printf(b, "RESET lock_timeout;\n");
+		break;
 	}
 }
 
-static int steps_of(const struct config *cfg, enum step_kind *steps)
+/* The steps for cfg and tree, in order, into a new array; -1 if out of
+ * memory. Records the index steps' numbers in n. */
+static int steps_of(const struct config *cfg, struct names *n,
+		    struct step **out)
 {
-	int n = 0;
+	const struct plan_tree *tree = n->tree;
+	int max = 6 + (partitioned(n) ? tree->nrels + 2 : 0), k = 0;
+	struct step *st = calloc((size_t)max, sizeof *st);
 
-	steps[n++] = STEP_ADD_COLUMN;
-	steps[n++] = STEP_BACKFILL;
+	if (st == NULL)
+		return -1;
+	st[k++].kind = STEP_ADD_COLUMN;
+	st[k++].kind = STEP_BACKFILL;
 	if (!cfg->no_not_null) {
-		steps[n++] = STEP_ADD_CHECK;
-		steps[n++] = STEP_VALIDATE;
-		steps[n++] = STEP_SET_NOT_NULL;
+		st[k++].kind = STEP_ADD_CHECK;
+		st[k++].kind = STEP_VALIDATE;
+		st[k++].kind = STEP_SET_NOT_NULL;
 	}
-	if (!cfg->no_unique)
-		steps[n++] = STEP_UNIQUE_INDEX;
-	return n;
+	if (!cfg->no_unique && !partitioned(n)) {
+		st[k++].kind = STEP_UNIQUE_INDEX;
+	} else if (!cfg->no_unique) {
+		if (tree->global) {
+			st[k].kind = STEP_INDEX_ONLY;
+			n->only_step = ++k;
+		}
+		for (int i = 0; i < tree->nrels; i++) {
+			if (tree->rels[i].kind == 'p')
+				continue;
+			st[k].kind = STEP_LEAF_INDEX;
+			st[k].rel = i;
+			if (n->first_leaf_step == 0)
+				n->first_leaf_step = k + 1;
+			n->last_leaf_step = ++k;
+		}
+		if (tree->global && tree->nleaves > 0) {
+			st[k].kind = STEP_ATTACH;
+			n->attach_step = ++k;
+		}
+	}
+	*out = st;
+	return k;
 }
 
 void plan_free(struct plan *p)
 {
 	for (int i = 0; i < p->nfiles; i++)
 		free(p->files[i].text);
+	free(p->files);
 	memset(p, 0, sizeof *p);
 }
 
-int plan_build(struct plan *p, const struct config *cfg, time_t first,
-	       char *err, size_t errlen)
+/*
+ * desc, made different from the descriptions of the steps before it:
+ * two partitions' names can give the same slug ("Events_1", "events 1").
+ */
+static void distinct_desc(char *desc, size_t len, const struct plan *p)
 {
-	enum step_kind steps[PLAN_MAX_STEPS];
+	char base[PLAN_NAME_LEN];
+	const char *have;
+	int n = 1;
+	bool clash;
+
+	snprintf(base, sizeof base, "%s", desc);
+	do {
+		clash = false;
+		for (int i = 0; i < p->nfiles && !clash; i += 2) {
+			size_t nh = strlen(p->files[i].name) - 15 - 7;
+
+			have = p->files[i].name + 15;
+			clash = nh == strlen(desc) && strncmp(have, desc, nh) == 0;
+		}
+		if (clash)
+			snprintf(desc, len, "%.*s_%d", (int)(len - 12), base, ++n);
+	} while (clash);
+}
+
+int plan_build(struct plan *p, const struct config *cfg,
+	       const struct plan_tree *tree, time_t first, char *err,
+	       size_t errlen)
+{
+	struct step *steps = NULL;
 	struct names n;
 	char desc[PLAN_NAME_LEN - 40], version[16];
-	char *id_opts;
+	char *id_opts = NULL;
 	int rc = -1;
 
 	memset(p, 0, sizeof *p);
-	if (names_init(&n, cfg) < 0 || (id_opts = id_options(cfg)) == NULL) {
+	if (names_init(&n, cfg, tree) < 0 || (id_opts = id_options(cfg)) == NULL ||
+	    (p->nsteps = steps_of(cfg, &n, &steps)) < 0 ||
+	    (p->files = calloc(2 * (size_t)p->nsteps, sizeof *p->files)) == NULL) {
 		names_free(&n);
+		free(id_opts);
+		free(steps);
+		p->nsteps = 0;
 		errf(err, errlen, "out of memory");
 		return -1;
 	}
-	n.nsteps = p->nsteps = steps_of(cfg, steps);
+	n.nsteps = p->nsteps;
 	for (int i = 0; i < p->nsteps; i++) {
 		time_t t = first + i;
 		struct tm tm;
@@ -714,6 +1192,7 @@ int plan_build(struct plan *p, const struct config *cfg, time_t first,
 			goto out;
 		}
 		description(steps[i], &n, desc, sizeof desc);
+		distinct_desc(desc, sizeof desc, p);
 		for (int dir = 0; dir < 2; dir++) {
 			struct plan_file *f = &p->files[p->nfiles];
 			struct sbuf b = { 0 };
@@ -735,6 +1214,7 @@ int plan_build(struct plan *p, const struct config *cfg, time_t first,
 	}
 	rc = 0;
 out:
+	free(steps);
 	free(id_opts);
 	names_free(&n);
 	if (rc < 0)
@@ -948,13 +1428,218 @@ undo:
 	return -1;
 }
 
+/* ---- the catalog ------------------------------------------------------- */
+
+void plan_tree_free(struct plan_tree *t)
+{
+	for (int i = 0; t->rels != NULL && i < t->nrels; i++) {
+		free(t->rels[i].schema);
+		free(t->rels[i].name);
+	}
+	free(t->rels);
+	free(t->partkeys);
+	memset(t, 0, sizeof *t);
+}
+
+const struct plan_rel *plan_tree_foreign(const struct plan_tree *t)
+{
+	for (int i = 0; i < t->nrels; i++)
+		if (t->rels[i].kind == 'f')
+			return &t->rels[i];
+	return NULL;
+}
+
+int plan_tree_read(PGconn *conn, const char *root, const char *column,
+		   struct plan_tree *t, char *err, size_t errlen)
+{
+	/*
+	 * by_column: a partitioned table whose key is the column alone (no
+	 * expression: attnum 0 differs from every column's). The column's
+	 * attnum is looked up per table, since a partition attached from an
+	 * existing table may number its columns differently.
+	 */
+	static const char sql[] =
+		"SELECT t.relid::oid, n.nspname, c.relname, c.relkind, t.parentrelid::oid,"
+		"       pg_get_partkeydef(t.relid),"
+		"       p.partrelid IS NOT NULL AND NOT EXISTS"
+		"        (SELECT 1 FROM unnest(p.partattrs::int2[]) k(attnum)"
+		"          WHERE k.attnum IS DISTINCT FROM"
+		"                (SELECT a.attnum FROM pg_attribute a"
+		"                  WHERE a.attrelid = t.relid AND a.attname = $2::text"
+		"                    AND NOT a.attisdropped)) AS by_column"
+		"  FROM pg_partition_tree($1::oid::regclass) t"
+		"  JOIN pg_class c ON c.oid = t.relid"
+		"  JOIN pg_namespace n ON n.oid = c.relnamespace"
+		"  LEFT JOIN pg_partitioned_table p ON p.partrelid = t.relid"
+		" WHERE c.relkind IN ('p', 'r', 'f')"
+		" ORDER BY t.level, n.nspname, c.relname";
+	const char *v[2] = { root, column };
+	struct sbuf keys = { 0 };
+	PGresult *res;
+	char msg[512];
+	int rows;
+
+	memset(t, 0, sizeof *t);
+	res = db_exec(conn, sql, 2, v, false);
+	if (!db_ok(res)) {
+		errf(err, errlen, "cannot read the partitions: %s",
+		     db_error(conn, res, msg, sizeof msg));
+		PQclear(res);
+		return -1;
+	}
+	rows = PQntuples(res);
+	/* Not partitioned: no rows, or the table alone. */
+	if (rows == 0 || PQgetvalue(res, 0, 3)[0] != 'p') {
+		PQclear(res);
+		return 0;
+	}
+	t->rels = calloc((size_t)rows, sizeof *t->rels);
+	if (t->rels == NULL)
+		goto oom;
+	t->global = true;
+	for (int i = 0; i < rows; i++) {
+		struct plan_rel *r = &t->rels[i];
+		const char *parent = PQgetvalue(res, i, 4);
+
+		snprintf(r->oid, sizeof r->oid, "%s", PQgetvalue(res, i, 0));
+		r->schema = strdup(PQgetvalue(res, i, 1));
+		r->name = strdup(PQgetvalue(res, i, 2));
+		r->kind = PQgetvalue(res, i, 3)[0];
+		r->parent = -1;
+		t->nrels++;
+		if (r->schema == NULL || r->name == NULL)
+			goto oom;
+		for (int j = 0; j < i && !PQgetisnull(res, i, 4); j++)
+			if (strcmp(t->rels[j].oid, parent) == 0)
+				r->parent = j;
+		if (i > 0 && r->parent < 0) {
+			errf(err, errlen, "cannot read the partitions: \"%s\".\"%s\" "
+			     "comes before its parent", r->schema, r->name);
+			PQclear(res);
+			return -1;
+		}
+		if (r->kind != 'p') {
+			t->nleaves++;
+			continue;
+		}
+		t->global = t->global && PQgetvalue(res, i, 6)[0] == 't';
+		/* Each distinct key once: "RANGE (day), HASH (id)". */
+		if (keys.s == NULL || strstr(keys.s, PQgetvalue(res, i, 5)) == NULL)
+			sb_printf(&keys, "%s%s", keys.s ? ", " : "",
+				  PQgetvalue(res, i, 5));
+	}
+	PQclear(res);
+	if (keys.oom)
+		goto oom_cleared;
+	t->partkeys = keys.s;
+	return 0;
+oom:
+	PQclear(res);
+oom_cleared:
+	free(keys.s);
+	errf(err, errlen, "out of memory");
+	return -1;
+}
+
+/*
+ * With --dsn: the table's partition tree into tree. Returns 0, or an exit
+ * code after one error line.
+ */
+static int read_catalog(const struct config *cfg, struct plan_tree *tree)
+{
+	static const char sql[] =
+		"SELECT c.oid, c.relkind, n.nspname, c.relname"
+		"  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+		" WHERE c.oid = " TARGET_REGCLASS_SQL;
+	const char *v[2] = { cfg->schema, cfg->table };
+	char err[CONFIG_ERR_LEN + 512], oid[16];
+	const struct plan_rel *foreign;
+	PGresult *res;
+	PGconn *conn;
+	char kind;
+
+	memset(tree, 0, sizeof *tree);
+	conn = db_connect(cfg->dsn, err, sizeof err);
+	if (conn == NULL) {
+		log_error("%s", err);
+		return NB_EXIT_FAILURE;
+	}
+	res = db_exec(conn, sql, 2, v, false);
+	if (!db_ok(res) || PQntuples(res) != 1) {
+		if (!db_ok(res)) {
+			log_error("cannot look up the table: %s",
+				  db_error(conn, res, err, sizeof err));
+		} else {
+			target_missing(cfg, err, sizeof err);
+			log_error("%s", err);
+		}
+		PQclear(res);
+		PQfinish(conn);
+		return db_ok(res) ? NB_EXIT_CONFIG : NB_EXIT_FAILURE;
+	}
+	snprintf(oid, sizeof oid, "%s", PQgetvalue(res, 0, 0));
+	kind = PQgetvalue(res, 0, 1)[0];
+	if (kind != 'r' && kind != 'p') {
+		log_error("\"%s\".\"%s\" is not a table", PQgetvalue(res, 0, 2),
+			  PQgetvalue(res, 0, 3));
+		PQclear(res);
+		PQfinish(conn);
+		return NB_EXIT_CONFIG;
+	}
+	PQclear(res);
+	if (plan_tree_read(conn, oid, cfg->column, tree, err, sizeof err) < 0) {
+		log_error("%s", err);
+		PQfinish(conn);
+		return NB_EXIT_FAILURE;
+	}
+	PQfinish(conn);
+	foreign = plan_tree_foreign(tree);
+	if (foreign != NULL && !cfg->no_unique) {
+		log_error("partition \"%s\".\"%s\" is a foreign table: PostgreSQL "
+			  "builds no index on it, so %s cannot be made unique; "
+			  "use --no-unique", foreign->schema, foreign->name,
+			  cfg->column);
+		return NB_EXIT_CONFIG;
+	}
+	return 0;
+}
+
+/* One line on what the plan does with the table's partitions. */
+static void say_partitions(const struct config *cfg,
+			   const struct plan_tree *tree)
+{
+	if (tree == NULL) {
+		log_info("plan: planned for a plain table, without reading the "
+			 "catalog; for a partitioned table plan with --dsn (a "
+			 "unique index step per partition)");
+		return;
+	}
+	if (tree->nrels == 0 || cfg->no_unique)
+		return;
+	if (tree->global)
+		log_info("plan: \"%s\".\"%s\" is partitioned by \"%s\" alone "
+			 "(%s; %d partitions): one unique index over every "
+			 "partition, built partition by partition",
+			 tree->rels[0].schema, tree->rels[0].name, cfg->column,
+			 tree->partkeys, tree->nleaves);
+	else
+		log_info("plan: \"%s\".\"%s\" is partitioned (%s; %d "
+			 "partitions): \"%s\" is made unique within each partition "
+			 "only, since a unique index on a partitioned table must "
+			 "include the partition key; `verify` checks the whole table",
+			 tree->rels[0].schema, tree->rels[0].name, tree->partkeys,
+			 tree->nleaves, cfg->column);
+}
+
 int plan_run(const struct config *cfg)
 {
 	struct plan p;
+	struct plan_tree tree;
 	char err[CONFIG_ERR_LEN + 512];
 	time_t first;
-	int config_error;
+	int config_error, rc;
 
+	memset(&tree, 0, sizeof tree);
 	if (cfg->out == NULL) {
 		log_error("plan needs --out DIR, the migrations directory "
 			  "(see --help)");
@@ -964,17 +1649,27 @@ int plan_run(const struct config *cfg)
 		log_error("%s", err);
 		return NB_EXIT_CONFIG;
 	}
-	if (plan_build(&p, cfg, first, err, sizeof err) < 0) {
+	if (cfg->dsn != NULL && (rc = read_catalog(cfg, &tree)) != 0) {
+		plan_tree_free(&tree);
+		return rc;
+	}
+	if (plan_build(&p, cfg, cfg->dsn ? &tree : NULL, first, err,
+		       sizeof err) < 0) {
 		log_error("%s", err);
+		plan_tree_free(&tree);
 		return NB_EXIT_FAILURE;
 	}
 	if (plan_write(&p, cfg->out, &config_error, err, sizeof err) < 0) {
 		log_error("%s", err);
 		plan_free(&p);
+		plan_tree_free(&tree);
 		return config_error ? NB_EXIT_CONFIG : NB_EXIT_FAILURE;
 	}
 	for (int i = 0; i < p.nfiles; i++)
 		printf("%s/%s\n", cfg->out, p.files[i].name);
+	fflush(stdout);
+	say_partitions(cfg, cfg->dsn ? &tree : NULL);
 	plan_free(&p);
+	plan_tree_free(&tree);
 	return NB_EXIT_OK;
 }

@@ -2,7 +2,9 @@
  * test_plan.c - the `plan` subcommand's files: names in sqlx's pattern,
  * strictly increasing versions, identifier quoting that survives hostile
  * names, the no-transaction marker, lock_timeout, data-loss warnings,
- * --no-unique / --no-not-null, versions after the directory's, writing.
+ * --no-unique / --no-not-null, versions after the directory's, writing;
+ * and the steps for a partitioned table (a partition tree as `plan
+ * --dsn` reads it, built here in memory).
  */
 #include "config.h"
 #include "db.h"
@@ -48,7 +50,8 @@ static void build(struct plan *p, struct config *c, time_t first)
 {
 	char err[CONFIG_ERR_LEN];
 
-	ck_assert_msg(plan_build(p, c, first, err, sizeof err) == 0, "%s", err);
+	ck_assert_msg(plan_build(p, c, NULL, first, err, sizeof err) == 0, "%s",
+		      err);
 }
 
 static const struct plan_file *find(const struct plan *p, const char *part,
@@ -73,20 +76,46 @@ static bool starts_with(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* Length of a dollar-quote tag ($$, $tag$) at s, 0 if there is none. */
+static size_t dollar_tag(const char *s)
+{
+	size_t n = 1;
+
+	if (s[0] != '$' || (s[1] >= '0' && s[1] <= '9'))
+		return 0;
+	while (s[n] == '_' || (s[n] >= 'a' && s[n] <= 'z') ||
+	       (s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= '0' && s[n] <= '9'))
+		n++;
+	return s[n] == '$' ? n + 1 : 0;
+}
+
 /*
- * The SQL of a file with every comment, quoted identifier and string
- * literal cut out, as PostgreSQL's lexer sees them: what is left is the
- * statements' keywords and punctuation only.
+ * The SQL of a file with every comment, quoted identifier, string
+ * literal and dollar-quoted body cut out, as PostgreSQL's lexer sees
+ * them: what is left is the statements' keywords and punctuation only.
+ * E'...' strings: the files double quotes and backslashes in them, so
+ * they read as '...' with '' inside.
  */
 static char *bare_sql(const char *s)
 {
 	char *out = malloc(strlen(s) + 1), *o = out;
+	size_t tag;
 
 	ck_assert_ptr_nonnull(out);
 	while (*s) {
 		if (s[0] == '-' && s[1] == '-') {
 			while (*s && *s != '\n')
 				s++;
+		} else if ((tag = dollar_tag(s)) > 0) {
+			const char *end = s + tag;
+
+			while (strncmp(end, s, tag) != 0) {
+				ck_assert_msg(*end != '\0', "unterminated %.*s",
+					      (int)tag, s);
+				end++;
+			}
+			*o++ = '?';
+			s = end + tag;
 		} else if (*s == '"' || *s == '\'') {
 			char q = *s++;
 
@@ -505,6 +534,340 @@ START_TEST(test_leave_out_steps)
 }
 END_TEST
 
+/* ---- partitioned tables (the tree `plan --dsn` reads) -------------------- */
+
+/* A tree in memory: add_rel() in the order plan_tree_read() gives. */
+static void tree_init(struct plan_tree *t, bool global, const char *keys)
+{
+	memset(t, 0, sizeof *t);
+	t->rels = calloc(16, sizeof *t->rels);
+	ck_assert_ptr_nonnull(t->rels);
+	t->global = global;
+	t->partkeys = strdup(keys);
+}
+
+static void add_rel(struct plan_tree *t, const char *schema, const char *name,
+		    char kind, int parent)
+{
+	struct plan_rel *r = &t->rels[t->nrels];
+
+	ck_assert_int_lt(t->nrels, 16);
+	r->schema = strdup(schema);
+	r->name = strdup(name);
+	snprintf(r->oid, sizeof r->oid, "%d", 16384 + t->nrels);
+	r->kind = kind;
+	r->parent = parent;
+	t->nrels++;
+	t->nleaves += kind != 'p';
+}
+
+static void build_tree(struct plan *p, struct config *c,
+		       const struct plan_tree *t)
+{
+	char err[CONFIG_ERR_LEN];
+
+	ck_assert_msg(plan_build(p, c, t, T0, err, sizeof err) == 0, "%s", err);
+}
+
+/* Number of files whose name contains part. */
+static int count_named(const struct plan *p, const char *part)
+{
+	int n = 0;
+
+	for (int i = 0; i < p->nfiles; i++)
+		n += strstr(p->files[i].name, part) != NULL;
+	return n;
+}
+
+/* LIST (region) with a default partition and one sub-partitioned
+ * partition: the column cannot be unique across partitions. */
+static void events_tree(struct plan_tree *t)
+{
+	tree_init(t, false, "LIST (region), HASH (id)");
+	add_rel(t, "public", "events", 'p', -1);
+	add_rel(t, "public", "events_eu", 'r', 0);
+	add_rel(t, "archive", "events_other", 'r', 0);
+	add_rel(t, "public", "events_am", 'p', 0);
+	add_rel(t, "public", "events_am_0", 'r', 3);
+	add_rel(t, "public", "events_am_1", 'r', 3);
+}
+
+START_TEST(test_partitions_unique_each)
+{
+	static const char *const want[] = {
+		"20240102030410_create_public_id_unique_index_on_events_eu.up.sql",
+		"20240102030411_create_public_id_unique_index_on_events_other.up.sql",
+		"20240102030412_create_public_id_unique_index_on_events_am_0.up.sql",
+		"20240102030413_create_public_id_unique_index_on_events_am_1.up.sql",
+	};
+	struct plan_tree t;
+	struct config c;
+	struct plan p;
+	const char *text;
+
+	events_tree(&t);
+	make_config(&c, "--table", "events", "--column", "public_id", NULL);
+	build_tree(&p, &c, &t);
+	/* 5 steps as for a plain table, then one per leaf, none else */
+	ck_assert_int_eq(p.nsteps, 5 + 4);
+	ck_assert_int_eq(p.nfiles, 2 * p.nsteps);
+	for (int i = 0; i < 4; i++)
+		ck_assert_str_eq(p.files[10 + 2 * i].name, want[i]);
+	ck_assert_int_eq(count_named(&p, "_on_only_"), 0);
+	ck_assert_int_eq(count_named(&p, "attach_"), 0);
+	for (int i = 0; i < p.nfiles; i++) {
+		const struct plan_file *f = &p.files[i];
+		bool leaf = strstr(f->name, "_unique_index_on_") != NULL;
+
+		ck_assert_msg(starts_with(f->text, "-- no-transaction\n") == leaf,
+			      "%s", f->name);
+		if (leaf)
+			ck_assert_int_eq(statements(f->text), 1);
+		ck_assert_msg(strstr(f->text, "ATTACH") == NULL, "%s", f->name);
+		ck_assert_msg(strstr(f->text, "ON ONLY") == NULL, "%s", f->name);
+		ck_assert_msg(strstr(f->text, "-- Partitioned: LIST (region), "
+				     "HASH (id); 4 partitions holding rows when "
+				     "planned\n") != NULL, "%s", f->name);
+		/* plan --dsn read the catalog: no advice to pass it */
+		ck_assert_msg(strstr(f->text, "--dsn to get") == NULL, "%s", f->name);
+	}
+	/* Each leaf's index in the leaf's own schema, named as PostgreSQL
+	 * would name it; dropped concurrently by its down. */
+	text = find(&p, "_on_events_other", "up")->text;
+	ck_assert_ptr_nonnull(strstr(text, "\nCREATE UNIQUE INDEX CONCURRENTLY "
+		"\"events_other_public_id_key\" ON \"archive\".\"events_other\" "
+		"(\"public_id\");\n"));
+	ck_assert_ptr_nonnull(strstr(text, "-- Partition 2 of 4: "
+				     "\"archive\".\"events_other\"\n"));
+	/* What is enforced, said plainly; verify checks the rest. */
+	ck_assert_ptr_nonnull(strstr(text, "-- PostgreSQL cannot make "
+				     "\"public_id\" unique across the partitions"));
+	ck_assert_ptr_nonnull(strstr(text, "one value in two partitions is not\n"
+				     "-- rejected. `nanoid-backfill verify` still "
+				     "checks duplicates over\n-- the whole table."));
+	ck_assert_ptr_nonnull(strstr(find(&p, "_on_events_other", "down")->text,
+		"\nDROP INDEX CONCURRENTLY IF EXISTS "
+		"\"archive\".\"events_other_public_id_key\";\n"));
+	/* The table-wide steps stay on the table, and say what they cost. */
+	ck_assert_ptr_nonnull(strstr(find(&p, "validate_", "up")->text,
+		"validates the check of every partition"));
+	ck_assert_ptr_nonnull(strstr(find(&p, "set_public_id_not_null", "up")->text,
+		"each one skips its scan"));
+	ck_assert_ptr_nonnull(strstr(find(&p, "set_public_id_not_null", "up")->text,
+		"ALTER TABLE \"events\" ALTER COLUMN \"public_id\" SET NOT NULL;\n"));
+	/* Not partitioned by the column: its down can drop it. */
+	ck_assert_ptr_null(strstr(find(&p, "_add_public_id_to_", "down")->text,
+				  "partition key"));
+	plan_free(&p);
+
+	/* --no-unique: nothing per partition. */
+	config_free(&c);
+	make_config(&c, "--table", "events", "--column", "public_id",
+		    "--no-unique", NULL);
+	build_tree(&p, &c, &t);
+	ck_assert_int_eq(p.nsteps, 5);
+	ck_assert_int_eq(count_named(&p, "unique_index"), 0);
+	plan_free(&p);
+	config_free(&c);
+	plan_tree_free(&t);
+}
+END_TEST
+
+/* RANGE (c) with a default partition, one partition HASH (c) again:
+ * partitioned by the column alone, so one index can span the tree. */
+static void tokens_tree(struct plan_tree *t)
+{
+	tree_init(t, true, "RANGE (c), HASH (c)");
+	add_rel(t, "public", "tk", 'p', -1);
+	add_rel(t, "public", "tk_def", 'r', 0);
+	add_rel(t, "public", "tk_hi", 'r', 0);
+	add_rel(t, "public", "tk_lo", 'p', 0);
+	add_rel(t, "public", "tk_lo_h0", 'r', 3);
+	add_rel(t, "public", "tk_lo_h1", 'r', 3);
+}
+
+START_TEST(test_partitions_one_index)
+{
+	static const char *const want[] = {
+		"20240102030410_create_c_unique_index_on_only_tk.up.sql",
+		"20240102030411_create_c_unique_index_on_tk_def.up.sql",
+		"20240102030412_create_c_unique_index_on_tk_hi.up.sql",
+		"20240102030413_create_c_unique_index_on_tk_lo_h0.up.sql",
+		"20240102030414_create_c_unique_index_on_tk_lo_h1.up.sql",
+		"20240102030415_attach_c_unique_indexes_on_tk.up.sql",
+	};
+	struct plan_tree t;
+	struct config c;
+	struct plan p;
+	const char *text, *guard, *att;
+
+	tokens_tree(&t);
+	make_config(&c, "--schema", "public", "--table", "tk", "--column", "c",
+		    NULL);
+	build_tree(&p, &c, &t);
+	ck_assert_int_eq(p.nsteps, 5 + 1 + 4 + 1);
+	for (int i = 0; i < 6; i++)
+		ck_assert_str_eq(p.files[10 + 2 * i].name, want[i]);
+
+	/* ON ONLY the partitioned tables, the partitioned partition's index
+	 * attached at once; all in one transaction with a lock timeout. */
+	text = find(&p, "_on_only_tk", "up")->text;
+	ck_assert(!starts_with(text, "-- no-transaction"));
+	ck_assert_ptr_nonnull(strstr(text, "\nSET lock_timeout = '2000ms';\n"
+		"CREATE UNIQUE INDEX \"tk_c_key\" ON ONLY \"public\".\"tk\" (\"c\");\n"
+		"CREATE UNIQUE INDEX \"tk_lo_c_key\" ON ONLY \"public\".\"tk_lo\" (\"c\");\n"
+		"ALTER INDEX \"public\".\"tk_c_key\" ATTACH PARTITION "
+		"\"public\".\"tk_lo_c_key\";\n"
+		"RESET lock_timeout;\n"));
+	ck_assert_ptr_nonnull(strstr(text, "steps 7 to 10"));
+	ck_assert_ptr_nonnull(strstr(text, "becomes unique across\n-- the whole table"));
+	ck_assert_ptr_nonnull(strstr(find(&p, "_on_only_tk", "down")->text,
+		"\nDROP INDEX IF EXISTS \"public\".\"tk_c_key\", "
+		"\"public\".\"tk_lo_c_key\";\n"));
+
+	/* Each leaf: one concurrent build, outside a transaction. */
+	text = find(&p, "_on_tk_lo_h0", "up")->text;
+	ck_assert(starts_with(text, "-- no-transaction\n"));
+	ck_assert_int_eq(statements(text), 1);
+	ck_assert_ptr_nonnull(strstr(text, "\nCREATE UNIQUE INDEX CONCURRENTLY "
+		"\"tk_lo_h0_c_key\" ON \"public\".\"tk_lo_h0\" (\"c\");\n"));
+	ck_assert_ptr_nonnull(strstr(text, "Step 11 attaches it to the index of "
+				     "\"public\".\"tk_lo\".\n"));
+	ck_assert_int_eq(statements(find(&p, "_on_tk_lo_h0", "down")->text), 1);
+
+	/* Attach: the guard first, then each leaf to its parent's index. */
+	text = find(&p, "attach_", "up")->text;
+	ck_assert(!starts_with(text, "-- no-transaction"));
+	guard = strstr(text, "\nDO $nb$\n");
+	att = strstr(text, "\nALTER INDEX ");
+	ck_assert_ptr_nonnull(guard);
+	ck_assert_ptr_nonnull(att);
+	ck_assert(guard < att);
+	ck_assert_ptr_nonnull(strstr(guard, "WHERE NOT indisvalid AND indexrelid IN (\n"
+		"      E'\"public\".\"tk_def_c_key\"'::regclass,\n"
+		"      E'\"public\".\"tk_hi_c_key\"'::regclass,\n"
+		"      E'\"public\".\"tk_lo_h0_c_key\"'::regclass,\n"
+		"      E'\"public\".\"tk_lo_h1_c_key\"'::regclass);\n"));
+	ck_assert_ptr_nonnull(strstr(guard, "RAISE EXCEPTION"));
+	ck_assert_ptr_nonnull(strstr(att,
+		"\nALTER INDEX \"public\".\"tk_c_key\" ATTACH PARTITION \"public\".\"tk_def_c_key\";\n"
+		"ALTER INDEX \"public\".\"tk_c_key\" ATTACH PARTITION \"public\".\"tk_hi_c_key\";\n"
+		"ALTER INDEX \"public\".\"tk_lo_c_key\" ATTACH PARTITION \"public\".\"tk_lo_h0_c_key\";\n"
+		"ALTER INDEX \"public\".\"tk_lo_c_key\" ATTACH PARTITION \"public\".\"tk_lo_h1_c_key\";\n"
+		"RESET lock_timeout;\n"));
+	/* The guard and 4 ATTACHes, between SET and RESET */
+	ck_assert_int_eq(statements(text), 1 + 1 + 4 + 1);
+	/* Attached indexes go only with the table's index. */
+	ck_assert_ptr_nonnull(strstr(find(&p, "attach_", "down")->text,
+		"\nDROP INDEX IF EXISTS \"public\".\"tk_c_key\";\n"));
+	/* The column is the partition key: its down says it fails. */
+	ck_assert_ptr_nonnull(strstr(find(&p, "_add_c_to_tk", "down")->text,
+		"PostgreSQL\n-- drops no column of a partition key."));
+	plan_free(&p);
+	config_free(&c);
+	plan_tree_free(&t);
+
+	/* No partition yet: the index ON ONLY is valid at once, nothing to
+	 * attach. */
+	tree_init(&t, true, "RANGE (c)");
+	add_rel(&t, "public", "tk", 'p', -1);
+	make_config(&c, "--table", "tk", "--column", "c", NULL);
+	build_tree(&p, &c, &t);
+	ck_assert_int_eq(p.nsteps, 6);
+	ck_assert_int_eq(count_named(&p, "_on_only_tk"), 2);
+	ck_assert_int_eq(count_named(&p, "attach_"), 0);
+	plan_free(&p);
+	config_free(&c);
+	plan_tree_free(&t);
+}
+END_TEST
+
+START_TEST(test_partitions_hostile_names)
+{
+	static const char *const leaf = "p\"\n; DROP TABLE victim; --$nb$'\\";
+	struct plan_tree t;
+	struct config c;
+	struct plan p;
+	const char *text;
+
+	tree_init(&t, true, "HASH (\"c'd\")");
+	add_rel(&t, "S\"", "t", 'p', -1);
+	add_rel(&t, "S\"", leaf, 'r', 0);
+	add_rel(&t, "S\"", "Events 1", 'r', 0);
+	add_rel(&t, "S\"", "events_1", 'r', 0);
+	make_config(&c, "--schema", "S\"", "--table", "t", "--column", "c'd",
+		    NULL);
+	build_tree(&p, &c, &t);
+	for (int i = 0; i < p.nfiles; i++) {
+		char *bare = bare_sql(p.files[i].text);
+
+		/* With comments, names, strings and the DO body cut out, no
+		 * trace of the name's content. */
+		ck_assert_msg(strstr(bare, "victim") == NULL, "%s: %s",
+			      p.files[i].name, bare);
+		free(bare);
+	}
+	/* In comments the newline is escaped. */
+	ck_assert_ptr_nonnull(strstr(find(&p, "_victim_nb", "up")->text,
+		"\n-- Partition 1 of 3: \"S\"\"\".\"p\"\"\\x0a; DROP TABLE victim; "
+		"--$nb$'\\\"\n"));
+	/* Two names, one slug: the descriptions still differ. */
+	ck_assert_int_eq(count_named(&p, "_unique_index_on_events_1.up.sql"), 1);
+	ck_assert_int_eq(count_named(&p, "_unique_index_on_events_1_2.up.sql"), 1);
+	ck_assert_int_eq(count_named(&p, "_unique_index_on_p_drop_table_victim_nb"), 2);
+
+	/* In the guard, the name as a literal; the body's tag occurs in no
+	 * name. */
+	text = find(&p, "attach_", "up")->text;
+	ck_assert_ptr_null(strstr(text, "DO $nb$"));
+	ck_assert_ptr_nonnull(strstr(text, "DO $nb1$"));
+	ck_assert_ptr_nonnull(strstr(text, "      E'\"S\"\"\".\"p\"\"\n; DROP "
+				     "TABLE victim; --$nb$''\\\\_c''d_key\"'::regclass"));
+	ck_assert_ptr_nonnull(strstr(text, "\nALTER INDEX \"S\"\"\".\"t_c'd_key\" "
+		"ATTACH PARTITION \"S\"\"\".\"p\"\"\n; DROP TABLE victim; "
+		"--$nb$'\\_c'd_key\";\n"));
+	ck_assert_ptr_nonnull(strstr(find(&p, "_on_only_", "up")->text,
+		"\nCREATE UNIQUE INDEX \"t_c'd_key\" ON ONLY \"S\"\"\".\"t\" (\"c'd\");\n"));
+	plan_free(&p);
+	config_free(&c);
+	plan_tree_free(&t);
+}
+END_TEST
+
+START_TEST(test_partitions_need_dsn)
+{
+	struct plan_tree plain;
+	struct config c;
+	struct plan without, with;
+	const char *a, *b;
+
+	/* Without the catalog, the index step says how to plan a
+	 * partitioned table; read as a plain table, it does not. */
+	memset(&plain, 0, sizeof plain);
+	make_config(&c, "--table", "orders", "--column", "public_id", NULL);
+	build(&without, &c, T0);
+	build_tree(&with, &c, &plain);
+	ck_assert_int_eq(without.nfiles, with.nfiles);
+	a = find(&without, "_unique_index_", "up")->text;
+	b = find(&with, "_unique_index_", "up")->text;
+	ck_assert_ptr_nonnull(strstr(a, "-- Planned without --dsn, for a plain "
+				     "table: on a partitioned table\n"));
+	ck_assert_ptr_nonnull(strstr(a, "Plan with --dsn to get a step per "
+				     "partition.\n"));
+	ck_assert_ptr_null(strstr(b, "--dsn to get"));
+	/* Otherwise the same files. */
+	for (int i = 0; i < with.nfiles; i++) {
+		ck_assert_str_eq(without.files[i].name, with.files[i].name);
+		if (strstr(with.files[i].name, "_unique_index_") == NULL ||
+		    strstr(with.files[i].name, ".down.") != NULL)
+			ck_assert_str_eq(without.files[i].text, with.files[i].text);
+	}
+	plan_free(&without);
+	plan_free(&with);
+	config_free(&c);
+}
+END_TEST
+
 /* ---- the directory ------------------------------------------------------ */
 
 static char *temp_dir(void)
@@ -660,6 +1023,10 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, test_data_loss_said);
 	tcase_add_test(tc, test_options_in_comments);
 	tcase_add_test(tc, test_leave_out_steps);
+	tcase_add_test(tc, test_partitions_unique_each);
+	tcase_add_test(tc, test_partitions_one_index);
+	tcase_add_test(tc, test_partitions_hostile_names);
+	tcase_add_test(tc, test_partitions_need_dsn);
 	tcase_add_test(tc, test_first_version);
 	tcase_add_test(tc, test_write);
 	suite_add_tcase(s, tc);
