@@ -25,6 +25,29 @@
  * A run that fails leaves nothing of its own behind: a check it added is
  * dropped again, and the INVALID index a failed concurrent build leaves
  * is dropped. A duplicate value is reported by value.
+ *
+ * A partitioned table (relkind 'p'): the NOT NULL steps are the same on
+ * the table (every partition inherits the check, VALIDATE scans each one,
+ * and SET NOT NULL skips their scans too, as found on PostgreSQL 15).
+ * CREATE INDEX CONCURRENTLY cannot run on it, so UNIQUE goes partition by
+ * partition (plan_tree_read() finds them; names from plan_object_name()):
+ *
+ *   partitioned by the column alone at every level: an index ON ONLY the
+ *     table and each partitioned partition (attached to its parent's),
+ *     then per leaf CREATE UNIQUE INDEX CONCURRENTLY and ATTACH PARTITION;
+ *     with the last one attached the table's index is valid: unique
+ *     across the whole table. An INVALID index is never attached.
+ *   any other partition key: PostgreSQL cannot enforce the column unique
+ *     across partitions (a unique index on a partitioned table must hold
+ *     the partition key), so each leaf gets a unique index of its own,
+ *     built concurrently, not attached; then one read of the whole table
+ *     looks for values in two partitions, which fail the run (exit 1) and
+ *     are named. The column is then unique within each partition; later
+ *     duplicates across partitions only `verify` finds.
+ *
+ * Either way a re-run skips what is done (an attached valid index, a
+ * valid unique index on the leaf) and drops then rebuilds an INVALID
+ * leftover of its own; a foreign-table partition is refused (78).
  */
 #ifndef NB_FINALIZE_H
 #define NB_FINALIZE_H
@@ -36,8 +59,10 @@
  * 0 the column is NOT NULL and unique (or as much as --no-not-null /
  * --no-unique ask); 1 runtime failure (NULL values left, duplicate
  * values, a lock not granted after the retries, lost connection, stopped
- * by SIGINT/SIGTERM); 78 the table or column does not exist, or the
- * check's or index's name is taken by another object.
+ * by SIGINT/SIGTERM; on a partitioned table also a value in two
+ * partitions); 78 the table or column does not exist, the check's or an
+ * index's name is taken by another object, or a partition is a foreign
+ * table.
  * sodium_init() must have succeeded (backoff jitter).
  */
 int finalize_run(const struct config *cfg);
