@@ -12,6 +12,12 @@
  * Prints a summary on stdout, with up to five samples of each problem
  * (control characters shown as \xHH), and whether the column is NOT NULL
  * and has a unique index (information only).
+ *
+ * A partitioned table is read as a whole: a value in two partitions is a
+ * duplicate like any other, which matters because PostgreSQL can keep
+ * the column unique across partitions only when the table is partitioned
+ * by it. The summary then also counts the leaf partitions and, without a
+ * unique index over the table, how many have one of their own.
  */
 #ifndef NB_VERIFY_H
 #define NB_VERIFY_H

@@ -30,11 +30,30 @@ static const char resolve_sql[] =
 	"         WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid"
 	"           AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum"
 	"           AND i.indpred IS NULL AND i.indexprs IS NULL"
-	"         ORDER BY 1 LIMIT 1)"
+	"         ORDER BY 1 LIMIT 1),"
+	"       c.oid"
 	"  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 	"  LEFT JOIN pg_attribute a ON a.attrelid = c.oid"
 	"       AND a.attname = $3::text AND a.attnum > 0 AND NOT a.attisdropped"
 	" WHERE c.oid = " TARGET_REGCLASS_SQL;
+
+/*
+ * A partitioned table ($1): its leaf partitions, and how many of them
+ * have a valid unique index on exactly the column ($2) of their own. With
+ * no index over the whole table (the partition key must be part of one),
+ * that is what keeps the column unique, within each partition only.
+ */
+static const char partitions_sql[] =
+	"SELECT count(*),"
+	"       count(*) FILTER (WHERE EXISTS"
+	"        (SELECT 1 FROM pg_index i JOIN pg_attribute a"
+	"             ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
+	"          WHERE i.indrelid = t.relid AND i.indisunique AND i.indisvalid"
+	"            AND i.indnkeyatts = 1 AND i.indpred IS NULL"
+	"            AND i.indexprs IS NULL AND a.attname = $2::text))"
+	"  FROM pg_partition_tree($1::oid::regclass) t"
+	"  JOIN pg_class c ON c.oid = t.relid"
+	" WHERE c.relkind IN ('r', 'f')";
 
 /*
  * Well formed: the prefix ($1), then only alphabet symbols ($2), length
@@ -96,6 +115,8 @@ int verify_run(const struct config *cfg)
 	const char *fv[3] = { cfg->prefix, cfg->alphabet, len };
 	char *qt = NULL, *qc = NULL, *qs = NULL, *qr = NULL, *sql = NULL;
 	char *nsp = NULL, *rel = NULL, *unique_index = NULL;
+	char oid[16];
+	long long leaves = -1, unique_leaves = 0;
 	bool notnull = false;
 	struct counts n;
 	PGresult *res = NULL;
@@ -139,6 +160,17 @@ int verify_run(const struct config *cfg)
 	if (!PQgetisnull(res, 0, 5) && (unique_index = strdup(PQgetvalue(res, 0, 5))) == NULL) {
 		log_error("out of memory");
 		goto out;
+	}
+	snprintf(oid, sizeof oid, "%s", PQgetvalue(res, 0, 6));
+	if (PQgetvalue(res, 0, 2)[0] == 'p') {
+		const char *pv[2] = { oid, cfg->column };
+
+		PQclear(res);
+		res = run(conn, partitions_sql, 2, pv, "counting the partitions");
+		if (res == NULL)
+			goto out;
+		leaves = atoll(PQgetvalue(res, 0, 0));
+		unique_leaves = atoll(PQgetvalue(res, 0, 1));
 	}
 	PQclear(res);
 	res = NULL;
@@ -224,7 +256,13 @@ int verify_run(const struct config *cfg)
 	       cfg->prefix[0] ? "\" then " : "", cfg->size,
 	       db_display(cfg->alphabet, shown_alpha, sizeof shown_alpha));
 	printf("  NOT NULL:     %s\n", notnull ? "yes" : "no");
-	printf("  unique index: %s\n", unique_index ? unique_index : "none");
+	if (leaves >= 0)
+		printf("  partitions:   %lld\n", leaves);
+	if (unique_index != NULL || leaves < 0 || unique_leaves == 0)
+		printf("  unique index: %s\n", unique_index ? unique_index : "none");
+	else
+		printf("  unique index: per partition only, on %lld of %lld "
+		       "(none across partitions)\n", unique_leaves, leaves);
 	if (n.nulls == 0 && n.dup_values == 0 && n.malformed == 0) {
 		printf("clean\n");
 		rc = NB_EXIT_OK;
