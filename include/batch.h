@@ -50,6 +50,11 @@ struct batch_sql {
 	bool int_key;                   /* a single int2/int4/int8 key column */
 	char *remaining;                /* SET statement_timeout = 0; SELECT EXISTS (... IS NULL) */
 	char *estimate;                 /* EXPLAIN (FORMAT JSON) SELECT 1 FROM the table */
+	/* Before a service pass: is anything NULL (full: anywhere; tail: past
+	 * $1 of a single integer key)? Answer: that, and the key's max (NULL
+	 * if not an integer key). The full probe lifts statement_timeout and
+	 * turns sequential scans on, as remaining does. */
+	char *probe_full, *probe_tail;
 	int nkeys;
 	int nparams;                    /* of every batch statement */
 	Oid types[BATCH_MAX_PARAMS];

@@ -40,6 +40,7 @@ struct config {
 	long batch_size;            /* default 1000; 1..100000 */
 	bool until_done;            /* exit 0 once no NULL is left */
 	double idle_interval;       /* seconds between service passes; default 60 */
+	double full_sweep_interval; /* seconds between whole-table NULL checks; 24h */
 	double progress_interval;   /* seconds between progress lines; default 5 */
 	char *log_level;            /* "error", "warn", "info" (default), "debug" */
 

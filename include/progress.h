@@ -64,6 +64,7 @@ struct progress {
 	char *sql_read_job, *sql_start_pass;
 	char *sql_new_lease, *sql_pass_end;
 	char *sql_lease_gone, *sql_frontier_done, *sql_new_block_lease;
+	char *sql_stay_idle;
 };
 
 /* Where the job stands when this process joins it. */
@@ -99,6 +100,9 @@ struct progress_job {
 	Oid frontier_rel;            /* physical: relation being carved; 0 none */
 	long long frontier_blk;      /* its next block to carve */
 	long long frontier_end;      /* its end, frozen at its first lease */
+	bool has_hwm;                /* an integer key: every key <= hwm was filled */
+	char hwm[32];
+	double swept_ago;            /* seconds since a whole-table look; -1 never */
 };
 
 /*
@@ -171,8 +175,22 @@ int progress_read_job(const struct progress *p, const PGresult *res,
 		      struct progress_job *j);
 void progress_job_free(struct progress_job *j);
 
-/* Marks an idle job running again for a new pass. */
-int progress_send_start_pass(struct progress *p, struct worker *w);
+/*
+ * Marks an idle job running again for a new pass, which starts past the
+ * key from (a single key; NULL: the start) and, if sweep, looks at the
+ * whole table; max_key (NULL: unknown) is the key's max before it.
+ */
+int progress_send_start_pass(struct progress *p, struct worker *w,
+			     const char *from, bool sweep, const char *max_key);
+
+/*
+ * A service pass's probe found no NULL: the job stays idle for another
+ * interval. sweep: it looked at the whole table; max_key as above. The
+ * high-water mark moves up one probe late, so that a row whose key was
+ * drawn before the probe but committed after it is still past it.
+ */
+int progress_send_stay_idle(struct progress *p, struct worker *w, bool sweep,
+			    const char *max_key);
 
 /*
  * Inserts lease number lease over (lo, hi] (NULL arrays: open ends), moves

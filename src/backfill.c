@@ -66,6 +66,9 @@ enum step {
 	STEP_CARVE_LOCK,
 	STEP_READ_JOB,
 	STEP_START_PASS,
+	STEP_PROBE,         /* service: anything to do before a new pass? */
+	STEP_PROBE_RESTORE, /* session settings again after a full probe */
+	STEP_STAY_IDLE,
 	STEP_BOUNDARY,
 	STEP_CARVE,         /* physical order's BOUNDARY */
 	STEP_FRONTIER_DONE,
@@ -132,6 +135,10 @@ struct wk {
 	double after_wait;
 	struct progress_job job;     /* as read under the carve lock */
 	bool remaining;              /* REMAINING found a NULL */
+	bool probe_sweep;            /* the probe looks at the whole table */
+	bool probe_found;            /* it found a NULL */
+	bool probe_has_max;
+	char probe_max[32];          /* the integer key's max it saw */
 	bool session_stale;          /* a reload changed the timeouts */
 	bool have_job;
 
@@ -198,6 +205,7 @@ static void wk_stop(struct wk *w);
 static void send_session(struct wk *w, enum step step);
 static const char *leaf_statement(struct wk *w, Oid rel, const char *schema,
 				  const char *name);
+static void after_probe_restored(struct wk *w);
 static void health_poll(struct backfill *bf);
 
 /* ---- process-level ------------------------------------------------------ */
@@ -419,6 +427,9 @@ static const char *step_name(enum step s)
 	case STEP_TRY_LOCK:
 	case STEP_TAKE:
 	case STEP_UNLOCK: return "taking a lease";
+	case STEP_PROBE:
+	case STEP_PROBE_RESTORE:
+	case STEP_STAY_IDLE: return "looking for NULLs before a pass";
 	case STEP_CARVE_LOCK:
 	case STEP_READ_JOB:
 	case STEP_START_PASS:
@@ -967,6 +978,61 @@ static void after_carve(struct wk *w, PGresult *res)
 					   lo, hi, end, w->owner));
 }
 
+/*
+ * Service mode, before a new pass: is there anything to fill? With a
+ * single integer key and a high-water mark, only past the mark (an index
+ * range: next to nothing), and over the whole table every
+ * --full-sweep-interval (a partial index on the NULL rows makes that
+ * next to nothing as well).
+ */
+static void send_probe(struct wk *w)
+{
+	struct backfill *bf = w->bf;
+	const struct progress_job *j = &w->job;
+	const char *values[1] = { j->hwm };
+
+	w->probe_sweep = !bf->sql.probe_tail || !j->has_hwm || j->swept_ago < 0 ||
+			 j->swept_ago >= bf->cfg->full_sweep_interval;
+	if (w->probe_sweep)
+		sent(w, STEP_PROBE, worker_send(&w->conn, bf->sql.probe_full, 0, NULL,
+						NULL, NULL, NULL));
+	else
+		sent(w, STEP_PROBE, worker_send(&w->conn, bf->sql.probe_tail, 1, NULL,
+						values, NULL, NULL));
+}
+
+static void after_probe(struct wk *w, PGresult *res)
+{
+	w->probe_found = !(PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 'f');
+	w->probe_has_max = PQntuples(res) == 1 && PQnfields(res) == 2 &&
+			   !PQgetisnull(res, 0, 1);
+	snprintf(w->probe_max, sizeof w->probe_max, "%s",
+		 w->probe_has_max ? PQgetvalue(res, 0, 1) : "");
+	if (w->probe_sweep)
+		send_session(w, STEP_PROBE_RESTORE); /* the probe lifted the timeout */
+	else
+		after_probe_restored(w);
+}
+
+static void after_probe_restored(struct wk *w)
+{
+	struct backfill *bf = w->bf;
+	const char *max = w->probe_has_max ? w->probe_max : NULL;
+	const char *from;
+
+	log_debug("worker %d: %s probe: %s", w->id, w->probe_sweep ? "whole-table" :
+		  "past the high-water mark", w->probe_found ? "NULLs found" : "nothing to fill");
+	if (!w->probe_found) {
+		sent(w, STEP_STAY_IDLE, progress_send_stay_idle(&bf->prog, &w->conn,
+								w->probe_sweep, max));
+		return;
+	}
+	/* By key, the pass walks from the mark; in physical order all of it. */
+	from = !w->probe_sweep && bf->sql.by_key ? w->job.hwm : NULL;
+	sent(w, STEP_START_PASS, progress_send_start_pass(&bf->prog, &w->conn, from,
+							  from == NULL, max));
+}
+
 static void after_read_job(struct wk *w, PGresult *res)
 {
 	struct backfill *bf = w->bf;
@@ -991,7 +1057,12 @@ static void after_read_job(struct wk *w, PGresult *res)
 			unlock_then(w, 0, AFTER_WAIT, bf->cfg->idle_interval - j->idle_for);
 			return;
 		}
-		sent(w, STEP_START_PASS, progress_send_start_pass(&bf->prog, &w->conn));
+		if (until_done) {
+			sent(w, STEP_START_PASS, progress_send_start_pass(&bf->prog, &w->conn,
+									  NULL, true, NULL));
+			return;
+		}
+		send_probe(w);
 		return;
 	}
 	if (j->frontier_done) {
@@ -1403,6 +1474,11 @@ static void on_result(struct worker *conn, PGresult *res)
 		wait_then(w, BUSY_POLL, WAIT_ACQUIRE);
 		break;
 	case STEP_READ_JOB: after_read_job(w, res); break;
+	case STEP_PROBE: after_probe(w, res); break;
+	case STEP_PROBE_RESTORE: after_probe_restored(w); break;
+	case STEP_STAY_IDLE:
+		unlock_then(w, 0, AFTER_WAIT, bf->cfg->idle_interval);
+		break;
 	case STEP_START_PASS:
 		log_info("starting a new pass over \"%s\".\"%s\"", bf->target.schema,
 			 bf->target.table);

@@ -447,6 +447,24 @@ int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
 	sprintf(qt, "%s.%s", qs, qtab);
 
 	s->remaining = build_remaining(qt, qc);
+	s->int_key = t->nkeys == 1 && (t->key_types[0] == 20 || t->key_types[0] == 21 ||
+				       t->key_types[0] == 23); /* int8, int2, int4 */
+	if (s->int_key) {
+		s->probe_full = pgtext_printf(
+			"SET statement_timeout = 0; SET enable_seqscan = on; "
+			"SELECT EXISTS (SELECT 1 FROM %s WHERE %s IS NULL), "
+			"(SELECT max(%s)::text FROM %s)", qt, qc, qk[0], qt);
+		s->probe_tail = pgtext_printf(
+			"SELECT EXISTS (SELECT 1 FROM %s WHERE %s > $1::int8 AND %s IS NULL), "
+			"(SELECT max(%s)::text FROM %s)", qt, qk[0], qc, qk[0], qt);
+	} else {
+		s->probe_full = pgtext_printf(
+			"SET statement_timeout = 0; SET enable_seqscan = on; "
+			"SELECT EXISTS (SELECT 1 FROM %s WHERE %s IS NULL), NULL::text", qt, qc);
+		s->probe_tail = NULL;
+	}
+	if (!s->probe_full || (s->int_key && !s->probe_tail))
+		goto out;
 	s->estimate = pgtext_printf("EXPLAIN (FORMAT JSON) SELECT 1 FROM %s", qt);
 	if (!s->remaining || !s->estimate)
 		goto out;
@@ -462,8 +480,6 @@ int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
 		if (!s->boundary[0] || !s->boundary[1] || !s->boundary_int)
 			goto out;
 	}
-	s->int_key = t->nkeys == 1 && (t->key_types[0] == 20 || t->key_types[0] == 21 ||
-				       t->key_types[0] == 23); /* int8, int2, int4 */
 
 	s->types[0] = PGBIN_INT4OID;
 	s->types[1] = PGBIN_BYTEAOID;
@@ -507,6 +523,8 @@ void batch_sql_free(struct batch_sql *s)
 	free(s->boundary[1]);
 	free(s->remaining);
 	free(s->estimate);
+	free(s->probe_full);
+	free(s->probe_tail);
 	free(s->boundary_int);
 	memset(s, 0, sizeof *s);
 }

@@ -126,6 +126,10 @@ static const struct key_def keys[] = {
 	       "exit 0 once no NULL is left, instead of idling"),
 	K_DOUBLE("idle-interval", idle_interval, "60", 0.01, 86400.0,
 		 "SEC", KEY_RELOAD, "pause between service passes"),
+	K_DURATION("full-sweep-interval", full_sweep_interval, "24h", 1.0, 31536000.0,
+		   "DURATION", KEY_RELOAD,
+		   "service: look at the whole table for NULLs this often; in between, "
+		   "past the highest integer key"),
 	K_DOUBLE("progress-interval", progress_interval, "5", 0.1, 3600.0,
 		 "SEC", KEY_RELOAD, "pause between progress lines"),
 	K_LOGLEVEL("log-level", log_level, "info", KEY_RELOAD,

@@ -46,7 +46,11 @@ static const char setup_fmt[] =
 	"ALTER TABLE %1$s.jobs ADD COLUMN IF NOT EXISTS walk text,"
 	" ADD COLUMN IF NOT EXISTS frontier_rel oid,"
 	" ADD COLUMN IF NOT EXISTS frontier_blk bigint,"
-	" ADD COLUMN IF NOT EXISTS frontier_end bigint;"
+	" ADD COLUMN IF NOT EXISTS frontier_end bigint,"
+	" ADD COLUMN IF NOT EXISTS hwm bigint,"
+	" ADD COLUMN IF NOT EXISTS hwm_next bigint,"
+	" ADD COLUMN IF NOT EXISTS swept_at timestamptz,"
+	" ADD COLUMN IF NOT EXISTS pass_sweep boolean NOT NULL DEFAULT true;"
 	"CREATE TABLE IF NOT EXISTS %1$s.leases ("
 	" job text NOT NULL REFERENCES %1$s.jobs ON DELETE CASCADE,"
 	" lease integer NOT NULL,"
@@ -123,6 +127,10 @@ static const char pass_end_fmt[] =
 	"  batches = batches + (SELECT COALESCE(sum(batches), 0) FROM f),"
 	"  passes = passes + 1, pass = pass + 1, frontier = NULL,"
 	"  frontier_rel = NULL, frontier_blk = NULL, frontier_end = NULL,"
+	/* keys past hwm_next were walked by this pass, if it started at the
+	 * start or past hwm; hwm_next is the max of the probe before it */
+	"  hwm = CASE WHEN $2 = 'idle' THEN hwm_next ELSE hwm END,"
+	"  swept_at = CASE WHEN pass_sweep AND $2 = 'idle' THEN now() ELSE swept_at END,"
 	"  frontier_done = false, state = $2, rows_estimate = 0,"
 	"  idle_since = CASE WHEN $2 = 'idle' THEN now() END,"
 	"  finished_at = CASE WHEN $2 = 'done' THEN now() ELSE finished_at END,"
@@ -174,7 +182,7 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		" AND to_regclass($3) IS NOT NULL"
 		/* and of the latest shape: else setup adds what is missing */
 		" AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)"
-		"  AND attname = 'frontier_end' AND NOT attisdropped)"
+		"  AND attname = 'pass_sweep' AND NOT attisdropped)"
 		" AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($2)"
 		"  AND attname = 'rel' AND NOT attisdropped)");
 	p->sql_setup = pgtext_printf(setup_fmt, p->schema_q);
@@ -205,10 +213,17 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		"SELECT state, frontier, frontier_done, next_lease,"
 		" COALESCE(EXTRACT(epoch FROM now() - idle_since), 0)::float8,"
 		" (SELECT count(*) FROM %s l WHERE l.job = j.job AND l.state = 'open'),"
-		" frontier_rel, frontier_blk, frontier_end"
+		" frontier_rel, frontier_blk, frontier_end, hwm,"
+		" EXTRACT(epoch FROM now() - swept_at)::float8"
 		" FROM %s j WHERE job = $1", p->leases, p->jobs);
 	p->sql_start_pass = pgtext_printf(
-		"UPDATE %s SET state = 'running', idle_since = NULL, updated_at = now()"
+		"UPDATE %s SET state = 'running', idle_since = NULL, updated_at = now(),"
+		" frontier = $2, pass_sweep = $3, hwm_next = COALESCE($4, hwm_next)"
+		" WHERE job = $1", p->jobs);
+	p->sql_stay_idle = pgtext_printf(
+		"UPDATE %s SET idle_since = now(), updated_at = now(),"
+		" hwm = CASE WHEN $2 THEN $3 ELSE hwm_next END, hwm_next = $3,"
+		" swept_at = CASE WHEN $2 THEN now() ELSE swept_at END"
 		" WHERE job = $1", p->jobs);
 	p->sql_new_lease = pgtext_printf(new_lease_fmt, p->jobs, p->leases);
 	p->sql_pass_end = pgtext_printf(pass_end_fmt, p->jobs, p->leases);
@@ -216,7 +231,7 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 	    p->sql_list && p->sql_try_lock && p->sql_take && p->sql_unlock &&
 	    p->sql_read_job && p->sql_start_pass &&
 	    p->sql_new_lease && p->sql_pass_end && p->sql_lease_gone &&
-	    p->sql_frontier_done && p->sql_new_block_lease)
+	    p->sql_frontier_done && p->sql_new_block_lease && p->sql_stay_idle)
 		return 0;
 fail:
 	snprintf(err, errlen, "cannot build the progress statements: %s",
@@ -233,7 +248,7 @@ void progress_free(struct progress *p)
 		&p->sql_try_lock, &p->sql_take, &p->sql_unlock,
 		&p->sql_read_job, &p->sql_start_pass,
 		&p->sql_new_lease, &p->sql_pass_end, &p->sql_lease_gone,
-		&p->sql_frontier_done, &p->sql_new_block_lease,
+		&p->sql_frontier_done, &p->sql_new_block_lease, &p->sql_stay_idle,
 	};
 
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
@@ -474,7 +489,7 @@ int progress_read_job(const struct progress *p, const PGresult *res,
 {
 	memset(j, 0, sizeof *j);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != 9)
+	    PQnfields(res) != 11)
 		return -1;
 	snprintf(j->state, sizeof j->state, "%s", PQgetvalue(res, 0, 0));
 	if (read_keys(res, 1, target_width(p->target), j->frontier, &j->has_frontier) != 0) {
@@ -489,6 +504,9 @@ int progress_read_job(const struct progress *p, const PGresult *res,
 			  (Oid)strtoul(PQgetvalue(res, 0, 6), NULL, 10);
 	j->frontier_blk = PQgetisnull(res, 0, 7) ? 0 : strtoll(PQgetvalue(res, 0, 7), NULL, 10);
 	j->frontier_end = PQgetisnull(res, 0, 8) ? 0 : strtoll(PQgetvalue(res, 0, 8), NULL, 10);
+	j->has_hwm = !PQgetisnull(res, 0, 9);
+	snprintf(j->hwm, sizeof j->hwm, "%s", j->has_hwm ? PQgetvalue(res, 0, 9) : "");
+	j->swept_ago = PQgetisnull(res, 0, 10) ? -1 : strtod(PQgetvalue(res, 0, 10), NULL);
 	return 0;
 }
 
@@ -498,11 +516,36 @@ void progress_job_free(struct progress_job *j)
 	j->has_frontier = false;
 }
 
-int progress_send_start_pass(struct progress *p, struct worker *w)
+int progress_send_start_pass(struct progress *p, struct worker *w,
+			     const char *from, bool sweep, const char *max_key)
 {
-	const char *values[1] = { p->job };
+	static const Oid types[4] = { PGBIN_TEXTOID, PGBIN_TEXTARRAYOID, PGBIN_BOOLOID,
+				      PGBIN_INT8OID };
+	struct array_param a;
+	const char *values[4];
+	int lengths[4] = { 0, 0, 0, 0 };
+	int formats[4] = { 0, 1, 0, 0 };
+	int rc;
 
-	return send_text(w, p->sql_start_pass, 1, values);
+	if (array_param(&a, from ? (char *const[]){ (char *)from } : NULL, 1) != 0)
+		return -1;
+	values[0] = p->job;
+	values[1] = (const char *)a.buf;
+	values[2] = sweep ? "t" : "f";
+	values[3] = max_key;
+	lengths[1] = a.len;
+	rc = worker_send(w, p->sql_start_pass, 4, types, values, lengths, formats);
+	free(a.buf);
+	return rc;
+}
+
+int progress_send_stay_idle(struct progress *p, struct worker *w, bool sweep,
+			    const char *max_key)
+{
+	static const Oid types[3] = { PGBIN_TEXTOID, PGBIN_BOOLOID, PGBIN_INT8OID };
+	const char *values[3] = { p->job, sweep ? "t" : "f", max_key };
+
+	return worker_send(w, p->sql_stay_idle, 3, types, values, NULL, NULL);
 }
 
 int progress_send_new_lease(struct progress *p, struct worker *w, int lease,
