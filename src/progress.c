@@ -222,7 +222,7 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		" WHERE job = $1", p->jobs);
 	p->sql_stay_idle = pgtext_printf(
 		"UPDATE %s SET idle_since = now(), updated_at = now(),"
-		" hwm = CASE WHEN $2 THEN $3 ELSE hwm_next END, hwm_next = $3,"
+		" hwm = hwm_next, hwm_next = $3,"
 		" swept_at = CASE WHEN $2 THEN now() ELSE swept_at END"
 		" WHERE job = $1", p->jobs);
 	p->sql_new_lease = pgtext_printf(new_lease_fmt, p->jobs, p->leases);

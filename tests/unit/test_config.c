@@ -97,6 +97,7 @@ static const struct sample {
 	{ "batch-size", "250", "250" },
 	{ "until-done", NULL, "true" },
 	{ "idle-interval", "2.5", "2.5" },
+	{ "full-sweep-interval", "2h", "7200" },
 	{ "progress-interval", "0.5", "0.5" },
 	{ "log-level", "debug", "debug" },
 	{ "workers", "3", "3" },
