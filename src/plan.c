@@ -1154,8 +1154,17 @@ static void distinct_desc(char *desc, size_t len, const struct plan *p)
 			have = p->files[i].name + 15;
 			clash = nh == strlen(desc) && strncmp(have, desc, nh) == 0;
 		}
-		if (clash)
-			snprintf(desc, len, "%.*s_%d", (int)(len - 12), base, ++n);
+		if (clash) {
+			char suffix[16];
+			size_t keep = strlen(base), ns;
+
+			snprintf(suffix, sizeof suffix, "_%d", ++n);
+			ns = strlen(suffix);
+			if (keep > len - 1 - ns)
+				keep = len - 1 - ns;
+			memcpy(desc, base, keep);
+			memcpy(desc + keep, suffix, ns + 1);
+		}
 	} while (clash);
 }
 
