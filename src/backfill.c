@@ -508,6 +508,16 @@ static bool handle_error(struct wk *w, enum step step, PGresult *res)
 		wait_then(w, d, WAIT_CONNECT);
 		return true;
 	}
+	if ((step == STEP_BATCH || step == STEP_PREPARE_LEAF) && !bf->sql.by_key &&
+	    strcmp(state, "42P01") == 0) {
+		/* A partition dropped while we fill it: the rest of the tree goes on. */
+		log_info("worker %d: lease %d: its table is gone (%s); dropping the lease",
+			 w->id, w->b.lease, msg);
+		w->has_lease = false;
+		sent(w, STEP_LEASE_GONE, progress_send_lease_gone(&bf->prog, &w->conn,
+								  w->b.lease));
+		return true;
+	}
 	if (configuration(state)) {
 		fail(bf, NB_EXIT_CONFIG, "%s: %s", step_name(step), msg);
 		return true;
@@ -867,6 +877,7 @@ static void after_take(struct wk *w, PGresult *res)
 			log_info("worker %d: lease %d: its table is gone; dropping the lease",
 				 w->id, lease);
 			progress_lease_free(&l);
+			w->b.lease = lease;
 			sent(w, STEP_LEASE_GONE, progress_send_lease_gone(&bf->prog, &w->conn, lease));
 			return;
 		}
@@ -991,8 +1002,9 @@ static void send_probe(struct wk *w)
 	const struct progress_job *j = &w->job;
 	const char *values[1] = { j->hwm };
 
-	w->probe_sweep = !bf->sql.probe_tail || !j->has_hwm || j->swept_ago < 0 ||
-			 j->swept_ago >= bf->cfg->full_sweep_interval;
+	/* A tree gains partitions below any mark: it is probed whole. */
+	w->probe_sweep = !bf->sql.probe_tail || bf->target.tree || !j->has_hwm ||
+			 j->swept_ago < 0 || j->swept_ago >= bf->cfg->full_sweep_interval;
 	if (w->probe_sweep)
 		sent(w, STEP_PROBE, worker_send(&w->conn, bf->sql.probe_full, 0, NULL,
 						NULL, NULL, NULL));
@@ -1491,7 +1503,7 @@ static void on_result(struct worker *conn, PGresult *res)
 		sent(w, STEP_READ_JOB, progress_send_read_job(&bf->prog, conn));
 		break;
 	case STEP_LEASE_GONE:
-		unlock_then(w, w->cand[w->icand - 1], AFTER_ACQUIRE, 0);
+		unlock_then(w, w->b.lease, AFTER_ACQUIRE, 0);
 		break;
 	case STEP_NEW_LEASE: after_new_lease(w, res); break;
 	case STEP_REMAINING: after_remaining(w, res); break;

@@ -78,6 +78,25 @@ static void sb_params(struct sb *b, int first, int n)
 }
 
 /*
+ * The fill, shared by both walks: "UPDATE target AS nanoid_backfill_t SET
+ * column = <id number n> FROM numbered WHERE the ctid is numbered's and
+ * the column is still NULL RETURNING 1". target is "schema.table", or
+ * "ONLY schema.table" for one relation of a tree.
+ */
+static void sb_fill(struct sb *b, const char *target, const char *qc)
+{
+	sb_add(b, "UPDATE ");
+	sb_add(b, target);
+	sb_add(b, " AS nanoid_backfill_t SET ");
+	sb_add(b, qc);
+	sb_add(b, " = convert_from(substring($2 FROM ((numbered.nanoid_backfill_n - 1) * $3 + 1)::int"
+		  " FOR $3), 'UTF8') FROM numbered"
+		  " WHERE nanoid_backfill_t.ctid = numbered.ctid AND nanoid_backfill_t.");
+	sb_add(b, qc);
+	sb_add(b, " IS NULL RETURNING 1");
+}
+
+/*
  * The statement; see batch.h for what it does. Notes on the less obvious:
  *   - row comparison (k1, k2) > ($7, $8) is what a btree index on (k1, k2)
  *     can scan from directly, so a composite key pages like a single one;
@@ -126,15 +145,9 @@ static char *build(char *const *qk, int n, const char *qt, const char *qc,
 	sb_keys(&b, qk, n, "", "");
 	sb_add(&b, ", row_number() OVER (ORDER BY ");
 	sb_keys(&b, qk, n, "", "");
-	sb_add(&b, ") AS nanoid_backfill_n FROM batch), upd AS (UPDATE ");
-	sb_add(&b, qt);
-	sb_add(&b, " AS nanoid_backfill_t SET ");
-	sb_add(&b, qc);
-	sb_add(&b, " = convert_from(substring($2 FROM ((numbered.nanoid_backfill_n - 1) * $3 + 1)::int"
-		   " FOR $3), 'UTF8') FROM numbered"
-		   " WHERE nanoid_backfill_t.ctid = numbered.ctid AND nanoid_backfill_t.");
-	sb_add(&b, qc);
-	sb_add(&b, " IS NULL RETURNING 1), last AS (SELECT ");
+	sb_add(&b, ") AS nanoid_backfill_n FROM batch), upd AS (");
+	sb_fill(&b, qt, qc);
+	sb_add(&b, "), last AS (SELECT ");
 	sb_keys(&b, qk, n, "", "");
 	sb_add(&b, " FROM numbered ORDER BY nanoid_backfill_n DESC LIMIT 1), progress AS (UPDATE ");
 	sb_add(&b, leases);
@@ -246,33 +259,25 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 {
 	char *qs = batch_quote(conn, nsp), *qr = batch_quote(conn, rel);
 	char *qc = batch_quote(conn, column);
+	char *only = qs && qr ? pgtext_printf("ONLY %s.%s", qs, qr) : NULL;
 	struct sb b = { 0 };
 
-	if (!qs || !qr || !qc) {
-		free(qs);
-		free(qr);
+	free(qs);
+	free(qr);
+	if (!only || !qc) {
+		free(only);
 		free(qc);
 		return NULL;
 	}
-	sb_add(&b, "WITH batch AS (SELECT ctid FROM ONLY ");
-	sb_add(&b, qs);
-	sb_add(&b, ".");
-	sb_add(&b, qr);
+	sb_add(&b, "WITH batch AS (SELECT ctid FROM ");
+	sb_add(&b, only);
 	sb_add(&b, " WHERE ctid > $7::tid AND ctid < $8::tid AND ");
 	sb_add(&b, qc);
 	sb_add(&b, " IS NULL ORDER BY ctid LIMIT $1), numbered AS (SELECT ctid,"
 		   " row_number() OVER (ORDER BY ctid) AS nanoid_backfill_n FROM batch),"
-		   " upd AS (UPDATE ONLY ");
-	sb_add(&b, qs);
-	sb_add(&b, ".");
-	sb_add(&b, qr);
-	sb_add(&b, " AS nanoid_backfill_t SET ");
-	sb_add(&b, qc);
-	sb_add(&b, " = convert_from(substring($2 FROM ((numbered.nanoid_backfill_n - 1) * $3 + 1)::int"
-		   " FOR $3), 'UTF8') FROM numbered"
-		   " WHERE nanoid_backfill_t.ctid = numbered.ctid AND nanoid_backfill_t.");
-	sb_add(&b, qc);
-	sb_add(&b, " IS NULL RETURNING 1),"
+		   " upd AS (");
+	sb_fill(&b, only, qc);
+	sb_add(&b, "),"
 		   " found AS (SELECT count(*) AS n, max(ctid) AS last FROM numbered),"
 		   " progress AS (UPDATE ");
 	sb_add(&b, leases);
@@ -282,8 +287,7 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 		   " state = CASE WHEN found.n < $1 AND $9 THEN 'done' ELSE state END"
 		   " FROM found WHERE job = $4 AND lease = $5)"
 		   " SELECT found.n, (SELECT count(*) FROM upd), found.last::text FROM found");
-	free(qs);
-	free(qr);
+	free(only);
 	free(qc);
 	if (b.oom) {
 		free(b.s);
