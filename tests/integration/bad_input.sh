@@ -19,8 +19,14 @@ INSERT INTO t_nopk SELECT i, NULL FROM generate_series(1, 100) i;
 -- n: unique but nullable; nu: NOT NULL but not unique
 CREATE TABLE t_keys (id bigint PRIMARY KEY, n bigint UNIQUE, nu bigint NOT NULL, public_id text);
 INSERT INTO t_keys SELECT i, i, i % 3, NULL FROM generate_series(1, 100) i;
+-- unique on (a, b): a key (b, a) is unique but no index serves its order;
+-- k's index is in collation "C", the column in the default one
+CREATE TABLE t_order (a int NOT NULL, b int NOT NULL, k text NOT NULL, public_id text,
+                      UNIQUE (a, b));
+CREATE UNIQUE INDEX t_order_k ON t_order (k COLLATE "C");
+INSERT INTO t_order SELECT i, -i, 'k' || i, NULL FROM generate_series(1, 100) i;
 SQL
-TABLES=(t_ok t_int t_short t_nopk t_keys)
+TABLES=(t_ok t_int t_short t_nopk t_keys t_order)
 
 all_digests() {
 	local t
@@ -79,6 +85,10 @@ run_case "--key on a nullable column" 78 'null'           --table t_keys "${OK[@
 run_case "--key on a non-unique column" 78 'unique'       --table t_keys "${OK[@]}" --key nu
 run_case "--key is the target column" 78 'key'            --table t_ok "${OK[@]}" --key public_id
 run_case "--key column missing"       78 'does not exist' --table t_ok "${OK[@]}" --key nope
+run_case "--key in another order than its index" 78 'no btree index .* serves key \(b,a\) in that column order' \
+	--table t_order "${OK[@]}" --key b,a
+run_case "--key in another collation than its index" 78 'no btree index .* serves key \(k\)' \
+	--table t_order "${OK[@]}" --key k --order key
 
 # bad values: 78
 run_case "--alphabet with a repeat"   78 'alphabet'       --table t_ok "${OK[@]}" --alphabet aab
