@@ -575,7 +575,9 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 	bf->last_tick = now;
 	bf->rows_last_tick = bf->rows_run;
-	if (bf->estimate > 0) {
+	/* An estimate the run has outgrown (the planner's guess for a table
+	 * never analyzed) says nothing any more: counts only then. */
+	if (bf->estimate > 0 && (double)bf->rows_run < bf->estimate) {
 		double left = bf->estimate - (double)bf->rows_run;
 		double pct = 100.0 * (double)bf->rows_run / bf->estimate;
 		char eta[64] = "";

@@ -1,0 +1,232 @@
+/*
+ * test_batch.c - physical order's batch geometry without a server: ctid
+ * text, the window a batch reads, and how a batch's answer moves the
+ * cursor, finishes the lease and teaches the density. The answers are
+ * fabricated PGresults (PQmakeEmptyPGresult + PQsetvalue), shaped as the
+ * physical batch statement returns them: found, filled, last ctid.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "batch.h"
+
+/* One row (found, filled, last); last NULL for SQL NULL. */
+static PGresult *answer(const char *found, const char *filled, const char *last)
+{
+	PGresAttDesc cols[3];
+	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+	const char *names[3] = { "n", "count", "last" };
+
+	memset(cols, 0, sizeof cols);
+	for (int i = 0; i < 3; i++) {
+		cols[i].name = (char *)names[i];
+		cols[i].format = 0;
+		cols[i].typlen = -1;
+		cols[i].atttypmod = -1;
+	}
+	ck_assert_ptr_nonnull(res);
+	ck_assert_int_eq(PQsetResultAttrs(res, 3, cols), 1);
+	ck_assert_int_eq(PQsetvalue(res, 0, 0, (char *)found, (int)strlen(found)), 1);
+	ck_assert_int_eq(PQsetvalue(res, 0, 1, (char *)filled, (int)strlen(filled)), 1);
+	ck_assert_int_eq(PQsetvalue(res, 0, 2, (char *)last, last ? (int)strlen(last) : -1), 1);
+	return res;
+}
+
+/* A batch over lease [lo, hi) blocks, cursor at its start. */
+static void lease(struct batch *b, struct batch_sql *sql, long limit, long long lo,
+		  long long hi)
+{
+	char clo[48], chi[48];
+
+	memset(sql, 0, sizeof *sql);
+	sql->width = 1;
+	sql->id_len = 21;
+	batch_init(b, sql, limit);
+	batch_format_tid(clo, sizeof clo, lo, 0);
+	batch_format_tid(chi, sizeof chi, hi, 0);
+	batch_set_cursor(b, (char *const[]){ clo });
+	batch_set_hi(b, (char *const[]){ chi });
+}
+
+START_TEST(test_tid_text)
+{
+	long long blk;
+	long off;
+	char buf[48];
+
+	ck_assert_int_eq(batch_parse_tid("(0,0)", &blk, &off), 0);
+	ck_assert_int_eq(blk, 0);
+	ck_assert_int_eq(off, 0);
+	ck_assert_int_eq(batch_parse_tid("(4294967294,291)", &blk, &off), 0);
+	ck_assert(blk == 4294967294LL);
+	ck_assert_int_eq(off, 291);
+	ck_assert_int_eq(batch_parse_tid("(1,2) ", &blk, &off), -1);
+	ck_assert_int_eq(batch_parse_tid("(1;2)", &blk, &off), -1);
+	ck_assert_int_eq(batch_parse_tid("(-1,2)", &blk, &off), -1);
+	ck_assert_int_eq(batch_parse_tid("1,2", &blk, &off), -1);
+	ck_assert_int_eq(batch_parse_tid("", &blk, &off), -1);
+	ck_assert_int_eq(batch_parse_tid(NULL, &blk, &off), -1);
+	batch_format_tid(buf, sizeof buf, 12345, 7);
+	ck_assert_str_eq(buf, "(12345,7)");
+}
+END_TEST
+
+START_TEST(test_window_follows_density)
+{
+	struct batch_sql sql;
+	struct batch b;
+
+	lease(&b, &sql, 1000, 0, 100000);
+	/* Nothing known yet: the largest window, which a first batch samples. */
+	ck_assert_int_eq(batch_window(&b), BATCH_MAX_WINDOW);
+	b.density = 100;
+	ck_assert_int_eq(batch_window(&b), 10);
+	b.density = 3;
+	ck_assert_int_eq(batch_window(&b), 334);
+	b.density = 0.001;
+	ck_assert_int_eq(batch_window(&b), BATCH_MAX_WINDOW);
+	b.density = 5000;  /* more than a page holds: still one block */
+	ck_assert_int_eq(batch_window(&b), 1);
+	batch_free(&b);
+}
+END_TEST
+
+START_TEST(test_params_clip_to_the_lease)
+{
+	struct batch_sql sql;
+	struct batch b;
+	unsigned char ids[21 * 1000];
+
+	lease(&b, &sql, 1000, 90, 100);
+	b.density = 10;  /* 100 blocks wanted, 10 left in the lease */
+	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
+	ck_assert_str_eq(b.values[BATCH_FIXED_PARAMS], "(90,0)");
+	ck_assert_str_eq(b.values[BATCH_FIXED_PARAMS + 1], "(100,0)");
+	ck_assert_str_eq(b.values[BATCH_FIXED_PARAMS + 2], "t");
+	batch_free(&b);
+
+	lease(&b, &sql, 1000, 0, 100);
+	b.density = 100;  /* 10 blocks of 100 */
+	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
+	ck_assert_str_eq(b.values[BATCH_FIXED_PARAMS + 1], "(10,0)");
+	ck_assert_str_eq(b.values[BATCH_FIXED_PARAMS + 2], "f");
+	batch_free(&b);
+}
+END_TEST
+
+START_TEST(test_full_batch_moves_to_its_last_row)
+{
+	struct batch_sql sql;
+	struct batch b;
+	unsigned char ids[21 * 1000];
+	PGresult *res;
+	long found, filled;
+	bool done;
+
+	lease(&b, &sql, 1000, 0, 100);
+	b.density = 100;
+	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
+	/* The window held more than 1000 NULL rows: 1000 in blocks 0-4. */
+	res = answer("1000", "998", "(4,17)");
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &found, &filled, &done), 0);
+	ck_assert_int_eq(found, 1000);
+	ck_assert_int_eq(filled, 998);
+	ck_assert(!done);
+	ck_assert_str_eq(b.cursor[0], "(4,17)");
+	ck_assert(b.density > 100);  /* 200 a block seen: the next window shrinks */
+	PQclear(res);
+	batch_free(&b);
+}
+END_TEST
+
+START_TEST(test_short_window_moves_to_its_end)
+{
+	struct batch_sql sql;
+	struct batch b;
+	unsigned char ids[21 * 1000];
+	PGresult *res;
+	long found, filled;
+	bool done;
+
+	lease(&b, &sql, 1000, 0, 100);
+	b.density = 100;
+	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
+	res = answer("40", "40", "(9,3)");
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &found, &filled, &done), 0);
+	ck_assert(!done);  /* blocks 10-99 are left */
+	ck_assert_str_eq(b.cursor[0], "(10,0)");
+	ck_assert(b.density < 100);
+	PQclear(res);
+
+	/* Density 52 now ((100 + 40/10) / 2): the next window is 20 blocks. */
+	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
+	ck_assert_str_eq(b.values[BATCH_FIXED_PARAMS + 1], "(30,0)");
+	/* The last window of the lease, short: the lease is done. */
+	b.density = 1;
+	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
+	ck_assert_str_eq(b.values[BATCH_FIXED_PARAMS], "(10,0)");
+	ck_assert_str_eq(b.values[BATCH_FIXED_PARAMS + 1], "(100,0)");
+	res = answer("0", "0", NULL);
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &found, &filled, &done), 0);
+	ck_assert(done);
+	ck_assert_str_eq(b.cursor[0], "(100,0)");
+	PQclear(res);
+	batch_free(&b);
+}
+END_TEST
+
+START_TEST(test_malformed_answers)
+{
+	struct batch_sql sql;
+	struct batch b;
+	unsigned char ids[21 * 1000];
+	PGresult *res;
+	long found, filled;
+	bool done;
+
+	lease(&b, &sql, 1000, 0, 100);
+	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
+	/* A full batch must name its last row. */
+	res = answer("1000", "1000", NULL);
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &found, &filled, &done), -1);
+	PQclear(res);
+	res = answer("1000", "1000", "4,17");
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &found, &filled, &done), -1);
+	PQclear(res);
+	res = PQmakeEmptyPGresult(NULL, PGRES_COMMAND_OK);
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &found, &filled, &done), -1);
+	PQclear(res);
+	/* A cursor that is no ctid cannot make a window. */
+	{
+		char bad[] = "42";
+
+		batch_set_cursor(&b, (char *const[]){ bad });
+	}
+	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), -1);
+	batch_free(&b);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("batch");
+	TCase *tc = tcase_create("physical");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_tid_text);
+	tcase_add_test(tc, test_window_follows_density);
+	tcase_add_test(tc, test_params_clip_to_the_lease);
+	tcase_add_test(tc, test_full_batch_moves_to_its_last_row);
+	tcase_add_test(tc, test_short_window_moves_to_its_end);
+	tcase_add_test(tc, test_malformed_answers);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
