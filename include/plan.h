@@ -15,7 +15,19 @@
  *   6 create_C_unique_index_on_T       CREATE UNIQUE INDEX CONCURRENTLY
  *                                      (starts with "-- no-transaction")
  *
- * --no-not-null leaves out 3-5, --no-unique leaves out 6. Every file that
+ * --no-not-null leaves out 3-5, --no-unique leaves out 6. --null-index
+ * (cfg->null_index) adds two steps, both "-- no-transaction":
+ *
+ *   create_C_null_index_on_T           after 1: CREATE INDEX CONCURRENTLY
+ *                                      IF NOT EXISTS T_C_null_idx ON T
+ *                                      (--key's columns, else C)
+ *                                      WHERE C IS NULL
+ *   drop_C_null_index_on_T             last (unless --no-not-null: the
+ *                                      column stays nullable): DROP INDEX
+ *                                      CONCURRENTLY IF EXISTS; its down
+ *                                      builds the index again
+ *
+ * Every file that
  * takes a lock on the table sets lock_timeout first; a down that loses
  * data says so in its first comment lines. Identifiers are always quoted
  * (plan builds the files without a connection: db_quote_ident()), names
@@ -45,6 +57,10 @@
  *                                        not attached: C unique within
  *                                        each partition (PostgreSQL cannot
  *                                        enforce it across partitions)
+ *
+ * and --null-index's two steps become one per leaf partition that is a
+ * table (a foreign table gets none): create_C_null_index_on_<leaf> after
+ * step 1, drop_C_null_index_on_<leaf> at the end.
  */
 #ifndef NB_PLAN_H
 #define NB_PLAN_H
@@ -61,6 +77,7 @@
 /* Labels of the objects the rollout creates: <table>_<column>_<label>. */
 #define PLAN_CHECK_LABEL "not_null_check"
 #define PLAN_INDEX_LABEL "key"
+#define PLAN_NULL_INDEX_LABEL "null_idx"
 
 /* PostgreSQL's NAMEDATALEN - 1: the longest identifier, in bytes. */
 #define PLAN_MAX_IDENT 63

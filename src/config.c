@@ -158,6 +158,9 @@ static const struct key_def keys[] = {
 	       "plan, finalize: leave out the unique index"),
 	K_BOOL("no-not-null", no_not_null, "false", 0,
 	       "plan, finalize: leave out the NOT NULL steps"),
+	K_BOOL("null-index", null_index, "false", 0,
+	       "plan: a partial index WHERE column IS NULL for cheap service "
+	       "probes, dropped at the end"),
 	K_BOOL("add-column", add_column, "false", 0,
 	       "create the column (text, nullable) if missing, then fill it"),
 	K_BOOL("finalize", finalize, "false", 0,

@@ -221,11 +221,15 @@ enum step_kind {
 	STEP_INDEX_ONLY,        /* partitioned by the column: ON ONLY indexes */
 	STEP_LEAF_INDEX,        /* partitioned: one leaf's concurrent build */
 	STEP_ATTACH,            /* partitioned by the column: attach the leaves' */
+	STEP_NULL_INDEX,        /* --null-index: the partial index WHERE c IS NULL */
+	STEP_DROP_NULL_INDEX,   /* --null-index, at the end: drop it again */
 };
 
 struct step {
 	enum step_kind kind;
-	int rel;                /* STEP_LEAF_INDEX: the leaf, in the tree */
+	/* STEP_LEAF_INDEX, and the null-index steps on a partitioned table:
+	 * the leaf, in the tree; -1: the table */
+	int rel;
 };
 
 /* A table of the partition tree, quoted and escaped once. */
@@ -235,6 +239,9 @@ struct rel_names {
 	char *qidx_full;    /* "schema"."table_column_key" */
 	char *t_c;          /* qt for comments */
 	char *idx_c;        /* qidx_full for comments */
+	char *qnull;        /* "table_column_null_idx" */
+	char *qnull_full;   /* "schema"."table_column_null_idx" */
+	char *null_c;       /* qnull_full for comments */
 	char slug[41];
 };
 
@@ -250,6 +257,12 @@ struct names {
 	char *chk_c;        /* qchk for comments */
 	char *idx_c;        /* qidx for comments */
 	char *col_c;        /* qc for comments */
+	char *qt_c;         /* qt for comments */
+	char *qnull;        /* "table_column_null_idx" */
+	char *qnull_full;   /* with the schema, for DROP INDEX */
+	char *null_c;       /* qnull_full for comments */
+	char *null_cols;    /* the null index's columns: --key's, else qc */
+	char *null_cols_c;  /* null_cols for comments */
 	char *cmd_target;   /* --schema/--table/--column as shell words */
 	char slug_t[25], slug_c[25];
 	long lock_ms;
@@ -259,6 +272,11 @@ struct names {
 	struct rel_names *rels;     /* one per tree->rels; rels[0] the table */
 	char *keys_c;               /* tree->partkeys for comments */
 	int only_step, first_leaf_step, last_leaf_step, attach_step;
+	int backfill_step, not_null_step;
+	/* --null-index: its first and last build, first and last drop step
+	 * (0: none); one each for a table, one per indexed leaf partitioned */
+	int first_null_step, last_null_step, first_drop_step, last_drop_step;
+	int null_leaves;    /* leaves a null index is built on (not foreign) */
 };
 
 static bool partitioned(const struct names *n)
@@ -277,6 +295,12 @@ static void names_free(struct names *n)
 	free(n->chk_c);
 	free(n->idx_c);
 	free(n->col_c);
+	free(n->qt_c);
+	free(n->qnull);
+	free(n->qnull_full);
+	free(n->null_c);
+	free(n->null_cols);
+	free(n->null_cols_c);
 	free(n->cmd_target);
 	free(n->keys_c);
 	for (int i = 0; n->rels != NULL && i < n->tree->nrels; i++) {
@@ -285,6 +309,9 @@ static void names_free(struct names *n)
 		free(n->rels[i].qidx_full);
 		free(n->rels[i].t_c);
 		free(n->rels[i].idx_c);
+		free(n->rels[i].qnull);
+		free(n->rels[i].qnull_full);
+		free(n->rels[i].null_c);
 	}
 	free(n->rels);
 }
@@ -312,30 +339,39 @@ static int rel_names_init(struct names *n)
 	for (int i = 0; i < tree->nrels; i++) {
 		const struct plan_rel *r = &tree->rels[i];
 		struct rel_names *rn = &n->rels[i];
-		char idx[PLAN_MAX_IDENT + 1];
+		char idx[PLAN_MAX_IDENT + 1], nul[PLAN_MAX_IDENT + 1];
 		char *qs, *qn;
 
 		plan_object_name(r->name, n->cfg->column, PLAN_INDEX_LABEL, idx);
+		plan_object_name(r->name, n->cfg->column, PLAN_NULL_INDEX_LABEL,
+				 nul);
 		plan_slug(r->name, rn->slug, sizeof rn->slug);
 		if (i == 0) {
 			rn->qt = strdup(n->qt);
 			rn->qidx = strdup(n->qidx);
 			rn->qidx_full = strdup(n->qidx_full);
+			rn->qnull = strdup(n->qnull);
+			rn->qnull_full = strdup(n->qnull_full);
 		} else {
 			qs = db_quote_ident(r->schema);
 			qn = db_quote_ident(r->name);
 			rn->qidx = db_quote_ident(idx);
 			rn->qt = joined(qs, ".", qn);
 			rn->qidx_full = joined(qs, ".", rn->qidx);
+			rn->qnull = db_quote_ident(nul);
+			rn->qnull_full = joined(qs, ".", rn->qnull);
 			free(qs);
 			free(qn);
 		}
-		if (rn->qt == NULL || rn->qidx == NULL || rn->qidx_full == NULL)
+		if (rn->qt == NULL || rn->qidx == NULL || rn->qidx_full == NULL ||
+		    rn->qnull == NULL || rn->qnull_full == NULL)
 			return -1;
 		rn->t_c = comment_safe(rn->qt);
 		rn->idx_c = comment_safe(rn->qidx_full);
-		if (rn->t_c == NULL || rn->idx_c == NULL)
+		rn->null_c = comment_safe(rn->qnull_full);
+		if (rn->t_c == NULL || rn->idx_c == NULL || rn->null_c == NULL)
 			return -1;
+		n->null_leaves += r->kind == 'r';
 	}
 	return 0;
 }
@@ -344,8 +380,9 @@ static int names_init(struct names *n, const struct config *cfg,
 		      const struct plan_tree *tree)
 {
 	char chk[PLAN_MAX_IDENT + 1], idx[PLAN_MAX_IDENT + 1];
+	char nul[PLAN_MAX_IDENT + 1];
 	char *qs = NULL, *qtab = NULL, *t = NULL, *s = NULL, *c = NULL;
-	struct sbuf cmd = { 0 };
+	struct sbuf cmd = { 0 }, cols = { 0 };
 	int rc = -1;
 
 	memset(n, 0, sizeof *n);
@@ -353,6 +390,7 @@ static int names_init(struct names *n, const struct config *cfg,
 	n->lock_ms = cfg->ddl_lock_timeout;
 	plan_object_name(cfg->table, cfg->column, PLAN_CHECK_LABEL, chk);
 	plan_object_name(cfg->table, cfg->column, PLAN_INDEX_LABEL, idx);
+	plan_object_name(cfg->table, cfg->column, PLAN_NULL_INDEX_LABEL, nul);
 	plan_slug(cfg->table, n->slug_t, sizeof n->slug_t);
 	plan_slug(cfg->column, n->slug_c, sizeof n->slug_c);
 
@@ -360,21 +398,44 @@ static int names_init(struct names *n, const struct config *cfg,
 	n->qc = db_quote_ident(cfg->column);
 	n->qchk = db_quote_ident(chk);
 	n->qidx = db_quote_ident(idx);
+	n->qnull = db_quote_ident(nul);
 	if (cfg->schema != NULL) {
 		qs = db_quote_ident(cfg->schema);
 		n->qt = joined(qs, ".", qtab);
 		n->qidx_full = joined(qs, ".", n->qidx);
+		n->qnull_full = joined(qs, ".", n->qnull);
 	} else {
 		n->qt = qtab ? strdup(qtab) : NULL;
 		n->qidx_full = n->qidx ? strdup(n->qidx) : NULL;
+		n->qnull_full = n->qnull ? strdup(n->qnull) : NULL;
 	}
-	if (!n->qt || !n->qc || !n->qchk || !n->qidx || !n->qidx_full)
+	if (!n->qt || !n->qc || !n->qchk || !n->qidx || !n->qidx_full ||
+	    !n->qnull || !n->qnull_full)
 		goto out;
+	/* The null index's columns: --key's (config_validate split them),
+	 * else the column itself (see up_text, STEP_NULL_INDEX). */
+	for (int i = 0; i < cfg->nkeys; i++) {
+		char *q = db_quote_ident(cfg->key_columns[i]);
+
+		sb_printf(&cols, "%s%s", i ? ", " : "", q ? q : "");
+		cols.oom = cols.oom || q == NULL;
+		free(q);
+	}
+	if (cfg->nkeys == 0)
+		sb_printf(&cols, "%s", n->qc);
+	if (cols.oom)
+		goto out;
+	n->null_cols = cols.s;
+	cols.s = NULL;
 	n->target = comment_safe(n->qt);
+	n->qt_c = comment_safe(n->qt);
 	n->col_c = comment_safe(n->qc);
 	n->chk_c = comment_safe(n->qchk);
 	n->idx_c = comment_safe(n->qidx);
-	if (!n->target || !n->col_c || !n->chk_c || !n->idx_c)
+	n->null_c = comment_safe(n->qnull_full);
+	n->null_cols_c = comment_safe(n->null_cols);
+	if (!n->target || !n->qt_c || !n->col_c || !n->chk_c || !n->idx_c ||
+	    !n->null_c || !n->null_cols_c)
 		goto out;
 	{
 		char *full = joined(n->target, ".", n->col_c);
@@ -403,6 +464,7 @@ static int names_init(struct names *n, const struct config *cfg,
 	rc = 0;
 out:
 	free(cmd.s);
+	free(cols.s);
 	free(qs);
 	free(qtab);
 	free(t);
@@ -473,6 +535,12 @@ static const char *description(struct step st, const struct names *n,
 		break;
 	case STEP_ATTACH:
 		snprintf(buf, len, "attach_%s_unique_indexes_on_%s", c, t);
+		break;
+	case STEP_NULL_INDEX:
+	case STEP_DROP_NULL_INDEX:
+		snprintf(buf, len, "%s_%s_null_index_on_%s",
+			 st.kind == STEP_NULL_INDEX ? "create" : "drop", c,
+			 st.rel >= 0 ? n->rels[st.rel].slug : t);
 		break;
 	}
 	return buf;
@@ -624,6 +692,264 @@ static void enforced_note(struct sbuf *b, const struct names *n)
 			  n->col_c, n->keys_c, n->col_c, n->col_c);
 }
 
+/* ---- the partial index WHERE column IS NULL (--null-index) -------------- */
+
+/* The table a null-index step builds or drops its index on, and its
+ * index's names: the table itself, or one leaf partition. */
+struct null_on {
+	const char *qt, *t_c;       /* the table */
+	const char *qidx;           /* "table_column_null_idx" */
+	const char *qidx_full;      /* with the schema */
+	const char *idx_c;          /* qidx_full for comments */
+};
+
+static struct null_on null_on(struct step st, const struct names *n)
+{
+	struct null_on o;
+
+	if (st.rel >= 0) {
+		const struct rel_names *r = &n->rels[st.rel];
+
+		o.qt = r->qt;
+		o.t_c = r->t_c;
+		o.qidx = r->qnull;
+		o.qidx_full = r->qnull_full;
+		o.idx_c = r->null_c;
+	} else {
+		o.qt = n->qt;
+		o.t_c = n->qt_c;
+		o.qidx = n->qnull;
+		o.qidx_full = n->qnull_full;
+		o.idx_c = n->null_c;
+	}
+	return o;
+}
+
+/* "-- Partition i of n: ..." on a partitioned table; the partner step
+ * (the drop of a build, the build of a drop) into *other, 0 if none. */
+static void null_partition(struct sbuf *b, struct step st,
+			   const struct names *n, int step, int *other)
+{
+	int i = st.kind == STEP_NULL_INDEX ? step - n->first_null_step
+					   : step - n->first_drop_step;
+
+	if (st.kind == STEP_NULL_INDEX)
+		*other = n->first_drop_step ? n->first_drop_step + i : 0;
+	else
+		*other = n->first_null_step + i;
+	if (st.rel >= 0) {
+		int leaf = 1;   /* counted as the unique index steps count */
+
+		for (int r = 0; r < st.rel; r++)
+			leaf += n->tree->rels[r].kind != 'p';
+		sb_printf(b, "-- Partition %d of %d: %s\n", leaf,
+			  n->tree->nleaves, n->rels[st.rel].t_c);
+	}
+}
+
+static void null_create_sql(struct sbuf *b, const struct names *n,
+			    const struct null_on *o)
+{
+	sb_printf(b, "CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s) "
+		  "WHERE %s IS NULL;\n", o->qidx, o->qt, n->null_cols, n->qc);
+}
+
+static void null_no_transaction(struct sbuf *b, const char *what)
+{
+	sb_printf(b,
+		  "--\n"
+		  "-- %s cannot run in a transaction: the first\n"
+		  "-- line tells sqlx to run this file without one (psql -f "
+		  "runs it as it\n"
+		  "-- is), and it is the only statement in the file, since "
+		  "PostgreSQL runs\n"
+		  "-- a query string of several statements as one transaction. "
+		  "No\n"
+		  "-- lock_timeout, and none needed: its SHARE UPDATE EXCLUSIVE "
+		  "lock blocks\n"
+		  "-- neither reads nor writes.\n", what);
+}
+
+static void null_index_up(struct sbuf *b, struct step st,
+			  const struct names *n, int step)
+{
+	const struct config *cfg = n->cfg;
+	struct null_on o = null_on(st, n);
+	int drop;
+
+	sb_printf(b, "-- no-transaction\n");
+	header(b, n, step, "up",
+	       "a partial index on the rows where the column is NULL.");
+	null_partition(b, st, n, step, &drop);
+	sb_printf(b,
+		  "--\n"
+		  "-- %s: only the rows whose %s is NULL.\n"
+		  "-- What it is for: cheap idle service passes. A service "
+		  "(nanoid-backfill\n"
+		  "-- without --until-done) probes the table for NULLs before "
+		  "each pass,\n"
+		  "--   SELECT EXISTS (SELECT 1 FROM %s WHERE %s IS NULL)\n"
+		  "-- over the whole table (every pass, or with a single integer "
+		  "key every\n"
+		  "-- --full-sweep-interval). On a filled table such a probe "
+		  "reads the whole\n"
+		  "-- heap; with this index it reads the index instead, a few "
+		  "pages, since\n"
+		  "-- the index holds only the rows still NULL. The batches of a "
+		  "pass that\n"
+		  "-- finds some can read it as well.\n",
+		  o.idx_c, n->col_c, n->qt_c, n->col_c);
+	sb_printf(b,
+		  "-- Its cost: one more index maintained on inserts and on the "
+		  "backfill's\n");
+	if (drop > 0)
+		sb_printf(b, "-- updates, until step %d drops it (by then the "
+			  "column is NOT NULL and\n"
+			  "-- the index empty).\n", drop);
+	else
+		sb_printf(b, "-- updates, until you drop it: with --no-not-null "
+			  "no step does, since\n"
+			  "-- the column stays nullable and the probes keep "
+			  "needing it.\n");
+	sb_printf(b,
+		  "-- It names the column, so no update of the column is HOT "
+		  "while it\n"
+		  "-- exists: each one adds an entry to every index of the "
+		  "table, not\n"
+		  "-- only this one. Built now, while every row is NULL, it "
+		  "holds every\n"
+		  "-- row at first; the entries of filled rows go at the next "
+		  "VACUUM. The\n"
+		  "-- probes read it once the statistics show the column filled "
+		  "(the next\n"
+		  "-- ANALYZE; autovacuum runs one after the backfill).\n"
+		  "--\n");
+	/*
+	 * Which columns. The probes (EXISTS ... WHERE c IS NULL) and the
+	 * batches need only the index's predicate to match their WHERE, so
+	 * any indexed column serves them. plan reads no catalog and does not
+	 * know the primary key, so without --key it indexes the column itself:
+	 * every entry NULL (btree deduplication keeps it no larger than an
+	 * index on the key), and never a column that might not exist. With
+	 * --key the key columns, which key-ordered batches can walk in order.
+	 */
+	if (cfg->nkeys > 0)
+		sb_printf(b,
+			  "-- On the --key columns (%s): key-ordered batches "
+			  "walk it in key\n"
+			  "-- order, over the NULL rows only; the probes need "
+			  "only the predicate.\n", n->null_cols_c);
+	else
+		sb_printf(b,
+			  "-- On %s itself: the probes and the batches need only "
+			  "the predicate\n"
+			  "-- (WHERE %s IS NULL) to match, so any indexed column "
+			  "serves them, and\n"
+			  "-- plan, which reads no catalog, knows this one exists. "
+			  "(With --key it\n"
+			  "-- indexes the key columns, which key-ordered batches "
+			  "walk in order.)\n",
+			  n->col_c, n->col_c);
+	null_no_transaction(b, "CREATE INDEX CONCURRENTLY");
+	sb_printf(b,
+		  "-- IF NOT EXISTS keeps an index of that name that is already "
+		  "there as it\n"
+		  "-- is, also an INVALID one a failed build (a cancel) left "
+		  "behind: after a\n"
+		  "-- failure apply this step's down, then this step again.\n");
+	if (n->tree == NULL)
+		sb_printf(b,
+			  "-- Planned without --dsn, for a plain table: on "
+			  "a partitioned table\n"
+			  "-- this statement fails (CREATE INDEX "
+			  "CONCURRENTLY cannot build an\n"
+			  "-- index on one). Plan with --dsn to get a step "
+			  "per partition.\n");
+	if (st.rel >= 0) {
+		sb_printf(b,
+			  "-- CREATE INDEX CONCURRENTLY cannot build an index on "
+			  "a partitioned\n"
+			  "-- table, and the probes need none there: each "
+			  "partition's part of a\n"
+			  "-- probe reads that partition's index. A partition "
+			  "created later gets\n"
+			  "-- none: build one there too.\n");
+		if (n->null_leaves < n->tree->nleaves)
+			sb_printf(b, "-- Foreign-table partitions get none "
+				  "(PostgreSQL builds no index on\n"
+				  "-- one): the probes read them as they are.\n");
+	}
+	null_create_sql(b, n, &o);
+}
+
+static void null_index_down(struct sbuf *b, struct step st,
+			    const struct names *n, int step)
+{
+	struct null_on o = null_on(st, n);
+	int drop;
+
+	sb_printf(b, "-- no-transaction\n");
+	header(b, n, step, "down",
+	       "drop the partial index concurrently. No data is lost.");
+	null_partition(b, st, n, step, &drop);
+	sb_printf(b,
+		  "--\n"
+		  "-- One statement outside a transaction, for the same reasons "
+		  "as the up:\n"
+		  "-- DROP INDEX CONCURRENTLY blocks neither reads nor writes. "
+		  "The service's\n"
+		  "-- probes read the table again.\n");
+	sb_printf(b, "DROP INDEX CONCURRENTLY IF EXISTS %s;\n", o.qidx_full);
+}
+
+static void drop_null_index_up(struct sbuf *b, struct step st,
+			       const struct names *n, int step)
+{
+	struct null_on o = null_on(st, n);
+	int built;
+
+	sb_printf(b, "-- no-transaction\n");
+	header(b, n, step, "up",
+	       "drop the partial index on the NULL rows concurrently.");
+	null_partition(b, st, n, step, &built);
+	sb_printf(b,
+		  "--\n"
+		  "-- Step %d built %s for the service's\n"
+		  "-- probes. Since step %d made %s NOT NULL the index is empty "
+		  "and no\n"
+		  "-- query needs it any more, yet it still keeps updates of the "
+		  "column\n"
+		  "-- from being HOT, and every insert evaluates its predicate.\n",
+		  built, o.idx_c, n->not_null_step, n->col_c);
+	null_no_transaction(b, "DROP INDEX CONCURRENTLY");
+	sb_printf(b, "DROP INDEX CONCURRENTLY IF EXISTS %s;\n", o.qidx_full);
+}
+
+static void drop_null_index_down(struct sbuf *b, struct step st,
+				 const struct names *n, int step)
+{
+	struct null_on o = null_on(st, n);
+	int built;
+
+	sb_printf(b, "-- no-transaction\n");
+	header(b, n, step, "down",
+	       "build the partial index again. No data is lost.");
+	null_partition(b, st, n, step, &built);
+	sb_printf(b,
+		  "--\n"
+		  "-- The same index as step %d's up, built concurrently "
+		  "again (it reads\n"
+		  "-- the table; on a NOT NULL column it comes out empty). Once "
+		  "step %d's\n"
+		  "-- down allows NULL again, the service's probes read it.\n",
+		  built, n->not_null_step);
+	null_no_transaction(b, "CREATE INDEX CONCURRENTLY");
+	sb_printf(b,
+		  "-- IF NOT EXISTS keeps an index of that name that is already "
+		  "there.\n");
+	null_create_sql(b, n, &o);
+}
+
 static void up_text(struct sbuf *b, struct step st, const struct names *n,
 		    int step, const char *id_opts)
 {
@@ -718,7 +1044,7 @@ static void up_text(struct sbuf *b, struct step st, const struct names *n,
 			  "-- blocks neither reads nor writes. If a NULL is left "
 			  "it fails and\n"
 			  "-- changes nothing: run the backfill (step %d) to the "
-			  "end, apply again.\n", step - 2);
+			  "end, apply again.\n", n->backfill_step);
 		sb_printf(b,
 			  "-- lock_timeout keeps it from waiting long behind other "
 			  "DDL or a\n"
@@ -909,6 +1235,14 @@ static void up_text(struct sbuf *b, struct step st, const struct names *n,
 		}
 		sb_printf(b, "RESET lock_timeout;\n");
 		break;
+
+	case STEP_NULL_INDEX:
+		null_index_up(b, st, n, step);
+		break;
+
+	case STEP_DROP_NULL_INDEX:
+		drop_null_index_up(b, st, n, step);
+		break;
 	}
 }
 
@@ -952,7 +1286,7 @@ static void down_text(struct sbuf *b, struct step st, const struct names *n,
 			  "-- The backfill only wrote ids; they stay in %s until "
 			  "step %d's down\n"
 			  "-- drops the column (that down loses them).\n",
-			  n->col_c, step - 1);
+			  n->col_c, 1);
 		break;
 
 	case STEP_ADD_CHECK:
@@ -1080,7 +1414,41 @@ static void down_text(struct sbuf *b, struct step st, const struct names *n,
 		sb_printf(b, "DROP INDEX IF EXISTS %s;\n", n->qidx_full);
 		sb_printf(b, "RESET lock_timeout;\n");
 		break;
+
+	case STEP_NULL_INDEX:
+		null_index_down(b, st, n, step);
+		break;
+
+	case STEP_DROP_NULL_INDEX:
+		drop_null_index_down(b, st, n, step);
+		break;
 	}
+}
+
+/*
+ * The null index's steps of one kind at st[k]: one for a plain table, one
+ * per leaf partition that is a table (PostgreSQL builds no index on a
+ * foreign table). Records the first and last step number; returns the
+ * new k.
+ */
+static int null_steps(const struct names *n, enum step_kind kind,
+		      struct step *st, int k, int *first, int *last)
+{
+	if (!partitioned(n)) {
+		st[k].kind = kind;
+		*first = *last = ++k;
+		return k;
+	}
+	for (int i = 0; i < n->tree->nrels; i++) {
+		if (n->tree->rels[i].kind != 'r')
+			continue;
+		st[k].kind = kind;
+		st[k].rel = i;
+		if (*first == 0)
+			*first = k + 1;
+		*last = ++k;
+	}
+	return k;
 }
 
 /* The steps for cfg and tree, in order, into a new array; -1 if out of
@@ -1089,17 +1457,24 @@ static int steps_of(const struct config *cfg, struct names *n,
 		    struct step **out)
 {
 	const struct plan_tree *tree = n->tree;
-	int max = 6 + (partitioned(n) ? tree->nrels + 2 : 0), k = 0;
+	int max = 8 + (partitioned(n) ? 3 * tree->nrels + 2 : 0), k = 0;
 	struct step *st = calloc((size_t)max, sizeof *st);
 
 	if (st == NULL)
 		return -1;
+	for (int i = 0; i < max; i++)
+		st[i].rel = -1;
 	st[k++].kind = STEP_ADD_COLUMN;
-	st[k++].kind = STEP_BACKFILL;
+	if (cfg->null_index)
+		k = null_steps(n, STEP_NULL_INDEX, st, k, &n->first_null_step,
+			       &n->last_null_step);
+	st[k].kind = STEP_BACKFILL;
+	n->backfill_step = ++k;
 	if (!cfg->no_not_null) {
 		st[k++].kind = STEP_ADD_CHECK;
 		st[k++].kind = STEP_VALIDATE;
-		st[k++].kind = STEP_SET_NOT_NULL;
+		st[k].kind = STEP_SET_NOT_NULL;
+		n->not_null_step = ++k;
 	}
 	if (!cfg->no_unique && !partitioned(n)) {
 		st[k++].kind = STEP_UNIQUE_INDEX;
@@ -1122,6 +1497,10 @@ static int steps_of(const struct config *cfg, struct names *n,
 			n->attach_step = ++k;
 		}
 	}
+	/* Once the column is NOT NULL the index is empty: drop it. */
+	if (cfg->null_index && !cfg->no_not_null)
+		k = null_steps(n, STEP_DROP_NULL_INDEX, st, k, &n->first_drop_step,
+			       &n->last_drop_step);
 	*out = st;
 	return k;
 }

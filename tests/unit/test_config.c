@@ -112,6 +112,7 @@ static const struct sample {
 	{ "out", "db/migrations", "db/migrations" },
 	{ "no-unique", NULL, "true" },
 	{ "no-not-null", NULL, "true" },
+	{ "null-index", NULL, "true" },
 	{ "add-column", NULL, "true" },
 	{ "finalize", NULL, "true" },
 	{ "ddl-lock-timeout", "500", "500" },

@@ -868,6 +868,342 @@ START_TEST(test_partitions_need_dsn)
 }
 END_TEST
 
+/* ---- --null-index: the partial index WHERE column IS NULL --------------- */
+
+/* Whether name matches sqlx's pattern for a reversible migration. */
+static bool regexec_name(const char *name)
+{
+	regex_t re;
+	bool ok;
+
+	ck_assert_int_eq(regcomp(&re, "^[0-9]{14}_[a-z0-9_]+\\.(up|down)\\.sql$",
+				 REG_EXTENDED | REG_NOSUB), 0);
+	ok = regexec(&re, name, 0, NULL, 0) == 0;
+	regfree(&re);
+	return ok;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* The SQL of a file: its last line. */
+static const char *last_line(const char *text)
+{
+	size_t n = strlen(text);
+
+	ck_assert(n > 1 && text[n - 1] == '\n');
+	while (n > 1 && text[n - 2] != '\n')
+		n--;
+	return text + n - 1;
+}
+
+START_TEST(test_null_index_files)
+{
+	static const char *const want[] = {
+		"20240102030405_add_public_id_to_orders",
+		"20240102030406_create_public_id_null_index_on_orders",
+		"20240102030407_backfill_public_id_in_orders",
+		"20240102030408_add_public_id_not_null_check_to_orders",
+		"20240102030409_validate_public_id_not_null_check_on_orders",
+		"20240102030410_set_public_id_not_null_on_orders",
+		"20240102030411_create_public_id_unique_index_on_orders",
+		"20240102030412_drop_public_id_null_index_on_orders",
+	};
+	static const char create[] =
+		"CREATE INDEX CONCURRENTLY IF NOT EXISTS \"orders_public_id_null_idx\" "
+		"ON \"shop\".\"orders\" (\"public_id\") WHERE \"public_id\" IS NULL;\n";
+	static const char drop[] =
+		"DROP INDEX CONCURRENTLY IF EXISTS \"shop\".\"orders_public_id_null_idx\";\n";
+	struct config c;
+	struct plan p;
+	const char *text;
+
+	/* Off by default. */
+	make_config(&c, "--table", "orders", "--column", "public_id", NULL);
+	ck_assert(!c.null_index);
+	build(&p, &c, T0);
+	ck_assert_int_eq(count_named(&p, "null_index"), 0);
+	plan_free(&p);
+	config_free(&c);
+
+	make_config(&c, "--schema", "shop", "--table", "orders", "--column",
+		    "public_id", "--null-index", NULL);
+	build(&p, &c, T0);
+	ck_assert_int_eq(p.nsteps, 8);
+	for (int i = 0; i < p.nfiles; i++) {
+		const struct plan_file *f = &p.files[i];
+		char name[PLAN_NAME_LEN];
+		bool null_idx = strstr(f->name, "_null_index_") != NULL;
+
+		/* up and down in pairs, in the order of want */
+		snprintf(name, sizeof name, "%s.%s.sql", want[i / 2],
+			 i % 2 ? "down" : "up");
+		ck_assert_str_eq(f->name, name);
+		ck_assert_msg(strstr(f->text, " of 8 (") != NULL, "%s", f->name);
+		/* Concurrent: the marker on the first line, one statement. */
+		if (null_idx) {
+			ck_assert_msg(starts_with(f->text, "-- no-transaction\n"),
+				      "%s", f->name);
+			ck_assert_int_eq(statements(f->text), 1);
+			ck_assert_msg(strstr(f->text, "lock_timeout;") == NULL,
+				      "%s", f->name);
+		}
+	}
+	/* Built right after the column, on the column itself; its down
+	 * drops it. */
+	text = find(&p, "create_public_id_null_index_", "up")->text;
+	ck_assert_str_eq(last_line(text), create);
+	ck_assert_ptr_nonnull(strstr(text, "step 2 of 8 (up)"));
+	ck_assert_str_eq(last_line(find(&p, "create_public_id_null_index_",
+					"down")->text), drop);
+	/* What it is for, what it costs, when it goes. */
+	ck_assert_ptr_nonnull(strstr(text, "What it is for: cheap idle service "
+				     "passes."));
+	ck_assert_ptr_nonnull(strstr(text, "--   SELECT EXISTS (SELECT 1 FROM "
+				     "\"shop\".\"orders\" WHERE \"public_id\" IS NULL)\n"));
+	ck_assert_ptr_nonnull(strstr(text, "with this index it reads the index "
+				     "instead, a few pages"));
+	ck_assert_ptr_nonnull(strstr(text, "-- Its cost: one more index "
+				     "maintained on inserts and on the backfill's\n"
+				     "-- updates, until step 8 drops it"));
+	ck_assert_ptr_nonnull(strstr(text, "no update of the column is HOT"));
+	ck_assert_ptr_nonnull(strstr(text, "IF NOT EXISTS keeps an index"));
+	ck_assert_ptr_nonnull(strstr(text, "On \"public_id\" itself"));
+	/* At the end, after the unique index: dropped; its down builds it
+	 * again, the same statement as step 2's. */
+	text = find(&p, "drop_public_id_null_index_", "up")->text;
+	ck_assert_str_eq(last_line(text), drop);
+	ck_assert_ptr_nonnull(strstr(text, "-- Step 2 built "
+				     "\"shop\".\"orders_public_id_null_idx\""));
+	ck_assert_ptr_nonnull(strstr(text, "Since step 6 made \"public_id\" "
+				     "NOT NULL the index is empty"));
+	ck_assert_str_eq(last_line(find(&p, "drop_public_id_null_index_",
+					"down")->text), create);
+	/* Nothing lost by either down. */
+	ck_assert_ptr_nonnull(strstr(find(&p, "create_public_id_null_index_",
+					  "down")->text, "No data is lost."));
+	ck_assert_ptr_nonnull(strstr(find(&p, "drop_public_id_null_index_",
+					  "down")->text, "No data is lost."));
+	/* The other steps count from the step numbers they refer to. */
+	text = find(&p, "_backfill_", "up")->text;
+	ck_assert_ptr_nonnull(strstr(text, "Run it after step 2 and before step 4."));
+	ck_assert_ptr_nonnull(strstr(find(&p, "_backfill_", "down")->text,
+				     "until step 1's down"));
+	ck_assert_ptr_nonnull(strstr(find(&p, "validate_", "up")->text,
+				     "run the backfill (step 3)"));
+	plan_free(&p);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(test_null_index_options)
+{
+	struct config c;
+	struct plan p;
+	const char *text;
+
+	/* --key: the index is on the key columns. */
+	make_config(&c, "--table", "t", "--column", "c", "--null-index",
+		    "--key", "region,Id", NULL);
+	build(&p, &c, T0);
+	text = find(&p, "create_c_null_index_on_t", "up")->text;
+	ck_assert_str_eq(last_line(text), "CREATE INDEX CONCURRENTLY IF NOT "
+			 "EXISTS \"t_c_null_idx\" ON \"t\" (\"region\", \"Id\") "
+			 "WHERE \"c\" IS NULL;\n");
+	ck_assert_ptr_nonnull(strstr(text, "On the --key columns (\"region\", "
+				     "\"Id\"): key-ordered batches"));
+	ck_assert_str_eq(last_line(find(&p, "drop_c_null_index_on_t",
+					"down")->text), last_line(text));
+	plan_free(&p);
+	config_free(&c);
+
+	/* --no-unique: dropped right after SET NOT NULL. */
+	make_config(&c, "--table", "t", "--column", "c", "--null-index",
+		    "--no-unique", NULL);
+	build(&p, &c, T0);
+	ck_assert_int_eq(p.nsteps, 7);
+	ck_assert_ptr_nonnull(strstr(p.files[10].name, "_set_c_not_null_on_t."));
+	ck_assert_ptr_nonnull(strstr(p.files[12].name, "_drop_c_null_index_on_t."));
+	plan_free(&p);
+	config_free(&c);
+
+	/* --no-not-null: the column stays nullable, the index stays. */
+	make_config(&c, "--table", "t", "--column", "c", "--null-index",
+		    "--no-not-null", NULL);
+	build(&p, &c, T0);
+	ck_assert_int_eq(p.nsteps, 4);
+	ck_assert_int_eq(count_named(&p, "create_c_null_index_on_t"), 2);
+	ck_assert_int_eq(count_named(&p, "drop_c_null_index"), 0);
+	ck_assert_ptr_nonnull(strstr(find(&p, "create_c_null_index_on_t", "up")->text,
+				     "until you drop it: with --no-not-null no "
+				     "step does"));
+	plan_free(&p);
+
+	/* Both left out: add, index, backfill. */
+	config_free(&c);
+	make_config(&c, "--table", "t", "--column", "c", "--null-index",
+		    "--no-not-null", "--no-unique", NULL);
+	build(&p, &c, T0);
+	ck_assert_int_eq(p.nsteps, 3);
+	ck_assert_ptr_nonnull(strstr(p.files[2].name, "_create_c_null_index_on_t."));
+	plan_free(&p);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(test_null_index_hostile_names)
+{
+	struct config c;
+	struct plan p;
+	const char *text;
+	char a60[61], want[PLAN_MAX_IDENT + 1], sql[256];
+
+	make_config(&c, "--schema", "My \"S\"", "--table",
+		    "t\"\n; DROP TABLE victim; --", "--column", "c'd\"e",
+		    "--null-index", "--key", "k\"); DROP TABLE victim; --", NULL);
+	build(&p, &c, T0);
+	for (int i = 0; i < p.nfiles; i++) {
+		char *bare = bare_sql(p.files[i].text);
+
+		ck_assert_msg(strstr(bare, "victim") == NULL, "%s: %s",
+			      p.files[i].name, bare);
+		free(bare);
+		ck_assert_msg(regexec_name(p.files[i].name), "%s", p.files[i].name);
+	}
+	text = find(&p, "create_c_d_e_null_index_", "up")->text;
+	ck_assert(ends_with(text,
+		"\nCREATE INDEX CONCURRENTLY IF NOT EXISTS "
+		"\"t\"\"\n; DROP TABLE victim; --_c'd\"\"e_null_idx\" ON "
+		"\"My \"\"S\"\"\".\"t\"\"\n; DROP TABLE victim; --\" "
+		"(\"k\"\"); DROP TABLE victim; --\") WHERE \"c'd\"\"e\" IS NULL;\n"));
+	/* In comments the newline is escaped. */
+	ck_assert_ptr_nonnull(strstr(text, "--   SELECT EXISTS (SELECT 1 FROM "
+		"\"My \"\"S\"\"\".\"t\"\"\\x0a; DROP TABLE victim; --\" WHERE "
+		"\"c'd\"\"e\" IS NULL)\n"));
+	ck_assert(ends_with(find(&p, "drop_c_d_e_null_index_", "up")->text,
+		"\nDROP INDEX CONCURRENTLY IF EXISTS \"My \"\"S\"\"\".\"t\"\"\n; "
+		"DROP TABLE victim; --_c'd\"\"e_null_idx\";\n"));
+	plan_free(&p);
+	config_free(&c);
+
+	/* Long names: 63 bytes, as PostgreSQL would cut them. */
+	memset(a60, 'a', 60);
+	a60[60] = '\0';
+	make_config(&c, "--table", a60, "--column", "bb", "--null-index", NULL);
+	build(&p, &c, T0);
+	plan_object_name(a60, "bb", PLAN_NULL_INDEX_LABEL, want);
+	ck_assert_uint_eq(strlen(want), PLAN_MAX_IDENT);
+	snprintf(sql, sizeof sql, "%.51s_bb_null_idx", a60);
+	ck_assert_str_eq(want, sql);
+	snprintf(sql, sizeof sql, "DROP INDEX CONCURRENTLY IF EXISTS \"%s\";\n",
+		 want);
+	ck_assert_str_eq(last_line(find(&p, "create_bb_null_index_", "down")->text),
+			 sql);
+	plan_free(&p);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(test_null_index_partitions)
+{
+	struct plan_tree t;
+	struct config c;
+	struct plan p;
+	const char *text;
+	int first_drop;
+
+	/* One per leaf partition, none on a partitioned one. */
+	events_tree(&t);
+	make_config(&c, "--table", "events", "--column", "public_id",
+		    "--null-index", NULL);
+	build_tree(&p, &c, &t);
+	/* add, 4 builds, backfill, 3 NOT NULL steps, 4 unique, 4 drops */
+	ck_assert_int_eq(p.nsteps, 1 + 4 + 1 + 3 + 4 + 4);
+	ck_assert_str_eq(p.files[2].name, "20240102030406_create_public_id_null_"
+			 "index_on_events_eu.up.sql");
+	ck_assert_str_eq(p.files[8].name, "20240102030409_create_public_id_null_"
+			 "index_on_events_am_1.up.sql");
+	ck_assert_ptr_nonnull(strstr(p.files[10].name, "_backfill_"));
+	first_drop = 2 * (p.nsteps - 4);
+	ck_assert_str_eq(p.files[first_drop].name, "20240102030418_drop_"
+			 "public_id_null_index_on_events_eu.up.sql");
+	ck_assert_int_eq(count_named(&p, "null_index_on_events."), 0);
+	ck_assert_int_eq(count_named(&p, "null_index_on_events_am."), 0);
+	for (int i = 0; i < p.nfiles; i++) {
+		const struct plan_file *f = &p.files[i];
+
+		if (strstr(f->name, "_null_index_") == NULL)
+			continue;
+		ck_assert_msg(starts_with(f->text, "-- no-transaction\n"), "%s",
+			      f->name);
+		ck_assert_int_eq(statements(f->text), 1);
+		ck_assert_msg(strstr(f->text, "--dsn to get") == NULL, "%s",
+			      f->name);
+	}
+	/* In the leaf's schema, named for the leaf; paired with its drop. */
+	text = find(&p, "create_public_id_null_index_on_events_other", "up")->text;
+	ck_assert_str_eq(last_line(text), "CREATE INDEX CONCURRENTLY IF NOT "
+			 "EXISTS \"events_other_public_id_null_idx\" ON "
+			 "\"archive\".\"events_other\" (\"public_id\") WHERE "
+			 "\"public_id\" IS NULL;\n");
+	ck_assert_ptr_nonnull(strstr(text, "-- Partition 2 of 4: "
+				     "\"archive\".\"events_other\"\n"));
+	ck_assert_ptr_nonnull(strstr(text, "until step 15 drops it"));
+	ck_assert_ptr_nonnull(strstr(text, "A partition created later gets\n"
+				     "-- none"));
+	/* The probe is on the table. */
+	ck_assert_ptr_nonnull(strstr(text, "SELECT 1 FROM \"events\" WHERE"));
+	ck_assert_str_eq(last_line(find(&p, "create_public_id_null_index_on_"
+					"events_other", "down")->text),
+			 "DROP INDEX CONCURRENTLY IF EXISTS "
+			 "\"archive\".\"events_other_public_id_null_idx\";\n");
+	text = find(&p, "drop_public_id_null_index_on_events_other", "up")->text;
+	ck_assert_ptr_nonnull(strstr(p.files[first_drop + 2].name,
+				     "drop_public_id_null_index_on_events_other."));
+	ck_assert_ptr_nonnull(strstr(text, "step 15 of 17 (up)"));
+	ck_assert_ptr_nonnull(strstr(text, "-- Step 3 built "
+				     "\"archive\".\"events_other_public_id_null_idx\""));
+	ck_assert_str_eq(last_line(find(&p, "drop_public_id_null_index_on_"
+					"events_other", "down")->text),
+			 last_line(find(&p, "create_public_id_null_index_on_"
+					"events_other", "up")->text));
+	/* The backfill still refers to the right steps. */
+	ck_assert_ptr_nonnull(strstr(find(&p, "_backfill_", "up")->text,
+				     "Run it after step 5 and before step 7."));
+	plan_free(&p);
+	config_free(&c);
+	plan_tree_free(&t);
+
+	/* A foreign-table partition gets none (--no-unique, as plan needs
+	 * for one); the files say so, and their drops at the end say when
+	 * they were built. */
+	tree_init(&t, false, "LIST (region)");
+	add_rel(&t, "public", "ev", 'p', -1);
+	add_rel(&t, "public", "ev_a_remote", 'f', 0);
+	add_rel(&t, "public", "ev_eu", 'r', 0);
+	make_config(&c, "--table", "ev", "--column", "c", "--null-index",
+		    "--no-unique", NULL);
+	build_tree(&p, &c, &t);
+	ck_assert_int_eq(p.nsteps, 1 + 1 + 1 + 3 + 1);
+	ck_assert_int_eq(count_named(&p, "ev_a_remote"), 0);
+	text = find(&p, "create_c_null_index_on_ev_eu", "up")->text;
+	/* numbered among all leaves, as the unique index steps are */
+	ck_assert_ptr_nonnull(strstr(text, "-- Partition 2 of 2: "
+				     "\"public\".\"ev_eu\"\n"));
+	ck_assert_ptr_nonnull(strstr(text, "Foreign-table partitions get none"));
+	ck_assert_ptr_nonnull(strstr(p.files[12].name, "_drop_c_null_index_on_ev_eu."));
+	ck_assert_ptr_nonnull(strstr(p.files[12].text, "-- Step 2 built "
+				     "\"public\".\"ev_eu_c_null_idx\""));
+	plan_free(&p);
+	config_free(&c);
+	plan_tree_free(&t);
+}
+END_TEST
+
 /* ---- the directory ------------------------------------------------------ */
 
 static char *temp_dir(void)
@@ -1027,6 +1363,10 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, test_partitions_one_index);
 	tcase_add_test(tc, test_partitions_hostile_names);
 	tcase_add_test(tc, test_partitions_need_dsn);
+	tcase_add_test(tc, test_null_index_files);
+	tcase_add_test(tc, test_null_index_options);
+	tcase_add_test(tc, test_null_index_hostile_names);
+	tcase_add_test(tc, test_null_index_partitions);
 	tcase_add_test(tc, test_first_version);
 	tcase_add_test(tc, test_write);
 	suite_add_tcase(s, tc);
