@@ -7,6 +7,10 @@
 # hold one statement and really need to run outside a transaction. Hostile
 # names are quoted everywhere. Also applied the way sqlx does (each file one
 # query string), with --no-unique / --no-not-null, and bad --out values.
+# --null-index: the partial index WHERE column IS NULL is there (valid) from
+# its step on, the service's probe reads it instead of the table, the last
+# step drops it, and the downs undo both; on the column alone, on --key's
+# columns, and with --dsn one per leaf partition of a partitioned table.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -253,6 +257,200 @@ assert_sql "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'nn'::regclass 
 	"--no-not-null applied: still nullable"
 assert_sql "SELECT count(*) FROM pg_index WHERE indrelid = 'nn'::regclass AND indisunique AND indisvalid
              AND NOT indisprimary" 1 "--no-not-null applied: unique index"
+
+# ---------------------------------------------------------------------------
+# --null-index: a partial index WHERE column IS NULL from the step after the
+# column's, dropped by the last step; hostile names, applied with psql -f.
+
+# null_indexes RELS: "name valid" of every partial index WHERE ... IS NULL on
+# the tables whose oids RELS (a query) gives, one line each, by name.
+null_indexes() {
+	psqlc "SELECT coalesce(string_agg(quote_ident(c.relname) || ' ' || i.indisvalid, E'\n'
+	                                  ORDER BY c.relname), '')
+	         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+	        WHERE i.indrelid IN ($1) AND i.indpred IS NOT NULL
+	          AND pg_get_expr(i.indpred, i.indrelid) LIKE '%IS NULL%'"
+}
+
+# check_null_files DIR: the null index's files start with -- no-transaction,
+# hold one statement, and the build really cannot run in a transaction.
+check_null_files() {
+	local dir=$1 f
+	for f in "$dir"/*_null_index_*.sql; do
+		assert_eq "$(head -n 1 "$f")" '-- no-transaction' "$(basename "$f") starts with -- no-transaction"
+		assert_eq "$(grep -v '^--' "$f" | grep -c ';$')" 1 "$(basename "$f") holds one statement"
+	done
+	f=$(ls "$dir"/*_create_*_null_index_*.up.sql | head -n 1)
+	if psql -X -q -v ON_ERROR_STOP=1 -1 -f "$f" >"$WORK/tx.out" 2>&1; then
+		fail "the partial index build ran inside a transaction"
+	fi
+	assert_file_match "$WORK/tx.out" 'cannot run inside a transaction block' \
+		"inside a transaction the partial index build is refused"
+}
+
+TN=$'Null "Idx"\n; DROP TABLE victim; --'
+psqlv s="$S" t="$TN" <<'SQL'
+CREATE TABLE :"s".:"t" (id bigint PRIMARY KEY, payload text NOT NULL DEFAULT 'p');
+CREATE INDEX ON :"s".:"t" (payload);
+INSERT INTO :"s".:"t" SELECT i, 'payload-' || i FROM generate_series(1, 20000) i;
+ANALYZE :"s".:"t";
+SQL
+QT=$(psqlv s="$S" t="$TN" <<<"SELECT format('%I.%I', :'s', :'t')")
+OID=$(psqlc "SELECT '$QT'::regclass::oid")
+NI=$(psqlv t="$TN" c="$C" <<<"SELECT quote_ident(:'t' || '_' || :'c' || '_null_idx')")
+FP0=$(fingerprint "$OID")
+DATA0=$(table_digest "$QT")
+
+run_bf plan --schema "$S" --table "$TN" --column "$C" --null-index --out "$WORK/ni"
+assert_eq "$RC" 0 "plan --null-index: exit 0"
+check_files "$WORK/ni" 8
+assert_match "$(ls "$WORK"/ni/*.up.sql | sed -n '2p')" '_create_public_id_null_index_on_null_idx_drop_table_[a-z]*\.up\.sql$' \
+	"plan --null-index: the build is step 2"
+assert_match "$(ls "$WORK"/ni/*.up.sql | tail -n 1)" '_drop_public_id_null_index_on_null_idx_drop_table_[a-z]*\.up\.sql$' \
+	"plan --null-index: the drop is the last step"
+check_null_files "$WORK/ni"
+assert_eq "$(null_indexes "$OID")" "" "and leaves no index behind"
+
+for f in "$WORK"/ni/*.up.sql; do
+	if [[ $f == *_backfill_* ]]; then
+		run_bf --schema "$S" --table "$TN" --column "$C" --until-done
+		assert_eq "$RC" 0 "--null-index: backfill exit 0"
+		# Filled and vacuumed: the whole-table probe reads the index, a
+		# few pages, not the table's heap.
+		psqlc "VACUUM ANALYZE $QT"
+		probe=$(psqlc "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF)
+		               SELECT EXISTS (SELECT 1 FROM $QT WHERE \"$C\" IS NULL)")
+		assert_match "$probe" 'Index Only Scan using .*null_idx' \
+			"--null-index, filled: the whole-table probe reads the partial index"
+		pages=$(sed -n 's/.*Buffers: shared hit=\([0-9]*\).*/\1/p' <<<"$probe" | head -n 1)
+		heap=$(psqlc "SELECT relpages FROM pg_class WHERE oid = $OID")
+		((pages <= 5)) || fail "the probe read $pages pages (the heap has $heap)"
+		pass "--null-index, filled: the probe reads $pages page(s) (the heap has $heap)"
+	fi
+	apply_psql "$f"
+	case $f in
+	*_create_public_id_null_index_*)
+		assert_eq "$(null_indexes "$OID")" "$NI true" \
+			"--null-index after step 2's up: the valid partial index $NI"
+		assert_sql "SELECT pg_get_indexdef(indexrelid) LIKE '%USING btree (\"$C\") WHERE (\"$C\" IS NULL)'
+		              FROM pg_index WHERE indrelid = $OID AND indpred IS NOT NULL" t \
+			"--null-index: on the column itself, WHERE it IS NULL"
+		;;
+	esac
+done
+assert_eq "$(null_indexes "$OID")" "" "--null-index after the last up: the partial index is dropped"
+assert_sql "SELECT attnotnull FROM pg_attribute WHERE attrelid = $OID AND attname = '$C'" t \
+	"--null-index after the ups: column is NOT NULL"
+assert_sql "SELECT count(*) FROM pg_index WHERE indrelid = $OID AND indisunique AND indisvalid
+             AND NOT indisprimary" 1 "--null-index after the ups: the unique index"
+mapfile -t downs < <(ls -r "$WORK"/ni/*.down.sql)
+for f in "${downs[@]}"; do
+	apply_psql "$f"
+	case $f in
+	*_drop_public_id_null_index_*)
+		assert_eq "$(null_indexes "$OID")" "$NI true" \
+			"--null-index: the last step's down builds the partial index again" ;;
+	*_create_public_id_null_index_*)
+		assert_eq "$(null_indexes "$OID")" "" "--null-index: step 2's down drops it" ;;
+	esac
+done
+assert_eq "$(fingerprint "$OID")" "$FP0" "--null-index after the downs: catalog as before"
+assert_eq "$(table_digest "$QT")" "$DATA0" "--null-index after the downs: data as before"
+
+# --key: the index is on the key columns; applied as sqlx does.
+psqlf <<'SQL'
+CREATE TABLE nik (region int NOT NULL, id bigint NOT NULL, PRIMARY KEY (region, id));
+INSERT INTO nik SELECT i % 7, i FROM generate_series(1, 5000) i;
+ANALYZE nik;
+SQL
+OID=$(psqlc "SELECT 'nik'::regclass::oid")
+FP0=$(fingerprint "$OID")
+run_bf plan --table nik --column public_id --key region,id --null-index --no-unique --out "$WORK/nik"
+assert_eq "$RC" 0 "plan --null-index --key --no-unique: exit 0"
+check_files "$WORK/nik" 7
+assert_match "$(ls "$WORK"/nik/*.up.sql | tail -n 1)" '_drop_public_id_null_index_on_nik\.up\.sql$' \
+	"--no-unique: the drop follows SET NOT NULL"
+for f in "$WORK"/nik/*.up.sql; do
+	[[ $f == *_backfill_* ]] && run_bf --table nik --column public_id --key region,id --until-done
+	apply_sqlx "$f"
+	if [[ $f == *_create_public_id_null_index_* ]]; then
+		assert_sql "SELECT pg_get_indexdef(indexrelid) || ' ' || indisvalid FROM pg_index
+		             WHERE indrelid = $OID AND indpred IS NOT NULL" \
+			"CREATE INDEX nik_public_id_null_idx ON public.nik USING btree (region, id) WHERE (public_id IS NULL) true" \
+			"--key: the partial index is on the key columns"
+	fi
+done
+assert_eq "$(null_indexes "$OID")" "" "--key after the ups: dropped"
+mapfile -t downs < <(ls -r "$WORK"/nik/*.down.sql)
+for f in "${downs[@]}"; do apply_sqlx "$f"; done
+assert_eq "$(fingerprint "$OID")" "$FP0" "--key after the downs: catalog as before"
+
+# plan --dsn on a partitioned table: one partial index per leaf partition,
+# none on the partitioned ones (CREATE INDEX CONCURRENTLY cannot build one
+# there, and the probes need none).
+psqlf <<'SQL'
+CREATE TABLE pe (region text NOT NULL, id bigint NOT NULL, PRIMARY KEY (region, id))
+  PARTITION BY LIST (region);
+CREATE TABLE pe_eu PARTITION OF pe FOR VALUES IN ('eu');
+CREATE TABLE pe_am PARTITION OF pe FOR VALUES IN ('us', 'ca') PARTITION BY HASH (id);
+CREATE TABLE pe_am_0 PARTITION OF pe_am FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TABLE pe_am_1 PARTITION OF pe_am FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+CREATE TABLE pe_other PARTITION OF pe DEFAULT;
+INSERT INTO pe SELECT (ARRAY['eu', 'us', 'ca', 'jp'])[1 + i % 4], i FROM generate_series(1, 4000) i;
+ANALYZE pe;
+SQL
+PT="SELECT relid FROM pg_partition_tree('pe')"
+# The tree's tables, and each one's columns, constraints and indexes.
+pe_fingerprint() {
+	local fp r
+	fp=$(psqlc "SELECT string_agg(x, E'\n' ORDER BY x) FROM (SELECT relid::regclass::text FROM pg_partition_tree('pe')) r(x)")
+	for r in pe pe_eu pe_am pe_am_0 pe_am_1 pe_other; do
+		fp+=$'\n'$(fingerprint "$(psqlc "SELECT '$r'::regclass::oid")")
+	done
+	printf '%s' "$fp"
+}
+FP0=$(pe_fingerprint)
+LEAF_IDX="pe_am_0_public_id_null_idx true
+pe_am_1_public_id_null_idx true
+pe_eu_public_id_null_idx true
+pe_other_public_id_null_idx true"
+run_bf plan --dsn "dbname=$PGDATABASE" --table pe --column public_id --null-index --out "$WORK/pe"
+assert_eq "$RC" 0 "plan --dsn --null-index, partitioned: exit 0"
+# add, 4 builds, backfill, 3 NOT NULL steps, 4 unique indexes, 4 drops
+check_files "$WORK/pe" 17
+assert_eq "$(ls "$WORK"/pe | grep -c '_create_public_id_null_index_on_pe_.*\.up\.sql$')" 4 \
+	"partitioned: one partial index build per leaf partition"
+assert_eq "$(ls "$WORK"/pe | grep -c '_drop_public_id_null_index_on_pe_.*\.up\.sql$')" 4 \
+	"partitioned: one drop per leaf partition"
+assert_eq "$(ls "$WORK"/pe | grep -c -e '_null_index_on_pe\.' -e '_null_index_on_pe_am\.')" 0 \
+	"partitioned: none on the partitioned tables"
+check_null_files "$WORK/pe"
+for f in "$WORK"/pe/*.up.sql; do
+	if [[ $f == *_backfill_* ]]; then
+		assert_eq "$(null_indexes "$PT")" "$LEAF_IDX" \
+			"partitioned, before the backfill: each leaf has its valid partial index"
+		run_bf --table pe --column public_id --until-done
+		assert_eq "$RC" 0 "partitioned: backfill exit 0"
+		psqlc "VACUUM ANALYZE pe"
+		probe=$(psqlc "EXPLAIN (COSTS OFF) SELECT EXISTS (SELECT 1 FROM pe WHERE public_id IS NULL)")
+		assert_eq "$(grep -c 'Index Only Scan using pe_.*_public_id_null_idx' <<<"$probe")" 4 \
+			"partitioned, filled: the probe reads each leaf's partial index"
+	fi
+	apply_psql "$f"
+done
+assert_eq "$(null_indexes "$PT")" "" "partitioned after the ups: every partial index dropped"
+assert_sql "SELECT count(*) FROM pg_index WHERE indrelid IN ($PT) AND indisunique AND indisvalid
+             AND NOT indisprimary" 4 "partitioned after the ups: the 4 unique indexes"
+mapfile -t downs < <(ls -r "$WORK"/pe/*.down.sql)
+for f in "${downs[@]}"; do
+	apply_psql "$f"
+	if [[ $f == *_backfill_* ]]; then
+		assert_eq "$(null_indexes "$PT")" "$LEAF_IDX" \
+			"partitioned: the drops' downs build every leaf's partial index again"
+	fi
+done
+assert_eq "$(null_indexes "$PT")" "" "partitioned after the downs: no partial index"
+assert_eq "$(pe_fingerprint)" "$FP0" "partitioned after the downs: catalog as before"
 
 # ---------------------------------------------------------------------------
 # Long names: the check and index names are PostgreSQL's own choice
