@@ -8,11 +8,24 @@
  *   job text PRIMARY KEY          the job name (--job, default schema.table.column)
  *   schema_name, table_name, column_name text, key_columns text[]
  *                                 the target; a name cannot be reused for another
- *   state text                    running | idle | done | stopped
+ *   state text                    running | idle | done | stopped; a job between
+ *                                 passes is claimed idle, so a service probes first
+ *   walk text                     key | physical: how the pass in progress walks
+ *                                 (target.h); a pass ends in the walk it began in
  *   pass bigint                   the pass in progress (1, 2, ...)
- *   frontier text[]               upper key of the last lease carved in this pass;
- *                                 NULL: none carved yet
+ *   frontier text[]               key order: upper key of the last lease carved in
+ *                                 this pass; NULL: none carved yet (a service pass
+ *                                 past the high-water mark starts at the mark)
+ *   frontier_rel oid, frontier_blk bigint, frontier_end bigint
+ *                                 physical order: the relation being carved, its
+ *                                 next block, and its end as of its first lease
  *   frontier_done boolean         the last lease of this pass reaches the table's end
+ *                                 (physical: of its last relation)
+ *   hwm, hwm_next bigint          a single integer key: every key <= hwm is filled
+ *                                 (as of two probes ago), and the max the last
+ *                                 probe saw; service passes probe past hwm
+ *   swept_at timestamptz          the last whole-table probe or pass
+ *   pass_sweep boolean            the pass in progress walks the whole table
  *   next_lease integer            number of the next lease to carve
  *   rows_done bigint              rows filled by leases of finished passes
  *   batches bigint                batches of finished passes
@@ -20,11 +33,17 @@
  *   rows_estimate double precision  NULL rows estimated when the pass started
  *   started_at, updated_at, finished_at, idle_since timestamptz
  *
- * leases: the key ranges of the pass in progress, (lo, hi], one row each.
+ * leases: the ranges of the pass in progress, one row each: key order
+ * (lo, hi] of keys; physical order [lo, hi) of one relation's blocks.
  *   job text, lease integer       PRIMARY KEY (job, lease)
- *   lo text[], hi text[]          bounds as text of the key columns; NULL lo is
- *                                 the start of the table, NULL hi its end
- *   cursor text[]                 last key of the last committed batch in the lease
+ *   rel oid                       physical: the relation (a table, a partition, a
+ *                                 child); NULL by key
+ *   lo text[], hi text[]          bounds as text of the key columns (NULL lo is
+ *                                 the start of the table, NULL hi its end), or
+ *                                 one ctid '(block,0)' each
+ *   cursor text[]                 last key, or last ctid, of the last committed
+ *                                 batch in the lease (physical: or the end of a
+ *                                 window that came up short)
  *   state text                    open | done
  *   rows_done bigint, batches bigint   this lease's counters
  *   rate double precision         rows/s of the worker that ran the last batch

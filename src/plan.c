@@ -816,13 +816,11 @@ static void null_index_up(struct sbuf *b, struct step st,
 		  "while it\n"
 		  "-- exists: each one adds an entry to every index of the "
 		  "table, not\n"
-		  "-- only this one. Built now, while every row is NULL, it "
-		  "holds every\n"
-		  "-- row at first; the entries of filled rows go at the next "
-		  "VACUUM. The\n"
-		  "-- probes read it once the statistics show the column filled "
-		  "(the next\n"
-		  "-- ANALYZE; autovacuum runs one after the backfill).\n"
+		  "-- only this one. That is why it comes after the backfill: "
+		  "built now it\n"
+		  "-- holds only the rows still NULL, and the backfill's own "
+		  "updates stayed\n"
+		  "-- HOT where they could. Its build reads the table once.\n"
 		  "--\n");
 	/*
 	 * Which columns. The probes (EXISTS ... WHERE c IS NULL) and the
@@ -1465,11 +1463,13 @@ static int steps_of(const struct config *cfg, struct names *n,
 	for (int i = 0; i < max; i++)
 		st[i].rel = -1;
 	st[k++].kind = STEP_ADD_COLUMN;
+	st[k].kind = STEP_BACKFILL;
+	n->backfill_step = ++k;
+	/* After the backfill, not before: an index that names the column
+	 * makes every update of it a non-HOT one, an entry in every index. */
 	if (cfg->null_index)
 		k = null_steps(n, STEP_NULL_INDEX, st, k, &n->first_null_step,
 			       &n->last_null_step);
-	st[k].kind = STEP_BACKFILL;
-	n->backfill_step = ++k;
 	if (!cfg->no_not_null) {
 		st[k++].kind = STEP_ADD_CHECK;
 		st[k++].kind = STEP_VALIDATE;

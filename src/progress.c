@@ -100,8 +100,13 @@ static const char claim_fmt[] =
 	" INSERT INTO %1$s AS j (job, schema_name, table_name, column_name,"
 	"  key_columns, state, rows_estimate, walk)"
 	"  VALUES ($1, $2, $3, $4, $5, 'running', $6, $7)"
-	" ON CONFLICT (job) DO UPDATE SET state = 'running', updated_at = now(),"
-	"  finished_at = NULL, idle_since = NULL,"
+	/* A job between passes (stopped or done after one) goes idle as if
+	 * its interval were over: a service's next pass starts with the probe,
+	 * not with a walk of the whole table. */
+	" ON CONFLICT (job) DO UPDATE SET updated_at = now(), finished_at = NULL,"
+	"  state = CASE WHEN j.passes > 0 AND NOT " MID_PASS " THEN 'idle' ELSE 'running' END,"
+	"  idle_since = CASE WHEN j.passes > 0 AND NOT " MID_PASS
+	"   THEN now() - interval '100 years' END,"
 	"  rows_estimate = COALESCE(EXCLUDED.rows_estimate, j.rows_estimate),"
 	"  walk = CASE WHEN " MID_PASS " THEN COALESCE(j.walk, 'key') ELSE EXCLUDED.walk END"
 	"  WHERE (j.schema_name, j.table_name, j.column_name, j.key_columns)"
