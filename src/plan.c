@@ -1001,7 +1001,8 @@ static void up_text(struct sbuf *b, struct step st, const struct names *n,
 				  "without --until-done\n"
 				  "-- runs as a service and fills the rows older "
 				  "code inserts with NULL).\n",
-				  step - 1, step + 1, step + 1, n->col_c);
+				  step - 1, n->not_null_step - 2,
+				  n->not_null_step - 2, n->col_c);
 		sb_printf(b,
 			  "-- Then check that every row holds a well-formed, "
 			  "distinct id:\n"

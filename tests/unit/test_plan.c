@@ -905,8 +905,8 @@ START_TEST(test_null_index_files)
 {
 	static const char *const want[] = {
 		"20240102030405_add_public_id_to_orders",
-		"20240102030406_create_public_id_null_index_on_orders",
-		"20240102030407_backfill_public_id_in_orders",
+		"20240102030406_backfill_public_id_in_orders",
+		"20240102030407_create_public_id_null_index_on_orders",
 		"20240102030408_add_public_id_not_null_check_to_orders",
 		"20240102030409_validate_public_id_not_null_check_on_orders",
 		"20240102030410_set_public_id_not_null_on_orders",
@@ -953,11 +953,11 @@ START_TEST(test_null_index_files)
 				      "%s", f->name);
 		}
 	}
-	/* Built right after the column, on the column itself; its down
-	 * drops it. */
+	/* Built right after the backfill (the backfill's updates stay HOT),
+	 * on the column itself; its down drops it. */
 	text = find(&p, "create_public_id_null_index_", "up")->text;
 	ck_assert_str_eq(last_line(text), create);
-	ck_assert_ptr_nonnull(strstr(text, "step 2 of 8 (up)"));
+	ck_assert_ptr_nonnull(strstr(text, "step 3 of 8 (up)"));
 	ck_assert_str_eq(last_line(find(&p, "create_public_id_null_index_",
 					"down")->text), drop);
 	/* What it is for, what it costs, when it goes. */
@@ -974,10 +974,10 @@ START_TEST(test_null_index_files)
 	ck_assert_ptr_nonnull(strstr(text, "IF NOT EXISTS keeps an index"));
 	ck_assert_ptr_nonnull(strstr(text, "On \"public_id\" itself"));
 	/* At the end, after the unique index: dropped; its down builds it
-	 * again, the same statement as step 2's. */
+	 * again, the same statement as step 3's. */
 	text = find(&p, "drop_public_id_null_index_", "up")->text;
 	ck_assert_str_eq(last_line(text), drop);
-	ck_assert_ptr_nonnull(strstr(text, "-- Step 2 built "
+	ck_assert_ptr_nonnull(strstr(text, "-- Step 3 built "
 				     "\"shop\".\"orders_public_id_null_idx\""));
 	ck_assert_ptr_nonnull(strstr(text, "Since step 6 made \"public_id\" "
 				     "NOT NULL the index is empty"));
@@ -990,11 +990,11 @@ START_TEST(test_null_index_files)
 					  "down")->text, "No data is lost."));
 	/* The other steps count from the step numbers they refer to. */
 	text = find(&p, "_backfill_", "up")->text;
-	ck_assert_ptr_nonnull(strstr(text, "Run it after step 2 and before step 4."));
+	ck_assert_ptr_nonnull(strstr(text, "Run it after step 1 and before step 4."));
 	ck_assert_ptr_nonnull(strstr(find(&p, "_backfill_", "down")->text,
 				     "until step 1's down"));
 	ck_assert_ptr_nonnull(strstr(find(&p, "validate_", "up")->text,
-				     "run the backfill (step 3)"));
+				     "run the backfill (step 2)"));
 	plan_free(&p);
 	config_free(&c);
 }
@@ -1043,13 +1043,13 @@ START_TEST(test_null_index_options)
 				     "step does"));
 	plan_free(&p);
 
-	/* Both left out: add, index, backfill. */
+	/* Both left out: add, backfill, index. */
 	config_free(&c);
 	make_config(&c, "--table", "t", "--column", "c", "--null-index",
 		    "--no-not-null", "--no-unique", NULL);
 	build(&p, &c, T0);
 	ck_assert_int_eq(p.nsteps, 3);
-	ck_assert_ptr_nonnull(strstr(p.files[2].name, "_create_c_null_index_on_t."));
+	ck_assert_ptr_nonnull(strstr(p.files[4].name, "_create_c_null_index_on_t."));
 	plan_free(&p);
 	config_free(&c);
 }
@@ -1121,13 +1121,13 @@ START_TEST(test_null_index_partitions)
 	make_config(&c, "--table", "events", "--column", "public_id",
 		    "--null-index", NULL);
 	build_tree(&p, &c, &t);
-	/* add, 4 builds, backfill, 3 NOT NULL steps, 4 unique, 4 drops */
-	ck_assert_int_eq(p.nsteps, 1 + 4 + 1 + 3 + 4 + 4);
-	ck_assert_str_eq(p.files[2].name, "20240102030406_create_public_id_null_"
+	/* add, backfill, 4 builds, 3 NOT NULL steps, 4 unique, 4 drops */
+	ck_assert_int_eq(p.nsteps, 1 + 1 + 4 + 3 + 4 + 4);
+	ck_assert_ptr_nonnull(strstr(p.files[2].name, "_backfill_"));
+	ck_assert_str_eq(p.files[4].name, "20240102030407_create_public_id_null_"
 			 "index_on_events_eu.up.sql");
-	ck_assert_str_eq(p.files[8].name, "20240102030409_create_public_id_null_"
+	ck_assert_str_eq(p.files[10].name, "20240102030410_create_public_id_null_"
 			 "index_on_events_am_1.up.sql");
-	ck_assert_ptr_nonnull(strstr(p.files[10].name, "_backfill_"));
 	first_drop = 2 * (p.nsteps - 4);
 	ck_assert_str_eq(p.files[first_drop].name, "20240102030418_drop_"
 			 "public_id_null_index_on_events_eu.up.sql");
@@ -1165,7 +1165,7 @@ START_TEST(test_null_index_partitions)
 	ck_assert_ptr_nonnull(strstr(p.files[first_drop + 2].name,
 				     "drop_public_id_null_index_on_events_other."));
 	ck_assert_ptr_nonnull(strstr(text, "step 15 of 17 (up)"));
-	ck_assert_ptr_nonnull(strstr(text, "-- Step 3 built "
+	ck_assert_ptr_nonnull(strstr(text, "-- Step 4 built "
 				     "\"archive\".\"events_other_public_id_null_idx\""));
 	ck_assert_str_eq(last_line(find(&p, "drop_public_id_null_index_on_"
 					"events_other", "down")->text),
@@ -1173,7 +1173,7 @@ START_TEST(test_null_index_partitions)
 					"events_other", "up")->text));
 	/* The backfill still refers to the right steps. */
 	ck_assert_ptr_nonnull(strstr(find(&p, "_backfill_", "up")->text,
-				     "Run it after step 5 and before step 7."));
+				     "Run it after step 1 and before step 7."));
 	plan_free(&p);
 	config_free(&c);
 	plan_tree_free(&t);
@@ -1196,7 +1196,7 @@ START_TEST(test_null_index_partitions)
 				     "\"public\".\"ev_eu\"\n"));
 	ck_assert_ptr_nonnull(strstr(text, "Foreign-table partitions get none"));
 	ck_assert_ptr_nonnull(strstr(p.files[12].name, "_drop_c_null_index_on_ev_eu."));
-	ck_assert_ptr_nonnull(strstr(p.files[12].text, "-- Step 2 built "
+	ck_assert_ptr_nonnull(strstr(p.files[12].text, "-- Step 3 built "
 				     "\"public\".\"ev_eu_c_null_idx\""));
 	plan_free(&p);
 	config_free(&c);
