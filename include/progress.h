@@ -21,10 +21,10 @@
  *                                 next block, and its end as of its first lease
  *   frontier_done boolean         the last lease of this pass reaches the table's end
  *                                 (physical: of its last relation)
- *   hwm, hwm_next bigint          a single integer key: every key <= hwm is filled
- *                                 (as of two probes ago), and the max the last
- *                                 probe saw; service passes probe past hwm
- *   swept_at timestamptz          the last whole-table probe or pass
+ *   hwm, hwm_next bigint          a single integer key: every key <= hwm was looked
+ *                                 at by a probe that found nothing, and the max the
+ *                                 last probe saw; service passes probe past hwm
+ *   swept_at timestamptz          the last whole-table probe that found nothing
  *   pass_sweep boolean            the pass in progress walks the whole table
  *   next_lease integer            number of the next lease to carve
  *   rows_done bigint              rows filled by leases of finished passes

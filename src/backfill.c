@@ -736,7 +736,7 @@ static void after_claim(struct wk *w, PGresult *res)
 		return;
 	/* The sessions were set up before the walk was known: its plan cache
 	 * mode comes with the next session setup, before a first batch. */
-	for (int i = 0; i < bf->nworkers && !bf->sql.by_key; i++)
+	for (int i = 0; i < bf->nworkers; i++)
 		bf->wk[i].session_stale = true;
 	if (bf->setup != SETUP_DONE && !bf->ever_connected) {
 		bf->rows_before = claim.rows_done;

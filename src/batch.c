@@ -475,14 +475,24 @@ int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
 	s->by_key = t->walk == WALK_KEY;
 	s->width = target_width(t);
 	if (s->by_key) {
+		/* ONLY: should the table gain a child while we walk it, a ctid
+		 * of the child's must never match a row of ours. */
+		char *only = pgtext_printf("ONLY %s", qt);
+
+		if (!only)
+			goto out;
 		for (int v = 0; v < BATCH_VARIANTS; v++)
-			if (!(s->stmt[v] = build(qk, t->nkeys, qt, qc, leases, v)))
-				goto out;
-		s->boundary[0] = build_boundary(qk, t->nkeys, qt, false);
-		s->boundary[1] = build_boundary(qk, t->nkeys, qt, true);
-		s->boundary_int = build_boundary_int(qk[0], qt);
+			if (!(s->stmt[v] = build(qk, t->nkeys, only, qc, leases, v)))
+				break;
+		s->boundary[0] = build_boundary(qk, t->nkeys, only, false);
+		s->boundary[1] = build_boundary(qk, t->nkeys, only, true);
+		s->boundary_int = build_boundary_int(qk[0], only);
+		free(only);
 		if (!s->boundary[0] || !s->boundary[1] || !s->boundary_int)
 			goto out;
+		for (int v = 0; v < BATCH_VARIANTS; v++)
+			if (!s->stmt[v])
+				goto out;
 	}
 
 	s->types[0] = PGBIN_INT4OID;

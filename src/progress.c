@@ -132,10 +132,8 @@ static const char pass_end_fmt[] =
 	"  batches = batches + (SELECT COALESCE(sum(batches), 0) FROM f),"
 	"  passes = passes + 1, pass = pass + 1, frontier = NULL,"
 	"  frontier_rel = NULL, frontier_blk = NULL, frontier_end = NULL,"
-	/* keys past hwm_next were walked by this pass, if it started at the
-	 * start or past hwm; hwm_next is the max of the probe before it */
-	"  hwm = CASE WHEN $2 = 'idle' THEN hwm_next ELSE hwm END,"
-	"  swept_at = CASE WHEN pass_sweep AND $2 = 'idle' THEN now() ELSE swept_at END,"
+	/* The mark and the sweep move only by probes that found nothing: a
+	 * pass may miss a row an update moved behind its cursor. */
 	"  frontier_done = false, state = $2, rows_estimate = 0,"
 	"  idle_since = CASE WHEN $2 = 'idle' THEN now() END,"
 	"  finished_at = CASE WHEN $2 = 'done' THEN now() ELSE finished_at END,"
@@ -352,6 +350,14 @@ int progress_send_claim(struct progress *p, struct worker *w, double estimate,
 	return rc;
 }
 
+/* Appends s to buf (len bytes, used of them taken), cut short if full. */
+static void append(char *buf, size_t len, size_t *used, const char *s)
+{
+	for (; *s && *used + 1 < len; s++)
+		buf[(*used)++] = *s;
+	buf[*used] = '\0';
+}
+
 int progress_read_claim(struct progress *p, const PGresult *res,
 			struct progress_claim *claim, char *err, size_t errlen)
 {
@@ -364,9 +370,20 @@ int progress_read_claim(struct progress *p, const PGresult *res,
 		return -1;
 	}
 	if (PQgetvalue(res, 0, 0)[0] != 't') {
+		char keys[1024];
+		size_t used = 0;
+
+		/* As array_to_string(key_columns, ', ') has them. */
+		keys[0] = '\0';
+		for (int i = 0; i < t->nkeys; i++) {
+			append(keys, sizeof keys, &used, i ? ", " : "");
+			append(keys, sizeof keys, &used, t->keys[i]);
+		}
+		/* Our target, refused: the walk of a pass in progress differs. */
 		if (strcmp(PQgetvalue(res, 0, 5), t->schema) == 0 &&
 		    strcmp(PQgetvalue(res, 0, 6), t->table) == 0 &&
-		    strcmp(PQgetvalue(res, 0, 7), t->column) == 0) {
+		    strcmp(PQgetvalue(res, 0, 7), t->column) == 0 &&
+		    strcmp(PQgetvalue(res, 0, 8), keys) == 0) {
 			snprintf(err, errlen, "job \"%s\" is in the middle of a pass in %s "
 				 "order; resume it with --order %s or auto, or let the pass "
 				 "end first", p->job, PQgetvalue(res, 0, 9),

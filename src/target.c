@@ -395,7 +395,8 @@ int target_check(struct target *t, const PGresult *res,
 	t->table = xstrdup(PQgetvalue(res, 0, F_RELNAME));
 	t->column = xstrdup(c->column);
 	t->oid = (Oid)strtoul(PQgetvalue(res, 0, F_OID), NULL, 10);
-	t->tree = is_true(res, 0, F_TREE);
+	/* A partitioned table with no partition yet is one all the same. */
+	t->tree = is_true(res, 0, F_TREE) || PQgetvalue(res, 0, F_RELKIND)[0] == 'p';
 	t->leaves = strtol(PQgetvalue(res, 0, F_LEAVES), NULL, 10);
 	t->correlation = PQgetisnull(res, 0, F_CORRELATION) ? (double)NAN :
 			 strtod(PQgetvalue(res, 0, F_CORRELATION), NULL);
