@@ -492,14 +492,34 @@ static void report_duplicates(struct fin *f)
 	PQclear(res);
 }
 
+/* A valid unique index on the column alone: the rollout's end state. */
+static const char unique_index_sql[] =
+	"SELECT i.indexrelid::regclass::text FROM pg_index i"
+	" WHERE i.indrelid = $1::oid AND i.indisunique AND i.indisvalid"
+	"   AND i.indnkeyatts = 1 AND i.indkey[0] = $2::int2"
+	"   AND i.indpred IS NULL AND i.indexprs IS NULL"
+	" ORDER BY 1 LIMIT 1";
+
+/* 1 (and says so) if the column has one already, 0 if not, -1 on error. */
+static int already_unique(struct fin *f)
+{
+	const char *v[2] = { f->relid, f->attnum };
+	PGresult *res = query(f, unique_index_sql, 2, v, "looking for a unique index");
+
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1) {
+		log_info("finalize: %s is already unique (index %s)", f->shown,
+			 PQgetvalue(res, 0, 0));
+		PQclear(res);
+		return 1;
+	}
+	PQclear(res);
+	return 0;
+}
+
 static int unique(struct fin *f)
 {
-	static const char have_sql[] =
-		"SELECT i.indexrelid::regclass::text FROM pg_index i"
-		" WHERE i.indrelid = $1::oid AND i.indisunique AND i.indisvalid"
-		"   AND i.indnkeyatts = 1 AND i.indkey[0] = $2::int2"
-		"   AND i.indpred IS NULL AND i.indexprs IS NULL"
-		" ORDER BY 1 LIMIT 1";
 	static const char name_sql[] =
 		"SELECT c.relkind, i.indrelid = $3::oid, i.indisvalid"
 		"  FROM pg_class c LEFT JOIN pg_index i ON i.indexrelid = c.oid"
@@ -508,16 +528,12 @@ static int unique(struct fin *f)
 	char *sql, *cleanup;
 	PGresult *res;
 
-	res = query(f, have_sql, 2, v, "looking for a unique index");
-	if (res == NULL)
+	switch (already_unique(f)) {
+	case -1:
 		return NB_EXIT_FAILURE;
-	if (PQntuples(res) == 1) {
-		log_info("finalize: %s is already unique (index %s)", f->shown,
-			 PQgetvalue(res, 0, 0));
-		PQclear(res);
+	case 1:
 		return 0;
 	}
-	PQclear(res);
 
 	v[0] = f->nspid;
 	v[1] = f->idx;
@@ -1040,27 +1056,15 @@ static int unique_leaves(struct fin *f, struct prel *p)
 
 static int unique_partitioned(struct fin *f)
 {
-	static const char have_sql[] =
-		"SELECT i.indexrelid::regclass::text FROM pg_index i"
-		" WHERE i.indrelid = $1::oid AND i.indisunique AND i.indisvalid"
-		"   AND i.indnkeyatts = 1 AND i.indkey[0] = $2::int2"
-		"   AND i.indpred IS NULL AND i.indexprs IS NULL"
-		" ORDER BY 1 LIMIT 1";
-	const char *v[2] = { f->relid, f->attnum };
 	struct prel *p;
-	PGresult *res;
 	int rc;
 
-	res = query(f, have_sql, 2, v, "looking for a unique index");
-	if (res == NULL)
+	switch (already_unique(f)) {
+	case -1:
 		return NB_EXIT_FAILURE;
-	if (PQntuples(res) == 1) {
-		log_info("finalize: %s is already unique (index %s)", f->shown,
-			 PQgetvalue(res, 0, 0));
-		PQclear(res);
+	case 1:
 		return 0;
 	}
-	PQclear(res);
 	if ((p = prels_new(f)) == NULL)
 		return NB_EXIT_FAILURE;
 	rc = f->tree.global ? unique_tree(f, p) : unique_leaves(f, p);
@@ -1075,11 +1079,6 @@ static int unique_partitioned(struct fin *f)
  */
 static int partitions(struct fin *f)
 {
-	static const char have_sql[] =
-		"SELECT 1 FROM pg_index i"
-		" WHERE i.indrelid = $1::oid AND i.indisunique AND i.indisvalid"
-		"   AND i.indnkeyatts = 1 AND i.indkey[0] = $2::int2"
-		"   AND i.indpred IS NULL AND i.indexprs IS NULL";
 	const char *v[2] = { f->relid, f->attnum };
 	char err[1024];
 	const struct plan_rel *foreign;
@@ -1093,7 +1092,7 @@ static int partitions(struct fin *f)
 		log_error("%s", err);
 		return NB_EXIT_FAILURE;
 	}
-	res = query(f, have_sql, 2, v, "looking for a unique index");
+	res = query(f, unique_index_sql, 2, v, "looking for a unique index");
 	if (res == NULL)
 		return NB_EXIT_FAILURE;
 	done = PQntuples(res) > 0;
