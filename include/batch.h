@@ -73,6 +73,9 @@ struct batch_sql {
 /* Name of a prepared batch statement variant. */
 const char *batch_stmt_name(int variant);
 
+/* Name of the prepared physical batch statement of relation rel. */
+void batch_physical_name(char *buf, size_t len, Oid rel);
+
 /*
  * Builds the statements for target t, with the leases table leases
  * (already quoted), quoting every identifier with PQescapeIdentifier on

@@ -25,7 +25,6 @@
  *                                 at by a probe that found nothing, and the max the
  *                                 last probe saw; service passes probe past hwm
  *   swept_at timestamptz          the last whole-table probe that found nothing
- *   pass_sweep boolean            the pass in progress walks the whole table
  *   next_lease integer            number of the next lease to carve
  *   rows_done bigint              rows filled by leases of finished passes
  *   batches bigint                batches of finished passes
@@ -196,11 +195,11 @@ void progress_job_free(struct progress_job *j);
 
 /*
  * Marks an idle job running again for a new pass, which starts past the
- * key from (a single key; NULL: the start) and, if sweep, looks at the
- * whole table; max_key (NULL: unknown) is the key's max before it.
+ * key from (a single key; NULL: the start); max_key (NULL: unknown) is
+ * the key's max before it.
  */
 int progress_send_start_pass(struct progress *p, struct worker *w,
-			     const char *from, bool sweep, const char *max_key);
+			     const char *from, const char *max_key);
 
 /*
  * A service pass's probe found no NULL: the job stays idle for another

@@ -1044,7 +1044,7 @@ static void after_probe_restored(struct wk *w)
 	/* By key, the pass walks from the mark; in physical order all of it. */
 	from = !w->probe_sweep && bf->sql.by_key ? w->job.hwm : NULL;
 	sent(w, STEP_START_PASS, progress_send_start_pass(&bf->prog, &w->conn, from,
-							  from == NULL, max));
+							  max));
 }
 
 static void after_read_job(struct wk *w, PGresult *res)
@@ -1073,7 +1073,7 @@ static void after_read_job(struct wk *w, PGresult *res)
 		}
 		if (until_done) {
 			sent(w, STEP_START_PASS, progress_send_start_pass(&bf->prog, &w->conn,
-									  NULL, true, NULL));
+									  NULL, NULL));
 			return;
 		}
 		send_probe(w);
@@ -1324,7 +1324,7 @@ static void run_batch(struct wk *w)
 	if (!bf->sql.by_key && !leaf_ready(w)) {
 		char name[64];
 
-		snprintf(name, sizeof name, "nanoid_backfill_phys_%u", w->lease_rel);
+		batch_physical_name(name, sizeof name, w->lease_rel);
 		sent(w, STEP_PREPARE_LEAF,
 		     worker_send_prepare(&w->conn, name, w->leaf_sql, BATCH_PHYS_PARAMS,
 					 bf->sql.phys_types));
@@ -1348,7 +1348,7 @@ static void run_batch(struct wk *w)
 			     "progress table", w->b.lease);
 			return;
 		}
-		snprintf(name, sizeof name, "nanoid_backfill_phys_%u", w->lease_rel);
+		batch_physical_name(name, sizeof name, w->lease_rel);
 		w->sent_at = ev_time();
 		sent(w, STEP_BATCH,
 		     worker_send_prepared(&w->conn, name, BATCH_PHYS_PARAMS, w->b.values,

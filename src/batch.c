@@ -415,6 +415,11 @@ int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 	return 0;
 }
 
+void batch_physical_name(char *buf, size_t len, Oid rel)
+{
+	snprintf(buf, len, "nanoid_backfill_phys_%u", rel);
+}
+
 const char *batch_stmt_name(int variant)
 {
 	static const char *const names[BATCH_VARIANTS] = {

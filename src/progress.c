@@ -49,8 +49,7 @@ static const char setup_fmt[] =
 	" ADD COLUMN IF NOT EXISTS frontier_end bigint,"
 	" ADD COLUMN IF NOT EXISTS hwm bigint,"
 	" ADD COLUMN IF NOT EXISTS hwm_next bigint,"
-	" ADD COLUMN IF NOT EXISTS swept_at timestamptz,"
-	" ADD COLUMN IF NOT EXISTS pass_sweep boolean NOT NULL DEFAULT true;"
+	" ADD COLUMN IF NOT EXISTS swept_at timestamptz;"
 	"CREATE TABLE IF NOT EXISTS %1$s.leases ("
 	" job text NOT NULL REFERENCES %1$s.jobs ON DELETE CASCADE,"
 	" lease integer NOT NULL,"
@@ -185,7 +184,7 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		" AND to_regclass($3) IS NOT NULL"
 		/* and of the latest shape: else setup adds what is missing */
 		" AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)"
-		"  AND attname = 'pass_sweep' AND NOT attisdropped)"
+		"  AND attname = 'swept_at' AND NOT attisdropped)"
 		" AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($2)"
 		"  AND attname = 'rel' AND NOT attisdropped)");
 	p->sql_setup = pgtext_printf(setup_fmt, p->schema_q);
@@ -221,7 +220,7 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		" FROM %s j WHERE job = $1", p->leases, p->jobs);
 	p->sql_start_pass = pgtext_printf(
 		"UPDATE %s SET state = 'running', idle_since = NULL, updated_at = now(),"
-		" frontier = $2, pass_sweep = $3, hwm_next = COALESCE($4, hwm_next)"
+		" frontier = $2, hwm_next = COALESCE($3, hwm_next)"
 		" WHERE job = $1", p->jobs);
 	p->sql_stay_idle = pgtext_printf(
 		"UPDATE %s SET idle_since = now(), updated_at = now(),"
@@ -539,24 +538,22 @@ void progress_job_free(struct progress_job *j)
 }
 
 int progress_send_start_pass(struct progress *p, struct worker *w,
-			     const char *from, bool sweep, const char *max_key)
+			     const char *from, const char *max_key)
 {
-	static const Oid types[4] = { PGBIN_TEXTOID, PGBIN_TEXTARRAYOID, PGBIN_BOOLOID,
-				      PGBIN_INT8OID };
+	static const Oid types[3] = { PGBIN_TEXTOID, PGBIN_TEXTARRAYOID, PGBIN_INT8OID };
 	struct array_param a;
-	const char *values[4];
-	int lengths[4] = { 0, 0, 0, 0 };
-	int formats[4] = { 0, 1, 0, 0 };
+	const char *values[3];
+	int lengths[3] = { 0, 0, 0 };
+	int formats[3] = { 0, 1, 0 };
 	int rc;
 
 	if (array_param(&a, from ? (char *const[]){ (char *)from } : NULL, 1) != 0)
 		return -1;
 	values[0] = p->job;
 	values[1] = (const char *)a.buf;
-	values[2] = sweep ? "t" : "f";
-	values[3] = max_key;
+	values[2] = max_key;
 	lengths[1] = a.len;
-	rc = worker_send(w, p->sql_start_pass, 4, types, values, lengths, formats);
+	rc = worker_send(w, p->sql_start_pass, 3, types, values, lengths, formats);
 	free(a.buf);
 	return rc;
 }
