@@ -41,6 +41,7 @@
 #include "nanoid.h"
 #include "notify.h"
 #include "pgtext.h"
+#include "pooler.h"
 #include "progress.h"
 #include "target.h"
 #include "throttle.h"
@@ -657,6 +658,19 @@ static void after_target(struct wk *w, PGresult *res)
 	}
 	if (target_check(&bf->target, res, c, id_len, bf->err, sizeof bf->err) != 0) {
 		fail(bf, NB_EXIT_CONFIG, "%s", bf->err);
+		return;
+	}
+	switch (pooler_check(c->dsn, bf->err, sizeof bf->err)) {
+	case POOLER_SESSION:
+		break;
+	case POOLER_TRANSACTION:
+		target_free(&bf->target);
+		fail(bf, NB_EXIT_CONFIG, "%s", bf->err);
+		return;
+	case POOLER_UNKNOWN:
+		/* The server answered the target check a moment ago: try again. */
+		target_free(&bf->target);
+		connection_lost(w, bf->err);
 		return;
 	}
 	bf->have_target = true;
