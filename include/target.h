@@ -51,6 +51,14 @@ struct target {
 	double correlation;                 /* of the first key column; NAN unknown */
 	double planned_rows;                /* the planner's count of the whole
 					     * tree (exists without ANALYZE); -1 unknown */
+	bool unique_index;                  /* a valid unique index on the column
+					     * alone covers the whole target */
+	char **id_indexes;                  /* (schema, table, index) of each
+					     * unique index on the column, in
+					     * threes; NULL-terminated */
+	int nid_indexes;
+	char *triggers;                     /* BEFORE UPDATE row triggers, for
+					     * messages; NULL if none */
 	enum walk walk;
 	bool key_ok;                        /* the key can be walked (a single table) */
 	char walk_reason[1024];             /* why this walk, for the first log line */
@@ -108,6 +116,13 @@ int target_check(struct target *t, const PGresult *res,
  * given, else saying that search_path was used.
  */
 void target_missing(const struct config *c, char *err, size_t errlen);
+
+/*
+ * Is index (in schema, on table: the fields of a unique violation) one
+ * that involves the column, so that new ids can satisfy it?
+ */
+bool target_id_index(const struct target *t, const char *schema,
+		     const char *table, const char *index);
 
 /* Estimated rows still NULL when the check ran; -1 if unknown. */
 double target_estimate(const struct target *t);

@@ -77,11 +77,28 @@ static void sb_params(struct sb *b, int first, int n)
 	}
 }
 
+/* Appends "nb_k1, nb_k2, ...": the key columns as the CTEs name them. */
+static void sb_key_aliases(struct sb *b, int n, const char *pfx, const char *sfx)
+{
+	char name[32];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof name, "%snb_k%d%s", pfx, i + 1, sfx);
+		if (i > 0)
+			sb_add(b, ", ");
+		sb_add(b, name);
+	}
+}
+
 /*
  * The fill, shared by both walks: "UPDATE target AS nanoid_backfill_t SET
- * column = <id number n> FROM numbered WHERE the ctid is numbered's and
- * the column is still NULL RETURNING 1". target is "schema.table", or
- * "ONLY schema.table" for one relation of a tree.
+ * column = <id number nb_n> FROM numbered WHERE the ctid is numbered's
+ * and the column is still NULL RETURNING whether it holds a value now" (a
+ * BEFORE trigger may have set it back to NULL, or skipped the row).
+ * target is "schema.table", or "ONLY schema.table" for one relation of a
+ * tree. Every CTE names its columns itself (nb_ctid, nb_n, nb_k1, ...)
+ * and every reference is qualified, so no user column name can collide
+ * with one of ours.
  */
 static void sb_fill(struct sb *b, const char *target, const char *qc)
 {
@@ -89,12 +106,17 @@ static void sb_fill(struct sb *b, const char *target, const char *qc)
 	sb_add(b, target);
 	sb_add(b, " AS nanoid_backfill_t SET ");
 	sb_add(b, qc);
-	sb_add(b, " = convert_from(substring($2 FROM ((numbered.nanoid_backfill_n - 1) * $3 + 1)::int"
+	sb_add(b, " = convert_from(substring($2 FROM ((numbered.nb_n - 1) * $3 + 1)::int"
 		  " FOR $3), 'UTF8') FROM numbered"
-		  " WHERE nanoid_backfill_t.ctid = numbered.ctid AND nanoid_backfill_t.");
+		  " WHERE nanoid_backfill_t.ctid = numbered.nb_ctid AND nanoid_backfill_t.");
 	sb_add(b, qc);
-	sb_add(b, " IS NULL RETURNING 1");
+	sb_add(b, " IS NULL RETURNING nanoid_backfill_t.");
+	sb_add(b, qc);
+	sb_add(b, " IS NOT NULL");
 }
+
+/* The rows the fill gave a value. */
+#define FILLED "(SELECT count(*) FROM upd WHERE upd.nb_filled)"
 
 /*
  * The statement; see batch.h for what it does. Notes on the less obvious:
@@ -119,7 +141,9 @@ static char *build(char *const *qk, int n, const char *qt, const char *qc,
 {
 	struct sb b = { 0 };
 
-	sb_add(&b, "WITH batch AS (SELECT ctid, ");
+	sb_add(&b, "WITH batch(nb_ctid, ");
+	sb_key_aliases(&b, n, "", "");
+	sb_add(&b, ") AS (SELECT ctid, ");
 	sb_keys(&b, qk, n, "", "");
 	sb_add(&b, " FROM ");
 	sb_add(&b, qt);
@@ -141,24 +165,22 @@ static char *build(char *const *qk, int n, const char *qt, const char *qc,
 	sb_add(&b, qc);
 	sb_add(&b, " IS NULL ORDER BY ");
 	sb_keys(&b, qk, n, "", "");
-	sb_add(&b, " LIMIT $1), numbered AS (SELECT ctid, ");
-	sb_keys(&b, qk, n, "", "");
-	sb_add(&b, ", row_number() OVER (ORDER BY ");
-	sb_keys(&b, qk, n, "", "");
-	sb_add(&b, ") AS nanoid_backfill_n FROM batch), upd AS (");
+	sb_add(&b, " LIMIT $1), numbered AS (SELECT batch.*, row_number() OVER (ORDER BY ");
+	sb_key_aliases(&b, n, "", "");
+	sb_add(&b, ") AS nb_n FROM batch), upd(nb_filled) AS (");
 	sb_fill(&b, qt, qc);
 	sb_add(&b, "), last AS (SELECT ");
-	sb_keys(&b, qk, n, "", "");
-	sb_add(&b, " FROM numbered ORDER BY nanoid_backfill_n DESC LIMIT 1), progress AS (UPDATE ");
+	sb_key_aliases(&b, n, "", "");
+	sb_add(&b, " FROM numbered ORDER BY nb_n DESC LIMIT 1), progress AS (UPDATE ");
 	sb_add(&b, leases);
 	sb_add(&b, " SET cursor = COALESCE((SELECT ARRAY[");
-	sb_keys(&b, qk, n, "", "::text");
-	sb_add(&b, "] FROM last), cursor), rows_done = rows_done + (SELECT count(*) FROM upd),"
+	sb_key_aliases(&b, n, "last.", "::text");
+	sb_add(&b, "] FROM last), cursor), rows_done = rows_done + " FILLED ","
 		   " batches = batches + 1, rate = $6, updated_at = now(),"
 		   " state = CASE WHEN (SELECT count(*) FROM numbered) < $1 THEN 'done' ELSE state END"
-		   " WHERE job = $4 AND lease = $5) SELECT (SELECT count(*) FROM numbered),"
-		   " (SELECT count(*) FROM upd), ");
-	sb_keys(&b, qk, n, "last.", "::text");
+		   " WHERE job = $4 AND lease = $5) SELECT (SELECT count(*) FROM numbered), "
+		   FILLED ", ");
+	sb_key_aliases(&b, n, "last.", "::text");
 	sb_add(&b, " FROM (SELECT 1) AS one LEFT JOIN last ON true");
 	if (b.oom) {
 		free(b.s);
@@ -269,24 +291,24 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 		free(qc);
 		return NULL;
 	}
-	sb_add(&b, "WITH batch AS (SELECT ctid FROM ");
+	sb_add(&b, "WITH batch(nb_ctid) AS (SELECT ctid FROM ");
 	sb_add(&b, only);
 	sb_add(&b, " WHERE ctid > $7::tid AND ctid < $8::tid AND ");
 	sb_add(&b, qc);
-	sb_add(&b, " IS NULL ORDER BY ctid LIMIT $1), numbered AS (SELECT ctid,"
-		   " row_number() OVER (ORDER BY ctid) AS nanoid_backfill_n FROM batch),"
-		   " upd AS (");
+	sb_add(&b, " IS NULL ORDER BY ctid LIMIT $1), numbered AS (SELECT nb_ctid,"
+		   " row_number() OVER (ORDER BY nb_ctid) AS nb_n FROM batch),"
+		   " upd(nb_filled) AS (");
 	sb_fill(&b, only, qc);
 	sb_add(&b, "),"
-		   " found AS (SELECT count(*) AS n, max(ctid) AS last FROM numbered),"
+		   " found AS (SELECT count(*) AS n, max(nb_ctid) AS last FROM numbered),"
 		   " progress AS (UPDATE ");
 	sb_add(&b, leases);
 	sb_add(&b, " SET cursor = ARRAY[CASE WHEN found.n < $1 THEN $8::tid ELSE found.last END::text],"
-		   " rows_done = rows_done + (SELECT count(*) FROM upd),"
+		   " rows_done = rows_done + " FILLED ","
 		   " batches = batches + 1, rate = $6, updated_at = now(),"
 		   " state = CASE WHEN found.n < $1 AND $9 THEN 'done' ELSE state END"
 		   " FROM found WHERE job = $4 AND lease = $5)"
-		   " SELECT found.n, (SELECT count(*) FROM upd), found.last::text FROM found");
+		   " SELECT found.n, " FILLED ", found.last::text FROM found");
 	free(only);
 	free(qc);
 	if (b.oom) {

@@ -25,13 +25,22 @@ static const char query[] =
 	"  SELECT c.oid, n.nspname, c.relname, c.relkind, c.reltuples"
 	"    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 	"   WHERE c.oid = " TARGET_REGCLASS_SQL "),"
+	/* the column's type through any depth of domains: the base type, and
+	 * the tightest length any level sets (a domain's typmod or the column's) */
+	" chain AS ("
+	"  WITH RECURSIVE d(oid, typmod, depth) AS ("
+	"   SELECT a.atttypid, a.atttypmod, 0 FROM rel JOIN pg_attribute a ON a.attrelid = rel.oid"
+	"    WHERE a.attname = $3::text AND a.attnum > 0 AND NOT a.attisdropped"
+	"   UNION ALL SELECT ty.typbasetype, ty.typtypmod, d.depth + 1"
+	"    FROM d JOIN pg_type ty ON ty.oid = d.oid WHERE ty.typtype = 'd' AND d.depth < 64)"
+	"  SELECT (SELECT oid FROM d ORDER BY depth DESC LIMIT 1) AS base,"
+	"         (SELECT min(typmod) FROM d WHERE typmod >= 0) AS typmod),"
 	" col AS ("
-	"  SELECT a.attnum, t.typname, t.typcategory,"
-	"         CASE d.typtype WHEN 'd' THEN d.typtypmod ELSE a.atttypmod END AS atttypmod,"
+	"  SELECT a.attnum, a.attgenerated, t.typname, t.typcategory,"
+	"         COALESCE(chain.typmod, -1) AS atttypmod,"
 	"         format_type(a.atttypid, a.atttypmod) AS typ"
 	"    FROM rel JOIN pg_attribute a ON a.attrelid = rel.oid"
-	"    JOIN pg_type d ON d.oid = a.atttypid"
-	"    JOIN pg_type t ON t.oid = CASE d.typtype WHEN 'd' THEN d.typbasetype ELSE d.oid END"
+	"    CROSS JOIN chain JOIN pg_type t ON t.oid = chain.base"
 	"   WHERE a.attname = $3::text AND a.attnum > 0 AND NOT a.attisdropped),"
 	" pk AS ("
 	"  SELECT k.ord, a.attname::text AS name"
@@ -53,8 +62,10 @@ static const char query[] =
 	" tree AS ("
 	"  WITH RECURSIVE t(oid) AS ("
 	"   SELECT oid FROM rel UNION SELECT i.inhrelid FROM pg_inherits i JOIN t ON i.inhparent = t.oid)"
-	"  SELECT c.oid, c.relkind, n.nspname, c.relname FROM t"
-	"    JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace)"
+	"  SELECT c.oid, c.relkind, c.relpersistence, n.nspname, c.relname, a.attnum AS colnum"
+	"    FROM t JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace"
+	"    LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $3::text"
+	"         AND a.attnum > 0 AND NOT a.attisdropped)"
 	" SELECT rel.oid IS NOT NULL, rel.nspname, rel.relname, rel.relkind,"
 	"        rel.reltuples,"
 	"        col.attnum IS NOT NULL, col.typname, col.typcategory, col.atttypmod, col.typ,"
@@ -97,7 +108,48 @@ static const char query[] =
 	"                         OR (i.indcollation::oid[])[k2.ord - 1] IS DISTINCT FROM a2.attcollation)),"
 	"        (SELECT s.correlation FROM pg_stats s, keys k1"
 	"          WHERE k1.ord = 1 AND s.schemaname = rel.nspname AND s.tablename = rel.relname"
-	"            AND s.attname = k1.name AND NOT s.inherited)"
+	"            AND s.attname = k1.name AND NOT s.inherited),"
+	/* what the batch cannot work on, or not honestly: each names where */
+	"        col.attgenerated <> '',"
+	"        (SELECT format('%I.%I', nspname, relname) FROM tree"
+	"          WHERE relpersistence = 't' ORDER BY oid LIMIT 1),"
+	"        (SELECT format('%I.%I', nspname, relname) FROM tree"
+	"          WHERE row_security_active(tree.oid) ORDER BY oid LIMIT 1),"
+	"        (SELECT format('rule %I on %I.%I', r.rulename, tree.nspname, tree.relname)"
+	"           FROM tree JOIN pg_rewrite r ON r.ev_class = tree.oid"
+	"          WHERE r.ev_type = '2' AND r.ev_enabled <> 'D' ORDER BY tree.oid, r.rulename LIMIT 1),"
+	/* a partition key column depends internally on its table */
+	"        (SELECT format('%I.%I', tree.nspname, tree.relname) FROM tree JOIN pg_depend d"
+	"             ON d.classid = 'pg_class'::regclass AND d.objid = tree.oid"
+	"            AND d.objsubid = tree.colnum AND d.refclassid = 'pg_class'::regclass"
+	"            AND d.refobjid = tree.oid AND d.refobjsubid = 0 AND d.deptype = 'i'"
+	"          WHERE tree.relkind = 'p' ORDER BY tree.oid LIMIT 1),"
+	"        (SELECT format('%I on %I.%I', k.conname, tree.nspname, tree.relname)"
+	"           FROM tree JOIN pg_constraint k ON k.conrelid = tree.oid"
+	"          WHERE k.contype = 'f' AND tree.colnum = ANY (k.conkey) ORDER BY tree.oid LIMIT 1),"
+	/* a unique index on the column alone, over the whole target */
+	"        NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = rel.oid)"
+	"        AND rel.relkind = 'r' AND EXISTS (SELECT 1 FROM pg_index i"
+	"                 WHERE i.indrelid = rel.oid AND i.indisunique AND i.indisvalid"
+	"                   AND i.indnkeyatts = 1 AND i.indkey[0] = col.attnum"
+	"                   AND i.indpred IS NULL AND i.indexprs IS NULL),"
+	/* (schema, table, index) of every unique index a new id can satisfy:
+	 * one that has the column among its keys or in its expressions */
+	"        (SELECT array_agg(x ORDER BY o, p) FROM ("
+	"          SELECT ic.oid AS o, v.p, v.x FROM tree JOIN pg_index i ON i.indrelid = tree.oid"
+	"            JOIN pg_class ic ON ic.oid = i.indexrelid,"
+	"            LATERAL (VALUES (1, tree.nspname::text), (2, tree.relname::text),"
+	"                            (3, ic.relname::text)) AS v(p, x)"
+	"           WHERE i.indisunique AND (tree.colnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])"
+	"              OR EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass"
+	"                  AND d.objid = i.indexrelid AND d.refclassid = 'pg_class'::regclass"
+	"                  AND d.refobjid = tree.oid AND d.refobjsubid = tree.colnum))) AS ids),"
+	/* BEFORE UPDATE row triggers: what may keep a row from being filled */
+	"        (SELECT string_agg(format('%I on %I.%I', g.tgname, tree.nspname, tree.relname),"
+	"                           ', ' ORDER BY tree.oid, g.tgname)"
+	"           FROM tree JOIN pg_trigger g ON g.tgrelid = tree.oid"
+	"          WHERE NOT g.tgisinternal AND g.tgenabled <> 'D'"
+	"            AND g.tgtype & 19 = 19)"
 	"   FROM (SELECT 1) AS one"
 	"   LEFT JOIN rel ON true LEFT JOIN col ON true LEFT JOIN keys ON true"
 	"  ORDER BY keys.ord";
@@ -108,7 +160,8 @@ enum {
 	F_KEY_NAME, F_KEY_FOUND, F_KEY_TYPE, F_KEY_NOTNULL,
 	F_KEY_UNIQUE, F_ROLE, F_USAGE, F_COL_SELECT, F_COL_UPDATE, F_KEY_SELECT,
 	F_NULL_FRAC, F_OID, F_TREE, F_LEAVES, F_BAD_LEAF, F_LEAF_NOPRIV,
-	F_KEY_INDEXED, F_CORRELATION,
+	F_KEY_INDEXED, F_CORRELATION, F_GENERATED, F_TEMP, F_RLS, F_RULE,
+	F_PARTKEY, F_FOREIGN_KEY, F_UNIQUE_COL, F_ID_INDEXES, F_TRIGGERS,
 };
 
 const char *target_query(void)
@@ -325,6 +378,11 @@ int target_check(struct target *t, const PGresult *res,
 			 c->column, rel);
 		return -1;
 	}
+	if (is_true(res, 0, F_GENERATED)) {
+		snprintf(err, errlen, "column \"%s\" of %s is a generated column; "
+			 "its values are computed, not filled", c->column, rel);
+		return -1;
+	}
 	if (!text_type(PQgetvalue(res, 0, F_TYPNAME),
 		       PQgetvalue(res, 0, F_TYPCATEGORY))) {
 		snprintf(err, errlen, "column \"%s\" of %s is of type %s; "
@@ -338,10 +396,10 @@ int target_check(struct target *t, const PGresult *res,
 
 		if (strcmp(PQgetvalue(res, 0, F_TYPNAME), "varchar") == 0 &&
 		    typmod >= 4 && (size_t)(typmod - 4) < id_len) {
-			snprintf(err, errlen, "column \"%s\" of %s is %s, too short "
-				 "for ids of %zu characters (prefix %zu + size %ld)",
-				 c->column, rel, PQgetvalue(res, 0, F_TYP), id_len,
-				 id_len - (size_t)c->size, c->size);
+			snprintf(err, errlen, "column \"%s\" of %s is %s, which holds "
+				 "%ld characters: too short for ids of %zu (prefix %zu + "
+				 "size %ld)", c->column, rel, PQgetvalue(res, 0, F_TYP),
+				 typmod - 4, id_len, id_len - (size_t)c->size, c->size);
 			return -1;
 		}
 	}
@@ -355,6 +413,33 @@ int target_check(struct target *t, const PGresult *res,
 				 rel, leaf);
 			return -1;
 		}
+	}
+	if (!PQgetisnull(res, 0, F_TEMP)) {
+		snprintf(err, errlen, "%s is a temporary table%s; another session "
+			 "cannot see its rows", PQgetvalue(res, 0, F_TEMP),
+			 strcmp(PQgetvalue(res, 0, F_TEMP), rel) == 0 ? "" :
+			 " in the tree");
+		return -1;
+	}
+	if (!PQgetisnull(res, 0, F_PARTKEY)) {
+		snprintf(err, errlen, "column \"%s\" is in the partition key of %s: "
+			 "filling it would move rows between partitions",
+			 c->column, PQgetvalue(res, 0, F_PARTKEY));
+		return -1;
+	}
+	if (!PQgetisnull(res, 0, F_FOREIGN_KEY)) {
+		snprintf(err, errlen, "column \"%s\" is in foreign key %s: "
+			 "a generated id would not exist in the referenced table",
+			 c->column, PQgetvalue(res, 0, F_FOREIGN_KEY));
+		return -1;
+	}
+	if (!PQgetisnull(res, 0, F_RULE)) {
+		/* A rule rewrites the batch's UPDATE: its row counts and the
+		 * ctid match would no longer say what was filled. */
+		snprintf(err, errlen, "%s rewrites UPDATE; the batches cannot "
+			 "work through a rule (drop or disable it for the backfill)",
+			 PQgetvalue(res, 0, F_RULE));
+		return -1;
 	}
 	if (check_key(res, c, rel, err, errlen) < 0)
 		return -1;
@@ -385,6 +470,16 @@ int target_check(struct target *t, const PGresult *res,
 			 PQgetvalue(res, 0, F_LEAF_NOPRIV), rel);
 		return -1;
 	}
+	if (!PQgetisnull(res, 0, F_RLS)) {
+		/* The batches and the final check would see, fill and count
+		 * only the rows the policies show: "done" would be a lie. */
+		snprintf(err, errlen, "row-level security applies to role \"%s\" on %s: "
+			 "the backfill would see only the rows its policies show; run it "
+			 "as the table's owner (without FORCE ROW LEVEL SECURITY) or as a "
+			 "role with BYPASSRLS", PQgetvalue(res, 0, F_ROLE),
+			 PQgetvalue(res, 0, F_RLS));
+		return -1;
+	}
 	if (rows > CONFIG_MAX_KEYS) {
 		snprintf(err, errlen, "key of %s has %d columns; at most %d are supported",
 			 rel, rows, CONFIG_MAX_KEYS);
@@ -410,9 +505,43 @@ int target_check(struct target *t, const PGresult *res,
 		t->keys[i] = xstrdup(PQgetvalue(res, i, F_KEY_NAME));
 		t->key_types[i] = (Oid)strtoul(PQgetvalue(res, i, F_KEY_TYPE), NULL, 10);
 	}
+	t->unique_index = is_true(res, 0, F_UNIQUE_COL);
+	if (!PQgetisnull(res, 0, F_ID_INDEXES)) {
+		const char *text = PQgetvalue(res, 0, F_ID_INDEXES);
+		int max = 1;
+		int n;
+
+		for (const char *p = text; *p; p++)
+			max += *p == ',';
+		t->id_indexes = calloc((size_t)max + 1, sizeof *t->id_indexes);
+		if (!t->id_indexes) {
+			fputs("nanoid-backfill: out of memory\n", stderr);
+			abort();
+		}
+		n = pgbin_parse_text_array(text, t->id_indexes, max);
+		/* Malformed: none known, so every violation counts as incurable. */
+		t->nid_indexes = n < 0 ? 0 : n / 3;
+	}
+	t->triggers = PQgetisnull(res, 0, F_TRIGGERS) ? NULL :
+		      xstrdup(PQgetvalue(res, 0, F_TRIGGERS));
 	t->reltuples = strtod(PQgetvalue(res, 0, F_RELTUPLES), NULL);
 	t->null_frac = strtod(PQgetvalue(res, 0, F_NULL_FRAC), NULL);
 	return 0;
+}
+
+bool target_id_index(const struct target *t, const char *schema,
+		     const char *table, const char *index)
+{
+	if (!schema || !table || !index)
+		return false;
+	for (int i = 0; i < t->nid_indexes; i++) {
+		char *const *x = &t->id_indexes[i * 3];
+
+		if (strcmp(x[0], schema) == 0 && strcmp(x[1], table) == 0 &&
+		    strcmp(x[2], index) == 0)
+			return true;
+	}
+	return false;
 }
 
 void target_missing(const struct config *c, char *err, size_t errlen)
@@ -451,5 +580,9 @@ void target_free(struct target *t)
 	free(t->column);
 	for (int i = 0; i < t->nkeys; i++)
 		free(t->keys[i]);
+	for (int i = 0; t->id_indexes && t->id_indexes[i]; i++)
+		free(t->id_indexes[i]);
+	free(t->id_indexes);
+	free(t->triggers);
 	memset(t, 0, sizeof *t);
 }

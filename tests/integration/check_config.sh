@@ -88,7 +88,7 @@ check 78 --table t --column n
 err_is 'column "n" of "public"\."t" is of type integer' "wrong type (78)"
 
 check 78 --table t --column short
-err_is 'column "short" of "public"\."t" is character varying\(10\), too short for ids of 21 characters' "varchar too short (78)"
+err_is 'column "short" of "public"\."t" is character varying\(10\), which holds 10 characters: too short for ids of 21' "varchar too short (78)"
 check 0 --table t --column short --size 6 --prefix abcd
 assert_file_match "$WORK/assert.out" '^configuration OK: "public"\."t"\."short"' "varchar(10) fits prefix 4 + size 6"
 
