@@ -31,7 +31,8 @@
 /*
  * Runs the subcommand for cfg (validated). Returns 0 clean;
  * VERIFY_EXIT_NOT_CLEAN problems found; 1 runtime failure (cannot connect,
- * SQL error, stopped by SIGINT/SIGTERM); 78 no such table or column.
+ * SQL error, stopped by SIGINT/SIGTERM); 78 no such table or column, or
+ * row-level security would hide rows from the role.
  */
 int verify_run(const struct config *cfg);
 

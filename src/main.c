@@ -49,7 +49,8 @@ static const struct subcommand subcommands[] = {
 	  "         [--size N] [--alphabet A] [--prefix P]\n"
 	  "Count NULL, duplicate and malformed values; print a summary.\n"
 	  "Exit status: 0 clean, 65 not clean, 1 failure, 64 usage error, "
-	  "78 no such\ntable or column.\n", verify_run },
+	  "78 no such\ntable or column, or row-level security hides rows from the role.\n",
+	  verify_run },
 };
 
 #define NSUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])

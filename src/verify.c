@@ -21,7 +21,8 @@
  * The table as the backfill finds it (quote_ident keeps names exactly as
  * given; to_regclass gives NULL instead of an error), the column, and two
  * facts for the summary: NOT NULL, and a valid unique index on the column
- * alone.
+ * alone. Then whether row-level security would hide rows from this role
+ * (through the table, only its own policies apply, not its children's).
  */
 static const char resolve_sql[] =
 	"SELECT n.nspname, c.relname, c.relkind, a.attnum IS NOT NULL,"
@@ -31,7 +32,7 @@ static const char resolve_sql[] =
 	"           AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum"
 	"           AND i.indpred IS NULL AND i.indexprs IS NULL"
 	"         ORDER BY 1 LIMIT 1),"
-	"       c.oid"
+	"       c.oid, row_security_active(c.oid), current_user"
 	"  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 	"  LEFT JOIN pg_attribute a ON a.attrelid = c.oid"
 	"       AND a.attname = $3::text AND a.attnum > 0 AND NOT a.attisdropped"
@@ -153,6 +154,15 @@ int verify_run(const struct config *cfg)
 	if (PQgetvalue(res, 0, 3)[0] != 't') {
 		log_error("column \"%s\" does not exist in table \"%s\".\"%s\"",
 			  cfg->column, nsp, rel);
+		rc = NB_EXIT_CONFIG;
+		goto out;
+	}
+	if (PQgetvalue(res, 0, 7)[0] == 't') {
+		/* Counts over the rows the policies show would say nothing. */
+		log_error("row-level security applies to role \"%s\" on \"%s\".\"%s\": "
+			  "verify would see only the rows its policies show; run it as "
+			  "the table's owner (without FORCE ROW LEVEL SECURITY) or as a "
+			  "role with BYPASSRLS", PQgetvalue(res, 0, 8), nsp, rel);
 		rc = NB_EXIT_CONFIG;
 		goto out;
 	}
