@@ -25,6 +25,8 @@
  *                                 at by a probe that found nothing, and the max the
  *                                 last probe saw; service passes probe past hwm
  *   swept_at timestamptz          the last whole-table probe that found nothing
+ *   id_size integer, id_alphabet text, id_prefix text
+ *                                 the ids' format; a resume with another is refused
  *   next_lease integer            number of the next lease to carve
  *   rows_done bigint              rows filled by leases of finished passes
  *   batches bigint                batches of finished passes
@@ -70,6 +72,13 @@
 
 struct worker;
 
+/* The ids a job makes: recorded with the job, a resume must match. */
+struct progress_format {
+	long size;
+	const char *alphabet;
+	const char *prefix;
+};
+
 /* The statements on the progress tables, built once per process. */
 struct progress {
 	char *schema_q;              /* quoted progress schema */
@@ -83,6 +92,7 @@ struct progress {
 	char *sql_new_lease, *sql_pass_end;
 	char *sql_lease_gone, *sql_frontier_done, *sql_new_block_lease;
 	char *sql_stay_idle;
+	struct progress_format format;   /* as the claim sent it */
 };
 
 /* Where the job stands when this process joins it. */
@@ -149,15 +159,20 @@ int progress_send_setup(struct progress *p, struct worker *w);
  * the claim's answer tells the walk to go on with.
  */
 int progress_send_claim(struct progress *p, struct worker *w, double estimate,
-			bool adopt_walk);
+			bool adopt_walk, const struct progress_format *f);
 
 /*
  * Reads the claim's result. Returns 0; or -1 with one line in err if the
- * job name belongs to another target (a configuration error) or the
- * result is malformed.
+ * job name belongs to another target, the job makes ids of another
+ * format, a pass in progress walks otherwise (configuration errors), or
+ * the result is malformed.
  */
 int progress_read_claim(struct progress *p, const PGresult *res,
 			struct progress_claim *claim, char *err, size_t errlen);
+
+/* "21 symbols of "abc..." after prefix "usr_"", control bytes shown safely. */
+void progress_format_describe(char *buf, size_t len, long size,
+			      const char *alphabet, const char *prefix);
 
 /* Records "stopped" (unless the job is done). */
 int progress_send_stopped(struct progress *p, struct worker *w);

@@ -737,6 +737,16 @@ static int adopt_walk(struct backfill *bf, struct wk *w, enum walk walk)
 	return 0;
 }
 
+static void send_claim(struct wk *w)
+{
+	struct backfill *bf = w->bf;
+	const struct progress_format f = { bf->cfg->size, bf->cfg->alphabet,
+					   bf->cfg->prefix };
+
+	sent(w, STEP_CLAIM, progress_send_claim(&bf->prog, &w->conn, bf->estimate,
+						strcmp(bf->cfg->order, "auto") == 0, &f));
+}
+
 static void after_claim(struct wk *w, PGresult *res)
 {
 	struct backfill *bf = w->bf;
@@ -1475,14 +1485,12 @@ static void on_result(struct worker *conn, PGresult *res)
 	case STEP_ESTIMATE: after_estimate(w, res); break;
 	case STEP_EXISTS:
 		if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't')
-			sent(w, STEP_CLAIM, progress_send_claim(&bf->prog, conn, bf->estimate,
-								  strcmp(bf->cfg->order, "auto") == 0));
+			send_claim(w);
 		else
 			sent(w, STEP_SETUP, progress_send_setup(&bf->prog, conn));
 		break;
 	case STEP_SETUP:
-		sent(w, STEP_CLAIM, progress_send_claim(&bf->prog, conn, bf->estimate,
-								  strcmp(bf->cfg->order, "auto") == 0));
+		send_claim(w);
 		break;
 	case STEP_CLAIM: after_claim(w, res); break;
 	case STEP_PREPARE:

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "db.h"
 #include "pgbin.h"
 #include "pgtext.h"
 #include "worker.h"
@@ -49,7 +50,10 @@ static const char setup_fmt[] =
 	" ADD COLUMN IF NOT EXISTS frontier_end bigint,"
 	" ADD COLUMN IF NOT EXISTS hwm bigint,"
 	" ADD COLUMN IF NOT EXISTS hwm_next bigint,"
-	" ADD COLUMN IF NOT EXISTS swept_at timestamptz;"
+	" ADD COLUMN IF NOT EXISTS swept_at timestamptz,"
+	" ADD COLUMN IF NOT EXISTS id_size integer,"
+	" ADD COLUMN IF NOT EXISTS id_alphabet text,"
+	" ADD COLUMN IF NOT EXISTS id_prefix text;"
 	"CREATE TABLE IF NOT EXISTS %1$s.leases ("
 	" job text NOT NULL REFERENCES %1$s.jobs ON DELETE CASCADE,"
 	" lease integer NOT NULL,"
@@ -97,8 +101,8 @@ static const char setup_fmt[] =
 static const char claim_fmt[] =
 	"WITH up AS ("
 	" INSERT INTO %1$s AS j (job, schema_name, table_name, column_name,"
-	"  key_columns, state, rows_estimate, walk)"
-	"  VALUES ($1, $2, $3, $4, $5, 'running', $6, $7)"
+	"  key_columns, state, rows_estimate, walk, id_size, id_alphabet, id_prefix)"
+	"  VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $9, $10, $11)"
 	/* A job between passes (stopped or done after one) goes idle as if
 	 * its interval were over: a service's next pass starts with the probe,
 	 * not with a walk of the whole table. */
@@ -107,11 +111,16 @@ static const char claim_fmt[] =
 	"  idle_since = CASE WHEN j.passes > 0 AND NOT " MID_PASS
 	"   THEN now() - interval '100 years' END,"
 	"  rows_estimate = COALESCE(EXCLUDED.rows_estimate, j.rows_estimate),"
-	"  walk = CASE WHEN " MID_PASS " THEN COALESCE(j.walk, 'key') ELSE EXCLUDED.walk END"
+	"  walk = CASE WHEN " MID_PASS " THEN COALESCE(j.walk, 'key') ELSE EXCLUDED.walk END,"
+	/* a job recorded before formats were: this run's is its format now */
+	"  id_size = EXCLUDED.id_size, id_alphabet = EXCLUDED.id_alphabet,"
+	"  id_prefix = EXCLUDED.id_prefix"
 	"  WHERE (j.schema_name, j.table_name, j.column_name, j.key_columns)"
 	"   = (EXCLUDED.schema_name, EXCLUDED.table_name, EXCLUDED.column_name,"
 	"      EXCLUDED.key_columns)"
 	"   AND (NOT " MID_PASS " OR COALESCE(j.walk, 'key') = EXCLUDED.walk OR $8)"
+	"   AND (j.id_size IS NULL OR (j.id_size, j.id_alphabet, j.id_prefix)"
+	"        = (EXCLUDED.id_size, EXCLUDED.id_alphabet, EXCLUDED.id_prefix))"
 	" RETURNING (xmax = 0) AS created, rows_done, schema_name, table_name,"
 	"  column_name, key_columns, walk),"
 	" l AS (SELECT COALESCE(sum(rows_done), 0) AS rows_done,"
@@ -119,10 +128,12 @@ static const char claim_fmt[] =
 	"  count(*) FILTER (WHERE state = 'open' AND cursor IS NOT NULL) AS started"
 	"  FROM %2$s WHERE job = $1)"
 	" SELECT true, created, up.rows_done + l.rows_done, l.open, l.started,"
-	"  schema_name, table_name, column_name, array_to_string(key_columns, ', '), walk"
+	"  schema_name, table_name, column_name, array_to_string(key_columns, ', '), walk,"
+	"  NULL::integer, NULL::text, NULL::text"
 	"  FROM up, l"
 	" UNION ALL SELECT false, false, 0, 0, 0, schema_name, table_name,"
-	"  column_name, array_to_string(key_columns, ', '), COALESCE(walk, 'key')"
+	"  column_name, array_to_string(key_columns, ', '), COALESCE(walk, 'key'),"
+	"  id_size, id_alphabet, id_prefix"
 	"  FROM %1$s WHERE job = $1 AND NOT EXISTS (SELECT 1 FROM up)";
 
 static const char pass_end_fmt[] =
@@ -184,7 +195,7 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		" AND to_regclass($3) IS NOT NULL"
 		/* and of the latest shape: else setup adds what is missing */
 		" AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)"
-		"  AND attname = 'swept_at' AND NOT attisdropped)"
+		"  AND attname = 'id_prefix' AND NOT attisdropped)"
 		" AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($2)"
 		"  AND attname = 'rel' AND NOT attisdropped)");
 	p->sql_setup = pgtext_printf(setup_fmt, p->schema_q);
@@ -319,22 +330,25 @@ static int array_param(struct array_param *a, char *const *items, int n)
 }
 
 int progress_send_claim(struct progress *p, struct worker *w, double estimate,
-			bool adopt_walk)
+			bool adopt_walk, const struct progress_format *f)
 {
-	static const Oid types[8] = { PGBIN_TEXTOID, PGBIN_TEXTOID, PGBIN_TEXTOID,
-				      PGBIN_TEXTOID, PGBIN_TEXTARRAYOID, PGBIN_FLOAT8OID,
-				      PGBIN_TEXTOID, PGBIN_BOOLOID };
+	static const Oid types[11] = { PGBIN_TEXTOID, PGBIN_TEXTOID, PGBIN_TEXTOID,
+				       PGBIN_TEXTOID, PGBIN_TEXTARRAYOID, PGBIN_FLOAT8OID,
+				       PGBIN_TEXTOID, PGBIN_BOOLOID, PGBIN_INT4OID,
+				       PGBIN_TEXTOID, PGBIN_TEXTOID };
 	const struct target *t = p->target;
 	struct array_param keys;
-	char est[32];
-	const char *values[8];
-	int lengths[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
-	int formats[8] = { 0, 0, 0, 0, 1, 0, 0, 0 };
+	char est[32], size[24];
+	const char *values[11];
+	int lengths[11] = { 0 };
+	int formats[11] = { 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
 	int rc;
 
 	if (array_param(&keys, t->keys, t->nkeys) != 0)
 		return -1;
+	p->format = *f;
 	snprintf(est, sizeof est, "%.17g", estimate);
+	snprintf(size, sizeof size, "%ld", f->size);
 	values[0] = p->job;
 	values[1] = t->schema;
 	values[2] = t->table;
@@ -343,8 +357,11 @@ int progress_send_claim(struct progress *p, struct worker *w, double estimate,
 	values[5] = estimate >= 0 ? est : NULL;
 	values[6] = target_walk_name(t->walk);
 	values[7] = adopt_walk ? "t" : "f";
+	values[8] = size;
+	values[9] = f->alphabet;
+	values[10] = f->prefix;
 	lengths[4] = keys.len;
-	rc = worker_send(w, p->sql_claim, 8, types, values, lengths, formats);
+	rc = worker_send(w, p->sql_claim, 11, types, values, lengths, formats);
 	free(keys.buf);
 	return rc;
 }
@@ -364,7 +381,7 @@ int progress_read_claim(struct progress *p, const PGresult *res,
 
 	memset(claim, 0, sizeof *claim);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != 10) {
+	    PQnfields(res) != 13) {
 		snprintf(err, errlen, "unexpected answer claiming job \"%s\"", p->job);
 		return -1;
 	}
@@ -378,7 +395,28 @@ int progress_read_claim(struct progress *p, const PGresult *res,
 			append(keys, sizeof keys, &used, i ? ", " : "");
 			append(keys, sizeof keys, &used, t->keys[i]);
 		}
-		/* Our target, refused: the walk of a pass in progress differs. */
+		/* Our target, refused: the ids' format or the walk of a pass in
+		 * progress differs. */
+		if (strcmp(PQgetvalue(res, 0, 5), t->schema) == 0 &&
+		    strcmp(PQgetvalue(res, 0, 6), t->table) == 0 &&
+		    strcmp(PQgetvalue(res, 0, 7), t->column) == 0 &&
+		    strcmp(PQgetvalue(res, 0, 8), keys) == 0 &&
+		    !PQgetisnull(res, 0, 10) &&
+		    (strtol(PQgetvalue(res, 0, 10), NULL, 10) != p->format.size ||
+		     strcmp(PQgetvalue(res, 0, 11), p->format.alphabet) != 0 ||
+		     strcmp(PQgetvalue(res, 0, 12), p->format.prefix) != 0)) {
+			char was[600], now[600];
+
+			progress_format_describe(was, sizeof was,
+						 strtol(PQgetvalue(res, 0, 10), NULL, 10),
+						 PQgetvalue(res, 0, 11), PQgetvalue(res, 0, 12));
+			progress_format_describe(now, sizeof now, p->format.size,
+						 p->format.alphabet, p->format.prefix);
+			snprintf(err, errlen, "job \"%s\" fills ids of %s; this run would "
+				 "make ids of %s: give the job's --size, --alphabet and "
+				 "--prefix, or start a new job with --job", p->job, was, now);
+			return -1;
+		}
 		if (strcmp(PQgetvalue(res, 0, 5), t->schema) == 0 &&
 		    strcmp(PQgetvalue(res, 0, 6), t->table) == 0 &&
 		    strcmp(PQgetvalue(res, 0, 7), t->column) == 0 &&
@@ -402,6 +440,18 @@ int progress_read_claim(struct progress *p, const PGresult *res,
 	claim->walk = strcmp(PQgetvalue(res, 0, 9), "physical") == 0 ?
 		      WALK_PHYSICAL : WALK_KEY;
 	return 0;
+}
+
+void progress_format_describe(char *buf, size_t len, long size,
+			      const char *alphabet, const char *prefix)
+{
+	char shown_a[300], shown_p[160];
+
+	snprintf(buf, len, "%ld symbols of \"%s\"%s%s%s", size,
+		 db_display(alphabet, shown_a, sizeof shown_a),
+		 prefix[0] ? " after prefix \"" : "",
+		 prefix[0] ? db_display(prefix, shown_p, sizeof shown_p) : "",
+		 prefix[0] ? "\"" : "");
 }
 
 int progress_send_stopped(struct progress *p, struct worker *w)
