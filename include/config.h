@@ -35,6 +35,8 @@ struct config {
 	long size;                  /* default 21 */
 	char *alphabet;             /* default NANOID_DEFAULT_ALPHABET */
 	char *prefix;               /* default "" */
+	bool allow_duplicates;      /* fill where ids likely repeat and no
+	                             * unique index rejects them (idspace.h) */
 
 	/* how */
 	long batch_size;            /* default 1000; 1..100000 */

@@ -120,6 +120,8 @@ static const struct key_def keys[] = {
 		 KEY_EMPTY_OK, "symbols to draw from (printable, distinct)"),
 	K_STRING("prefix", prefix, "", "TEXT", KEY_EMPTY_OK,
 		 "fixed text before every id, e.g. ord_"),
+	K_BOOL("allow-duplicates", allow_duplicates, "false", 0,
+	       "accept ids that likely repeat, with no unique index"),
 	K_LONG("batch-size", batch_size, "1000", 1, 100000, "N", KEY_RELOAD,
 	       "rows per batch, one transaction each"),
 	K_BOOL("until-done", until_done, "false", 0,

@@ -94,6 +94,7 @@ static const struct sample {
 	{ "size", "30", "30" },
 	{ "alphabet", "0123456789abcdef", "0123456789abcdef" },
 	{ "prefix", "ord_", "ord_" },
+	{ "allow-duplicates", NULL, "true" },
 	{ "batch-size", "250", "250" },
 	{ "until-done", NULL, "true" },
 	{ "idle-interval", "2.5", "2.5" },
@@ -179,6 +180,7 @@ static void check_defaults(const struct config *c)
 	ck_assert_int_eq(c->size, NANOID_DEFAULT_SIZE);
 	ck_assert_str_eq(c->alphabet, NANOID_DEFAULT_ALPHABET);
 	ck_assert_str_eq(c->prefix, "");
+	ck_assert(!c->allow_duplicates);
 	ck_assert_int_eq(c->batch_size, 1000);
 	ck_assert(!c->until_done);
 	ck_assert_double_eq(c->idle_interval, 60.0);
@@ -990,7 +992,7 @@ START_TEST(test_reload)
 		static const char *const restart[] = {
 			"dsn", "schema", "table", "column", "key", "job",
 			"progress-schema", "size", "alphabet", "prefix",
-			"until-done", "workers",
+			"allow-duplicates", "until-done", "workers",
 		};
 		const char *name = config_key_name(i);
 
