@@ -337,36 +337,15 @@ static int check_progress(struct check *c, const char *job)
 
 /*
  * The table's rows for the birthday bound: the planner's count of the
- * whole table (every partition and child, and it exists without ANALYZE:
- * the run's own estimate), else reltuples; -1 if neither is known. Only
- * the plan is made (EXPLAIN): nothing is read; the lock it takes waits at
- * most lock_timeout behind DDL.
+ * whole table (every partition and child; the run's own estimate), else
+ * reltuples; -1 if neither is known.
  */
 static double table_rows(struct check *c, bool column_missing)
 {
-	char *qs = db_quote(c->conn, c->t.schema), *qt = db_quote(c->conn, c->t.table);
-	char *sql = NULL, buf[LINE];
-	double rows = column_missing || c->t.reltuples < 0 ? -1 : c->t.reltuples;
-	PGresult *res;
-	const char *at;
+	double rows = db_planned_rows(c->conn, c->t.schema, c->t.table);
 
-	if (qs == NULL || qt == NULL ||
-	    asprintf(&sql, "SET lock_timeout = '5s';"
-		     " EXPLAIN (FORMAT JSON) SELECT 1 FROM %s.%s", qs, qt) < 0)
-		sql = NULL;
-	free(qs);
-	free(qt);
-	if (sql == NULL)
-		return rows;
-	res = db_exec(c->conn, sql, 0, NULL, true);
-	free(sql);
-	if (db_ok(res) && PQntuples(res) == 1 &&
-	    (at = strstr(PQgetvalue(res, 0, 0), "\"Plan Rows\":")) != NULL)
-		rows = strtod(at + strlen("\"Plan Rows\":"), NULL);
-	else
-		log_debug("the table's row estimate: %s",
-			  db_error(c->conn, res, buf, sizeof buf));
-	PQclear(res);
+	if (rows < 0 && !column_missing && c->t.reltuples >= 0)
+		rows = c->t.reltuples;
 	return rows;
 }
 
@@ -417,25 +396,17 @@ static int check_idspace(struct check *c, bool column_missing, char *line,
 			 size_t len)
 {
 	const struct config *cfg = c->cfg;
-	double l = idspace_log10((unsigned)strlen(cfg->alphabet), cfg->size);
+	unsigned alphabet_len = (unsigned)strlen(cfg->alphabet);
+	double l = idspace_log10(alphabet_len, cfg->size);
 	double rows = table_rows(c, column_missing);
-	char space[64], sample[128], mine[128], verdict[LINE];
+	char summary[LINE / 2], verdict[LINE];
 	bool unique = false;
 	int rc = column_missing ? NB_EXIT_OK : unique_index(c, &unique);
 
 	if (rc != NB_EXIT_OK)
 		return rc;
-	idspace_space(space, sizeof space, l);
-	idspace_describe(sample, sizeof sample, l, IDSPACE_SAMPLE_IDS);
-	mine[0] = '\0';
-	if (rows >= 2) {
-		char d[96];
-
-		idspace_describe(d, sizeof d, l, rows);
-		snprintf(mine, sizeof mine, "; for the table's rows, %s", d);
-	}
-	snprintf(line, len, "ids: %ld symbols of %zu (%s distinct ids); %s%s",
-		 cfg->size, strlen(cfg->alphabet), space, sample, mine);
+	idspace_summary(summary, sizeof summary, alphabet_len, cfg->size, rows);
+	snprintf(line, len, "ids: %s", summary);
 	switch (idspace_judge(l, rows, unique, cfg->allow_duplicates,
 			      verdict, sizeof verdict)) {
 	case IDSPACE_OK:

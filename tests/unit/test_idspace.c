@@ -180,6 +180,18 @@ START_TEST(test_default_format)
 	ck_assert_str_eq(buf, "10 ids: p(collision) ~ 0.52");
 	idspace_describe(buf, sizeof buf, idspace_log10(64, 6), 1000);
 	ck_assert_str_eq(buf, "1,000 ids: p(collision) ~ 7.3e-06");
+
+	/* The one-line summary, without and with the table's rows. */
+	idspace_summary(buf, sizeof buf, 64, 21, -1);
+	ck_assert_str_eq(buf, "21 symbols of 64 (10^37.9 distinct ids); "
+			 "1e+09 ids: p(collision) ~ 5.9e-21");
+	idspace_summary(buf, sizeof buf, 64, 21, 1);
+	ck_assert_str_eq(buf, "21 symbols of 64 (10^37.9 distinct ids); "
+			 "1e+09 ids: p(collision) ~ 5.9e-21");
+	idspace_summary(buf, sizeof buf, 64, 3, 100000);
+	ck_assert_str_eq(buf, "3 symbols of 64 (262,144 distinct ids); "
+			 "1e+09 ids: p(collision) = 1; for the table's rows, "
+			 "100,000 ids: p(collision) ~ 1");
 }
 END_TEST
 
