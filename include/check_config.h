@@ -12,7 +12,12 @@
  *   - the role may SELECT the key and the column and UPDATE the column;
  *   - the progress tables can be created (CREATE on the database or the
  *     schema) or, if they exist, written;
- *   - the job name is not recorded for another target.
+ *   - the job name is not recorded for another target;
+ *   - the id format against the table's rows, by the birthday bound
+ *     (idspace_judge): the rows are the planner's estimate (EXPLAIN, no
+ *     scan), "unique" a valid unique index on exactly the column that
+ *     covers the whole target (a table without children, or a partitioned
+ *     table), --allow-duplicates from the config.
  * It never creates the progress schema or anything else.
  */
 #ifndef NB_CHECK_CONFIG_H
@@ -24,12 +29,15 @@
 #include "config.h"
 
 /*
- * Runs the check for cfg (validated). On success prints one line on
+ * Runs the check for cfg (validated). On success prints two lines on
  * stdout, `configuration OK: "schema"."table"."column" by key (k1, k2);
- * job "name"`, and returns 0. Otherwise logs the one error line a run
- * would log and returns its exit code: 78 for a bad dsn, a target that
- * cannot be backfilled, a missing privilege or a job name taken by
- * another target; 1 when the server cannot be reached or fails.
+ * job "name"` and `ids: 21 symbols of 64 (10^37.9 distinct ids); 1e+09
+ * ids: p(collision) ~ 5.9e-21[; for the table's rows, N ids: ...]`, logs
+ * the birthday bound's warning if there is one, and returns 0. Otherwise
+ * logs the one error line a run would log and returns its exit code: 78
+ * for a bad dsn, a target that cannot be backfilled, a missing privilege,
+ * a job name taken by another target, or ids the rule refuses; 1 when the
+ * server cannot be reached or fails.
  * With --add-column and a missing column, the table is checked and the
  * line says the column will be added (the run checks the rest of the
  * target in the transaction that adds it).

@@ -77,6 +77,16 @@ bool db_lock_failure(const PGresult *res);
 char *db_quote(PGconn *conn, const char *name);
 
 /*
+ * The planner's row count of schema.table and every partition or child
+ * under it: EXPLAIN, so no row is read, and it exists without ANALYZE
+ * (the planner scales by the relation's size). Run in a transaction of
+ * its own with lock_timeout 5 s, so DDL holding the table makes it give
+ * up rather than wait. Returns the count, or -1 (logged at debug) when it
+ * cannot be had.
+ */
+double db_planned_rows(PGconn *conn, const char *schema, const char *table);
+
+/*
  * Quotes an identifier without a connection, as PostgreSQL's quote_ident
  * would if it always quoted: "name" with every " doubled. Always valid
  * SQL, whatever the name holds. The caller free()s the result; NULL if

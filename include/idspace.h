@@ -59,6 +59,15 @@ void idspace_describe(char *buf, size_t len, double log10_ids, double n);
  */
 void idspace_space(char *buf, size_t len, double log10_ids);
 
+/*
+ * The format in one line, as --check-config and plan show it:
+ * "21 symbols of 64 (10^37.9 distinct ids); 1e+09 ids: p(collision) ~
+ * 5.9e-21", then, where rows >= 2, "; for the table's rows, 100,000 ids:
+ * p(collision) ~ ...". Always NUL-terminated.
+ */
+void idspace_summary(char *buf, size_t len, unsigned alphabet_len, long size,
+		     double rows);
+
 enum idspace_verdict {
 	IDSPACE_OK,        /* nothing to say */
 	IDSPACE_WARN,      /* proceed, with the line as a warning */

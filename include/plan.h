@@ -8,7 +8,8 @@
  * after every version already in DIR):
  *
  *   1 add_C_to_T                       ADD COLUMN IF NOT EXISTS, nullable
- *   2 backfill_C_in_T                  comments only: how to run the backfill
+ *   2 backfill_C_in_T                  comments only: how to run the backfill,
+ *                                      and the format's id space (idspace.h)
  *   3 add_C_not_null_check_to_T        CHECK (C IS NOT NULL) NOT VALID
  *   4 validate_C_not_null_check_on_T   VALIDATE CONSTRAINT
  *   5 set_C_not_null_on_T              SET NOT NULL, drop the check
@@ -115,6 +116,10 @@ struct plan_tree {
 	 * include the partition key. */
 	bool global;
 	char *partkeys;             /* the tree's partition keys, "LIST (region), HASH (id)" */
+	/* The planner's row count of the whole table, partitioned or not
+	 * (db_planned_rows), which plan_run reads with the tree; 0 or less:
+	 * not known. Step 2 then also gives p(collision) for that many ids. */
+	double rows;
 };
 
 /*

@@ -12,6 +12,7 @@
 
 #include "db.h"
 #include "exit_codes.h"
+#include "idspace.h"
 #include "log.h"
 #include "target.h"
 
@@ -334,10 +335,97 @@ static int check_progress(struct check *c, const char *job)
 	return rc;
 }
 
+/*
+ * The table's rows for the birthday bound: the planner's count of the
+ * whole table (every partition and child; the run's own estimate), else
+ * reltuples; -1 if neither is known.
+ */
+static double table_rows(struct check *c, bool column_missing)
+{
+	double rows = db_planned_rows(c->conn, c->t.schema, c->t.table);
+
+	if (rows < 0 && !column_missing && c->t.reltuples >= 0)
+		rows = c->t.reltuples;
+	return rows;
+}
+
+/*
+ * Whether a unique index rejects a repeated id anywhere in the target: a
+ * valid, unique, non-partial index on exactly the column, on a table
+ * without children or on a partitioned table (whose index then spans
+ * every partition). An inheritance parent's index covers its own rows
+ * only, and a unique index on each partition does not see the others.
+ * Returns NB_EXIT_OK with *unique set, or the exit code after logging.
+ */
+static int unique_index(struct check *c, bool *unique)
+{
+	static const char sql[] =
+		"SELECT EXISTS (SELECT 1 FROM pg_index i"
+		"         WHERE i.indrelid = r.oid AND i.indisunique AND i.indisvalid"
+		"           AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum"
+		"           AND i.indpred IS NULL AND i.indexprs IS NULL)"
+		"   AND (r.relkind = 'p' OR NOT EXISTS (SELECT 1 FROM pg_inherits h"
+		"                                       WHERE h.inhparent = r.oid))"
+		" FROM pg_class r JOIN pg_attribute a ON a.attrelid = r.oid"
+		" WHERE r.oid = $1::oid AND a.attname = $2::text AND a.attnum > 0"
+		"   AND NOT a.attisdropped";
+	char oid[16];
+	const char *vals[2] = { oid, c->t.column };
+	PGresult *res;
+	int rc;
+
+	snprintf(oid, sizeof oid, "%u", (unsigned)c->t.oid);
+	res = db_exec(c->conn, sql, 2, vals, true);
+	if (!db_ok(res)) {
+		rc = fail_res(c, res, "looking for a unique index on the column");
+		PQclear(res);
+		return rc;
+	}
+	*unique = PQntuples(res) == 1 && is_t(res, 0, 0);
+	PQclear(res);
+	return NB_EXIT_OK;
+}
+
+/*
+ * The id space of the configured format, in line (for stdout), and the
+ * birthday bound's verdict for the table's rows (idspace_judge): a
+ * refusal is logged and is a configuration error, a warning is logged
+ * and passes.
+ */
+static int check_idspace(struct check *c, bool column_missing, char *line,
+			 size_t len)
+{
+	const struct config *cfg = c->cfg;
+	unsigned alphabet_len = (unsigned)strlen(cfg->alphabet);
+	double l = idspace_log10(alphabet_len, cfg->size);
+	double rows = table_rows(c, column_missing);
+	char summary[LINE / 2], verdict[LINE];
+	bool unique = false;
+	int rc = column_missing ? NB_EXIT_OK : unique_index(c, &unique);
+
+	if (rc != NB_EXIT_OK)
+		return rc;
+	idspace_summary(summary, sizeof summary, alphabet_len, cfg->size, rows);
+	snprintf(line, len, "ids: %s", summary);
+	switch (idspace_judge(l, rows, unique, cfg->allow_duplicates,
+			      verdict, sizeof verdict)) {
+	case IDSPACE_OK:
+		break;
+	case IDSPACE_WARN:
+		log_warn("%s", verdict);
+		break;
+	case IDSPACE_REFUSE:
+		log_error("%s", verdict);
+		return NB_EXIT_CONFIG;
+	}
+	return NB_EXIT_OK;
+}
+
 int check_config_run(const struct config *cfg)
 {
 	struct check c;
 	char err[LINE], keys[LINE], s[NAME], t[NAME], col[NAME], j[NAME];
+	char ids[LINE];
 	char *job = NULL;
 	bool column_missing = false;
 	PGresult *res;
@@ -392,6 +480,9 @@ int check_config_run(const struct config *cfg)
 	rc = check_progress(&c, job);
 	if (rc != NB_EXIT_OK)
 		goto out;
+	rc = check_idspace(&c, column_missing, ids, sizeof ids);
+	if (rc != NB_EXIT_OK)
+		goto out;
 
 	join_keys(keys, sizeof keys, c.t.keys, c.t.nkeys);
 	if (column_missing)
@@ -407,6 +498,7 @@ int check_config_run(const struct config *cfg)
 		printf("configuration OK: %s.\"%s\" in physical order (%s); job \"%s\"\n",
 		       c.shown, db_display(c.t.column, col, sizeof col),
 		       c.t.walk_reason, db_display(job, j, sizeof j));
+	printf("%s\n", ids);
 	fflush(stdout);
 out:
 	free(job);

@@ -182,6 +182,40 @@ char *db_quote(PGconn *conn, const char *name)
 	return copy;
 }
 
+double db_planned_rows(PGconn *conn, const char *schema, const char *table)
+{
+	static const char key[] = "\"Plan Rows\":";
+	char *qs = db_quote(conn, schema), *qt = db_quote(conn, table);
+	char *sql = NULL, buf[512];
+	double rows = -1;
+	PGresult *res = NULL;
+	const char *at;
+
+	if (qs == NULL || qt == NULL ||
+	    asprintf(&sql, "EXPLAIN (FORMAT JSON) SELECT 1 FROM %s.%s", qs, qt) < 0)
+		sql = NULL;
+	free(qs);
+	free(qt);
+	if (sql == NULL)
+		return -1;
+	PQclear(db_exec(conn, "BEGIN", 0, NULL, true));
+	res = db_exec(conn, "SET LOCAL lock_timeout = '5s'", 0, NULL, true);
+	if (db_ok(res)) {
+		PQclear(res);
+		res = db_exec(conn, sql, 0, NULL, true);
+	}
+	if (db_ok(res) && PQntuples(res) == 1 &&
+	    (at = strstr(PQgetvalue(res, 0, 0), key)) != NULL)
+		rows = strtod(at + strlen(key), NULL);
+	else
+		log_debug("the planner's row count: %s",
+			  db_error(conn, res, buf, sizeof buf));
+	PQclear(res);
+	PQclear(db_exec(conn, "ROLLBACK", 0, NULL, true));
+	free(sql);
+	return rows;
+}
+
 char *db_quote_ident(const char *name)
 {
 	size_t n = 2;

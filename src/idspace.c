@@ -296,6 +296,25 @@ void idspace_describe(char *buf, size_t len, double log10_ids, double n)
 	}
 }
 
+void idspace_summary(char *buf, size_t len, unsigned alphabet_len, long size,
+		     double rows)
+{
+	double l = idspace_log10(alphabet_len, size);
+	char space_txt[48], sample[128], mine[160];
+
+	idspace_space(space_txt, sizeof space_txt, l);
+	idspace_describe(sample, sizeof sample, l, IDSPACE_SAMPLE_IDS);
+	mine[0] = '\0';
+	if (rows >= 2.0) {
+		char d[128];
+
+		idspace_describe(d, sizeof d, l, rows);
+		snprintf(mine, sizeof mine, "; for the table's rows, %s", d);
+	}
+	snprintf(buf, len, "%ld symbols of %u (%s distinct ids); %s%s", size,
+		 alphabet_len, space_txt, sample, mine);
+}
+
 enum idspace_verdict idspace_judge(double log10_ids, double rows, bool unique,
 				   bool allow_duplicates, char *line, size_t len)
 {

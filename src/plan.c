@@ -16,6 +16,7 @@
 
 #include "db.h"
 #include "exit_codes.h"
+#include "idspace.h"
 #include "log.h"
 #include "nanoid.h"
 #include "target.h"
@@ -948,6 +949,25 @@ static void drop_null_index_down(struct sbuf *b, struct step st,
 	null_create_sql(b, n, &o);
 }
 
+/*
+ * The format's id space and, where the catalog gave the table's rows, the
+ * birthday bound over them. The unique index comes after the backfill
+ * (its last step), so a repeat drawn meanwhile is not rejected: it fails
+ * that step instead. One line for step 2's comment, one for the log.
+ */
+static void idspace_lines(const struct config *cfg, const struct plan_tree *tree,
+			  char *summary, size_t slen, char *verdict, size_t vlen)
+{
+	unsigned alen = (unsigned)strlen(cfg->alphabet);
+	double rows = tree != NULL && tree->rows > 0 ? tree->rows : -1;
+
+	idspace_summary(summary, slen, alen, cfg->size, rows);
+	if (idspace_judge(idspace_log10(alen, cfg->size), rows, false,
+			  cfg->allow_duplicates, verdict, vlen) == IDSPACE_OK &&
+	    vlen > 0)
+		verdict[0] = '\0';
+}
+
 static void up_text(struct sbuf *b, struct step st, const struct names *n,
 		    int step, const char *id_opts)
 {
@@ -991,6 +1011,15 @@ static void up_text(struct sbuf *b, struct step st, const struct names *n,
 			  cfg->prefix[0] ? "the prefix \"" : "",
 			  cfg->prefix, cfg->prefix[0] ? "\" and " : "",
 			  cfg->size, cfg->alphabet);
+		{
+			char summary[512], verdict[512];
+
+			idspace_lines(cfg, tree, summary, sizeof summary, verdict,
+				      sizeof verdict);
+			sb_printf(b, "-- Id space: %s.\n", summary);
+			if (verdict[0] != '\0')
+				sb_printf(b, "-- Warning: %s.\n", verdict);
+		}
 		if (!cfg->no_not_null)
 			sb_printf(b,
 				  "-- Run it after step %d and before step %d. "
@@ -1945,6 +1974,7 @@ static int read_catalog(const struct config *cfg, struct plan_tree *tree)
 	const struct plan_rel *foreign;
 	PGresult *res;
 	PGconn *conn;
+	double rows;
 	char kind;
 
 	memset(tree, 0, sizeof *tree);
@@ -1975,12 +2005,14 @@ static int read_catalog(const struct config *cfg, struct plan_tree *tree)
 		PQfinish(conn);
 		return NB_EXIT_CONFIG;
 	}
+	rows = db_planned_rows(conn, PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
 	PQclear(res);
 	if (plan_tree_read(conn, oid, cfg->column, tree, err, sizeof err) < 0) {
 		log_error("%s", err);
 		PQfinish(conn);
 		return NB_EXIT_FAILURE;
 	}
+	tree->rows = rows;
 	PQfinish(conn);
 	foreign = plan_tree_foreign(tree);
 	if (foreign != NULL && !cfg->no_unique) {
@@ -2058,6 +2090,15 @@ int plan_run(const struct config *cfg)
 		printf("%s/%s\n", cfg->out, p.files[i].name);
 	fflush(stdout);
 	say_partitions(cfg, cfg->dsn ? &tree : NULL);
+	{
+		char summary[512], verdict[512];
+
+		idspace_lines(cfg, cfg->dsn ? &tree : NULL, summary, sizeof summary,
+			      verdict, sizeof verdict);
+		log_info("plan: ids: %s", summary);
+		if (verdict[0] != '\0')
+			log_warn("plan: %s", verdict);
+	}
 	plan_free(&p);
 	plan_tree_free(&tree);
 	return NB_EXIT_OK;

@@ -2,7 +2,10 @@
 # check_config: --check-config on the shipped example job file (pointed at a
 # test table from the command line, which wins over the file) and on broken
 # files and targets: the run's exit codes and one error line each, and
-# nothing written to the database, ever.
+# nothing written to the database, ever. The id space: the format's
+# p(collision) on stdout, and the birthday bound over the table's rows
+# (refused, or a warning, by the size of the space, a unique index on the
+# column and --allow-duplicates).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -20,12 +23,34 @@ INSERT INTO t2 SELECT i, NULL FROM generate_series(1, 100) i;
 -- analyzed: pg_stats says the key follows the heap, so auto walks by key
 ANALYZE t;
 ANALYZE t2;
+-- 100,000 rows, with and without a unique index on the column
+CREATE TABLE big (id bigint PRIMARY KEY, public_id text);
+INSERT INTO big SELECT i, NULL FROM generate_series(1, 100000) i;
+CREATE TABLE big_u (id bigint PRIMARY KEY, public_id text UNIQUE);
+INSERT INTO big_u SELECT i, NULL FROM generate_series(1, 100000) i;
+ANALYZE big;
+ANALYZE big_u;
+-- an inheritance parent's unique index covers its own rows only; a
+-- partitioned table's index on the column spans every partition
+CREATE TABLE inh (id bigint PRIMARY KEY, public_id text UNIQUE);
+CREATE TABLE inh_c () INHERITS (inh);
+INSERT INTO inh SELECT i, NULL FROM generate_series(1, 50) i;
+INSERT INTO inh_c SELECT i, NULL FROM generate_series(51, 100) i;
+CREATE TABLE pbyc (id bigint, public_id text) PARTITION BY LIST (public_id);
+CREATE TABLE pbyc_d PARTITION OF pbyc DEFAULT;
+CREATE UNIQUE INDEX ON pbyc (public_id);
+INSERT INTO pbyc SELECT i, NULL FROM generate_series(1, 100) i;
+ANALYZE inh;
+ANALYZE inh_c;
+ANALYZE pbyc;
 CREATE ROLE nb_limited LOGIN;
 GRANT SELECT ON t TO nb_limited;
 SQL
 V0=$(table_versions t)
 
 OK_RE='^configuration OK: "public"\."t"\."public_id" by key \(id\)'
+# The default format's line, with t's 1,000 rows.
+IDS_RE='^ids: 21 symbols of 64 \(10\^37\.9 distinct ids\); 1e\+09 ids: p\(collision\) ~ 5\.9e-21; for the table.s rows, 1,000 ids: p\(collision\) ~ 5\.9e-33$'
 
 # check EXIT ARGS...: --check-config with ARGS must exit EXIT; stdout and
 # stderr in $WORK/assert.out / assert.err.
@@ -42,7 +67,8 @@ one_line() {
 # --- the shipped example, pointed at t ----------------------------------------
 check 0 --config "$EXAMPLE" --table t
 assert_file_match "$WORK/assert.out" "$OK_RE" "example.conf + --table t: configuration OK"
-assert_eq "$(wc -l <"$WORK/assert.out")" 1 "configuration OK is one line"
+assert_file_match "$WORK/assert.out" "$IDS_RE" "the default format: p(collision) at 1e9 ids and at t's rows"
+assert_eq "$(wc -l <"$WORK/assert.out")" 2 "configuration OK and the id space: two lines"
 assert_eq "$(wc -c <"$WORK/assert.err")" 0 "configuration OK: nothing on stderr"
 check 0 --table t --column public_id --config "$EXAMPLE"
 assert_file_match "$WORK/assert.out" "$OK_RE" "the command line wins wherever --config sits"
@@ -89,8 +115,8 @@ err_is 'column "n" of "public"\."t" is of type integer' "wrong type (78)"
 
 check 78 --table t --column short
 err_is 'column "short" of "public"\."t" is character varying\(10\), which holds 10 characters: too short for ids of 21' "varchar too short (78)"
-check 0 --table t --column short --size 6 --prefix abcd
-assert_file_match "$WORK/assert.out" '^configuration OK: "public"\."t"\."short"' "varchar(10) fits prefix 4 + size 6"
+check 0 --table t --column short --size 8 --prefix ab
+assert_file_match "$WORK/assert.out" '^configuration OK: "public"\."t"\."short"' "varchar(10) fits prefix 2 + size 8"
 
 check 0 --table nokey --column public_id
 assert_file_match "$WORK/assert.out" '^configuration OK: "public"\."nokey"\."public_id" in physical order \(it has no primary key' \
@@ -116,6 +142,45 @@ assert_sql "SELECT count(*) FROM pg_attribute WHERE attrelid = 't'::regclass AND
 # --finalize without --until-done is refused as a run would refuse it.
 check 64 --table t --column public_id --finalize
 err_is '--finalize needs --until-done' "--finalize without --until-done (64)"
+
+# --- the id space: the birthday bound over the table's rows --------------------
+# 64^1 = 64 ids for t2's 100 rows: refused whatever else.
+check 78 --table t2 --column public_id --size 1
+err_is '64 distinct ids cannot give 100 rows unique ids; use a larger --size or --alphabet$' \
+	"--size 1 on 100 rows: refused (78), naming both numbers"
+one_line "--size 1"
+check 78 --table t2 --column public_id --size 1 --allow-duplicates
+err_is '64 distinct ids cannot give 100 rows' "--size 1: --allow-duplicates does not help"
+# 64^3 = 262,144 ids for 100,000 rows, no unique index: refused unless allowed.
+check 78 --table big --column public_id --size 3
+err_is 'duplicates are likely: p\(collision\) ~ 1 over 100,000 rows with 262,144 distinct ids and no unique index on the column; .*pass --allow-duplicates$' \
+	"--size 3 on 100,000 rows without a unique index: refused (78), naming --allow-duplicates"
+one_line "--size 3"
+check 0 --table big --column public_id --size 3 --allow-duplicates
+assert_file_match "$WORK/assert.out" '^configuration OK: "public"\."big"' "--size 3 --allow-duplicates: configuration OK"
+assert_file_match "$WORK/assert.out" '^ids: 3 symbols of 64 \(262,144 distinct ids\); 1e\+09 ids: p\(collision\) = 1; for the table.s rows, 100,000 ids: p\(collision\) ~ 1$' \
+	"--size 3: the id space line"
+assert_file_match "$WORK/assert.err" '^nanoid-backfill: warn: duplicates are likely: p\(collision\) ~ 1 over 100,000 rows .*filling anyway \(--allow-duplicates\)$' \
+	"--size 3 --allow-duplicates: a warning line"
+assert_eq "$(wc -l <"$WORK/assert.err")" 1 "--allow-duplicates: one warning line"
+# With a unique index the repeats are rejected and retried: a warning.
+check 0 --table big_u --column public_id --size 3
+assert_file_match "$WORK/assert.err" '^nanoid-backfill: warn: a unique index will reject about 26,000 generated ids over 100,000 rows \(262,144 distinct ids\)' \
+	"--size 3 with a unique index: a warning with the expected rejections"
+# A repeat is unlikely enough: no word.
+check 0 --table big --column public_id --size 10
+assert_eq "$(wc -c <"$WORK/assert.err")" 0 "--size 10 on 100,000 rows (p ~ 4.3e-9): nothing on stderr"
+# 64^2 = 4,096 ids for 100 rows (p ~ 0.7): which index counts.
+check 78 --table inh --column public_id --size 2
+err_is 'duplicates are likely: p\(collision\) ~ 0\.7 over 100 rows with 4,096 distinct ids and no unique index on the column' \
+	"an inheritance tree: the parent's unique index does not cover the child (78)"
+check 0 --table pbyc --column public_id --size 2
+assert_file_match "$WORK/assert.err" '^nanoid-backfill: warn: a unique index will reject about 1\.2 generated ids over 100 rows \(4,096 distinct ids\)' \
+	"a partitioned table's unique index on the column: a warning"
+# A job file may hold the key.
+job "table = big" "column = public_id" "size = 3" "allow-duplicates = true"
+check 0 --config "$WORK/job.conf"
+assert_file_match "$WORK/assert.err" 'filling anyway' "allow-duplicates in a job file"
 
 # --- connection and privileges -------------------------------------------------
 check 78 --table t --column public_id --dsn "host=x bogus_option=1"

@@ -7,6 +7,8 @@
 # hold one statement and really need to run outside a transaction. Hostile
 # names are quoted everywhere. Also applied the way sqlx does (each file one
 # query string), with --no-unique / --no-not-null, and bad --out values.
+# Step 2 and the log give the format's id space (p(collision) at 1e9 ids,
+# and with --dsn at the table's rows, with the birthday bound's warning).
 # --null-index: the partial index WHERE column IS NULL is there (valid) from
 # its step on, the service's probe reads it instead of the table, the last
 # step drops it, and the downs undo both; on the column alone, on --key's
@@ -194,6 +196,22 @@ assert_eq "$RC" 0 "plan B: exit 0"
 check_files "$WORK/b" 6
 assert_file_match "$(ls "$WORK"/b/*backfill*.up.sql)" "--size 12 --prefix 'ord_' --until-done" \
 	"size and prefix appear in the backfill command"
+assert_file_match "$(ls "$WORK"/b/*backfill*.up.sql)" \
+	'^-- Id space: 12 symbols of 64 \(10\^21\.7 distinct ids\); 1e\+09 ids: p\(collision\) ~ 0\.00011\.$' \
+	"step 2 gives the id space of --size 12"
+assert_file_match "$ERR" 'info: plan: ids: 12 symbols of 64 \(10\^21\.7 distinct ids\); 1e\+09 ids: p\(collision\) ~ 0\.00011$' \
+	"plan logs the id space"
+# With --dsn, the table's 30,000 rows too: 64^3 ids would likely repeat.
+run_bf plan --dsn "dbname=$PGDATABASE" --table orders --column public_id --out "$WORK/b3" --size 3
+assert_eq "$RC" 0 "plan --dsn --size 3: exit 0 (the plan warns; --check-config refuses)"
+assert_file_match "$(ls "$WORK"/b3/*backfill*.up.sql)" \
+	'^-- Id space: 3 symbols of 64 \(262,144 distinct ids\); 1e\+09 ids: p\(collision\) = 1; for the table.s rows, 30,000 ids: p\(collision\) ~ 1\.$' \
+	"plan --dsn: p(collision) at the table's rows"
+assert_file_match "$(ls "$WORK"/b3/*backfill*.up.sql)" \
+	'^-- Warning: duplicates are likely: p\(collision\) ~ 1 over 30,000 rows with 262,144 distinct ids .*--allow-duplicates\.$' \
+	"plan --dsn --size 3: step 2 warns"
+assert_file_match "$ERR" 'warn: plan: duplicates are likely: p\(collision\) ~ 1 over 30,000 rows' \
+	"plan --dsn --size 3: the log warns"
 assert_file_match "$(ls "$WORK"/b/*add_public_id_to_orders.up.sql)" "SET lock_timeout = '1500ms'" \
 	"--ddl-lock-timeout sets the files' lock_timeout"
 for f in "$WORK"/b/*.up.sql; do

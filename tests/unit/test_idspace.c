@@ -2,8 +2,8 @@
  * test_idspace.c - unit tests for src/idspace.c (Check).
  *
  * Every value is checked against a computation of its own, done here
- * another way: the defining product and harmonic sums in long double for
- * tiny spaces (64 and 64^3 ids, every n), the leading terms of the series
+ * another way: the defining product and harmonic sums, compensated, for
+ * tiny spaces (64 and 64^3 ids, every n) and a few middle ones, the leading terms of the series
  * in an exact power of two for the default format (64^21 = 2^126), and a
  * logarithm for a space past a double's range. Then the shape (monotone,
  * no jump where the code switches between sums and expansions), counts
@@ -29,35 +29,43 @@
 			      w_, fabs(g_ - w_) / fabs(w_));                \
 	} while (0)
 
-/* 1 - prod_{i<n} (1 - i/S), term by term. */
+/*
+ * The references sum many terms of one sign: compensated (Kahan), so
+ * they stay exact to a few ulps even where long double is only a double
+ * (valgrind runs these tests too).
+ */
+struct sum {
+	long double s, c;
+};
+
+static void add(struct sum *a, long double x)
+{
+	long double y = x - a->c, t = a->s + y;
+
+	a->c = (t - a->s) - y;
+	a->s = t;
+}
+
+/* 1 - prod_{i<n} (1 - i/S), the product taken as a sum of logarithms
+ * (1 - a product near 1 would lose the digits of a small p). */
 static double exact_p(double s, long n)
 {
-	long double q = 1.0L;
+	struct sum lq = { 0, 0 };
 
 	for (long i = 1; i < n; i++)
-		q *= 1.0L - (long double)i / (long double)s;
-	return (double)(1.0L - q);
+		add(&lq, log1pl(-(long double)i / (long double)s));
+	return (double)-expm1l(lq.s);
 }
 
-/* The same as a sum of logarithms, for millions of terms (a product's
- * rounding would pile up where p is small). */
-static double exact_p_log(double s, long n)
-{
-	long double lq = 0.0L;
-
-	for (long i = 1; i < n; i++)
-		lq += log1pl(-(long double)i / (long double)s);
-	return (double)-expm1l(lq);
-}
-
-/* S (H(S) - H(S-n)) - n: the draws a unique index rejects. */
+/* S (H(S) - H(S-n)) - n = sum_{S-n < k <= S} (S/k - 1), each term taken
+ * as (S-k)/k: an exact integer over k, so nothing cancels. */
 static double exact_rejections(double s, long n)
 {
-	long double h = 0.0L;
+	struct sum e = { 0, 0 };
 
 	for (long k = (long)s - n + 1; k <= (long)s; k++)
-		h += 1.0L / (long double)k;
-	return (double)((long double)s * h - (long double)n);
+		add(&e, (long double)((long)s - k) / (long double)k);
+	return (double)e.s;
 }
 
 START_TEST(test_log10_and_space)
@@ -147,7 +155,7 @@ START_TEST(test_middle_spaces)
 		double s = pow((double)cases[i].a, (double)cases[i].size);
 
 		assert_rel(idspace_p_collision(l, (double)cases[i].n),
-			   exact_p_log(s, cases[i].n), 1e-12);
+			   exact_p(s, cases[i].n), 1e-12);
 	}
 }
 END_TEST
@@ -180,6 +188,18 @@ START_TEST(test_default_format)
 	ck_assert_str_eq(buf, "10 ids: p(collision) ~ 0.52");
 	idspace_describe(buf, sizeof buf, idspace_log10(64, 6), 1000);
 	ck_assert_str_eq(buf, "1,000 ids: p(collision) ~ 7.3e-06");
+
+	/* The one-line summary, without and with the table's rows. */
+	idspace_summary(buf, sizeof buf, 64, 21, -1);
+	ck_assert_str_eq(buf, "21 symbols of 64 (10^37.9 distinct ids); "
+			 "1e+09 ids: p(collision) ~ 5.9e-21");
+	idspace_summary(buf, sizeof buf, 64, 21, 1);
+	ck_assert_str_eq(buf, "21 symbols of 64 (10^37.9 distinct ids); "
+			 "1e+09 ids: p(collision) ~ 5.9e-21");
+	idspace_summary(buf, sizeof buf, 64, 3, 100000);
+	ck_assert_str_eq(buf, "3 symbols of 64 (262,144 distinct ids); "
+			 "1e+09 ids: p(collision) = 1; for the table's rows, "
+			 "100,000 ids: p(collision) ~ 1");
 }
 END_TEST
 

@@ -474,6 +474,9 @@ START_TEST(test_options_in_comments)
 				     "--table 't' --column 'c' --until-done\n"));
 	ck_assert_ptr_nonnull(strstr(text, "-- Ids: 21 symbols from \""
 				     NANOID_DEFAULT_ALPHABET "\".\n"));
+	ck_assert_ptr_nonnull(strstr(text, "-- Id space: 21 symbols of 64 (10^37.9 "
+				     "distinct ids); 1e+09 ids: p(collision) ~ "
+				     "5.9e-21.\n"));
 	plan_free(&p);
 	config_free(&c);
 
@@ -485,6 +488,10 @@ START_TEST(test_options_in_comments)
 				     "--alphabet 'ab'\\''c' --prefix 'usr_' --until-done\n"));
 	ck_assert_ptr_nonnull(strstr(text, "-- Ids: the prefix \"usr_\" and 12 symbols "
 				     "from \"ab'c\".\n"));
+	ck_assert_ptr_nonnull(strstr(text, "-- Id space: 12 symbols of 4 (16,777,216 "
+				     "distinct ids); 1e+09 ids: p(collision) = 1.\n"));
+	/* Without the catalog the rows are not known: nothing to judge. */
+	ck_assert_ptr_null(strstr(text, "-- Warning:"));
 	ck_assert_ptr_nonnull(strstr(text, "nanoid-backfill verify --dsn \"$DATABASE_URL\" "
 				     "--table 't' --column 'c' --size 12 "
 				     "--alphabet 'ab'\\''c' --prefix 'usr_'\n"));
@@ -831,6 +838,67 @@ START_TEST(test_partitions_hostile_names)
 	plan_free(&p);
 	config_free(&c);
 	plan_tree_free(&t);
+}
+END_TEST
+
+/* With the table's rows from the catalog (plan --dsn): p(collision) for
+ * them too, and the birthday bound's warning in step 2 where it has one
+ * (the unique index comes after the backfill, so it rejects nothing). */
+START_TEST(test_idspace_with_rows)
+{
+	struct plan_tree plain;
+	struct config c;
+	struct plan p;
+	const char *text;
+
+	memset(&plain, 0, sizeof plain);
+	plain.rows = 1e6;
+	make_config(&c, "--table", "t", "--column", "c", NULL);
+	build_tree(&p, &c, &plain);
+	text = find(&p, "_backfill_", "up")->text;
+	ck_assert_ptr_nonnull(strstr(text, "-- Id space: 21 symbols of 64 (10^37.9 "
+				     "distinct ids); 1e+09 ids: p(collision) ~ "
+				     "5.9e-21; for the table's rows, 1,000,000 ids: "
+				     "p(collision) ~ 5.9e-27.\n"));
+	ck_assert_ptr_null(strstr(text, "-- Warning:"));
+	plan_free(&p);
+	config_free(&c);
+
+	plain.rows = 100000;
+	make_config(&c, "--table", "t", "--column", "c", "--size", "3", NULL);
+	build_tree(&p, &c, &plain);
+	text = find(&p, "_backfill_", "up")->text;
+	ck_assert_ptr_nonnull(strstr(text, "-- Id space: 3 symbols of 64 (262,144 "
+				     "distinct ids); 1e+09 ids: p(collision) = 1; "
+				     "for the table's rows, 100,000 ids: "
+				     "p(collision) ~ 1.\n"));
+	ck_assert_ptr_nonnull(strstr(text, "-- Warning: duplicates are likely: "
+				     "p(collision) ~ 1 over 100,000 rows with "
+				     "262,144 distinct ids and no unique index on "
+				     "the column; use a larger --size, create the "
+				     "unique index first, or pass --allow-duplicates.\n"));
+	plan_free(&p);
+	config_free(&c);
+
+	make_config(&c, "--table", "t", "--column", "c", "--size", "3",
+		    "--allow-duplicates", NULL);
+	build_tree(&p, &c, &plain);
+	text = find(&p, "_backfill_", "up")->text;
+	ck_assert_ptr_nonnull(strstr(text, "no unique index on the column; filling "
+				     "anyway (--allow-duplicates).\n"));
+	plan_free(&p);
+	config_free(&c);
+
+	/* 64 ids for 100 rows: no option helps. */
+	plain.rows = 100;
+	make_config(&c, "--table", "t", "--column", "c", "--size", "1", NULL);
+	build_tree(&p, &c, &plain);
+	text = find(&p, "_backfill_", "up")->text;
+	ck_assert_ptr_nonnull(strstr(text, "-- Warning: 64 distinct ids cannot give "
+				     "100 rows unique ids; use a larger --size or "
+				     "--alphabet.\n"));
+	plan_free(&p);
+	config_free(&c);
 }
 END_TEST
 
@@ -1358,6 +1426,7 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, test_steps_sql);
 	tcase_add_test(tc, test_data_loss_said);
 	tcase_add_test(tc, test_options_in_comments);
+	tcase_add_test(tc, test_idspace_with_rows);
 	tcase_add_test(tc, test_leave_out_steps);
 	tcase_add_test(tc, test_partitions_unique_each);
 	tcase_add_test(tc, test_partitions_one_index);
