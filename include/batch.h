@@ -11,7 +11,13 @@
  *     wrote meanwhile is never overwritten);
  *   - moves the lease's cursor and counters in the progress table, and marks
  *     the lease done when the batch came up short;
- *   - returns rows found, rows filled, and the new cursor.
+ *   - with the id guard (a unique index on the column and an id space
+ *     small enough that ids will meet: see idspace.h), skips a row whose
+ *     new id the table has already, leaving it NULL for the next pass
+ *     instead of failing the whole batch on the unique index;
+ *   - returns rows found, rows filled (that hold a value after the UPDATE:
+ *     a BEFORE trigger may skip a row or set it back to NULL), rows the
+ *     guard skipped, and the new cursor.
  * Because the lease row changes in the same transaction as the data, after
  * a crash the stored cursor is exactly where the committed data is.
  *
@@ -55,6 +61,11 @@ struct batch_sql {
 	 * if not an integer key). The full probe lifts statement_timeout and
 	 * turns sequential scans on, as remaining does. */
 	char *probe_full, *probe_tail;
+	/* The rows still NULL: a count, and a few of them as keys (or ctids,
+	 * after the table for a tree), for the message when they cannot be
+	 * filled. Lifts the timeout and allows sequential scans as remaining. */
+	char *unfilled;
+	bool guard;                     /* the id guard (above) is in the statements */
 	int nkeys;
 	int nparams;                    /* of every batch statement */
 	Oid types[BATCH_MAX_PARAMS];
@@ -79,11 +90,12 @@ void batch_physical_name(char *buf, size_t len, Oid rel);
 /*
  * Builds the statements for target t, with the leases table leases
  * (already quoted), quoting every identifier with PQescapeIdentifier on
- * conn. Returns 0, or -1 with the reason in err. Release with
- * batch_sql_free().
+ * conn; guard: with the id guard. Returns 0, or -1 with the reason in
+ * err. Release with batch_sql_free().
  */
 int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
-		    const char *leases, size_t id_len, char *err, size_t errlen);
+		    const char *leases, size_t id_len, bool guard, char *err,
+		    size_t errlen);
 void batch_sql_free(struct batch_sql *s);
 
 /* One worker's position: its lease, cursor, bound and batch size. */
@@ -139,12 +151,19 @@ const char *batch_boundary_params(struct batch *b, char *const *from,
 				  long lease_size, double reltuples,
 				  const Oid **types, int *nparams);
 
+/* What one batch did. found - filled - clashed rows could not be filled. */
+struct batch_counts {
+	long found;                     /* NULL rows the batch read */
+	long filled;                    /* of them, holding a value now */
+	long clashed;                   /* skipped by the id guard */
+};
+
 /*
- * Reads a batch result: rows found and filled, and moves the cursor to the
- * last key found. Returns 0, or -1 if the result has an unexpected shape.
+ * Reads a batch result into c and moves the cursor to the last key found.
+ * Returns 0, or -1 if the result has an unexpected shape.
  */
-int batch_read_result(struct batch *b, const PGresult *res, long *found,
-		      long *filled);
+int batch_read_result(struct batch *b, const PGresult *res,
+		      struct batch_counts *c);
 
 void batch_free(struct batch *b);
 
@@ -157,7 +176,7 @@ void batch_free(struct batch *b);
  * limit / density blocks, at most BATCH_MAX_WINDOW.
  */
 char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
-			  const char *column, const char *leases);
+			  const char *column, const char *leases, bool guard);
 
 /*
  * The lease carve query for physical order; its answer is no row when
@@ -183,7 +202,7 @@ int batch_physical_params(struct batch *b, const unsigned char *ids,
  * statement finished the lease.
  */
 int batch_read_physical(struct batch *b, const PGresult *res, long limit,
-			long *found, long *filled, bool *lease_done);
+			struct batch_counts *n, bool *lease_done);
 
 /*
  * Quotes one identifier with PQescapeIdentifier into a malloc'ed string;

@@ -82,6 +82,14 @@ size_t nanoid_length(const struct nanoid *g);
  */
 void nanoid_generate(struct nanoid *g, char *out);
 
+/*
+ * Writes n ids to out (n * nanoid_length(g) bytes) no two of which are
+ * equal, drawing again for a repeat: for small id spaces, where one
+ * batch's own ids would otherwise meet on a unique index. Returns 0, or
+ * -1 if out of memory or the space holds fewer than n ids.
+ */
+int nanoid_generate_distinct(struct nanoid *g, char *out, size_t n);
+
 /* Releases the pool (wiped first); g may be initialised again. */
 void nanoid_free(struct nanoid *g);
 

@@ -131,6 +131,7 @@ struct progress_job {
 	bool has_hwm;                /* an integer key: every key <= hwm was filled */
 	char hwm[32];
 	double swept_ago;            /* seconds since a whole-table look; -1 never */
+	long long pass_rows;         /* rows the pass in progress filled so far */
 };
 
 /*

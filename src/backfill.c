@@ -36,6 +36,7 @@
 
 #include "batch.h"
 #include "exit_codes.h"
+#include "idspace.h"
 #include "log.h"
 #include "metrics.h"
 #include "nanoid.h"
@@ -77,6 +78,8 @@ enum step {
 	STEP_LEASE_GONE,
 	STEP_REMAINING,
 	STEP_RESTORE,       /* session settings again after REMAINING */
+	STEP_UNFILLED,      /* rows no pass could fill: how many, which */
+	STEP_UNFILLED_RESTORE, /* session settings again after UNFILLED */
 	STEP_SESSION_AGAIN, /* session settings again after a reload */
 	STEP_PASS_END,
 	STEP_UNLOCK,
@@ -101,6 +104,22 @@ enum setup_state { SETUP_NONE, SETUP_RUNNING, SETUP_DONE };
 #define BACKOFF_MAX 30.0
 #define BUSY_POLL 0.5            /* all leases taken: look again after this */
 #define MAX_CANDIDATES 64
+
+/* Passes in a row without progress (nothing filled, or rows found and
+ * left NULL) before --until-done stops, and a service says so and backs
+ * off: one pass may meet rows another session is changing. */
+#define STALL_PASSES 3
+#define STALL_WAIT_MAX 3600.0    /* seconds: the longest service backoff */
+
+/* Unique violations in a row, the batch down to one row, before the id
+ * space counts as used up; the wait between retries doubles to a cap. */
+#define COLLISION_BUDGET 20
+#define COLLISION_WAIT_FIRST 0.01
+#define COLLISION_WAIT_MAX 1.0
+
+/* Expected collisions over the table from which batches skip a row whose
+ * new id is taken (see batch.h), rather than fail on the unique index. */
+#define GUARD_COLLISIONS 1.0
 
 struct backfill;
 
@@ -145,6 +164,8 @@ struct wk {
 
 	struct throttle_lane lane;   /* this worker's pacing */
 	int timeouts;                /* lock/statement timeouts in a row */
+	int collisions;              /* unique violations in a row */
+	long collide_cap;            /* batch size those allow; 0: no cap */
 	long want;                   /* batch size before the rate's cap: the
 	                              * configured or adapted one */
 	long sent_limit;             /* the batch in flight's size: a reload
@@ -190,6 +211,15 @@ struct backfill {
 	bool finished;
 	int exit_code;
 
+	long long pass_unfilled;     /* rows batches found and could not fill,
+				      * since the last pass ended */
+	int stalled;                 /* passes in a row without progress */
+	double stall_mult;           /* service: the idle interval's backoff */
+	bool stall_logged;
+	long long collisions;        /* unique violations retried */
+	bool collision_logged;
+	double log10_ids;            /* the id space, idspace.h */
+
 	long long rows_before;       /* filled before this run, per the claim */
 	long long rows_run;          /* filled by this process */
 	long long rows_last_tick;
@@ -207,6 +237,8 @@ static void send_session(struct wk *w, enum step step);
 static const char *leaf_statement(struct wk *w, Oid rel, const char *schema,
 				  const char *name);
 static void after_probe_restored(struct wk *w);
+static bool stalled(struct backfill *bf, const struct progress_job *j);
+static double idle_wait(const struct backfill *bf);
 static void health_poll(struct backfill *bf);
 
 /* ---- process-level ------------------------------------------------------ */
@@ -383,8 +415,8 @@ static void sent(struct wk *w, enum step step, int rc)
 
 /*
  * Errors worth a retry: lock or statement timeout, serialization failure,
- * deadlock, and a unique violation (a generated id met an existing one:
- * the retry draws new ids).
+ * deadlock, and a unique violation outside a batch (a batch's has a
+ * policy of its own: collision()).
  */
 static bool transient(const char *state)
 {
@@ -441,11 +473,69 @@ static const char *step_name(enum step s)
 	case STEP_LEASE_GONE: return "taking a lease";
 	case STEP_REMAINING:
 	case STEP_RESTORE: return "checking for NULLs left";
+	case STEP_UNFILLED:
+	case STEP_UNFILLED_RESTORE: return "counting the rows left NULL";
 	case STEP_PASS_END: return "ending the pass";
 	case STEP_BATCH: return "running a batch";
 	case STEP_STOPPED: return "recording the stop";
 	default: return "idle";
 	}
+}
+
+/*
+ * A batch met a unique index. On the column, new ids cure it: retry at
+ * once, then with a doubling wait and a halving batch while it repeats;
+ * at one row a batch, COLLISION_BUDGET misses in a row mean the id space
+ * is used up. On any other index no id can cure it: stop, naming it.
+ */
+static void collision(struct wk *w, const PGresult *res, const char *msg)
+{
+	struct backfill *bf = w->bf;
+	const char *index = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+	const char *schema = PQresultErrorField(res, PG_DIAG_SCHEMA_NAME);
+	const char *table = PQresultErrorField(res, PG_DIAG_TABLE_NAME);
+	double d;
+
+	if (!target_id_index(&bf->target, schema, table, index)) {
+		fail(bf, NB_EXIT_FAILURE, "unique index \"%s\" on \"%s\".\"%s\" rejected a "
+		     "batch, and it is not an index of column \"%s\": no new id can "
+		     "cure that (another column's value, or a trigger, repeats): %s",
+		     index ? index : "?", schema ? schema : "?", table ? table : "?",
+		     bf->target.column, msg);
+		return;
+	}
+	if (bf->stopping) {
+		wk_stop(w);
+		return;
+	}
+	bf->metrics.retries++;
+	bf->collisions++;
+	throttle_after_batch(&bf->thr, &w->lane, ev_now(bf->loop), 0,
+			     ev_time() - w->sent_at);
+	w->collisions++;
+	if (w->sent_limit <= 1 && w->collisions > COLLISION_BUDGET) {
+		fail(bf, NB_EXIT_FAILURE, "unique index \"%s\" on \"%s\".\"%s\": %d new "
+		     "ids in a row were taken already; the 10^%.1f distinct ids of "
+		     "this format are used up: use a larger --size or --alphabet",
+		     index, schema, table, w->collisions, bf->log10_ids);
+		return;
+	}
+	if (w->collisions >= 2)
+		w->collide_cap = w->sent_limit / 2 > 1 ? w->sent_limit / 2 : 1;
+	d = w->collisions < 2 ? 0 :
+	    fmin(COLLISION_WAIT_FIRST * pow(2, w->collisions - 2), COLLISION_WAIT_MAX);
+	if (!bf->collision_logged) {
+		bf->collision_logged = true;
+		log_warn("worker %d: a new id is taken already in unique index \"%s\"; "
+			 "retrying with new ids, with a smaller batch while it repeats "
+			 "(the progress line counts them)", w->id, index);
+	} else {
+		log_debug("worker %d: unique violation %d in a row in \"%s\"; batch "
+			  "%ld, retrying in %.2f s", w->id, w->collisions, index,
+			  w->collide_cap ? w->collide_cap : w->sent_limit, d);
+	}
+	w->step = STEP_NONE;
+	wait_then(w, d, WAIT_BATCH);
 }
 
 /* Returns true if res is an error, after dealing with it. */
@@ -466,6 +556,20 @@ static bool handle_error(struct wk *w, enum step step, PGresult *res)
 		connection_lost(w, msg);
 		return true;
 	}
+	if (step == STEP_BATCH && strcmp(state, "23505") == 0) {
+		collision(w, res, msg);
+		return true;
+	}
+	if (step == STEP_BATCH && strncmp(state, "23", 2) == 0) {
+		/* A check, foreign key, exclusion or not-null constraint: it
+		 * rejects the row whatever the id, so no retry can help. */
+		const char *con = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+
+		fail(bf, NB_EXIT_FAILURE, "a batch was rejected by constraint \"%s\" "
+		     "(SQLSTATE %s), which no new id can satisfy: %s",
+		     con ? con : "?", state, msg);
+		return true;
+	}
 	if (transient(state)) {
 		double d;
 
@@ -477,9 +581,8 @@ static bool handle_error(struct wk *w, enum step step, PGresult *res)
 		if (step == STEP_BATCH) {
 			throttle_after_batch(&bf->thr, &w->lane, ev_now(bf->loop), 0,
 					     ev_time() - w->sent_at);
-			/* New ids at once after a collision; else back off, and split
-			 * a batch that keeps timing out. */
-			d = strcmp(state, "23505") == 0 ? 0 : backoff(w);
+			/* Back off, and split a batch that keeps timing out. */
+			d = backoff(w);
 			if (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0) {
 				if (++w->timeouts >= 2 && w->b.limit > bf->cfg->min_batch_size) {
 					w->want = w->b.limit / 2 > bf->cfg->min_batch_size ?
@@ -682,13 +785,47 @@ static void after_target(struct wk *w, PGresult *res)
 	}
 	bf->have_prog = true;
 	if (batch_sql_build(&bf->sql, w->conn.conn, &bf->target, bf->prog.leases,
-			    id_len, bf->err, sizeof bf->err) != 0) {
+			    id_len, false, bf->err, sizeof bf->err) != 0) {
 		fail(bf, NB_EXIT_FAILURE, "%s", bf->err);
 		return;
 	}
 	bf->have_sql = true;
 	sent(w, STEP_ESTIMATE, worker_send(&w->conn, bf->sql.estimate, 0, NULL, NULL,
 					   NULL, NULL));
+}
+
+static int rebuild_sql(struct backfill *bf, struct wk *w, bool guard);
+
+/*
+ * The birthday bound for the ids over every row of the table (idspace.h),
+ * before anything is written: refuse, warn, or go on; and where a unique
+ * index will meet repeated ids often, batches that skip a taken id.
+ */
+static int judge_ids(struct backfill *bf, struct wk *w)
+{
+	const struct target *t = &bf->target;
+	double rows = t->planned_rows >= 0 ? t->planned_rows : t->reltuples;
+	char line[1024];
+
+	bf->log10_ids = idspace_log10(bf->gen.alphabet_len, bf->cfg->size);
+	switch (idspace_judge(bf->log10_ids, rows, t->unique_index,
+			      bf->cfg->allow_duplicates, line, sizeof line)) {
+	case IDSPACE_REFUSE:
+		fail(bf, NB_EXIT_CONFIG, "%s", line);
+		return -1;
+	case IDSPACE_WARN:
+		log_warn("%s", line);
+		break;
+	case IDSPACE_OK:
+		break;
+	}
+	if (t->unique_index && t->plain_text && rows > 0 &&
+	    idspace_expected_collisions(bf->log10_ids, rows) >= GUARD_COLLISIONS) {
+		log_info("batches skip a row whose new id is taken already; "
+			 "the next pass gives it another");
+		return rebuild_sql(bf, w, true);
+	}
+	return 0;
 }
 
 /*
@@ -706,6 +843,8 @@ static void after_estimate(struct wk *w, PGresult *res)
 			bf->target.planned_rows = strtod(rows + strlen("\"Plan Rows\":"), NULL);
 	}
 	bf->estimate = target_estimate(&bf->target);
+	if (judge_ids(bf, w) != 0)
+		return;
 	sent(w, STEP_EXISTS, progress_send_exists(&bf->prog, &w->conn));
 }
 
@@ -723,9 +862,15 @@ static int adopt_walk(struct backfill *bf, struct wk *w, enum walk walk)
 	bf->target.walk = walk;
 	snprintf(bf->target.walk_reason, sizeof bf->target.walk_reason,
 		 "the job's pass in progress");
+	return rebuild_sql(bf, w, bf->sql.guard);
+}
+
+/* Builds the statements again, e.g. for another walk or with the id guard. */
+static int rebuild_sql(struct backfill *bf, struct wk *w, bool guard)
+{
 	batch_sql_free(&bf->sql);
 	if (batch_sql_build(&bf->sql, w->conn.conn, &bf->target, bf->prog.leases,
-			    nanoid_length(&bf->gen), bf->err, sizeof bf->err) != 0) {
+			    nanoid_length(&bf->gen), guard, bf->err, sizeof bf->err) != 0) {
 		bf->have_sql = false;
 		fail(bf, NB_EXIT_FAILURE, "%s", bf->err);
 		return -1;
@@ -953,7 +1098,7 @@ static const char *leaf_statement(struct wk *w, Oid rel, const char *schema,
 		bf->leaf_cap = cap;
 	}
 	sql = batch_physical_stmt(w->conn.conn, schema, name, bf->target.column,
-				  bf->prog.leases);
+				  bf->prog.leases, bf->sql.guard);
 	if (!sql)
 		goto oom;
 	bf->leaf[bf->nleaf].rel = rel;
@@ -1091,8 +1236,8 @@ static void after_read_job(struct wk *w, PGresult *res)
 		return;
 	}
 	if (strcmp(j->state, "idle") == 0 || strcmp(j->state, "done") == 0) {
-		if (j->idle_for < bf->cfg->idle_interval && !until_done) {
-			unlock_then(w, 0, AFTER_WAIT, bf->cfg->idle_interval - j->idle_for);
+		if (j->idle_for < idle_wait(bf) && !until_done) {
+			unlock_then(w, 0, AFTER_WAIT, idle_wait(bf) - j->idle_for);
 			return;
 		}
 		if (until_done) {
@@ -1117,6 +1262,18 @@ static void after_read_job(struct wk *w, PGresult *res)
 			sent(w, STEP_REMAINING, worker_send(&w->conn, bf->sql.remaining,
 							    0, NULL, NULL, NULL, NULL));
 			return;
+		}
+		if (stalled(bf, j)) {
+			sent(w, STEP_UNFILLED, worker_send(&w->conn, bf->sql.unfilled, 0,
+							   NULL, NULL, NULL, NULL));
+			return;
+		}
+		if (bf->stalled == 0 && bf->stall_mult > 1) {
+			bf->stall_mult = 1;
+			if (bf->stall_logged)
+				log_info("passes fill rows again; back to a pass every %g s",
+					 bf->cfg->idle_interval);
+			bf->stall_logged = false;
 		}
 		sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, &w->conn, "idle"));
 		return;
@@ -1171,6 +1328,32 @@ static void after_remaining(struct wk *w, PGresult *res)
 	send_session(w, STEP_RESTORE);
 }
 
+/*
+ * At the end of a pass that leaves NULL rows: did it make progress? Not if
+ * it filled nothing, or left rows it found NULL (a trigger skipped them or
+ * set them back, or another session changed them under it). Counts the
+ * passes in a row without; true once STALL_PASSES is reached.
+ */
+static bool stalled(struct backfill *bf, const struct progress_job *j)
+{
+	bool none = j->pass_rows == 0 || bf->pass_unfilled > 0;
+
+	log_debug("pass: %lld rows filled, %lld found and left NULL", j->pass_rows,
+		  bf->pass_unfilled);
+	bf->pass_unfilled = 0;
+	bf->stalled = none ? bf->stalled + 1 : 0;
+	return bf->stalled >= STALL_PASSES;
+}
+
+/* The service's interval between passes, longer while passes stall. */
+static double idle_wait(const struct backfill *bf)
+{
+	double d = bf->cfg->idle_interval * (bf->stall_mult > 1 ? bf->stall_mult : 1);
+
+	return d > STALL_WAIT_MAX && bf->cfg->idle_interval < STALL_WAIT_MAX ?
+	       STALL_WAIT_MAX : d;
+}
+
 static void after_restore(struct wk *w)
 {
 	struct backfill *bf = w->bf;
@@ -1180,9 +1363,60 @@ static void after_restore(struct wk *w)
 		sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, &w->conn, "done"));
 		return;
 	}
-	log_info("rows with NULL remain behind the leases; starting another pass");
+	if (stalled(bf, &w->job)) {
+		/* Say how many and which, then stop. */
+		sent(w, STEP_UNFILLED, worker_send(&w->conn, bf->sql.unfilled, 0, NULL,
+						   NULL, NULL, NULL));
+		return;
+	}
 	w->after = AFTER_ACQUIRE;
+	w->after_wait = 0;
+	if (bf->stalled > 0) {
+		/* Not at full speed over rows that may not fill: 1 s, 2 s, ... */
+		w->after = AFTER_WAIT;
+		w->after_wait = ldexp(1.0, bf->stalled - 1);
+		log_info("the pass left rows NULL that it found; another pass in %.0f s",
+			 w->after_wait);
+	} else {
+		log_info("rows with NULL remain behind the leases; starting another pass");
+	}
 	sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, &w->conn, "running"));
+}
+
+/*
+ * The rows no pass could fill: how many, a few of them, and what
+ * PostgreSQL lets us say about why. --until-done stops (exit 1); a
+ * service says it once and backs off.
+ */
+static void after_unfilled(struct wk *w, PGresult *res)
+{
+	struct backfill *bf = w->bf;
+	const struct target *t = &bf->target;
+	bool ok = PQntuples(res) == 1 && PQnfields(res) == 2;
+	const char *count = ok ? PQgetvalue(res, 0, 0) : "?";
+	const char *few = ok && !PQgetisnull(res, 0, 1) ? PQgetvalue(res, 0, 1) : "";
+	char line[1024], why[600];
+
+	if (t->triggers)
+		snprintf(why, sizeof why, "BEFORE UPDATE triggers that can skip a row or "
+			 "set it back to NULL: %s", t->triggers);
+	else
+		snprintf(why, sizeof why, "there is no BEFORE UPDATE trigger; another "
+			 "session may be changing them");
+	snprintf(line, sizeof line, "%s rows of \"%s\".\"%s\" stay NULL after %d "
+		 "passes without progress (%s %s): the batches' UPDATE skipped them or "
+		 "left them NULL; %s", count, t->schema, t->table, bf->stalled,
+		 t->nkeys > 0 ? "keys" : "ctids", few, why);
+	if (bf->cfg->until_done) {
+		fail(bf, NB_EXIT_FAILURE, "%s", line);
+		return;
+	}
+	if (!bf->stall_logged) {
+		bf->stall_logged = true;
+		log_warn("%s; passes back off while this lasts", line);
+	}
+	bf->stall_mult = bf->stall_mult > 1 ? 2 * bf->stall_mult : 2;
+	send_session(w, STEP_UNFILLED_RESTORE);
 }
 
 static void after_pass_end(struct wk *w)
@@ -1190,12 +1424,12 @@ static void after_pass_end(struct wk *w)
 	struct backfill *bf = w->bf;
 
 	if (bf->cfg->until_done) {
-		unlock_then(w, 0, w->after, 0);
+		unlock_then(w, 0, w->after, w->after_wait);
 		return;
 	}
 	log_info("pass finished: %lld rows filled by this run; next pass in %g s",
-		 bf->rows_run, bf->cfg->idle_interval);
-	unlock_then(w, 0, AFTER_WAIT, bf->cfg->idle_interval);
+		 bf->rows_run, idle_wait(bf));
+	unlock_then(w, 0, AFTER_WAIT, idle_wait(bf));
 }
 
 static void job_done(struct wk *w)
@@ -1290,6 +1524,8 @@ static bool pace(struct wk *w)
 	/* Under a rate, small batches pace evenly; the cap goes when the rate
 	 * does (busy-max-rate ends). */
 	w->b.limit = w->want < cap ? w->want : cap;
+	if (w->collide_cap > 0 && w->collide_cap < w->b.limit)
+		w->b.limit = w->collide_cap;
 	wait = throttle_wait(&bf->thr, &w->lane, ev_now(bf->loop), time(NULL),
 			     w->b.limit, &why);
 	log_throttle_change(bf);
@@ -1360,9 +1596,18 @@ static void run_batch(struct wk *w)
 		fail(bf, NB_EXIT_FAILURE, "out of memory for a batch of %ld ids", w->b.limit);
 		return;
 	}
-	/* Fresh ids every time: a retried batch never reuses them. */
-	for (long i = 0; i < w->b.limit; i++)
-		nanoid_generate(&bf->gen, (char *)bf->ids + (size_t)i * id_len);
+	/* Fresh ids every time: a retried batch never reuses them. With the
+	 * guard the space is small enough for a batch's own ids to meet. */
+	if (bf->sql.guard) {
+		if (nanoid_generate_distinct(&bf->gen, (char *)bf->ids, (size_t)w->b.limit) != 0) {
+			fail(bf, NB_EXIT_FAILURE, "cannot draw %ld distinct ids for a batch",
+			     w->b.limit);
+			return;
+		}
+	} else {
+		for (long i = 0; i < w->b.limit; i++)
+			nanoid_generate(&bf->gen, (char *)bf->ids + (size_t)i * id_len);
+	}
 	w->sent_limit = w->b.limit;
 	if (!bf->sql.by_key) {
 		char name[64];
@@ -1416,23 +1661,34 @@ static void after_batch(struct wk *w, PGresult *res)
 {
 	struct backfill *bf = w->bf;
 	double took = ev_time() - w->sent_at;
+	struct batch_counts c;
 	long found, filled;
 	bool lease_done;
 	int rc;
 
 	if (bf->sql.by_key) {
-		rc = batch_read_result(&w->b, res, &found, &filled);
-		lease_done = found < w->sent_limit;
+		rc = batch_read_result(&w->b, res, &c);
+		lease_done = c.found < w->sent_limit;
 	} else {
-		rc = batch_read_physical(&w->b, res, w->sent_limit, &found, &filled,
-					&lease_done);
+		rc = batch_read_physical(&w->b, res, w->sent_limit, &c, &lease_done);
 	}
 	if (rc != 0) {
 		fail(bf, NB_EXIT_FAILURE, "unexpected answer to a batch");
 		return;
 	}
+	found = c.found;
+	filled = c.filled;
+	if (c.found - c.filled - c.clashed > 0)
+		bf->pass_unfilled += c.found - c.filled - c.clashed;
 	w->attempt = 0;
 	w->timeouts = 0;
+	w->collisions = 0;
+	if (w->collide_cap > 0) {
+		/* Grow back: ids meet less often than the last misses said. */
+		w->collide_cap *= 2;
+		if (w->collide_cap >= w->want)
+			w->collide_cap = 0;
+	}
 	bf->rows_run += filled;
 	bf->metrics.batches++;
 	throttle_after_batch(&bf->thr, &w->lane, ev_now(bf->loop), filled, took);
@@ -1532,6 +1788,10 @@ static void on_result(struct worker *conn, PGresult *res)
 	case STEP_NEW_LEASE: after_new_lease(w, res); break;
 	case STEP_REMAINING: after_remaining(w, res); break;
 	case STEP_RESTORE: after_restore(w); break;
+	case STEP_UNFILLED: after_unfilled(w, res); break;
+	case STEP_UNFILLED_RESTORE:
+		sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, conn, "idle"));
+		break;
 	case STEP_SESSION_AGAIN: run_batch(w); break;
 	case STEP_PASS_END: after_pass_end(w); break;
 	case STEP_UNLOCK: after_unlock(w); break;
@@ -1560,6 +1820,9 @@ static void on_result(struct worker *conn, PGresult *res)
  *     the whole table than walk the key's index: 20x slower per batch
  *     until autovacuum happens to analyze the table (the NULL check turns
  *     sequential scans back on for itself);
+ *   - no JIT: a batch is milliseconds of work, and a plan that costs a
+ *     disabled scan (the 1e10 penalty) would otherwise spend half a
+ *     second compiling itself, every batch;
  *   - fixed date, interval and float output, so key values print the same
  *     way in every session and read back the same (cursors are text).
  */
@@ -1569,6 +1832,7 @@ static const char session_sql[] =
 	" set_config('enable_mergejoin', 'off', false),"
 	" set_config('enable_seqscan', 'off', false),"
 	" set_config('enable_bitmapscan', 'off', false),"
+	" set_config('jit', 'off', false),"
 	" set_config('DateStyle', 'ISO, YMD', false),"
 	" set_config('IntervalStyle', 'postgres', false),"
 	" set_config('extra_float_digits', '3', false),"

@@ -100,20 +100,53 @@ static void sb_key_aliases(struct sb *b, int n, const char *pfx, const char *sfx
  * and every reference is qualified, so no user column name can collide
  * with one of ours.
  */
-static void sb_fill(struct sb *b, const char *target, const char *qc)
+static void sb_fill(struct sb *b, const char *target, const char *qc, bool guard)
 {
 	sb_add(b, "UPDATE ");
 	sb_add(b, target);
 	sb_add(b, " AS nanoid_backfill_t SET ");
 	sb_add(b, qc);
-	sb_add(b, " = convert_from(substring($2 FROM ((numbered.nb_n - 1) * $3 + 1)::int"
-		  " FOR $3), 'UTF8') FROM numbered"
+	sb_add(b, " = numbered.nb_id FROM numbered"
 		  " WHERE nanoid_backfill_t.ctid = numbered.nb_ctid AND nanoid_backfill_t.");
 	sb_add(b, qc);
-	sb_add(b, " IS NULL RETURNING nanoid_backfill_t.");
+	sb_add(b, " IS NULL");
+	if (guard) {
+		sb_add(b, " AND NOT EXISTS (SELECT 1 FROM ");
+		sb_add(b, target);
+		sb_add(b, " AS nanoid_backfill_x WHERE nanoid_backfill_x.");
+		sb_add(b, qc);
+		sb_add(b, " = numbered.nb_id)");
+	}
+	sb_add(b, " RETURNING nanoid_backfill_t.");
 	sb_add(b, qc);
 	sb_add(b, " IS NOT NULL");
 }
+
+/*
+ * Rows the guard kept from an id already taken: "0" without the guard.
+ * Counted in the statement's snapshot, as the guard looked.
+ */
+static void sb_clashed(struct sb *b, const char *target, const char *qc, bool guard)
+{
+	if (!guard) {
+		sb_add(b, "0");
+		return;
+	}
+	sb_add(b, "(SELECT count(*) FROM numbered WHERE EXISTS (SELECT 1 FROM ");
+	sb_add(b, target);
+	sb_add(b, " AS nanoid_backfill_x WHERE nanoid_backfill_x.");
+	sb_add(b, qc);
+	sb_add(b, " = numbered.nb_id))");
+}
+
+/*
+ * Row number n's id: the n-th id_len ($3) bytes of the ids ($2). In the
+ * default collation: convert_from's encoding argument is a name, whose
+ * collation "C" the result would take, and then compared with the column
+ * (the guard) it would keep the column's index from being used.
+ */
+#define ID_OF(n) "(convert_from(substring($2 FROM ((" n " - 1) * $3 + 1)::int FOR $3)," \
+	" 'UTF8') COLLATE \"default\")"
 
 /* The rows the fill gave a value. */
 #define FILLED "(SELECT count(*) FROM upd WHERE upd.nb_filled)"
@@ -137,7 +170,7 @@ static void sb_fill(struct sb *b, const char *target, const char *qc)
  *     once a batch comes up short: nothing NULL is left in (cursor, hi].
  */
 static char *build(char *const *qk, int n, const char *qt, const char *qc,
-		   const char *leases, int variant)
+		   const char *leases, int variant, bool guard)
 {
 	struct sb b = { 0 };
 
@@ -165,10 +198,11 @@ static char *build(char *const *qk, int n, const char *qt, const char *qc,
 	sb_add(&b, qc);
 	sb_add(&b, " IS NULL ORDER BY ");
 	sb_keys(&b, qk, n, "", "");
-	sb_add(&b, " LIMIT $1), numbered AS (SELECT batch.*, row_number() OVER (ORDER BY ");
+	sb_add(&b, " LIMIT $1), ranked AS (SELECT batch.*, row_number() OVER (ORDER BY ");
 	sb_key_aliases(&b, n, "", "");
-	sb_add(&b, ") AS nb_n FROM batch), upd(nb_filled) AS (");
-	sb_fill(&b, qt, qc);
+	sb_add(&b, ") AS nb_n FROM batch), numbered AS (SELECT ranked.*, " ID_OF("ranked.nb_n")
+		   " AS nb_id FROM ranked), upd(nb_filled) AS (");
+	sb_fill(&b, qt, qc, guard);
 	sb_add(&b, "), last AS (SELECT ");
 	sb_key_aliases(&b, n, "", "");
 	sb_add(&b, " FROM numbered ORDER BY nb_n DESC LIMIT 1), progress AS (UPDATE ");
@@ -180,6 +214,8 @@ static char *build(char *const *qk, int n, const char *qt, const char *qc,
 		   " state = CASE WHEN (SELECT count(*) FROM numbered) < $1 THEN 'done' ELSE state END"
 		   " WHERE job = $4 AND lease = $5) SELECT (SELECT count(*) FROM numbered), "
 		   FILLED ", ");
+	sb_clashed(&b, qt, qc, guard);
+	sb_add(&b, ", ");
 	sb_key_aliases(&b, n, "last.", "::text");
 	sb_add(&b, " FROM (SELECT 1) AS one LEFT JOIN last ON true");
 	if (b.oom) {
@@ -267,6 +303,46 @@ static char *build_remaining(const char *qt, const char *qc)
 }
 
 /*
+ * How many rows are still NULL, and the first few of them: by their key
+ * ((k1, k2) as a row's text), or where there is none by ctid; in a tree
+ * after the relation that holds them.
+ */
+static char *build_unfilled(char *const *qk, int n, const char *qt,
+			    const char *qc, bool tree)
+{
+	struct sb b = { 0 };
+
+	sb_add(&b, "SET statement_timeout = 0; SET enable_seqscan = on; "
+		   "SELECT count(*), (SELECT string_agg(r, ', ') FROM (SELECT ");
+	if (tree)
+		sb_add(&b, "tableoid::regclass::text || ' ' || ");
+	if (n == 0) {
+		sb_add(&b, "ctid::text");
+	} else if (n == 1) {
+		sb_add(&b, qk[0]);
+		sb_add(&b, "::text");
+	} else {
+		sb_add(&b, "ROW(");
+		sb_keys(&b, qk, n, "", "");
+		sb_add(&b, ")::text");
+	}
+	sb_add(&b, " AS r FROM ");
+	sb_add(&b, qt);
+	sb_add(&b, " WHERE ");
+	sb_add(&b, qc);
+	sb_add(&b, " IS NULL LIMIT 5) AS few) FROM ");
+	sb_add(&b, qt);
+	sb_add(&b, " WHERE ");
+	sb_add(&b, qc);
+	sb_add(&b, " IS NULL");
+	if (b.oom) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s;
+}
+
+/*
  * Physical order, one relation (a table, or one partition or child of a
  * tree, named by qt and updated with ONLY): the NULL rows of the window
  * ($7, $8) of ctids, lowest first, at most $1 of them. ORDER BY ctid
@@ -277,7 +353,7 @@ static char *build_remaining(const char *qt, const char *qc)
  * lease's, which a short window then finishes.
  */
 char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
-			  const char *column, const char *leases)
+			  const char *column, const char *leases, bool guard)
 {
 	char *qs = batch_quote(conn, nsp), *qr = batch_quote(conn, rel);
 	char *qc = batch_quote(conn, column);
@@ -295,10 +371,11 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 	sb_add(&b, only);
 	sb_add(&b, " WHERE ctid > $7::tid AND ctid < $8::tid AND ");
 	sb_add(&b, qc);
-	sb_add(&b, " IS NULL ORDER BY ctid LIMIT $1), numbered AS (SELECT nb_ctid,"
+	sb_add(&b, " IS NULL ORDER BY ctid LIMIT $1), ranked AS (SELECT nb_ctid,"
 		   " row_number() OVER (ORDER BY nb_ctid) AS nb_n FROM batch),"
+		   " numbered AS (SELECT ranked.*, " ID_OF("ranked.nb_n") " AS nb_id FROM ranked),"
 		   " upd(nb_filled) AS (");
-	sb_fill(&b, only, qc);
+	sb_fill(&b, only, qc, guard);
 	sb_add(&b, "),"
 		   " found AS (SELECT count(*) AS n, max(nb_ctid) AS last FROM numbered),"
 		   " progress AS (UPDATE ");
@@ -308,7 +385,9 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 		   " batches = batches + 1, rate = $6, updated_at = now(),"
 		   " state = CASE WHEN found.n < $1 AND $9 THEN 'done' ELSE state END"
 		   " FROM found WHERE job = $4 AND lease = $5)"
-		   " SELECT found.n, " FILLED ", found.last::text FROM found");
+		   " SELECT found.n, " FILLED ", ");
+	sb_clashed(&b, only, qc, guard);
+	sb_add(&b, ", found.last::text FROM found");
 	free(only);
 	free(qc);
 	if (b.oom) {
@@ -406,33 +485,40 @@ int batch_physical_params(struct batch *b, const unsigned char *ids,
 	return 0;
 }
 
+/* The counts every batch answers first: found, filled, clashed. */
+static void read_counts(const PGresult *res, struct batch_counts *n)
+{
+	n->found = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	n->filled = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+	n->clashed = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+}
+
 int batch_read_physical(struct batch *b, const PGresult *res, long limit,
-			long *found, long *filled, bool *lease_done)
+			struct batch_counts *n, bool *lease_done)
 {
 	long long last, hi;
 	long off, hioff;
 	double sample, blocks;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != 3 || batch_parse_tid(b->hi[0], &hi, &hioff) != 0)
+	    PQnfields(res) != 4 || batch_parse_tid(b->hi[0], &hi, &hioff) != 0)
 		return -1;
-	*found = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-	*filled = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+	read_counts(res, n);
 	*lease_done = false;
-	if (*found < limit) {
+	if (n->found < limit) {
 		/* The window is done: on from its end, as the statement did. */
 		blocks = (double)(b->win_to - b->win_from);
 		*lease_done = b->win_to >= hi;
 		batch_set_cursor(b, (char *const[]){ b->end_txt });
 	} else {
-		if (PQgetisnull(res, 0, 2) ||
-		    batch_parse_tid(PQgetvalue(res, 0, 2), &last, &off) != 0)
+		if (PQgetisnull(res, 0, 3) ||
+		    batch_parse_tid(PQgetvalue(res, 0, 3), &last, &off) != 0)
 			return -1;
 		blocks = (double)(last - b->win_from + 1);
-		batch_set_cursor(b, (char *const[]){ PQgetvalue(res, 0, 2) });
+		batch_set_cursor(b, (char *const[]){ PQgetvalue(res, 0, 3) });
 	}
 	/* NULL rows a block, smoothed: the next window's size. */
-	sample = blocks > 0 ? (double)*found / blocks : b->density;
+	sample = blocks > 0 ? (double)n->found / blocks : b->density;
 	b->density = b->density > 0 ? 0.5 * b->density + 0.5 * sample : sample;
 	return 0;
 }
@@ -453,7 +539,8 @@ const char *batch_stmt_name(int variant)
 }
 
 int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
-		    const char *leases, size_t id_len, char *err, size_t errlen)
+		    const char *leases, size_t id_len, bool guard, char *err,
+		    size_t errlen)
 {
 	char *qk[CONFIG_MAX_KEYS] = { 0 };
 	char *qs = batch_quote(conn, t->schema);
@@ -463,6 +550,7 @@ int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
 	int rc = -1;
 
 	memset(s, 0, sizeof *s);
+	s->guard = guard;
 	s->nkeys = t->nkeys;
 	s->id_len = id_len;
 	for (int i = 0; i < t->nkeys; i++)
@@ -496,8 +584,9 @@ int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
 	}
 	if (!s->probe_full || (s->int_key && !s->probe_tail))
 		goto out;
+	s->unfilled = build_unfilled(qk, t->nkeys, qt, qc, t->tree);
 	s->estimate = pgtext_printf("EXPLAIN (FORMAT JSON) SELECT 1 FROM %s", qt);
-	if (!s->remaining || !s->estimate)
+	if (!s->remaining || !s->estimate || !s->unfilled)
 		goto out;
 	s->by_key = t->walk == WALK_KEY;
 	s->width = target_width(t);
@@ -509,7 +598,7 @@ int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
 		if (!only)
 			goto out;
 		for (int v = 0; v < BATCH_VARIANTS; v++)
-			if (!(s->stmt[v] = build(qk, t->nkeys, only, qc, leases, v)))
+			if (!(s->stmt[v] = build(qk, t->nkeys, only, qc, leases, v, guard)))
 				break;
 		s->boundary[0] = build_boundary(qk, t->nkeys, only, false);
 		s->boundary[1] = build_boundary(qk, t->nkeys, only, true);
@@ -564,6 +653,7 @@ void batch_sql_free(struct batch_sql *s)
 	free(s->boundary[1]);
 	free(s->remaining);
 	free(s->estimate);
+	free(s->unfilled);
 	free(s->probe_full);
 	free(s->probe_tail);
 	free(s->boundary_int);
@@ -670,23 +760,22 @@ const char *batch_boundary_params(struct batch *b, char *const *from,
 	return sql->boundary[1];
 }
 
-int batch_read_result(struct batch *b, const PGresult *res, long *found,
-		      long *filled)
+int batch_read_result(struct batch *b, const PGresult *res,
+		      struct batch_counts *c)
 {
 	char *last[CONFIG_MAX_KEYS];
 	int n = b->sql->nkeys;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != 2 + n)
+	    PQnfields(res) != 3 + n)
 		return -1;
-	*found = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-	*filled = strtol(PQgetvalue(res, 0, 1), NULL, 10);
-	if (*found == 0)
+	read_counts(res, c);
+	if (c->found == 0)
 		return 0; /* the cursor stays; the lease is done */
 	for (int i = 0; i < n; i++) {
-		if (PQgetisnull(res, 0, 2 + i))
+		if (PQgetisnull(res, 0, 3 + i))
 			return -1;
-		last[i] = PQgetvalue(res, 0, 2 + i);
+		last[i] = PQgetvalue(res, 0, 3 + i);
 	}
 	batch_set_cursor(b, last);
 	return 0;

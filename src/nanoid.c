@@ -8,7 +8,9 @@
  */
 #include "nanoid.h"
 
+#include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +240,55 @@ nanoid_generate(struct nanoid *g, char *out)
 		p += idx < alen;
 	}
 	g->pool_pos = pos;
+}
+
+/* FNV-1a: ids are random already, any spreading hash will do. */
+static uint64_t
+id_hash(const char *id, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)id[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+int
+nanoid_generate_distinct(struct nanoid *g, char *out, size_t n)
+{
+	size_t len = nanoid_length(g);
+	size_t cap = 16;
+	size_t *slot;
+
+	/* size * log2(alphabet) bits: fewer ids than n and no draw can end. */
+	if ((double)g->size * log2((double)g->alphabet_len) < log2((double)n))
+		return -1;
+	while (cap < 2 * n)
+		cap *= 2;
+	slot = malloc(cap * sizeof(*slot));
+	if (slot == NULL)
+		return -1;
+	for (size_t i = 0; i < cap; i++)
+		slot[i] = SIZE_MAX;
+	for (size_t i = 0; i < n; i++) {
+		char *id = out + i * len;
+		size_t at;
+
+		for (;;) {
+			nanoid_generate(g, id);
+			at = (size_t)id_hash(id, len) & (cap - 1);
+			while (slot[at] != SIZE_MAX &&
+			    memcmp(out + slot[at] * len, id, len) != 0)
+				at = (at + 1) & (cap - 1);
+			if (slot[at] == SIZE_MAX)
+				break;
+		}
+		slot[at] = i;
+	}
+	free(slot);
+	return 0;
 }
 
 void

@@ -227,8 +227,9 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		" COALESCE(EXTRACT(epoch FROM now() - idle_since), 0)::float8,"
 		" (SELECT count(*) FROM %s l WHERE l.job = j.job AND l.state = 'open'),"
 		" frontier_rel, frontier_blk, frontier_end, hwm,"
-		" EXTRACT(epoch FROM now() - swept_at)::float8"
-		" FROM %s j WHERE job = $1", p->leases, p->jobs);
+		" EXTRACT(epoch FROM now() - swept_at)::float8,"
+		" (SELECT COALESCE(sum(rows_done), 0) FROM %s l WHERE l.job = j.job)"
+		" FROM %s j WHERE job = $1", p->leases, p->leases, p->jobs);
 	p->sql_start_pass = pgtext_printf(
 		"UPDATE %s SET state = 'running', idle_since = NULL, updated_at = now(),"
 		" frontier = $2, hwm_next = COALESCE($3, hwm_next)"
@@ -560,7 +561,7 @@ int progress_read_job(const struct progress *p, const PGresult *res,
 {
 	memset(j, 0, sizeof *j);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != 11)
+	    PQnfields(res) != 12)
 		return -1;
 	snprintf(j->state, sizeof j->state, "%s", PQgetvalue(res, 0, 0));
 	if (read_keys(res, 1, target_width(p->target), j->frontier, &j->has_frontier) != 0) {
@@ -578,6 +579,7 @@ int progress_read_job(const struct progress *p, const PGresult *res,
 	j->has_hwm = !PQgetisnull(res, 0, 9);
 	snprintf(j->hwm, sizeof j->hwm, "%s", j->has_hwm ? PQgetvalue(res, 0, 9) : "");
 	j->swept_ago = PQgetisnull(res, 0, 10) ? -1 : strtod(PQgetvalue(res, 0, 10), NULL);
+	j->pass_rows = strtoll(PQgetvalue(res, 0, 11), NULL, 10);
 	return 0;
 }
 

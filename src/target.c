@@ -506,6 +506,8 @@ int target_check(struct target *t, const PGresult *res,
 		t->key_types[i] = (Oid)strtoul(PQgetvalue(res, i, F_KEY_TYPE), NULL, 10);
 	}
 	t->unique_index = is_true(res, 0, F_UNIQUE_COL);
+	t->plain_text = strcmp(PQgetvalue(res, 0, F_TYPNAME), "text") == 0 ||
+			strcmp(PQgetvalue(res, 0, F_TYPNAME), "varchar") == 0;
 	if (!PQgetisnull(res, 0, F_ID_INDEXES)) {
 		const char *text = PQgetvalue(res, 0, F_ID_INDEXES);
 		int max = 1;

@@ -14,24 +14,26 @@
 #include "batch.h"
 
 /* One row (found, filled, last); last NULL for SQL NULL. */
+/* A physical batch's answer: found, filled, clashed (always 0 here), last. */
 static PGresult *answer(const char *found, const char *filled, const char *last)
 {
-	PGresAttDesc cols[3];
+	PGresAttDesc cols[4];
 	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-	const char *names[3] = { "n", "count", "last" };
+	const char *names[4] = { "n", "count", "clashed", "last" };
 
 	memset(cols, 0, sizeof cols);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		cols[i].name = (char *)names[i];
 		cols[i].format = 0;
 		cols[i].typlen = -1;
 		cols[i].atttypmod = -1;
 	}
 	ck_assert_ptr_nonnull(res);
-	ck_assert_int_eq(PQsetResultAttrs(res, 3, cols), 1);
+	ck_assert_int_eq(PQsetResultAttrs(res, 4, cols), 1);
 	ck_assert_int_eq(PQsetvalue(res, 0, 0, (char *)found, (int)strlen(found)), 1);
 	ck_assert_int_eq(PQsetvalue(res, 0, 1, (char *)filled, (int)strlen(filled)), 1);
-	ck_assert_int_eq(PQsetvalue(res, 0, 2, (char *)last, last ? (int)strlen(last) : -1), 1);
+	ck_assert_int_eq(PQsetvalue(res, 0, 2, (char *)"0", 1), 1);
+	ck_assert_int_eq(PQsetvalue(res, 0, 3, (char *)last, last ? (int)strlen(last) : -1), 1);
 	return res;
 }
 
@@ -123,7 +125,7 @@ START_TEST(test_full_batch_moves_to_its_last_row)
 	struct batch b;
 	unsigned char ids[21 * 1000];
 	PGresult *res;
-	long found, filled;
+	struct batch_counts n;
 	bool done;
 
 	lease(&b, &sql, 1000, 0, 100);
@@ -131,9 +133,10 @@ START_TEST(test_full_batch_moves_to_its_last_row)
 	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
 	/* The window held more than 1000 NULL rows: 1000 in blocks 0-4. */
 	res = answer("1000", "998", "(4,17)");
-	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &found, &filled, &done), 0);
-	ck_assert_int_eq(found, 1000);
-	ck_assert_int_eq(filled, 998);
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), 0);
+	ck_assert_int_eq(n.found, 1000);
+	ck_assert_int_eq(n.filled, 998);
+	ck_assert_int_eq(n.clashed, 0);
 	ck_assert(!done);
 	ck_assert_str_eq(b.cursor[0], "(4,17)");
 	ck_assert(b.density > 100);  /* 200 a block seen: the next window shrinks */
@@ -148,14 +151,14 @@ START_TEST(test_short_window_moves_to_its_end)
 	struct batch b;
 	unsigned char ids[21 * 1000];
 	PGresult *res;
-	long found, filled;
+	struct batch_counts n;
 	bool done;
 
 	lease(&b, &sql, 1000, 0, 100);
 	b.density = 100;
 	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
 	res = answer("40", "40", "(9,3)");
-	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &found, &filled, &done), 0);
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), 0);
 	ck_assert(!done);  /* blocks 10-99 are left */
 	ck_assert_str_eq(b.cursor[0], "(10,0)");
 	ck_assert(b.density < 100);
@@ -170,7 +173,7 @@ START_TEST(test_short_window_moves_to_its_end)
 	ck_assert_str_eq(b.values[BATCH_FIXED_PARAMS], "(10,0)");
 	ck_assert_str_eq(b.values[BATCH_FIXED_PARAMS + 1], "(100,0)");
 	res = answer("0", "0", NULL);
-	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &found, &filled, &done), 0);
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), 0);
 	ck_assert(done);
 	ck_assert_str_eq(b.cursor[0], "(100,0)");
 	PQclear(res);
@@ -184,20 +187,20 @@ START_TEST(test_malformed_answers)
 	struct batch b;
 	unsigned char ids[21 * 1000];
 	PGresult *res;
-	long found, filled;
+	struct batch_counts n;
 	bool done;
 
 	lease(&b, &sql, 1000, 0, 100);
 	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
 	/* A full batch must name its last row. */
 	res = answer("1000", "1000", NULL);
-	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &found, &filled, &done), -1);
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), -1);
 	PQclear(res);
 	res = answer("1000", "1000", "4,17");
-	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &found, &filled, &done), -1);
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), -1);
 	PQclear(res);
 	res = PQmakeEmptyPGresult(NULL, PGRES_COMMAND_OK);
-	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &found, &filled, &done), -1);
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), -1);
 	PQclear(res);
 	/* A cursor that is no ctid cannot make a window. */
 	{
