@@ -23,9 +23,13 @@ enum pooler_result {
 
 /*
  * Opens two short connections to conninfo (NULL or "": the PG*
- * environment), compares the backend pids their transactions see, and
- * closes them. Blocking; bounded by connect_timeout. On anything but
- * POOLER_SESSION, one line in err.
+ * environment), application_name "nanoid-backfill pooler check", compares
+ * the backend pids their statements see, and closes them: nothing is left
+ * on the server. Through a session pooler they hold two server connections
+ * while it runs. Blocking: at most twice connect_timeout in all (10 s when
+ * unset). On anything but POOLER_SESSION, one line in err: for
+ * POOLER_TRANSACTION what to connect through instead; for POOLER_UNKNOWN
+ * why it could not tell (no connection, a failed query, no answer in time).
  */
 enum pooler_result pooler_check(const char *conninfo, char *err, size_t errlen);
 

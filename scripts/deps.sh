@@ -11,6 +11,7 @@ PKGS=(
 	libpq-dev libsodium-dev libev-dev libinih-dev  # libraries
 	check                                          # unit tests
 	postgresql postgresql-client                   # integration tests: server + psql
+	pgbouncer                                      # tests: poolers.sh runs its own (no service is started for it)
 	procps                                         # ps/pgrep when debugging tests
 	python3 systemd man-db groff-base              # tests: JSON checks, systemd-analyze, man page warnings
 	valgrind                                       # scripts/valgrind.sh: memcheck stage

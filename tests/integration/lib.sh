@@ -39,6 +39,7 @@ NB_DEFAULT_ID_RE='^[A-Za-z0-9_-]{21}$' # default alphabet and size
 BF_TIMEOUT=${BF_TIMEOUT:-120}         # no single daemon run may take longer
 NB_PROGRESS_VIEW=$NB_PROGRESS_SCHEMA.job_progress # rows_done per job, open pass included
 NB_THROTTLED_RE='throttled: '         # log/progress line while a pause or pacing holds
+NB_POOLER_RE='through a pooler in transaction or statement mode.*pool_mode = session' # refused pooler
 # ---------------------------------------------------------------------------
 
 # Nothing from the caller's environment may steer libpq or the logger.
