@@ -208,11 +208,14 @@ struct backfill {
 	bool stopping;
 	bool job_done;
 	bool ever_connected;
+	bool pooler_ok;
 	bool finished;
 	int exit_code;
 
 	long long pass_unfilled;     /* rows batches found and could not fill,
 				      * since the last pass ended */
+	long long pass_clashed;      /* rows the id guard skipped, the same */
+	bool stall_clashed;          /* the last pass: only taken ids left rows NULL */
 	int stalled;                 /* passes in a row without progress */
 	double stall_mult;           /* service: the idle interval's backoff */
 	bool stall_logged;
@@ -761,19 +764,6 @@ static void after_target(struct wk *w, PGresult *res)
 	}
 	if (target_check(&bf->target, res, c, id_len, bf->err, sizeof bf->err) != 0) {
 		fail(bf, NB_EXIT_CONFIG, "%s", bf->err);
-		return;
-	}
-	switch (pooler_check(c->dsn, bf->err, sizeof bf->err)) {
-	case POOLER_SESSION:
-		break;
-	case POOLER_TRANSACTION:
-		target_free(&bf->target);
-		fail(bf, NB_EXIT_CONFIG, "%s", bf->err);
-		return;
-	case POOLER_UNKNOWN:
-		/* The server answered the target check a moment ago: try again. */
-		target_free(&bf->target);
-		connection_lost(w, bf->err);
 		return;
 	}
 	bf->have_target = true;
@@ -1338,9 +1328,11 @@ static bool stalled(struct backfill *bf, const struct progress_job *j)
 {
 	bool none = j->pass_rows == 0 || bf->pass_unfilled > 0;
 
-	log_debug("pass: %lld rows filled, %lld found and left NULL", j->pass_rows,
-		  bf->pass_unfilled);
+	log_debug("pass: %lld rows filled, %lld found and left NULL, %lld skipped "
+		  "for a taken id", j->pass_rows, bf->pass_unfilled, bf->pass_clashed);
+	bf->stall_clashed = bf->pass_clashed > 0 && bf->pass_unfilled == 0;
 	bf->pass_unfilled = 0;
+	bf->pass_clashed = 0;
 	bf->stalled = none ? bf->stalled + 1 : 0;
 	return bf->stalled >= STALL_PASSES;
 }
@@ -1397,7 +1389,11 @@ static void after_unfilled(struct wk *w, PGresult *res)
 	const char *few = ok && !PQgetisnull(res, 0, 1) ? PQgetvalue(res, 0, 1) : "";
 	char line[1024], why[600];
 
-	if (t->triggers)
+	if (bf->stall_clashed)
+		snprintf(why, sizeof why, "every id drawn for them was taken already: "
+			 "the 10^%.1f distinct ids of this format are nearly used up; "
+			 "use a larger --size or --alphabet", bf->log10_ids);
+	else if (t->triggers)
 		snprintf(why, sizeof why, "BEFORE UPDATE triggers that can skip a row or "
 			 "set it back to NULL: %s", t->triggers);
 	else
@@ -1680,6 +1676,7 @@ static void after_batch(struct wk *w, PGresult *res)
 	filled = c.filled;
 	if (c.found - c.filled - c.clashed > 0)
 		bf->pass_unfilled += c.found - c.filled - c.clashed;
+	bf->pass_clashed += c.clashed;
 	w->attempt = 0;
 	w->timeouts = 0;
 	w->collisions = 0;
@@ -1872,15 +1869,31 @@ static void on_connect(struct worker *conn, bool ok, const char *err)
 		connection_lost(w, err);
 		return;
 	}
-	if (w->lost_since != 0)
-		log_info("worker %d: reconnected", w->id);
-	w->lost_since = 0;
 	w->prepared = 0;
 	w->nready = 0;
 	if (bf->stopping || bf->job_done) {
 		wk_close(w);
 		return;
 	}
+	/* Once per process, before any session state exists: through a
+	 * pooler in transaction mode, locks, prepared statements and
+	 * settings would be lost or land in other clients' sessions. */
+	if (!bf->pooler_ok) {
+		switch (pooler_check(bf->cfg->dsn, bf->err, sizeof bf->err)) {
+		case POOLER_SESSION:
+			bf->pooler_ok = true;
+			break;
+		case POOLER_TRANSACTION:
+			fail(bf, NB_EXIT_CONFIG, "%s", bf->err);
+			return;
+		case POOLER_UNKNOWN:
+			connection_lost(w, bf->err);
+			return;
+		}
+	}
+	if (w->lost_since != 0)
+		log_info("worker %d: reconnected", w->id);
+	w->lost_since = 0;
 	send_session(w, STEP_SESSION);
 }
 

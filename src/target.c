@@ -111,8 +111,10 @@ static const char query[] =
 	"            AND s.attname = k1.name AND NOT s.inherited),"
 	/* what the batch cannot work on, or not honestly: each names where */
 	"        col.attgenerated <> '',"
-	"        (SELECT format('%I.%I', nspname, relname) FROM tree"
-	"          WHERE relpersistence = 't' ORDER BY oid LIMIT 1),"
+	"        (SELECT format('%I.%I is a temporary table', tree.nspname, tree.relname)"
+	"                || CASE WHEN tree.oid = rel.oid THEN ''"
+	"                   ELSE format(' in the tree of %I.%I', rel.nspname, rel.relname) END"
+	"           FROM tree WHERE relpersistence = 't' ORDER BY tree.oid LIMIT 1),"
 	"        (SELECT format('%I.%I', nspname, relname) FROM tree"
 	"          WHERE row_security_active(tree.oid) ORDER BY oid LIMIT 1),"
 	"        (SELECT format('rule %I on %I.%I', r.rulename, tree.nspname, tree.relname)"
@@ -415,10 +417,10 @@ int target_check(struct target *t, const PGresult *res,
 		}
 	}
 	if (!PQgetisnull(res, 0, F_TEMP)) {
-		snprintf(err, errlen, "%s is a temporary table%s; another session "
-			 "cannot see its rows", PQgetvalue(res, 0, F_TEMP),
-			 strcmp(PQgetvalue(res, 0, F_TEMP), rel) == 0 ? "" :
-			 " in the tree");
+		/* The batches run in sessions of their own: another session's
+		 * temporary table is invisible to them, ours would be too. */
+		snprintf(err, errlen, "%s; another session cannot see its rows",
+			 PQgetvalue(res, 0, F_TEMP));
 		return -1;
 	}
 	if (!PQgetisnull(res, 0, F_PARTKEY)) {

@@ -121,9 +121,9 @@ inv_check "restarts" tb
 
 # --- c. pg_terminate_backend of all its backends ------------------------------
 inv_make_table tc 200000 20
-TC_RE='^tc_[0-9a-f]{12}$'   # a configured format of its own
+TC_RE='^tc_[0-9a-f]{16}$'   # a configured format of its own
 bg_bf --table tc --column public_id --until-done --workers 2 --batch-size 300 \
-	--lease-size 20000 --progress-interval 1 --prefix tc_ --size 12 --alphabet 0123456789abcdef
+	--lease-size 20000 --progress-interval 1 --prefix tc_ --size 16 --alphabet 0123456789abcdef
 for k in 1 2 3; do
 	before=$(inv_daemon_writes tc)
 	wait_for 60 "terminate $k: the daemon to fill rows" \

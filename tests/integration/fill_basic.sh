@@ -34,17 +34,19 @@ CREATE TABLE t2 (id bigint PRIMARY KEY, public_id text);
 INSERT INTO t2 SELECT i, NULL FROM generate_series(1, 5000) i;
 ANALYZE t2;
 SQL
-run_bf --table t2 --column public_id --until-done --size 10 --alphabet abc --prefix usr_
+# 3^30 ids: 5000 rows without a unique index stay below p(collision) 1e-6.
+run_bf --table t2 --column public_id --until-done --size 30 --alphabet abc --prefix usr_
 assert_eq "$RC" 0 "size/alphabet/prefix: exit 0"
 assert_sql "SELECT count(*) FROM t2 WHERE public_id IS NULL" 0 "size/alphabet/prefix: no NULL left"
-assert_sql "SELECT count(*) FROM t2 WHERE public_id !~ '^usr_[abc]{10}\$'" 0 \
-	"size/alphabet/prefix: every value matches ^usr_[abc]{10}\$"
+assert_sql "SELECT count(*) FROM t2 WHERE public_id !~ '^usr_[abc]{30}\$'" 0 \
+	"size/alphabet/prefix: every value matches ^usr_[abc]{30}\$"
 # With only 3 letters every letter must show up: the alphabet is really used.
 assert_sql "SELECT count(DISTINCT substr(public_id, 5, 1)) FROM t2" 3 \
 	"size/alphabet/prefix: all three letters are used"
 
 # A target with a unique index and a tiny value space: values collide with
-# rows filled earlier, the batch gets 23505 and must regenerate and retry.
+# rows filled earlier: a batch skips a row whose id is taken (the guard)
+# or, racing, gets 23505 and retries with new ids.
 psqlf <<SQL
 CREATE TABLE t4 (id bigint PRIMARY KEY, public_id text UNIQUE);
 INSERT INTO t4 SELECT i, NULL FROM generate_series(1, 1000) i;

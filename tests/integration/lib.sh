@@ -215,6 +215,13 @@ table_digest() {
 	psqlc "SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM $1 x"
 }
 
+# md5 of the whole database as pg_dump writes it (schema and data), less
+# the \restrict lines' random key (pg_dump 15.14 and later): what a
+# refusal must leave unchanged.
+db_digest() {
+	pg_dump --no-password "$PGDATABASE" | grep -Ev '^\\(un)?restrict ' | md5sum
+}
+
 # md5 of every row's physical version: changes if any row was updated, even to
 # the same value.
 table_versions() {

@@ -142,11 +142,6 @@ assert_eq "$(psql -X -qAt "$(pgb_dsn "$PGB_lifo" tx)" -c "SELECT count(*) FROM t
 
 # --- transaction and statement pooling: refused, nothing written ---------------
 
-# md5 of the whole database as pg_dump writes it, less the \restrict lines'
-# random key (pg_dump 15.14 and later).
-db_digest() {
-	pg_dump --no-password "$PGDATABASE" | grep -Ev '^\\(un)?restrict ' | md5sum
-}
 digest_before=$(db_digest)
 versions_before=$(table_versions t)
 settings_before=$(server_settings "$PGB_lifo" tx1)

@@ -235,7 +235,9 @@ assert_eq "$(table_digest orders)" "$DATA0" "B after the downs: data as before"
 
 # Step 5's down then up again (re-validates the check first) works as well.
 for f in "$WORK"/b/*.up.sql; do
-	[[ $f == *_backfill_* ]] && run_bf --table orders --column public_id --until-done
+	# The job remembers its format: the same flags again.
+	[[ $f == *_backfill_* ]] && run_bf --table orders --column public_id --size 12 \
+		--prefix ord_ --until-done
 	apply_sqlx "$f"
 done
 f5=$(ls "$WORK"/b/*_set_public_id_not_null_on_orders.up.sql)
