@@ -14,6 +14,7 @@
 #include "exit_codes.h"
 #include "idspace.h"
 #include "log.h"
+#include "pooler.h"
 #include "target.h"
 
 #define LINE 1024
@@ -443,6 +444,20 @@ int check_config_run(const struct config *cfg)
 		log_error("%s", err);
 		db_release_signals();
 		return NB_EXIT_FAILURE;
+	}
+
+	/* What a run would refuse first, at its first connection. */
+	switch (pooler_check(cfg->dsn, err, sizeof err)) {
+	case POOLER_SESSION:
+		break;
+	case POOLER_TRANSACTION:
+		log_error("%s", err);
+		rc = NB_EXIT_CONFIG;
+		goto out;
+	case POOLER_UNKNOWN:
+		log_error("%s", err);
+		rc = NB_EXIT_FAILURE;
+		goto out;
 	}
 
 	/* Belt and braces: whatever follows, this session cannot write. */

@@ -164,6 +164,9 @@ assert_refused() {
 }
 
 assert_refused "transaction pooling" 8 "$(pgb_dsn "$PGB_lifo" tx)"
+run_bf --check-config --dsn "$(pgb_dsn "$PGB_lifo" tx)" --table t --column public_id
+assert_eq "$RC" 78 "transaction pooling: --check-config refuses it too (78)"
+assert_file_match "$ERR" "$NB_ERR_RE.*$NB_POOLER_RE" "transaction pooling: --check-config says why"
 assert_refused "statement pooling" 3 "$(pgb_dsn "$PGB_lifo" stmt)"
 assert_refused "transaction pooling, pool_size = 1" 3 "$(pgb_dsn "$PGB_lifo" tx1)"
 assert_refused "transaction pooling, round robin" 5 "$(pgb_dsn "$PGB_rr" tx)"
