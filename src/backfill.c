@@ -706,8 +706,13 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 	{
 		const char *why = throttle_reason(&bf->thr, now);
+		char taken[64] = "";
 
-		log_info("progress: %s%s%s", line, why ? "; throttled: " : "", why ? why : "");
+		if (bf->collisions > 0)
+			snprintf(taken, sizeof taken, "; %lld taken ids drawn again",
+				 bf->collisions);
+		log_info("progress: %s%s%s%s", line, taken, why ? "; throttled: " : "",
+			 why ? why : "");
 		notify_status("%s%s%s", line, why ? "; throttled: " : "", why ? why : "");
 	}
 }
