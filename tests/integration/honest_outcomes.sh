@@ -183,6 +183,24 @@ assert_file_match "$ERR" '\(keys 4, 8, 12, 16, 20\)' "skipped: a few of the rows
 unfillable nulled 1000 null_some
 assert_file_match "$ERR" '\(ctids \(' "nulled: no key, so the rows by ctid"
 
+# A service says it once and backs off: with a 0.2 s interval, 6 s make 30
+# passes at full speed; doubling from the third, 7 or 8.
+psqlf <<'SQL'
+CREATE TABLE skipped_svc (id bigint PRIMARY KEY, c text);
+INSERT INTO skipped_svc SELECT i, NULL FROM generate_series(1, 2000) i;
+CREATE TRIGGER skip_fourth BEFORE UPDATE ON skipped_svc FOR EACH ROW EXECUTE FUNCTION skip_fourth();
+ANALYZE skipped_svc;
+SQL
+bg_bf --table skipped_svc --column c --idle-interval 0.2
+sleep 6
+kill_bf TERM "$BF_PID"
+assert_eq "$(grep -c 'stay NULL after' "$ERR")" 1 "service: the unfillable rows are told once"
+assert_file_match "$ERR" 'warn: 500 rows of "public"\."skipped_svc" stay NULL.*passes back off' \
+	"service: a warning, with the count, that passes back off"
+passes=$(jobs_col passes "table_name = 'skipped_svc'")
+((passes >= 3 && passes <= 12)) || fail "service: $passes passes in 6 s"
+pass "service: $passes passes in 6 s, not 30"
+
 # A unique index the ids keep meeting: 262,144 ids of 3 symbols for 100,000
 # rows is feasible, and completes.
 payload_before=$(psqlc "SELECT md5(string_agg(payload::text, ',' ORDER BY id)) FROM space3")
