@@ -46,7 +46,7 @@ struct config {
 	double progress_interval;   /* seconds between progress lines; default 5 */
 	char *log_level;            /* "error", "warn", "info" (default), "debug" */
 
-	/* parallelism and batch sizing (issue 3) */
+	/* parallelism and batch sizing */
 	long workers;               /* connections; default 1 */
 	long lease_size;            /* rows per lease; default 20000 */
 	char *order;                /* "key", "physical" or "auto" (default) */
@@ -60,7 +60,7 @@ struct config {
 	char *key_columns[CONFIG_MAX_KEYS];
 	int nkeys;                  /* 0: use the primary key */
 
-	/* rollout (issue 6): plan, finalize, verify, --add-column */
+	/* rollout: plan, finalize, verify, --add-column */
 	char *out;                  /* plan: migrations directory; NULL: unset */
 	bool no_unique;             /* plan/finalize: no unique index step */
 	bool no_not_null;           /* plan/finalize: no NOT NULL steps */
@@ -70,10 +70,10 @@ struct config {
 	long ddl_lock_timeout;      /* ms, lock_timeout of each DDL; default 2000 */
 	long ddl_retries;           /* retries after a lock timeout; default 10 */
 
-	/* operations (issue 5) */
+	/* operations */
 	char *metrics_file;         /* Prometheus text file, rewritten atomically; NULL: none */
 	bool check_config;          /* --check-config: check file and target, write nothing */
-	/* throttling (issue 4): see throttle.h */
+	/* throttling: see throttle.h */
 	double max_rate;            /* rows/s; 0: no limit */
 	double busy_max_rate;       /* rows/s while others work; 0: off */
 	double busy_hold;           /* seconds busy after seeing others */

@@ -37,7 +37,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	meson test -C build-asan --print-errorlogs || status=1
 
-# Extra stages (issue 7), after the suites above. Each prints "ok - ..." or
+# Extra stages, after the suites above. Each prints "ok - ..." or
 # "not ok - ..." per test; the lines are kept (*.tap) and counted below.
 stage() { # NAME LOG CMD...: run one stage, print how long it took
 	local name=$1 log=$2 start=$SECONDS

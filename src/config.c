@@ -136,7 +136,7 @@ static const struct key_def keys[] = {
 		 "SEC", KEY_RELOAD, "pause between progress lines"),
 	K_LOGLEVEL("log-level", log_level, "info", KEY_RELOAD,
 		   "error, warn, info or debug"),
-	/* parallelism and batch sizing (issue 3) */
+	/* parallelism and batch sizing */
 	K_LONG("workers", workers, "1", 1, 64, "N", 0,
 	       "connections working disjoint key ranges in parallel"),
 	K_LONG("lease-size", lease_size, "20000", 100, 100000000, "ROWS", KEY_RELOAD,
@@ -153,7 +153,7 @@ static const struct key_def keys[] = {
 	       "batches wait for their WAL flush (default: no; a crash redoes the last ones)"),
 	K_DOUBLE("reconnect-timeout", reconnect_timeout, "300", 0.0, 864000.0, "SEC",
 		 KEY_RELOAD, "with --until-done: give up after this long without a connection (0: never)"),
-	/* rollout (issue 6) */
+	/* rollout */
 	K_STRING("out", out, NULL, "DIR", KEY_EMPTY_NULL,
 		 "plan: directory to write the migration files to"),
 	K_BOOL("no-unique", no_unique, "false", 0,
@@ -171,13 +171,13 @@ static const struct key_def keys[] = {
 	       "lock_timeout of every DDL statement, in milliseconds"),
 	K_LONG("ddl-retries", ddl_retries, "10", 0, 1000, "N", 0,
 	       "retries of a DDL statement whose lock timed out"),
-	/* operations (issue 5) */
+	/* operations */
 	K_STRING("metrics-file", metrics_file, NULL, "FILE",
 		 KEY_EMPTY_NULL | KEY_RELOAD,
 		 "write Prometheus metrics to FILE (node_exporter textfile)"),
 	K_BOOL("check-config", check_config, "false", KEY_CLI_ONLY,
 	       "check the job file and the target, write nothing, exit"),
-	/* throttling (issue 4) */
+	/* throttling */
 	K_DOUBLE("max-rate", max_rate, "0", 0.0, 1e9, "ROWS/S", KEY_RELOAD,
 		 "at most this many rows per second (0: no limit)"),
 	K_DOUBLE("busy-max-rate", busy_max_rate, "500", 0.0, 1e9, "ROWS/S",

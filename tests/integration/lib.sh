@@ -370,7 +370,7 @@ vm_hwm_kb() {
 	echo $((${line% kB}))
 }
 
-# --- server faults (issue 7) ---------------------------------------------------
+# --- server faults ---------------------------------------------------
 
 # pg_ctl_as ARGS...: pg_ctl on this test's cluster (-D added), as the postgres
 # user when root, with the server binaries scripts/pgtmp.sh uses.

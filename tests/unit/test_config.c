@@ -109,7 +109,7 @@ static const struct sample {
 	{ "max-batch-size", "9000", "9000" },
 	{ "reconnect-timeout", "30", "30" },
 	{ "synchronous-commit", NULL, "true" },
-	/* rollout (issue 6) */
+	/* rollout */
 	{ "out", "db/migrations", "db/migrations" },
 	{ "no-unique", NULL, "true" },
 	{ "no-not-null", NULL, "true" },
@@ -118,10 +118,10 @@ static const struct sample {
 	{ "finalize", NULL, "true" },
 	{ "ddl-lock-timeout", "500", "500" },
 	{ "ddl-retries", "3", "3" },
-	/* operations (issue 5) */
+	/* operations */
 	{ "metrics-file", "/run/nb/orders.prom", "/run/nb/orders.prom" },
 	{ "check-config", NULL, "true" },
-	/* throttling (issue 4) */
+	/* throttling */
 	{ "max-rate", "20000", "20000" },
 	{ "busy-max-rate", "500", "500" },
 	{ "busy-hold", "1m", "60" },
@@ -980,7 +980,7 @@ START_TEST(test_reload)
 			"batch-size", "idle-interval", "progress-interval",
 			"log-level", "batch-time", "min-batch-size",
 			"max-batch-size", "lease-size", "metrics-file",
-			/* throttling (issue 4) */
+			/* throttling */
 			"max-rate", "busy-max-rate", "busy-hold", "sleep",
 			"nice-ratio", "lock-timeout",
 			"statement-timeout", "max-replica-lag-bytes",
