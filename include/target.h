@@ -51,6 +51,7 @@ struct target {
 	double correlation;                 /* of the first key column; NAN unknown */
 	double planned_rows;                /* the planner's count of the whole
 					     * tree (exists without ANALYZE); -1 unknown */
+	Oid col_type;                       /* the column's type, a domain's own */
 	bool plain_text;                    /* text or varchar underneath: its
 					     * values compare as the ids' text */
 	bool unique_index;                  /* a valid unique index on the column

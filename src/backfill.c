@@ -57,6 +57,7 @@ enum step {
 	STEP_SESSION,
 	STEP_TARGET,
 	STEP_ESTIMATE,
+	STEP_TRY_ID,        /* a sample id through the column type's input */
 	STEP_EXISTS,
 	STEP_SETUP,
 	STEP_CLAIM,
@@ -240,6 +241,7 @@ static void send_session(struct wk *w, enum step step);
 static const char *leaf_statement(struct wk *w, Oid rel, const char *schema,
 				  const char *name);
 static void after_probe_restored(struct wk *w);
+static void after_try_id(struct wk *w, PGresult *res);
 static bool stalled(struct backfill *bf, const struct progress_job *j);
 static double idle_wait(const struct backfill *bf);
 static void health_poll(struct backfill *bf);
@@ -453,7 +455,8 @@ static const char *step_name(enum step s)
 	case STEP_SESSION:
 	case STEP_SESSION_AGAIN: return "setting up the session";
 	case STEP_TARGET:
-	case STEP_ESTIMATE: return "checking the target";
+	case STEP_ESTIMATE:
+	case STEP_TRY_ID: return "checking the target";
 	case STEP_EXISTS:
 	case STEP_SETUP: return "creating the progress tables";
 	case STEP_CLAIM: return "claiming the job";
@@ -557,6 +560,10 @@ static bool handle_error(struct wk *w, enum step step, PGresult *res)
 	if (disconnecting(state) || state[0] == '\0' ||
 	    PQstatus(w->conn.conn) == CONNECTION_BAD) {
 		connection_lost(w, msg);
+		return true;
+	}
+	if (step == STEP_TRY_ID) {
+		after_try_id(w, res);
 		return true;
 	}
 	if (step == STEP_BATCH && strcmp(state, "23505") == 0) {
@@ -790,6 +797,7 @@ static void after_target(struct wk *w, PGresult *res)
 }
 
 static int rebuild_sql(struct backfill *bf, struct wk *w, bool guard);
+static void send_try_id(struct wk *w);
 
 /*
  * The birthday bound for the ids over every row of the table (idspace.h),
@@ -840,6 +848,42 @@ static void after_estimate(struct wk *w, PGresult *res)
 	bf->estimate = target_estimate(&bf->target);
 	if (judge_ids(bf, w) != 0)
 		return;
+	send_try_id(w);
+}
+
+/*
+ * A sample id, sent as a parameter of the column's own type: the server
+ * reads it with the type's input function, which checks a domain's
+ * constraints at every level (SQLSTATE 23514) and its length, before
+ * anything is written. Nothing is built into the SQL text.
+ */
+static void send_try_id(struct wk *w)
+{
+	struct backfill *bf = w->bf;
+	size_t len = nanoid_length(&bf->gen);
+	char id[NANOID_MAX_PREFIX + NANOID_MAX_SIZE + 1];
+	const char *values[1] = { id };
+	const Oid types[1] = { bf->target.col_type };
+
+	nanoid_generate(&bf->gen, id);
+	id[len] = '\0';
+	sent(w, STEP_TRY_ID, worker_send(&w->conn, "SELECT $1::text", 1, types, values,
+					 NULL, NULL));
+}
+
+static void after_try_id(struct wk *w, PGresult *res)
+{
+	struct backfill *bf = w->bf;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char msg[512];
+
+		pgtext_result_error(res, msg, sizeof msg);
+		fail(bf, NB_EXIT_CONFIG, "column \"%s\" of \"%s\".\"%s\" does not accept "
+		     "a generated id: %s (SQLSTATE %s)", bf->target.column,
+		     bf->target.schema, bf->target.table, msg, pgtext_sqlstate(res));
+		return;
+	}
 	sent(w, STEP_EXISTS, progress_send_exists(&bf->prog, &w->conn));
 }
 
@@ -1741,6 +1785,7 @@ static void on_result(struct worker *conn, PGresult *res)
 	case STEP_SESSION: after_session(w); break;
 	case STEP_TARGET: after_target(w, res); break;
 	case STEP_ESTIMATE: after_estimate(w, res); break;
+	case STEP_TRY_ID: after_try_id(w, res); break;
 	case STEP_EXISTS:
 		if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't')
 			send_claim(w);

@@ -38,7 +38,7 @@ static const char query[] =
 	" col AS ("
 	"  SELECT a.attnum, a.attgenerated, t.typname, t.typcategory,"
 	"         COALESCE(chain.typmod, -1) AS atttypmod,"
-	"         format_type(a.atttypid, a.atttypmod) AS typ"
+	"         format_type(a.atttypid, a.atttypmod) AS typ, a.atttypid"
 	"    FROM rel JOIN pg_attribute a ON a.attrelid = rel.oid"
 	"    CROSS JOIN chain JOIN pg_type t ON t.oid = chain.base"
 	"   WHERE a.attname = $3::text AND a.attnum > 0 AND NOT a.attisdropped),"
@@ -69,6 +69,7 @@ static const char query[] =
 	" SELECT rel.oid IS NOT NULL, rel.nspname, rel.relname, rel.relkind,"
 	"        rel.reltuples,"
 	"        col.attnum IS NOT NULL, col.typname, col.typcategory, col.atttypmod, col.typ,"
+	"        col.atttypid,"
 	"        keys.name, keys.attnum IS NOT NULL, keys.atttypid, keys.attnotnull,"
 	"        EXISTS (SELECT 1 FROM pg_index i"
 	"                 WHERE i.indrelid = rel.oid AND i.indisunique AND i.indisvalid"
@@ -158,7 +159,7 @@ static const char query[] =
 
 enum {
 	F_REL_FOUND, F_NSPNAME, F_RELNAME, F_RELKIND, F_RELTUPLES,
-	F_COL_FOUND, F_TYPNAME, F_TYPCATEGORY, F_TYPMOD, F_TYP,
+	F_COL_FOUND, F_TYPNAME, F_TYPCATEGORY, F_TYPMOD, F_TYP, F_COL_TYPE,
 	F_KEY_NAME, F_KEY_FOUND, F_KEY_TYPE, F_KEY_NOTNULL,
 	F_KEY_UNIQUE, F_ROLE, F_USAGE, F_COL_SELECT, F_COL_UPDATE, F_KEY_SELECT,
 	F_NULL_FRAC, F_OID, F_TREE, F_LEAVES, F_BAD_LEAF, F_LEAF_NOPRIV,
@@ -507,6 +508,7 @@ int target_check(struct target *t, const PGresult *res,
 		t->keys[i] = xstrdup(PQgetvalue(res, i, F_KEY_NAME));
 		t->key_types[i] = (Oid)strtoul(PQgetvalue(res, i, F_KEY_TYPE), NULL, 10);
 	}
+	t->col_type = (Oid)strtoul(PQgetvalue(res, 0, F_COL_TYPE), NULL, 10);
 	t->unique_index = is_true(res, 0, F_UNIQUE_COL);
 	t->plain_text = strcmp(PQgetvalue(res, 0, F_TYPNAME), "text") == 0 ||
 			strcmp(PQgetvalue(res, 0, F_TYPNAME), "varchar") == 0;

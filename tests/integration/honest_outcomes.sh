@@ -46,6 +46,10 @@ CREATE DOMAIN d20b AS d20;
 CREATE DOMAIN d20c AS d20b;
 CREATE TABLE dom (id bigint PRIMARY KEY, c d20c);
 INSERT INTO dom SELECT i, NULL FROM generate_series(1, 100) i;
+CREATE DOMAIN ord_id AS text CHECK (VALUE LIKE 'ord\_%');
+CREATE DOMAIN ord_id2 AS ord_id;
+CREATE TABLE dom_check (id bigint PRIMARY KEY, c ord_id2);
+INSERT INTO dom_check SELECT i, NULL FROM generate_series(1, 100) i;
 CREATE TABLE ruled (id bigint PRIMARY KEY, c text);
 INSERT INTO ruled SELECT i, NULL FROM generate_series(1, 100) i;
 CREATE TABLE ruled_log (id bigint);
@@ -128,6 +132,11 @@ refuse "verify under RLS" 'row-level security applies to role "app".*verify woul
 refuse "generated column" 'column "c" of "public"\."gen" is a generated column' --table gen "${C[@]}"
 refuse "domain over a domain over varchar(20)" 'is d20c, which holds 20 characters: too short for ids of 21' \
 	--table dom "${C[@]}"
+refuse "a domain's CHECK under another domain" \
+	'column "c" of "public"\."dom_check" does not accept a generated id: .*"ord_id_check"' \
+	--table dom_check "${C[@]}"
+run_bf --table dom_check "${C[@]}" --prefix ord_
+assert_eq "$RC" 0 "a domain's CHECK: ids that satisfy it fill the column"
 refuse "DO ALSO rule" 'rule also_log on public\.ruled rewrites UPDATE' --table ruled "${C[@]}"
 refuse "foreign key" 'column "c" is in foreign key fk_c_fkey on public\.fk' --table fk "${C[@]}"
 refuse "partition key" 'column "c" is in the partition key of public\.pk_col' --table pk_col "${C[@]}"
