@@ -17,7 +17,7 @@
  *     instead of failing the whole batch on the unique index;
  *   - returns rows found, rows filled (that hold a value after the UPDATE:
  *     a BEFORE trigger may skip a row or set it back to NULL), rows the
- *     guard skipped, and the new cursor.
+ *     guard skipped, rows updated and left NULL, and the new cursor.
  * Because the lease row changes in the same transaction as the data, after
  * a crash the stored cursor is exactly where the committed data is.
  *
@@ -151,11 +151,16 @@ const char *batch_boundary_params(struct batch *b, char *const *from,
 				  long lease_size, double reltuples,
 				  const Oid **types, int *nparams);
 
-/* What one batch did. found - filled - clashed rows could not be filled. */
+/*
+ * What one batch did. Of the rows found, found - filled - clashed -
+ * left_null the UPDATE skipped: a BEFORE trigger returned NULL, or
+ * another session changed the row between the read and the update.
+ */
 struct batch_counts {
 	long found;                     /* NULL rows the batch read */
 	long filled;                    /* of them, holding a value now */
 	long clashed;                   /* skipped by the id guard */
+	long left_null;                 /* updated, and NULL again: a trigger */
 };
 
 /*

@@ -81,6 +81,7 @@ enum step {
 	STEP_RESTORE,       /* session settings again after REMAINING */
 	STEP_UNFILLED,      /* rows no pass could fill: how many, which */
 	STEP_UNFILLED_RESTORE, /* session settings again after UNFILLED */
+	STEP_UNFILLED_RESTORE_RUNNING, /* the same, and on with another pass */
 	STEP_SESSION_AGAIN, /* session settings again after a reload */
 	STEP_PASS_END,
 	STEP_UNLOCK,
@@ -106,17 +107,28 @@ enum setup_state { SETUP_NONE, SETUP_RUNNING, SETUP_DONE };
 #define BUSY_POLL 0.5            /* all leases taken: look again after this */
 #define MAX_CANDIDATES 64
 
-/* Passes in a row without progress (nothing filled, or rows found and
- * left NULL) before --until-done stops, and a service says so and backs
- * off: one pass may meet rows another session is changing. */
+/* Passes in a row that filled nothing while a trigger kept rows NULL,
+ * before --until-done stops and a service says so and backs off. */
 #define STALL_PASSES 3
 #define STALL_WAIT_MAX 3600.0    /* seconds: the longest service backoff */
+/* Passes in a row that filled nothing because every id drawn was taken:
+ * each gives each row a fresh draw, so only many say the space is full
+ * (and more in a small space, where the last free ids are found by
+ * chance: see clash_passes_max()). */
+#define CLASH_PASSES 50
+/* The wait before a pass after one that filled nothing doubles from the
+ * first to the last: rows another session keeps changing are retried,
+ * but the table is not re-read at full speed. */
+#define EMPTY_PASS_WAIT_FIRST 0.1
+#define EMPTY_PASS_WAIT_MAX 1.0
 
 /* Unique violations in a row, the batch down to one row, before the id
- * space counts as used up; the wait between retries doubles to a cap. */
+ * space counts as used up (at least: more where the space is nearly
+ * full, see collision_budget()); the wait between retries doubles to a
+ * cap (a new draw, not time, cures a collision: short waits). */
 #define COLLISION_BUDGET 20
 #define COLLISION_WAIT_FIRST 0.01
-#define COLLISION_WAIT_MAX 1.0
+#define COLLISION_WAIT_MAX 0.1
 
 /* Expected collisions over the table from which batches skip a row whose
  * new id is taken (see batch.h), rather than fail on the unique index. */
@@ -213,10 +225,14 @@ struct backfill {
 	bool finished;
 	int exit_code;
 
-	long long pass_unfilled;     /* rows batches found and could not fill,
-				      * since the last pass ended */
-	long long pass_clashed;      /* rows the id guard skipped, the same */
-	bool stall_clashed;          /* the last pass: only taken ids left rows NULL */
+	/* Since the last pass ended, rows batches found and: */
+	long long pass_skipped;      /* the UPDATE skipped (a trigger, or a
+				      * concurrent change) */
+	long long pass_left_null;    /* updated, NULL after (a trigger) */
+	long long pass_clashed;      /* the id guard skipped */
+	int empty_passes;            /* passes in a row that filled nothing */
+	int clash_passes;            /* of those, only for taken ids */
+	bool stall_clashed;          /* stopped for taken ids */
 	int stalled;                 /* passes in a row without progress */
 	double stall_mult;           /* service: the idle interval's backoff */
 	bool stall_logged;
@@ -480,7 +496,8 @@ static const char *step_name(enum step s)
 	case STEP_REMAINING:
 	case STEP_RESTORE: return "checking for NULLs left";
 	case STEP_UNFILLED:
-	case STEP_UNFILLED_RESTORE: return "counting the rows left NULL";
+	case STEP_UNFILLED_RESTORE:
+	case STEP_UNFILLED_RESTORE_RUNNING: return "counting the rows left NULL";
 	case STEP_PASS_END: return "ending the pass";
 	case STEP_BATCH: return "running a batch";
 	case STEP_STOPPED: return "recording the stop";
@@ -489,11 +506,33 @@ static const char *step_name(enum step s)
 }
 
 /*
+ * Misses in a row, one id at a time, that say the space is used up: where
+ * a fraction u of it is taken, k misses in a row happen by chance with
+ * probability u^k, kept below 1e-6 (20 at least, 100,000 at most).
+ */
+static int collision_budget(const struct backfill *bf)
+{
+	const struct target *t = &bf->target;
+	double rows = t->reltuples >= 0 ? t->reltuples : t->planned_rows;
+	double used = bf->log10_ids < 300 && rows > 0 ? rows / pow(10, bf->log10_ids) : 0;
+	double k;
+
+	if (used <= 0)
+		return COLLISION_BUDGET;
+	if (used >= 0.99999)
+		return 100000;
+	k = ceil(log(1e-6) / log(used));
+	return k < COLLISION_BUDGET ? COLLISION_BUDGET : k > 100000 ? 100000 : (int)k;
+}
+
+/*
  * A batch met a unique index. On the column, new ids cure it: retry at
  * once, then with a doubling wait and a halving batch while it repeats;
  * at one row a batch, COLLISION_BUDGET misses in a row mean the id space
  * is used up. On any other index no id can cure it: stop, naming it.
  */
+static int collision_budget(const struct backfill *bf);
+
 static void collision(struct wk *w, const PGresult *res, const char *msg)
 {
 	struct backfill *bf = w->bf;
@@ -519,7 +558,7 @@ static void collision(struct wk *w, const PGresult *res, const char *msg)
 	throttle_after_batch(&bf->thr, &w->lane, ev_now(bf->loop), 0,
 			     ev_time() - w->sent_at);
 	w->collisions++;
-	if (w->sent_limit <= 1 && w->collisions > COLLISION_BUDGET) {
+	if (w->sent_limit <= 1 && w->collisions > collision_budget(bf)) {
 		fail(bf, NB_EXIT_FAILURE, "unique index \"%s\" on \"%s\".\"%s\": %d new "
 		     "ids in a row were taken already; the 10^%.1f distinct ids of "
 		     "this format are used up: use a larger --size or --alphabet",
@@ -716,7 +755,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		char taken[64] = "";
 
 		if (bf->collisions > 0)
-			snprintf(taken, sizeof taken, "; %lld taken ids drawn again",
+			snprintf(taken, sizeof taken, "; %lld batches retried for a taken id",
 				 bf->collisions);
 		log_info("progress: %s%s%s%s", line, taken, why ? "; throttled: " : "",
 			 why ? why : "");
@@ -807,7 +846,10 @@ static void send_try_id(struct wk *w);
 static int judge_ids(struct backfill *bf, struct wk *w)
 {
 	const struct target *t = &bf->target;
-	double rows = t->planned_rows >= 0 ? t->planned_rows : t->reltuples;
+	/* The last ANALYZE's count where there is one: the planner's scales
+	 * it by the heap's size now, which dead row versions (a stopped
+	 * run's own) inflate. */
+	double rows = t->reltuples >= 0 ? t->reltuples : t->planned_rows;
 	char line[1024];
 
 	bf->log10_ids = idspace_log10(bf->gen.alphabet_len, bf->cfg->size);
@@ -1307,7 +1349,7 @@ static void after_read_job(struct wk *w, PGresult *res)
 							   NULL, NULL, NULL, NULL));
 			return;
 		}
-		if (bf->stalled == 0 && bf->stall_mult > 1) {
+		if (bf->stalled == 0 && !bf->stall_clashed && bf->stall_mult > 1) {
 			bf->stall_mult = 1;
 			if (bf->stall_logged)
 				log_info("passes fill rows again; back to a pass every %g s",
@@ -1367,32 +1409,45 @@ static void after_remaining(struct wk *w, PGresult *res)
 	send_session(w, STEP_RESTORE);
 }
 
+/* With one id left free in a space of S, a pass finds it with p ~ 1/S. */
+static int clash_passes_max(const struct backfill *bf)
+{
+	double space = bf->log10_ids < 5 ? pow(10, bf->log10_ids) : 1e5;
+
+	return CLASH_PASSES + (int)(10 * space < 1e5 ? 10 * space : 1e5);
+}
+
 /*
- * At the end of a pass that leaves NULL rows: did it make progress? Not if
- * it filled nothing, or left rows it found NULL (a trigger skipped them or
- * set them back, or another session changed them under it). Counts the
- * passes in a row without; true once STALL_PASSES is reached.
+ * At the end of a pass that leaves NULL rows: is it stuck? A pass that
+ * filled nothing while a trigger kept rows NULL (skipped them, or set them
+ * back) is; STALL_PASSES of those in a row, or CLASH_PASSES that filled
+ * nothing because every id was taken, and it is time to say so.
  */
 static bool stalled(struct backfill *bf, const struct progress_job *j)
 {
-	bool none = j->pass_rows == 0 || bf->pass_unfilled > 0;
+	bool empty = j->pass_rows == 0;
+	/* A skipped row is a trigger's doing only where there is a trigger;
+	 * without, another session changed it, and the next pass has it. */
+	bool kept = bf->pass_left_null > 0 || (bf->target.triggers && bf->pass_skipped > 0);
 
-	log_debug("pass: %lld rows filled, %lld found and left NULL, %lld skipped "
-		  "for a taken id", j->pass_rows, bf->pass_unfilled, bf->pass_clashed);
-	bf->stall_clashed = bf->pass_clashed > 0 && bf->pass_unfilled == 0;
-	bf->pass_unfilled = 0;
-	bf->pass_clashed = 0;
-	bf->stalled = none ? bf->stalled + 1 : 0;
-	return bf->stalled >= STALL_PASSES;
+	log_debug("pass: %lld rows filled; found and skipped %lld, left NULL %lld, "
+		  "kept for a taken id %lld", j->pass_rows, bf->pass_skipped,
+		  bf->pass_left_null, bf->pass_clashed);
+	bf->stalled = empty && kept ? bf->stalled + 1 : 0;
+	bf->clash_passes = empty && !kept && bf->pass_clashed > 0 ? bf->clash_passes + 1 : 0;
+	bf->empty_passes = empty ? bf->empty_passes + 1 : 0;
+	bf->pass_skipped = bf->pass_left_null = bf->pass_clashed = 0;
+	bf->stall_clashed = bf->clash_passes >= clash_passes_max(bf);
+	return bf->stalled >= STALL_PASSES || bf->stall_clashed;
 }
 
 /* The service's interval between passes, longer while passes stall. */
 static double idle_wait(const struct backfill *bf)
 {
 	double d = bf->cfg->idle_interval * (bf->stall_mult > 1 ? bf->stall_mult : 1);
+	double cap = fmax(bf->cfg->idle_interval, STALL_WAIT_MAX);
 
-	return d > STALL_WAIT_MAX && bf->cfg->idle_interval < STALL_WAIT_MAX ?
-	       STALL_WAIT_MAX : d;
+	return d > cap ? cap : d;
 }
 
 static void after_restore(struct wk *w)
@@ -1412,12 +1467,15 @@ static void after_restore(struct wk *w)
 	}
 	w->after = AFTER_ACQUIRE;
 	w->after_wait = 0;
-	if (bf->stalled > 0) {
-		/* Not at full speed over rows that may not fill: 1 s, 2 s, ... */
+	if (bf->empty_passes > 0 && bf->clash_passes == 0) {
+		/* Not at full speed over rows that may not fill. */
 		w->after = AFTER_WAIT;
-		w->after_wait = ldexp(1.0, bf->stalled - 1);
-		log_info("the pass left rows NULL that it found; another pass in %.0f s",
-			 w->after_wait);
+		w->after_wait = fmin(ldexp(EMPTY_PASS_WAIT_FIRST, bf->empty_passes - 1),
+				     EMPTY_PASS_WAIT_MAX);
+		log_info("the pass filled nothing; another pass in %.1f s", w->after_wait);
+	} else if (bf->sql.guard) {
+		/* Rows whose id was taken: many passes, each a few rows. */
+		log_debug("rows with NULL remain behind the leases; starting another pass");
 	} else {
 		log_info("rows with NULL remain behind the leases; starting another pass");
 	}
@@ -1438,6 +1496,16 @@ static void after_unfilled(struct wk *w, PGresult *res)
 	const char *few = ok && !PQgetisnull(res, 0, 1) ? PQgetvalue(res, 0, 1) : "";
 	char line[1024], why[600];
 
+	if (ok && strcmp(count, "0") == 0) {
+		/* Filled meanwhile (by the application): not stuck after all. */
+		bf->stalled = bf->clash_passes = 0;
+		bf->stall_clashed = false;
+		w->after = AFTER_ACQUIRE;
+		w->after_wait = 0;
+		send_session(w, bf->cfg->until_done ? STEP_UNFILLED_RESTORE_RUNNING :
+			     STEP_UNFILLED_RESTORE);
+		return;
+	}
 	if (bf->stall_clashed)
 		snprintf(why, sizeof why, "every id drawn for them was taken already: "
 			 "the 10^%.1f distinct ids of this format are nearly used up; "
@@ -1450,7 +1518,8 @@ static void after_unfilled(struct wk *w, PGresult *res)
 			 "session may be changing them");
 	snprintf(line, sizeof line, "%s rows of \"%s\".\"%s\" stay NULL after %d "
 		 "passes without progress (%s %s): the batches' UPDATE skipped them or "
-		 "left them NULL; %s", count, t->schema, t->table, bf->stalled,
+		 "left them NULL; %s", count, t->schema, t->table,
+		 bf->stall_clashed ? bf->clash_passes : bf->stalled,
 		 t->nkeys > 0 ? "keys" : "ctids", few, why);
 	if (bf->cfg->until_done) {
 		fail(bf, NB_EXIT_FAILURE, "%s", line);
@@ -1571,6 +1640,9 @@ static bool pace(struct wk *w)
 	w->b.limit = w->want < cap ? w->want : cap;
 	if (w->collide_cap > 0 && w->collide_cap < w->b.limit)
 		w->b.limit = w->collide_cap;
+	/* A batch's ids are distinct with the guard: no more than there are. */
+	if (bf->sql.guard && bf->log10_ids < log10((double)w->b.limit) + 1e-9)
+		w->b.limit = lround(floor(pow(10, bf->log10_ids) + 1e-6));
 	wait = throttle_wait(&bf->thr, &w->lane, ev_now(bf->loop), time(NULL),
 			     w->b.limit, &why);
 	log_throttle_change(bf);
@@ -1683,7 +1755,8 @@ static void adapt(struct wk *w, long found, double took)
 	double factor;
 	long next;
 
-	if (c->batch_time <= 0 || found < w->sent_limit || took <= 0)
+	/* While collisions cap the batch, its size says nothing of its time. */
+	if (c->batch_time <= 0 || found < w->sent_limit || took <= 0 || w->collide_cap > 0)
 		return;
 	factor = c->batch_time / 1000.0 / took;
 	/* At most double or halve per batch: one slow batch is not a trend. */
@@ -1723,8 +1796,9 @@ static void after_batch(struct wk *w, PGresult *res)
 	}
 	found = c.found;
 	filled = c.filled;
-	if (c.found - c.filled - c.clashed > 0)
-		bf->pass_unfilled += c.found - c.filled - c.clashed;
+	if (c.found - c.filled - c.clashed - c.left_null > 0)
+		bf->pass_skipped += c.found - c.filled - c.clashed - c.left_null;
+	bf->pass_left_null += c.left_null;
 	bf->pass_clashed += c.clashed;
 	w->attempt = 0;
 	w->timeouts = 0;
@@ -1838,6 +1912,9 @@ static void on_result(struct worker *conn, PGresult *res)
 	case STEP_UNFILLED: after_unfilled(w, res); break;
 	case STEP_UNFILLED_RESTORE:
 		sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, conn, "idle"));
+		break;
+	case STEP_UNFILLED_RESTORE_RUNNING:
+		sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, conn, "running"));
 		break;
 	case STEP_SESSION_AGAIN: run_batch(w); break;
 	case STEP_PASS_END: after_pass_end(w); break;

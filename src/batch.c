@@ -148,8 +148,10 @@ static void sb_clashed(struct sb *b, const char *target, const char *qc, bool gu
 #define ID_OF(n) "(convert_from(substring($2 FROM ((" n " - 1) * $3 + 1)::int FOR $3)," \
 	" 'UTF8') COLLATE \"default\")"
 
-/* The rows the fill gave a value. */
+/* The rows the fill gave a value, and those it updated that are NULL
+ * still (a BEFORE trigger set the column back). */
 #define FILLED "(SELECT count(*) FROM upd WHERE upd.nb_filled)"
+#define LEFT_NULL "(SELECT count(*) FROM upd WHERE NOT upd.nb_filled)"
 
 /*
  * The statement; see batch.h for what it does. Notes on the less obvious:
@@ -215,7 +217,7 @@ static char *build(char *const *qk, int n, const char *qt, const char *qc,
 		   " WHERE job = $4 AND lease = $5) SELECT (SELECT count(*) FROM numbered), "
 		   FILLED ", ");
 	sb_clashed(&b, qt, qc, guard);
-	sb_add(&b, ", ");
+	sb_add(&b, ", " LEFT_NULL ", ");
 	sb_key_aliases(&b, n, "last.", "::text");
 	sb_add(&b, " FROM (SELECT 1) AS one LEFT JOIN last ON true");
 	if (b.oom) {
@@ -387,7 +389,7 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 		   " FROM found WHERE job = $4 AND lease = $5)"
 		   " SELECT found.n, " FILLED ", ");
 	sb_clashed(&b, only, qc, guard);
-	sb_add(&b, ", found.last::text FROM found");
+	sb_add(&b, ", " LEFT_NULL ", found.last::text FROM found");
 	free(only);
 	free(qc);
 	if (b.oom) {
@@ -485,12 +487,13 @@ int batch_physical_params(struct batch *b, const unsigned char *ids,
 	return 0;
 }
 
-/* The counts every batch answers first: found, filled, clashed. */
+/* The counts every batch answers first: found, filled, clashed, left NULL. */
 static void read_counts(const PGresult *res, struct batch_counts *n)
 {
 	n->found = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	n->filled = strtol(PQgetvalue(res, 0, 1), NULL, 10);
 	n->clashed = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+	n->left_null = strtol(PQgetvalue(res, 0, 3), NULL, 10);
 }
 
 int batch_read_physical(struct batch *b, const PGresult *res, long limit,
@@ -501,7 +504,7 @@ int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 	double sample, blocks;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != 4 || batch_parse_tid(b->hi[0], &hi, &hioff) != 0)
+	    PQnfields(res) != 5 || batch_parse_tid(b->hi[0], &hi, &hioff) != 0)
 		return -1;
 	read_counts(res, n);
 	*lease_done = false;
@@ -511,11 +514,11 @@ int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 		*lease_done = b->win_to >= hi;
 		batch_set_cursor(b, (char *const[]){ b->end_txt });
 	} else {
-		if (PQgetisnull(res, 0, 3) ||
-		    batch_parse_tid(PQgetvalue(res, 0, 3), &last, &off) != 0)
+		if (PQgetisnull(res, 0, 4) ||
+		    batch_parse_tid(PQgetvalue(res, 0, 4), &last, &off) != 0)
 			return -1;
 		blocks = (double)(last - b->win_from + 1);
-		batch_set_cursor(b, (char *const[]){ PQgetvalue(res, 0, 3) });
+		batch_set_cursor(b, (char *const[]){ PQgetvalue(res, 0, 4) });
 	}
 	/* NULL rows a block, smoothed: the next window's size. */
 	sample = blocks > 0 ? (double)n->found / blocks : b->density;
@@ -767,15 +770,15 @@ int batch_read_result(struct batch *b, const PGresult *res,
 	int n = b->sql->nkeys;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != 3 + n)
+	    PQnfields(res) != 4 + n)
 		return -1;
 	read_counts(res, c);
 	if (c->found == 0)
 		return 0; /* the cursor stays; the lease is done */
 	for (int i = 0; i < n; i++) {
-		if (PQgetisnull(res, 0, 3 + i))
+		if (PQgetisnull(res, 0, 4 + i))
 			return -1;
-		last[i] = PQgetvalue(res, 0, 3 + i);
+		last[i] = PQgetvalue(res, 0, 4 + i);
 	}
 	batch_set_cursor(b, last);
 	return 0;

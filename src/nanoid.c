@@ -262,8 +262,9 @@ nanoid_generate_distinct(struct nanoid *g, char *out, size_t n)
 	size_t cap = 16;
 	size_t *slot;
 
-	/* size * log2(alphabet) bits: fewer ids than n and no draw can end. */
-	if ((double)g->size * log2((double)g->alphabet_len) < log2((double)n))
+	/* size * log2(alphabet) bits: fewer ids than n and no draw can end.
+	 * (A little slack: 3^5 is 243 exactly, its log2 not.) */
+	if ((double)g->size * log2((double)g->alphabet_len) < log2((double)n) - 1e-9)
 		return -1;
 	while (cap < 2 * n)
 		cap *= 2;

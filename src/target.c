@@ -143,8 +143,12 @@ static const char query[] =
 	"            JOIN pg_class ic ON ic.oid = i.indexrelid,"
 	"            LATERAL (VALUES (1, tree.nspname::text), (2, tree.relname::text),"
 	"                            (3, ic.relname::text)) AS v(p, x)"
+	/* (an expression index: pg_depend does not tell the expressions'
+	 * columns from the predicate's, so one with a predicate too counts
+	 * only if the column is a plain key) */
 	"           WHERE i.indisunique AND (tree.colnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])"
-	"              OR EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass"
+	"              OR i.indexprs IS NOT NULL AND i.indpred IS NULL"
+	"             AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass"
 	"                  AND d.objid = i.indexrelid AND d.refclassid = 'pg_class'::regclass"
 	"                  AND d.refobjid = tree.oid AND d.refobjsubid = tree.colnum))) AS ids),"
 	/* BEFORE UPDATE row triggers: what may keep a row from being filled */

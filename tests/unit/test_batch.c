@@ -14,26 +14,27 @@
 #include "batch.h"
 
 /* One row (found, filled, last); last NULL for SQL NULL. */
-/* A physical batch's answer: found, filled, clashed (always 0 here), last. */
+/* A physical batch's answer: found, filled, clashed and left NULL (0 here), last. */
 static PGresult *answer(const char *found, const char *filled, const char *last)
 {
-	PGresAttDesc cols[4];
+	PGresAttDesc cols[5];
 	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-	const char *names[4] = { "n", "count", "clashed", "last" };
+	const char *names[5] = { "n", "count", "clashed", "left_null", "last" };
 
 	memset(cols, 0, sizeof cols);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		cols[i].name = (char *)names[i];
 		cols[i].format = 0;
 		cols[i].typlen = -1;
 		cols[i].atttypmod = -1;
 	}
 	ck_assert_ptr_nonnull(res);
-	ck_assert_int_eq(PQsetResultAttrs(res, 4, cols), 1);
+	ck_assert_int_eq(PQsetResultAttrs(res, 5, cols), 1);
 	ck_assert_int_eq(PQsetvalue(res, 0, 0, (char *)found, (int)strlen(found)), 1);
 	ck_assert_int_eq(PQsetvalue(res, 0, 1, (char *)filled, (int)strlen(filled)), 1);
 	ck_assert_int_eq(PQsetvalue(res, 0, 2, (char *)"0", 1), 1);
-	ck_assert_int_eq(PQsetvalue(res, 0, 3, (char *)last, last ? (int)strlen(last) : -1), 1);
+	ck_assert_int_eq(PQsetvalue(res, 0, 3, (char *)"0", 1), 1);
+	ck_assert_int_eq(PQsetvalue(res, 0, 4, (char *)last, last ? (int)strlen(last) : -1), 1);
 	return res;
 }
 
