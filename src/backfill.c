@@ -116,10 +116,10 @@ enum setup_state { SETUP_NONE, SETUP_RUNNING, SETUP_DONE };
  * (and more in a small space, where the last free ids are found by
  * chance: see clash_passes_max()). */
 #define CLASH_PASSES 50
-/* The wait before a pass after one that filled nothing doubles from the
- * first to the last: rows another session keeps changing are retried,
- * but the table is not re-read at full speed. */
-#define EMPTY_PASS_WAIT_FIRST 0.1
+/* After a pass that filled nothing, the next waits as long as that pass
+ * took (within these bounds): rows another session keeps changing are
+ * retried, but the table is re-read at most half of the time. */
+#define EMPTY_PASS_WAIT_MIN 0.01
 #define EMPTY_PASS_WAIT_MAX 1.0
 
 /* Unique violations in a row, the batch down to one row, before the id
@@ -231,6 +231,7 @@ struct backfill {
 	long long pass_left_null;    /* updated, NULL after (a trigger) */
 	long long pass_clashed;      /* the id guard skipped */
 	int empty_passes;            /* passes in a row that filled nothing */
+	ev_tstamp pass_ended;        /* when this process saw the last pass end */
 	int clash_passes;            /* of those, only for taken ids */
 	bool stall_clashed;          /* stopped for taken ids */
 	int stalled;                 /* passes in a row without progress */
@@ -1470,8 +1471,8 @@ static void after_restore(struct wk *w)
 	if (bf->empty_passes > 0 && bf->clash_passes == 0) {
 		/* Not at full speed over rows that may not fill. */
 		w->after = AFTER_WAIT;
-		w->after_wait = fmin(ldexp(EMPTY_PASS_WAIT_FIRST, bf->empty_passes - 1),
-				     EMPTY_PASS_WAIT_MAX);
+		w->after_wait = fmax(EMPTY_PASS_WAIT_MIN,
+				     fmin(ev_now(bf->loop) - bf->pass_ended, EMPTY_PASS_WAIT_MAX));
 		log_info("the pass filled nothing; another pass in %.1f s", w->after_wait);
 	} else if (bf->sql.guard) {
 		/* Rows whose id was taken: many passes, each a few rows. */
@@ -1538,6 +1539,8 @@ static void after_pass_end(struct wk *w)
 	struct backfill *bf = w->bf;
 
 	if (bf->cfg->until_done) {
+		/* The next pass starts after the wait: its length is from then. */
+		bf->pass_ended = ev_now(bf->loop) + w->after_wait;
 		unlock_then(w, 0, w->after, w->after_wait);
 		return;
 	}
@@ -2367,7 +2370,7 @@ int backfill_run(struct config *cfg, int argc, char **argv)
 	/* libpq writes to sockets; a peer that went away must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 
-	bf.started = bf.last_tick = ev_now(loop);
+	bf.started = bf.last_tick = bf.pass_ended = ev_now(loop);
 	ev_timer_start(loop, &bf.tick);
 	arm_runtime(&bf);
 	for (int i = 0; i < bf.nworkers && !bf.finished; i++)

@@ -224,6 +224,40 @@ assert_file_match "$ERR" 'a unique index will reject about 2[0-9],[0-9]{3} gener
 (($(wc -l <"$ERR") < 100)) || fail "--size 3: $(wc -l <"$ERR") log lines"
 pass "--size 3: fewer than 100 log lines"
 
+# Nearly and exactly full spaces with a unique index complete too: 4,000
+# rows in 16^3 = 4,096 ids, 243 rows in 3^5 = 243.
+psqlf <<'SQL'
+CREATE TABLE nearly_full (id bigint PRIMARY KEY, c text UNIQUE);
+INSERT INTO nearly_full SELECT i, NULL FROM generate_series(1, 4000) i;
+CREATE TABLE full_space (id bigint PRIMARY KEY, c text UNIQUE);
+INSERT INTO full_space SELECT i, NULL FROM generate_series(1, 243) i;
+ANALYZE nearly_full, full_space;
+SQL
+run_bf --table nearly_full "${C[@]}" --size 3 --alphabet 0123456789abcdef
+assert_eq "$RC" 0 "4,000 rows in 4,096 ids: exit 0"
+assert_sql "SELECT count(DISTINCT c) FROM nearly_full" 4000 "4,000 rows in 4,096 ids: all distinct"
+(($(wc -l <"$ERR") < 100)) || fail "4,000 rows in 4,096 ids: $(wc -l <"$ERR") log lines"
+pass "4,000 rows in 4,096 ids: fewer than 100 log lines"
+run_bf --table full_space "${C[@]}" --size 5 --alphabet abc
+assert_eq "$RC" 0 "243 rows in 243 ids: exit 0"
+assert_sql "SELECT count(DISTINCT c) FROM full_space" 243 "243 rows in 243 ids: every id used once"
+
+# A row another session keeps updating is skipped (its ctid moves), not
+# stuck: the run goes on until it has it.
+psqlf <<'SQL'
+CREATE TABLE hot (id bigint PRIMARY KEY, c text, v int NOT NULL DEFAULT 0);
+INSERT INTO hot SELECT i, NULL, 0 FROM generate_series(1, 20000) i;
+ANALYZE hot;
+SQL
+(while :; do printf 'UPDATE hot SET v = v + 1 WHERE id = 10000; SELECT pg_sleep(0.005);\n%.0s' {1..200}; done |
+	psql -X -q >/dev/null 2>&1) &
+BG_PIDS+=($!)
+run_bf --table hot "${C[@]}"
+assert_eq "$RC" 0 "a hot row: exit 0"
+assert_sql "SELECT count(*) FILTER (WHERE c IS NULL), count(DISTINCT c) FROM hot" "0|20000" \
+	"a hot row: filled with the rest"
+assert_sql "SELECT v > 0 FROM hot WHERE id = 10000" t "a hot row: it was being updated"
+
 # A trigger makes another unique column repeat: no id can cure it.
 run_bf --table other_col "${C[@]}"
 assert_eq "$RC" 1 "another column's unique index: exit 1"
