@@ -1345,7 +1345,14 @@ static void after_read_job(struct wk *w, PGresult *res)
 							    0, NULL, NULL, NULL, NULL));
 			return;
 		}
-		if (stalled(bf, j)) {
+		if (stalled(bf, j) && bf->stall_logged) {
+			/* Said once already: no count of the table again, a longer wait. */
+			if (bf->stall_mult < 1e6)
+				bf->stall_mult = 2 * bf->stall_mult;
+			sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, &w->conn, "idle"));
+			return;
+		}
+		if (bf->stalled >= STALL_PASSES || bf->stall_clashed) {
 			sent(w, STEP_UNFILLED, worker_send(&w->conn, bf->sql.unfilled, 0,
 							   NULL, NULL, NULL, NULL));
 			return;
