@@ -68,6 +68,17 @@ void worker_init(struct worker *w, struct ev_loop *loop, int id,
 int worker_connect(struct worker *w, const char *dsn);
 
 /*
+ * After worker_connect() failed at once: would libpq not even try with
+ * dsn (a malformed conninfo, an option value it rejects, a port that is
+ * not a number: configuration)
+ * rather than have tried and failed (no server there: a failure to
+ * connect)? libpq says which by PQpingParams's PQPING_NO_ATTEMPT, not in
+ * words: its messages are translated. Blocking, and as quick as the
+ * failure was.
+ */
+bool worker_dsn_rejected(const char *dsn);
+
+/*
  * Send a query; the worker must be WORKER_IDLE. Return 0 if sent (on_result
  * follows), -1 if libpq refused it (worker_error() says why; no callback
  * follows). Parameters follow PQsendQueryParams; results come in text format.

@@ -2054,8 +2054,7 @@ static void start_connect(struct wk *w)
 			pgtext_flatten(parse_err);
 		fail(bf, NB_EXIT_CONFIG, "invalid --dsn: %s",
 		     parse_err ? parse_err : "out of memory");
-	} else if (!strstr(worker_error(&w->conn), "connection to server") &&
-		   !strstr(worker_error(&w->conn), "could not translate host name")) {
+	} else if (worker_dsn_rejected(bf->cfg->dsn)) {
 		fail(bf, NB_EXIT_CONFIG, "invalid --dsn: %s", worker_error(&w->conn));
 	} else if (bf->ever_connected) {
 		connection_lost(w, worker_error(&w->conn));

@@ -1,6 +1,7 @@
 /*
  * main.c - command line, then the job.
  */
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,10 @@ int main(int argc, char **argv)
 	enum config_result r;
 	enum log_level level;
 	int code;
+
+	/* libpq's messages in the user's language. Only messages: numbers are
+	 * printed into SQL parameters, so LC_NUMERIC stays "C". */
+	setlocale(LC_MESSAGES, "");
 
 	/* status needs no target and has --json: it parses its own options. */
 	if (argc > 1 && strcmp(argv[1], "status") == 0)

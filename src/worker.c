@@ -182,11 +182,42 @@ void worker_init(struct worker *w, struct ev_loop *loop, int id,
 	w->io.data = w;
 }
 
+/* dbname with expand_dbname=1 takes a whole conninfo string or URI. */
+#define CONNECT_PARAMS(dsn) \
+	const char *keys[] = { "dbname", "fallback_application_name", NULL }; \
+	const char *vals[] = { dsn, "nanoid-backfill", NULL }
+
+/*
+ * Is every port in the comma-separated list a number libpq takes? libpq
+ * checks ports only when it tries a host, so PQpingParams cannot tell.
+ */
+static bool ports_ok(const char *dsn)
+{
+	char *parse_err = NULL;
+	PQconninfoOption *opts = dsn ? PQconninfoParse(dsn, &parse_err) : PQconndefaults();
+	bool ok = true;
+
+	PQfreemem(parse_err);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (strcmp(o->keyword, "port") != 0 || !o->val)
+			continue;
+		for (const char *p = o->val; *p && ok; p++)
+			ok = (*p >= '0' && *p <= '9') || *p == ',' || *p == ' ';
+	}
+	PQconninfoFree(opts);
+	return ok;
+}
+
+bool worker_dsn_rejected(const char *dsn)
+{
+	CONNECT_PARAMS(dsn);
+
+	return !ports_ok(dsn) || PQpingParams(keys, vals, 1) == PQPING_NO_ATTEMPT;
+}
+
 int worker_connect(struct worker *w, const char *dsn)
 {
-	/* dbname with expand_dbname=1 takes a whole conninfo string or URI. */
-	const char *keys[] = { "dbname", "fallback_application_name", NULL };
-	const char *vals[] = { dsn, "nanoid-backfill", NULL };
+	CONNECT_PARAMS(dsn);
 
 	worker_close(w);
 	w->errbuf[0] = '\0';

@@ -193,6 +193,19 @@ refuse "--dsn unknown keyword"              78 'colour'                     --ds
 refuse "--dsn to a missing socket dir"      1  'connect'                    --dsn 'host=/nonexistent/nb' --table t "${C[@]}"
 refuse "--dsn to a missing database"        1  'connect.*nope'              --dsn 'dbname=nope' --table t "${C[@]}"
 refuse "--dsn with a missing role"          1  'connect.*no_such_role'      --dsn 'user=no_such_role' --table t "${C[@]}"
+# The same in German: libpq translates its messages to the user's
+# LC_MESSAGES (C.UTF-8 honours LANGUAGE), and the exit code must not read
+# them. The patterns prove the messages were German.
+DE=(env LC_ALL=C.UTF-8 LANGUAGE=de)
+DE_NB=$WORK/nb-de
+printf '#!/bin/sh\nexec %s "%s" "$@"\n' "${DE[*]}" "$NB" >"$DE_NB"
+chmod +x "$DE_NB"
+NB_EN=$NB
+NB=$DE_NB
+refuse "--dsn to a missing socket dir, in German"  1  'Verbindung zum Server'  --dsn 'host=/nonexistent/nb' --table t "${C[@]}"
+refuse "--dsn bad sslmode, in German"              78 'sslmode-Wert'           --dsn 'sslmode=bogus' --table t "${C[@]}"
+refuse "--dsn unknown host, in German"             1  'Hostnamen'              --dsn 'host=nonexistent.invalid' --table t "${C[@]}"
+NB=$NB_EN
 
 # --- part 2: hostile names that are valid targets ------------------------------
 
