@@ -127,6 +127,21 @@ void target_missing(const struct config *c, char *err, size_t errlen);
 bool target_id_index(const struct target *t, const char *schema,
 		     const char *table, const char *index);
 
+/*
+ * Rows the table holds, for judging the id space: the last ANALYZE's
+ * count where there is one (the planner's scales it by the heap's size
+ * now, which dead row versions, a stopped run's own, inflate); else the
+ * planner's; -1 if unknown.
+ */
+double target_rows(const struct target *t);
+
+/*
+ * The one line refusing a role that row-level security applies to on rel
+ * (quoted): who ("the backfill", "verify") would see only some rows.
+ */
+void target_rls_refusal(char *err, size_t errlen, const char *role,
+			const char *rel, const char *who);
+
 /* Estimated rows still NULL when the check ran; -1 if unknown. */
 double target_estimate(const struct target *t);
 

@@ -81,7 +81,6 @@ enum step {
 	STEP_RESTORE,       /* session settings again after REMAINING */
 	STEP_UNFILLED,      /* rows no pass could fill: how many, which */
 	STEP_UNFILLED_RESTORE, /* session settings again after UNFILLED */
-	STEP_UNFILLED_RESTORE_RUNNING, /* the same, and on with another pass */
 	STEP_SESSION_AGAIN, /* session settings again after a reload */
 	STEP_PASS_END,
 	STEP_UNLOCK,
@@ -497,8 +496,7 @@ static const char *step_name(enum step s)
 	case STEP_REMAINING:
 	case STEP_RESTORE: return "checking for NULLs left";
 	case STEP_UNFILLED:
-	case STEP_UNFILLED_RESTORE:
-	case STEP_UNFILLED_RESTORE_RUNNING: return "counting the rows left NULL";
+	case STEP_UNFILLED_RESTORE: return "counting the rows left NULL";
 	case STEP_PASS_END: return "ending the pass";
 	case STEP_BATCH: return "running a batch";
 	case STEP_STOPPED: return "recording the stop";
@@ -514,7 +512,7 @@ static const char *step_name(enum step s)
 static int collision_budget(const struct backfill *bf)
 {
 	const struct target *t = &bf->target;
-	double rows = t->reltuples >= 0 ? t->reltuples : t->planned_rows;
+	double rows = target_rows(t);
 	double used = bf->log10_ids < 300 && rows > 0 ? rows / pow(10, bf->log10_ids) : 0;
 	double k;
 
@@ -847,10 +845,7 @@ static void send_try_id(struct wk *w);
 static int judge_ids(struct backfill *bf, struct wk *w)
 {
 	const struct target *t = &bf->target;
-	/* The last ANALYZE's count where there is one: the planner's scales
-	 * it by the heap's size now, which dead row versions (a stopped
-	 * run's own) inflate. */
-	double rows = t->reltuples >= 0 ? t->reltuples : t->planned_rows;
+	double rows = target_rows(t);
 	char line[1024];
 
 	bf->log10_ids = idspace_log10(bf->gen.alphabet_len, bf->cfg->size);
@@ -1510,8 +1505,7 @@ static void after_unfilled(struct wk *w, PGresult *res)
 		bf->stall_clashed = false;
 		w->after = AFTER_ACQUIRE;
 		w->after_wait = 0;
-		send_session(w, bf->cfg->until_done ? STEP_UNFILLED_RESTORE_RUNNING :
-			     STEP_UNFILLED_RESTORE);
+		send_session(w, STEP_UNFILLED_RESTORE);
 		return;
 	}
 	if (bf->stall_clashed)
@@ -1921,10 +1915,10 @@ static void on_result(struct worker *conn, PGresult *res)
 	case STEP_RESTORE: after_restore(w); break;
 	case STEP_UNFILLED: after_unfilled(w, res); break;
 	case STEP_UNFILLED_RESTORE:
-		sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, conn, "idle"));
-		break;
-	case STEP_UNFILLED_RESTORE_RUNNING:
-		sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, conn, "running"));
+		/* --until-done goes on at once (rows were filled meanwhile); a
+		 * service's pass ends as any other. */
+		sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, conn,
+							      bf->cfg->until_done ? "running" : "idle"));
 		break;
 	case STEP_SESSION_AGAIN: run_batch(w); break;
 	case STEP_PASS_END: after_pass_end(w); break;

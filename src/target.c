@@ -480,11 +480,8 @@ int target_check(struct target *t, const PGresult *res,
 	if (!PQgetisnull(res, 0, F_RLS)) {
 		/* The batches and the final check would see, fill and count
 		 * only the rows the policies show: "done" would be a lie. */
-		snprintf(err, errlen, "row-level security applies to role \"%s\" on %s: "
-			 "the backfill would see only the rows its policies show; run it "
-			 "as the table's owner (without FORCE ROW LEVEL SECURITY) or as a "
-			 "role with BYPASSRLS", PQgetvalue(res, 0, F_ROLE),
-			 PQgetvalue(res, 0, F_RLS));
+		target_rls_refusal(err, errlen, PQgetvalue(res, 0, F_ROLE),
+				   PQgetvalue(res, 0, F_RLS), "the backfill");
 		return -1;
 	}
 	if (rows > CONFIG_MAX_KEYS) {
@@ -562,6 +559,20 @@ void target_missing(const struct config *c, char *err, size_t errlen)
 	else
 		snprintf(err, errlen, "table \"%s\" does not exist "
 			 "(looked up through search_path; use --schema)", c->table);
+}
+
+double target_rows(const struct target *t)
+{
+	return t->reltuples >= 0 ? t->reltuples : t->planned_rows;
+}
+
+void target_rls_refusal(char *err, size_t errlen, const char *role,
+			const char *rel, const char *who)
+{
+	snprintf(err, errlen, "row-level security applies to role \"%s\" on %s: "
+		 "%s would see only the rows its policies show; run it as the "
+		 "table's owner (without FORCE ROW LEVEL SECURITY) or as a role "
+		 "with BYPASSRLS", role, rel, who);
 }
 
 double target_estimate(const struct target *t)

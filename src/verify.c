@@ -159,10 +159,11 @@ int verify_run(const struct config *cfg)
 	}
 	if (PQgetvalue(res, 0, 7)[0] == 't') {
 		/* Counts over the rows the policies show would say nothing. */
-		log_error("row-level security applies to role \"%s\" on \"%s\".\"%s\": "
-			  "verify would see only the rows its policies show; run it as "
-			  "the table's owner (without FORCE ROW LEVEL SECURITY) or as a "
-			  "role with BYPASSRLS", PQgetvalue(res, 0, 8), nsp, rel);
+		char shown[300];
+
+		snprintf(shown, sizeof shown, "\"%s\".\"%s\"", nsp, rel);
+		target_rls_refusal(err, sizeof err, PQgetvalue(res, 0, 8), shown, "verify");
+		log_error("%s", err);
 		rc = NB_EXIT_CONFIG;
 		goto out;
 	}
