@@ -39,24 +39,8 @@ INSERT INTO t_bytea SELECT i, NULL FROM generate_series(1, 20) i;
 INSERT INTO t_char  SELECT i, NULL FROM generate_series(1, 20) i;
 INSERT INTO t_short SELECT i, NULL FROM generate_series(1, 20) i;
 INSERT INTO t_fit   SELECT i, NULL FROM generate_series(1, 20) i;
--- One digest over every table and view (names and contents) and the list of
--- schemas: whatever a refused run might write or create changes it.
-CREATE FUNCTION pg_temp_free_db_digest() RETURNS text LANGUAGE plpgsql AS \$\$
-DECLARE r record; d text; acc text := '';
-BEGIN
-  FOR r IN SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('r', 'v') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-            ORDER BY 1, 2 LOOP
-    EXECUTE format('SELECT md5(coalesce(string_agg(x::text, %L ORDER BY x::text), %L)) FROM %I.%I x',
-                   '|', '', r.nspname, r.relname) INTO d;
-    acc := acc || format('%I.%I=%s;', r.nspname, r.relname, d);
-  END LOOP;
-  RETURN md5(acc || (SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace));
-END \$\$;
 SQL
-db_digest() {
-	psqlc "SELECT pg_temp_free_db_digest()"
-}
+# lib.sh's db_digest: a pg_dump of the whole database.
 DIGEST=$(db_digest)
 
 # --- job files ---------------------------------------------------------------
