@@ -150,16 +150,9 @@ if [[ ! -x /usr/bin/time ]]; then
 fi
 command -v setsid >/dev/null || die "setsid missing (Debian package: util-linux)"
 
-if [[ -f $BUILD/build.ninja ]]; then
-	meson setup --reconfigure "$BUILD" "$ROOT" >&2
-else
-	meson setup "$BUILD" "$ROOT" >&2
-fi
-meson compile -C "$BUILD" nanoid-backfill >&2
-[[ -x $NB ]] || die "no $NB after the build"
-BUILDTYPE=$(meson introspect --buildoptions "$BUILD" 2>/dev/null |
-	python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="buildtype"))' 2>/dev/null ||
-	echo unknown)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+bench_build
 
 WORK=$(mktemp -d /tmp/nbtput.XXXXXX)
 PGDIR=$(mktemp -d /tmp/nbtputpg.XXXXXX)
