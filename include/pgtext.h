@@ -19,6 +19,9 @@ char *pgtext_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Makes s one line: newlines and tabs become blanks, trailing blanks go. */
 void pgtext_flatten(char *s);
 
+/* Writes "a, b, c" (n items) to buf, cut short if it does not fit. */
+void pgtext_join(char *buf, size_t len, char *const *items, int n);
+
 /*
  * One line for a failed result: the primary message, then "; detail" if
  * the server sent one. Written to buf, which is returned.

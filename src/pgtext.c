@@ -40,6 +40,20 @@ void pgtext_flatten(char *s)
 	*out = '\0';
 }
 
+void pgtext_join(char *buf, size_t len, char *const *items, int n)
+{
+	size_t used = 0;
+
+	for (int i = 0; i < n; i++) {
+		const char *parts[2] = { i ? ", " : "", items[i] };
+
+		for (int j = 0; j < 2; j++)
+			for (const char *p = parts[j]; *p && used + 1 < len; p++)
+				buf[used++] = *p;
+	}
+	buf[used] = '\0';
+}
+
 const char *pgtext_result_error(const PGresult *res, char *buf, size_t len)
 {
 	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);

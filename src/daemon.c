@@ -1,0 +1,317 @@
+/*
+ * daemon.c - the run's process: the libev loop, its timers (progress,
+ * watchdog, health, max-runtime), signals, reload and stop (backfill.h is
+ * its contract; engine.h says how the parts fit).
+ *
+ * Signals arrive through ev_signal: libev catches them and runs the
+ * callbacks from the loop, not in signal context, so they may do anything
+ * a normal callback does. SIGTERM and SIGINT stop after the statements in
+ * flight, SIGHUP reloads, SIGUSR1/SIGUSR2 pause and resume.
+ */
+#include "backfill.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include "engine.h"
+#include "exit_codes.h"
+#include "log.h"
+#include "notify.h"
+#include "pgtext.h"
+#include "report.h"
+
+static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)revents;
+	report_tick(t->data, ev_now(loop));
+}
+
+static void watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)t;
+	(void)revents;
+	/* Sent from the loop: a loop stuck anywhere stops the pings. */
+	notify_watchdog();
+}
+
+static void runtime_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct backfill *bf = t->data;
+	double left = throttle_runtime_left(&bf->thr, ev_now(loop));
+
+	(void)revents;
+	if (left > 0) {
+		/* Not yet (a reload moved the limit): look again then. */
+		ev_timer_set(t, left, 0);
+		ev_timer_start(loop, t);
+		return;
+	}
+	engine_stop(bf, "max-runtime reached; run again to resume");
+}
+
+static void arm_runtime(struct backfill *bf)
+{
+	double left = throttle_runtime_left(&bf->thr, ev_now(bf->loop));
+
+	ev_timer_stop(bf->loop, &bf->runtime);
+	if (isinf(left) || bf->stopping)
+		return;
+	ev_timer_set(&bf->runtime, left > 0 ? left : 0, 0);
+	ev_timer_start(bf->loop, &bf->runtime);
+}
+
+/* ---- health, on the monitoring connection ------------------------------- */
+
+static void log_throttle_change(struct backfill *bf)
+{
+	char line[THROTTLE_REASON_LEN + 64];
+
+	if (throttle_take_change(&bf->thr, ev_now(bf->loop), line, sizeof line) != 0)
+		log_info("%s", line);
+}
+
+/* One health query, if the last has answered (connecting first). */
+static void health_poll(struct backfill *bf)
+{
+	struct throttle_health_params p;
+	int pids[THROTTLE_MAX_PIDS], npids;
+
+	if (bf->setup != SETUP_DONE || bf->stopping || !throttle_health_wanted(&bf->thr))
+		return;
+	if (bf->mon.state == WORKER_DISCONNECTED) {
+		if (worker_connect(&bf->mon, bf->cfg->dsn) != 0)
+			log_warn("health: cannot connect: %s", worker_error(&bf->mon));
+		return;
+	}
+	if (bf->mon.state != WORKER_IDLE)
+		return;
+	npids = engine_pids(bf, pids, THROTTLE_MAX_PIDS);
+	if (throttle_health_params(&p, pids, npids, bf->target.schema, bf->target.table) != 0)
+		return;
+	if (worker_send(&bf->mon, throttle_health_sql(), THROTTLE_HEALTH_NPARAMS, NULL,
+			p.values, NULL, NULL) != 0) {
+		worker_close(&bf->mon);
+		throttle_health_update(&bf->thr, NULL, ev_now(bf->loop), bf->err, sizeof bf->err);
+	}
+}
+
+static void mon_connect(struct worker *conn, bool ok, const char *err)
+{
+	struct backfill *bf = conn->data;
+
+	if (!ok) {
+		log_warn("health: cannot connect: %s", err);
+		throttle_health_update(&bf->thr, NULL, ev_now(bf->loop), bf->err, sizeof bf->err);
+		return;
+	}
+	/* The first sample at once: until it comes the server counts as
+	 * busy (busy-max-rate), and an idle one should not wait for it. */
+	health_poll(bf);
+}
+
+static void mon_result(struct worker *conn, PGresult *res)
+{
+	struct backfill *bf = conn->data;
+	char err[512] = "";
+	int r;
+
+	if (res && PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char msg[512];
+
+		log_warn("health query failed: %s", pgtext_result_error(res, msg, sizeof msg));
+		res = NULL;
+	}
+	r = throttle_health_update(&bf->thr, res, ev_now(bf->loop), err, sizeof err);
+	if (r > 0)
+		log_warn("health: %s", err);
+	else if (r < 0)
+		log_debug("health: %s", err);
+	log_throttle_change(bf);
+}
+
+/* Every health-interval. */
+static void health_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	health_poll(t->data);
+}
+
+/* ---- the engine's hooks ------------------------------------------------- */
+
+/* The job is claimed: the health connection connects now. */
+static void on_claimed(struct backfill *bf)
+{
+	health_poll(bf);
+}
+
+/* The run stops: no more health samples or runtime limit. */
+static void on_stopping(struct backfill *bf)
+{
+	ev_timer_stop(bf->loop, &bf->health);
+	ev_timer_stop(bf->loop, &bf->runtime);
+	worker_close(&bf->mon);
+}
+
+/* ---- reload and signals ------------------------------------------------- */
+
+/* Applies the settings that a reload may have changed. */
+static void apply_live(struct backfill *bf)
+{
+	struct config *c = bf->cfg;
+	enum log_level level;
+
+	if (log_level_parse(c->log_level, &level) == 0)
+		log_set_level(level);
+	ev_timer_set(&bf->tick, c->progress_interval, c->progress_interval);
+	ev_timer_again(bf->loop, &bf->tick);
+	if (throttle_reconfigure(&bf->thr, c, bf->err, sizeof bf->err) != 0)
+		log_warn("reload: throttling unchanged: %s", bf->err);
+	ev_timer_set(&bf->health, c->health_interval, c->health_interval);
+	ev_timer_again(bf->loop, &bf->health);
+	arm_runtime(bf);
+	engine_reconfigure(bf);
+}
+
+/*
+ * SIGHUP: parse the command line and the job file again. A bad file keeps
+ * the running configuration; only live keys change (config_apply_reload
+ * logs each change, and each key that needs a restart).
+ */
+static void reload(struct backfill *bf)
+{
+	struct config next;
+	char err[CONFIG_ERR_LEN] = "";
+	enum config_result r;
+
+	notify_reloading();
+	r = config_parse_args(&next, bf->argc, bf->argv, err, sizeof err);
+	if (r == CONFIG_OK)
+		r = config_validate(&next, err, sizeof err);
+	if (r != CONFIG_OK) {
+		log_warn("reload refused, keeping the running configuration: %s", err);
+	} else {
+		int n = config_apply_reload(bf->cfg, &next);
+
+		apply_live(bf);
+		log_info("reload: %d setting%s changed", n, n == 1 ? "" : "s");
+	}
+	config_free(&next);
+	notify_ready();
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
+{
+	struct backfill *bf = s->data;
+
+	(void)loop;
+	(void)revents;
+	switch (s->signum) {
+	case SIGHUP:
+		reload(bf);
+		return;
+	case SIGUSR1:
+		throttle_set_paused(&bf->thr, true, "SIGUSR1");
+		log_info("paused by SIGUSR1; SIGUSR2 resumes");
+		return;
+	case SIGUSR2:
+		throttle_set_paused(&bf->thr, false, NULL);
+		log_info("resumed by SIGUSR2");
+		return;
+	default:
+		engine_stop(bf, s->signum == SIGINT ? "SIGINT" : "SIGTERM");
+		return;
+	}
+}
+
+/* ---- the process -------------------------------------------------------- */
+
+static void watch_signals(struct backfill *bf, bool on)
+{
+	ev_signal *all[] = { &bf->sig_term, &bf->sig_int, &bf->sig_hup,
+			     &bf->sig_usr1, &bf->sig_usr2 };
+	static const int signums[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
+
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		if (!on) {
+			ev_signal_stop(bf->loop, all[i]);
+			continue;
+		}
+		ev_signal_init(all[i], signal_cb, signums[i]);
+		all[i]->data = bf;
+		ev_signal_start(bf->loop, all[i]);
+	}
+}
+
+int backfill_run(struct config *cfg, int argc, char **argv)
+{
+	struct backfill bf;
+	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
+
+	memset(&bf, 0, sizeof bf);
+	bf.loop = loop;
+	bf.cfg = cfg;
+	bf.hooks = (struct engine_hooks){ on_claimed, on_stopping };
+	bf.estimate = -1;
+	bf.exit_code = NB_EXIT_FAILURE;
+	bf.nworkers = (int)cfg->workers;
+	bf.argc = argc;
+	bf.argv = argv;
+	metrics_init(&bf.metrics);
+	notify_init();
+	if (throttle_init(&bf.thr, cfg, ev_now(loop), bf.err, sizeof bf.err) != 0) {
+		log_error("%s", bf.err);
+		return NB_EXIT_CONFIG;
+	}
+	if (nanoid_init(&bf.gen, cfg->alphabet, (size_t)cfg->size, cfg->prefix) != 0) {
+		log_error("out of memory");
+		return NB_EXIT_FAILURE;
+	}
+	if (engine_init(&bf) != 0) {
+		nanoid_free(&bf.gen);
+		log_error("out of memory");
+		return NB_EXIT_FAILURE;
+	}
+
+	ev_timer_init(&bf.tick, tick_cb, cfg->progress_interval, cfg->progress_interval);
+	bf.tick.data = &bf;
+	watch_signals(&bf, true);
+	worker_init(&bf.mon, loop, 0, mon_connect, mon_result, &bf);
+	ev_timer_init(&bf.health, health_cb, cfg->health_interval, cfg->health_interval);
+	bf.health.data = &bf;
+	ev_timer_start(loop, &bf.health);
+	ev_timer_init(&bf.runtime, runtime_cb, 0, 0);
+	bf.runtime.data = &bf;
+	ev_timer_init(&bf.watchdog, watchdog_cb, 0, 0);
+	if (notify_watchdog_interval() > 0) {
+		ev_timer_set(&bf.watchdog, notify_watchdog_interval(), notify_watchdog_interval());
+		ev_timer_start(loop, &bf.watchdog);
+	}
+	/* libpq writes to sockets; a peer that went away must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+
+	bf.started = bf.last_tick = ev_now(loop);
+	ev_timer_start(loop, &bf.tick);
+	arm_runtime(&bf);
+	engine_start(&bf);
+	if (!bf.finished)
+		ev_run(loop, 0);
+
+	report_metrics(&bf, 0);
+	watch_signals(&bf, false);
+	ev_timer_stop(loop, &bf.health);
+	ev_timer_stop(loop, &bf.runtime);
+	worker_close(&bf.mon);
+	ev_timer_stop(loop, &bf.tick);
+	ev_timer_stop(loop, &bf.watchdog);
+	notify_close();
+	engine_free(&bf);
+	nanoid_free(&bf.gen);
+	return bf.exit_code;
+}

@@ -1,0 +1,89 @@
+/*
+ * report.c - the progress line and the metrics file (see report.h).
+ */
+#include "report.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "notify.h"
+
+_Static_assert(METRICS_MAX_REASONS > THROTTLE_NCAUSES,
+	       "every throttle cause has a metrics label of its own");
+
+void report_metrics(struct backfill *bf, double rate)
+{
+	struct metrics *m = &bf->metrics;
+
+	if (!bf->cfg->metrics_file)
+		return;
+	m->up = !bf->finished;
+	m->state = bf->job_done ? "done" : bf->stopping ? "stopping" :
+		   bf->setup == SETUP_DONE ? "running" : "starting";
+	m->rows_filled = engine_rows(bf);
+	m->rows_per_second = rate;
+	m->rows_left = bf->estimate > 0 ? bf->estimate - (double)engine_rows(bf) : -1;
+	if (m->rows_left < 0 && bf->estimate > 0)
+		m->rows_left = 0;
+	m->nthrottled = 0;
+	for (int c = 0; c < THROTTLE_NCAUSES && m->nthrottled < METRICS_MAX_REASONS; c++) {
+		double secs = throttle_seconds(&bf->thr, (enum throttle_cause)c);
+
+		if (secs > 0)
+			metrics_add_throttled(m, throttle_cause_name((enum throttle_cause)c), secs);
+	}
+	m->replica_lag_bytes = bf->thr.health.have && bf->thr.health.replicas > 0 ?
+			       bf->thr.health.lag_bytes : -1;
+	if (metrics_write_file(bf->cfg->metrics_file, m, bf->have_prog ? bf->prog.job : "") != 0)
+		log_warn("cannot write the metrics file %s", bf->cfg->metrics_file);
+}
+
+void report_tick(struct backfill *bf, double now)
+{
+	long long rows = engine_rows(bf);
+	double interval = now - bf->last_tick;
+	double rate = interval > 0 ? (double)(rows - bf->rows_last_tick) / interval : 0;
+	double elapsed = now - bf->started;
+	double avg = elapsed > 0 ? (double)rows / elapsed : 0;
+	char line[2048]; /* room for any double gcc can imagine */
+	const char *why;
+	char taken[64] = "";
+
+	report_metrics(bf, rate);
+	if (rows == bf->rows_last_tick && rows > 0 && !throttle_paused(&bf->thr)) {
+		bf->last_tick = now;
+		return; /* nothing new to say, e.g. between service passes */
+	}
+	bf->last_tick = now;
+	bf->rows_last_tick = rows;
+	/* An estimate the run has outgrown (the planner's guess for a table
+	 * never analyzed) says nothing any more: counts only then. */
+	if (bf->estimate > 0 && (double)rows < bf->estimate) {
+		double left = bf->estimate - (double)rows;
+		double pct = 100.0 * (double)rows / bf->estimate;
+		char eta[64] = "";
+
+		if (left < 0)
+			left = 0;
+		if (pct > 99.9)
+			pct = 99.9;
+		if (avg > 0) {
+			long secs = lround(left / avg);
+
+			snprintf(eta, sizeof eta, ", ETA %ld:%02ld:%02ld", secs / 3600,
+				 secs / 60 % 60, secs % 60);
+		}
+		snprintf(line, sizeof line, "%lld rows filled (%.1f%% of ~%.0f), %.0f rows/s%s",
+			 rows, pct, bf->estimate, rate, eta);
+	} else {
+		snprintf(line, sizeof line, "%lld rows filled, %.0f rows/s", rows, rate);
+	}
+	why = throttle_reason(&bf->thr, now);
+	if (bf->collisions > 0)
+		snprintf(taken, sizeof taken, "; %lld batches retried for a taken id",
+			 bf->collisions);
+	log_info("progress: %s%s%s%s", line, taken, why ? "; throttled: " : "",
+		 why ? why : "");
+	notify_status("%s%s%s", line, why ? "; throttled: " : "", why ? why : "");
+}
