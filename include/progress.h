@@ -72,6 +72,40 @@
 
 struct worker;
 
+/*
+ * jobs.state. The names below are what the column holds, what `status`
+ * prints and what scripts watching the table compare against: they are
+ * part of the tables' schema and never change meaning.
+ */
+enum job_state {
+	JOB_RUNNING,                 /* a pass is in progress */
+	JOB_IDLE,                    /* between passes (a service waits for the
+	                              * next); a claimed job between passes
+	                              * starts here, so a service probes first */
+	JOB_DONE,                    /* --until-done found no NULL left */
+	JOB_STOPPED,                 /* stopped by a signal or --max-runtime;
+	                              * the next run resumes it */
+	JOB_NSTATES
+};
+extern const char *const progress_job_state_names[JOB_NSTATES];
+
+/* leases.state: open while its range may hold rows to fill, done once a
+ * batch came up short (or its relation is gone). */
+enum lease_state {
+	LEASE_OPEN,
+	LEASE_DONE,
+	LEASE_NSTATES
+};
+extern const char *const progress_lease_state_names[LEASE_NSTATES];
+
+/* The name of s; "?" for a value outside the enum. */
+const char *progress_job_state_name(enum job_state s);
+const char *progress_lease_state_name(enum lease_state s);
+
+/* The state called name: 0 with *s set, or -1 for a name not in the table
+ * (a newer version's state, or a row written by hand). */
+int progress_job_state_parse(const char *name, enum job_state *s);
+
 /* The ids a job makes: recorded with the job, a resume must match. */
 struct progress_format {
 	long size;
@@ -93,6 +127,8 @@ struct progress {
 	char *sql_lease_gone, *sql_frontier_done, *sql_new_block_lease;
 	char *sql_stay_idle;
 	struct progress_format format;   /* as the claim sent it */
+	enum job_state state;        /* the job's state as this process last
+	                              * sent or read it (for the metrics) */
 };
 
 /* Where the job stands when this process joins it. */
@@ -118,7 +154,9 @@ struct progress_lease {
 
 /* The job row as the lease carver reads it, under the carve lock. */
 struct progress_job {
-	char state[16];
+	char state[16];              /* as the row has it */
+	enum job_state state_id;     /* the same, parsed; JOB_NSTATES for a
+	                              * name this version does not know */
 	bool has_frontier;
 	char *frontier[CONFIG_MAX_KEYS];
 	bool frontier_done;
@@ -175,7 +213,7 @@ int progress_read_claim(struct progress *p, const PGresult *res,
 void progress_format_describe(char *buf, size_t len, long size,
 			      const char *alphabet, const char *prefix);
 
-/* Records "stopped" (unless the job is done). */
+/* Records JOB_STOPPED (unless the job is done). */
 int progress_send_stopped(struct progress *p, struct worker *w);
 
 /* Lists the open leases' numbers (at most 64), lowest first. */
@@ -205,7 +243,7 @@ int progress_send_unlock(struct progress *p, struct worker *w, int lease);
 
 /* Reads the job row (under the carve lock). */
 int progress_send_read_job(struct progress *p, struct worker *w);
-int progress_read_job(const struct progress *p, const PGresult *res,
+int progress_read_job(struct progress *p, const PGresult *res,
 		      struct progress_job *j);
 void progress_job_free(struct progress_job *j);
 
@@ -236,11 +274,11 @@ int progress_send_new_lease(struct progress *p, struct worker *w, int lease,
 
 /*
  * Ends the pass: folds the leases' counters into the job row, deletes them,
- * resets the frontier and sets state ("idle", "done" or "running" for an
- * immediate new pass).
+ * resets the frontier and sets state (JOB_IDLE, JOB_DONE, or JOB_RUNNING
+ * for an immediate new pass).
  */
 int progress_send_pass_end(struct progress *p, struct worker *w,
-			   const char *state);
+			   enum job_state state);
 
 /*
  * Physical order: inserts lease number lease over blocks [lo, hi) of

@@ -688,8 +688,13 @@ static void write_metrics(struct backfill *bf, double rate)
 	if (!bf->cfg->metrics_file)
 		return;
 	m->up = !bf->finished;
-	m->state = bf->job_done ? "done" : bf->stopping ? "stopping" :
-		   bf->setup == SETUP_DONE ? "running" : "starting";
+	m->state = metrics_state_name(bf->job_done ? METRICS_DONE :
+				      bf->stopping ? (bf->finished ? METRICS_STOPPED :
+						      METRICS_STOPPING) :
+				      bf->setup != SETUP_DONE ? METRICS_STARTING :
+				      throttle_paused(&bf->thr) ? METRICS_THROTTLED :
+				      bf->prog.state == JOB_IDLE ? METRICS_IDLE :
+				      METRICS_RUNNING);
 	m->rows_filled = bf->rows_run;
 	m->rows_per_second = rate;
 	m->rows_left = bf->estimate > 0 ? bf->estimate - (double)bf->rows_run : -1;
@@ -1344,7 +1349,7 @@ static void after_read_job(struct wk *w, PGresult *res)
 			/* Said once already: no count of the table again, a longer wait. */
 			if (bf->stall_mult < 1e6)
 				bf->stall_mult = 2 * bf->stall_mult;
-			sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, &w->conn, "idle"));
+			sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, &w->conn, JOB_IDLE));
 			return;
 		}
 		if (bf->stalled >= STALL_PASSES || bf->stall_clashed) {
@@ -1359,7 +1364,7 @@ static void after_read_job(struct wk *w, PGresult *res)
 					 bf->cfg->idle_interval);
 			bf->stall_logged = false;
 		}
-		sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, &w->conn, "idle"));
+		sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, &w->conn, JOB_IDLE));
 		return;
 	}
 	if (!bf->sql.by_key) {
@@ -1459,7 +1464,7 @@ static void after_restore(struct wk *w)
 
 	if (!w->remaining) {
 		w->after = AFTER_JOB_DONE;
-		sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, &w->conn, "done"));
+		sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, &w->conn, JOB_DONE));
 		return;
 	}
 	if (stalled(bf, &w->job)) {
@@ -1482,7 +1487,7 @@ static void after_restore(struct wk *w)
 	} else {
 		log_info("rows with NULL remain behind the leases; starting another pass");
 	}
-	sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, &w->conn, "running"));
+	sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, &w->conn, JOB_RUNNING));
 }
 
 /*
@@ -1918,7 +1923,7 @@ static void on_result(struct worker *conn, PGresult *res)
 		/* --until-done goes on at once (rows were filled meanwhile); a
 		 * service's pass ends as any other. */
 		sent(w, STEP_PASS_END, progress_send_pass_end(&bf->prog, conn,
-							      bf->cfg->until_done ? "running" : "idle"));
+							      bf->cfg->until_done ? JOB_RUNNING : JOB_IDLE));
 		break;
 	case STEP_SESSION_AGAIN: run_batch(w); break;
 	case STEP_PASS_END: after_pass_end(w); break;

@@ -24,6 +24,7 @@
 #include "db.h"
 #include "exit_codes.h"
 #include "log.h"
+#include "progress.h"
 
 #define LINE 1024
 #define CELL 512
@@ -188,7 +189,7 @@ static void target_text(char *buf, size_t len, const struct status_job *j)
 
 static double eta_of(const struct status_job *j)
 {
-	if (strcmp(j->state, "running") != 0 || !(j->rate > 0) ||
+	if (strcmp(j->state, progress_job_state_name(JOB_RUNNING)) != 0 || !(j->rate > 0) ||
 	    j->rows_left < 0)
 		return -1;
 	return j->rows_left / j->rate;
@@ -408,8 +409,8 @@ static char *build_query(const struct shape *sh, const char *q)
 	if (asprintf(&sql,
 		"SELECT j.job, j.schema_name, j.table_name, j.column_name,"
 		" j.state, (%s)::bigint,"
-		" (CASE WHEN j.state = 'done' THEN 0 ELSE %s END)::float8,"
-		" (CASE WHEN j.state = 'running' THEN %s END)::float8,"
+		" (CASE WHEN j.state = $5 THEN 0 ELSE %s END)::float8,"
+		" (CASE WHEN j.state = $6 THEN %s END)::float8,"
 		" EXTRACT(epoch FROM now() - %s)::float8,"
 		" to_char((%s) AT TIME ZONE 'UTC',"
 		"         'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
@@ -556,7 +557,7 @@ int status_main(int argc, char **argv)
 	struct shape sh = { NULL };
 	struct status_job *jobs = NULL;
 	char err[LINE], db[CELL], shown[CELL];
-	const char *vals[4];
+	const char *vals[6];
 	char *q = NULL, *sql = NULL;
 	PGconn *conn = NULL;
 	PGresult *res = NULL;
@@ -634,7 +635,9 @@ int status_main(int argc, char **argv)
 	vals[1] = o.cfg.schema;
 	vals[2] = o.cfg.table;
 	vals[3] = o.cfg.column;
-	res = db_exec(conn, sql, 4, vals, false);
+	vals[4] = progress_job_state_name(JOB_DONE);
+	vals[5] = progress_job_state_name(JOB_RUNNING);
+	res = db_exec(conn, sql, 6, vals, false);
 	if (!db_ok(res)) {
 		log_error("reading \"%s\".jobs: %s", shown,
 			  db_error(conn, res, err, sizeof err));
