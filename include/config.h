@@ -1,7 +1,7 @@
 /*
  * config.h - the job configuration: command line and INI job file.
  *
- * Every key is declared once, in the table in config.c (name, type, field,
+ * Every key is declared once, in the table in config_keys.c (name, type, field,
  * default, help, whether it can change on reload). The command-line parser,
  * the job-file parser, --help and the docs tests all read that table, so a
  * key cannot exist in one place and be missing in another.
