@@ -123,6 +123,22 @@ enum config_result config_parse_args(struct config *c, int argc,
 				     size_t errlen);
 
 /*
+ * A flag only one command knows (status's --json): not a key, so not in
+ * a job file, --help or reload. *value is set true when it is given.
+ */
+struct config_flag {
+	const char *name;           /* without "--" */
+	bool *value;
+};
+
+/* config_parse_args() that also accepts flags[0..nflags-1]. */
+enum config_result config_parse_args_flags(struct config *c, int argc,
+					   char *const argv[],
+					   const struct config_flag *flags,
+					   size_t nflags, char *err,
+					   size_t errlen);
+
+/*
  * Applies one job file to c (its keys overwrite c's fields). Unknown keys,
  * bad values and unreadable files are CONFIG_INVALID with "FILE:LINE: ..."
  * in err. Sections are not used; a key inside any section is an error.

@@ -27,9 +27,29 @@ static int option_len(const char *arg)
 	return n > 256 ? 256 : (int)n;
 }
 
+/* Whether the argv element arg is exactly --name or --name=...: getopt_long
+ * takes any unambiguous prefix ("--batch"); we do not, so adding a key
+ * never breaks a command line. */
+static bool exact_option(const char *arg, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(arg, "--", 2) == 0 && strncmp(arg + 2, name, n) == 0 &&
+	       (arg[2 + n] == '\0' || arg[2 + n] == '=');
+}
+
 enum config_result config_parse_args(struct config *c, int argc,
 				     char *const argv[], char *err,
 				     size_t errlen)
+{
+	return config_parse_args_flags(c, argc, argv, NULL, 0, err, errlen);
+}
+
+enum config_result config_parse_args_flags(struct config *c, int argc,
+					   char *const argv[],
+					   const struct config_flag *flags,
+					   size_t nflags, char *err,
+					   size_t errlen)
 {
 	struct option *longopts;
 	struct { const struct key_def *k; const char *value; } *pending;
@@ -43,7 +63,7 @@ enum config_result config_parse_args(struct config *c, int argc,
 	config_init(c);
 	config_seterr(err, errlen, "%s", "");
 
-	longopts = calloc(config_nkeys + 3, sizeof(*longopts));
+	longopts = calloc(config_nkeys + nflags + 3, sizeof(*longopts));
 	pending = calloc(argc > 0 ? (size_t)argc : 1, sizeof(*pending));
 	if (longopts == NULL || pending == NULL) {
 		free(longopts);
@@ -59,9 +79,16 @@ enum config_result config_parse_args(struct config *c, int argc,
 		longopts[i].flag = NULL;
 		longopts[i].val = OPT_BASE + (int)i;
 	}
-	longopts[config_nkeys] = (struct option){ "help", no_argument, NULL, 'h' };
-	longopts[config_nkeys + 1] = (struct option){ "version", no_argument, NULL, 'V' };
-	longopts[config_nkeys + 2] = (struct option){ NULL, 0, NULL, 0 };
+	for (i = 0; i < nflags; i++) {
+		longopts[config_nkeys + i] = (struct option){
+			flags[i].name, no_argument, NULL,
+			OPT_BASE + (int)(config_nkeys + i) };
+		*flags[i].value = false;
+	}
+	i = config_nkeys + nflags;
+	longopts[i] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[i + 1] = (struct option){ "version", no_argument, NULL, 'V' };
+	longopts[i + 2] = (struct option){ NULL, 0, NULL, 0 };
 
 	/*
 	 * "-" returns positional arguments in order (as option 1) instead of
@@ -117,11 +144,22 @@ enum config_result config_parse_args(struct config *c, int argc,
 			goto out;
 		}
 
-		/* getopt_long takes any unambiguous prefix ("--batch");
-		 * we do not, so adding a key never breaks a command line. */
+		if (opt >= OPT_BASE + (int)config_nkeys &&
+		    opt < OPT_BASE + (int)(config_nkeys + nflags)) {
+			const struct config_flag *f =
+				&flags[opt - OPT_BASE - (int)config_nkeys];
+
+			if (!exact_option(arg, f->name)) {
+				config_seterr(err, errlen, "unknown option '%.*s'",
+					      option_len(arg), arg);
+				res = CONFIG_USAGE_ERROR;
+				goto out;
+			}
+			*f->value = true;
+			continue;
+		}
 		{
 			const struct key_def *k;
-			size_t n;
 
 			if (opt < OPT_BASE || opt >= OPT_BASE + (int)config_nkeys) {
 				config_seterr(err, errlen, "unknown option '%.*s'",
@@ -130,10 +168,7 @@ enum config_result config_parse_args(struct config *c, int argc,
 				goto out;
 			}
 			k = &config_keys[opt - OPT_BASE];
-			n = strlen(k->name);
-			if (strncmp(arg, "--", 2) != 0 ||
-			    strncmp(arg + 2, k->name, n) != 0 ||
-			    (arg[2 + n] != '\0' && arg[2 + n] != '=')) {
+			if (!exact_option(arg, k->name)) {
 				config_seterr(err, errlen, "unknown option '%.*s'",
 					      option_len(arg), arg);
 				res = CONFIG_USAGE_ERROR;
