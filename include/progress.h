@@ -60,7 +60,22 @@
  * job_progress (view): per job, the jobs columns plus rows_done including
  * the open pass's leases, rows_left (estimate), rate (sum over leases
  * updated in the last 30 s), open and done lease counts.
+ *
+ * The schema version of these tables is the comment on jobs,
+ * "nanoid-backfill progress tables, schema version N": a comment, because
+ * any role can read one (a run needs no SELECT on a version table, and no
+ * CREATE to learn it) and the role that runs setup owns jobs already.
+ * Tables without it (made before versions, or a comment someone replaced)
+ * are version 1. Setup, under its lock and in one transaction: refuses
+ * tables of a newer version than PROGRESS_SCHEMA_VERSION (SQLSTATE 0A000,
+ * exit 78, nothing written), creates what is missing (version 1), runs
+ * each migration step past the recorded version (none yet), and records
+ * PROGRESS_SCHEMA_VERSION. A run skips setup when the tables are of this
+ * version, or have no version and the role could not run setup anyway
+ * (no CREATE on the database, or not their owner): such a role goes on
+ * with tables a DBA made, and the next privileged run writes the version.
  */
+#define PROGRESS_SCHEMA_VERSION 1
 #ifndef NB_PROGRESS_H
 #define NB_PROGRESS_H
 

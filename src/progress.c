@@ -53,9 +53,23 @@ int progress_job_state_parse(const char *name, enum job_state *s)
 	return -1;
 }
 
+/*
+ * The schema version is the comment on <schema>.jobs (see progress.h):
+ * anyone may read a comment, so a role without SELECT on a version table
+ * or CREATE anywhere still learns it, and the role that runs setup owns
+ * jobs already (its ALTER TABLE needs that). VERSION_OF(rel) is the
+ * recorded version of the jobs table named by the text rel, NULL if none.
+ */
+#define SCHEMA_COMMENT "nanoid-backfill progress tables, schema version "
+#define VERSION_OF(rel) "substring(obj_description(to_regclass(" rel "), 'pg_class')" \
+	" FROM '^" SCHEMA_COMMENT "([0-9]{1,9})$')::int"
+
 static const char setup_fmt[] =
 	/* One implicit transaction: the lock is held until it commits. */
 	"SELECT pg_advisory_xact_lock(hashtext('nanoid_backfill setup'));"
+	/* tables of a newer version are refused before anything is written */
+	"%4$s"
+	/* version 1, and tables older than versions brought to it */
 	"CREATE SCHEMA IF NOT EXISTS %1$s;"
 	"CREATE TABLE IF NOT EXISTS %1$s.jobs ("
 	" job text PRIMARY KEY,"
@@ -119,7 +133,84 @@ static const char setup_fmt[] =
 	"   count(*) FILTER (WHERE state = '%2$s') AS open_leases,"
 	"   count(*) FILTER (WHERE state = '%3$s') AS done_leases,"
 	"   max(updated_at) AS updated_at"
-	"  FROM %1$s.leases GROUP BY job) l USING (job)";
+	"  FROM %1$s.leases GROUP BY job) l USING (job);"
+	/* then every step past the recorded version, and the new version */
+	"%5$s"
+	"COMMENT ON TABLE %1$s.jobs IS '" SCHEMA_COMMENT "%6$d'";
+
+/*
+ * Migrations: migration_step(k, schema) is the DDL that takes the tables
+ * from version k - 1 to k, for the quoted progress schema (NULL: out of
+ * memory, or no step). Setup runs each step past the recorded version (a
+ * missing version is 1), in its transaction and under its lock, then
+ * records PROGRESS_SCHEMA_VERSION. Version 1 is what the CREATE ... IF
+ * NOT EXISTS script above makes, so there is no step yet; the next change
+ * of the tables adds `case 2: return pgtext_printf("ALTER TABLE %s.jobs
+ * ...", schema_q);` and bumps PROGRESS_SCHEMA_VERSION.
+ */
+static char *migration_step(int k, const char *schema_q)
+{
+	(void)schema_q;
+	switch (k) {
+	default:
+		return NULL;
+	}
+}
+
+/* A dollar-quote tag that occurs in none of the texts. */
+static void dollar_tag(char *tag, size_t len, const char *a, const char *b)
+{
+	for (int n = 0;; n++) {
+		snprintf(tag, len, n ? "$nb%d$" : "$nb$", n);
+		if (!strstr(a, tag) && !strstr(b, tag))
+			return;
+	}
+}
+
+/*
+ * The DO block that refuses tables of a newer version (SQLSTATE 0A000,
+ * a configuration error: exit 78, the transaction and so nothing written).
+ */
+static char *version_guard_sql(const char *jobs_lit, const char *schema_q)
+{
+	char tag[32];
+
+	dollar_tag(tag, sizeof tag, jobs_lit, schema_q);
+	return pgtext_printf(
+		"DO %1$s DECLARE v int := " VERSION_OF("%2$s") ";"
+		" BEGIN IF v > %3$d THEN RAISE EXCEPTION USING"
+		"  ERRCODE = 'feature_not_supported',"
+		"  MESSAGE = format('progress table %%s records schema version %%s;"
+		" this nanoid-backfill knows versions up to %%s: run a newer"
+		" nanoid-backfill, or use another --progress-schema', %2$s, v, %3$d);"
+		" END IF; END %1$s;", tag, jobs_lit, PROGRESS_SCHEMA_VERSION);
+}
+
+/*
+ * The migration: one DO block that reads the recorded version and runs
+ * the steps past it. With no step it runs and does nothing.
+ */
+static char *migrate_sql(const char *jobs_lit, const char *schema_q)
+{
+	char tag[32], *body = pgtext_printf("%s", ""), *next;
+
+	dollar_tag(tag, sizeof tag, jobs_lit, schema_q);
+	for (int k = 2; body && k <= PROGRESS_SCHEMA_VERSION; k++) {
+		char *step = migration_step(k, schema_q);
+
+		next = step ? pgtext_printf("%s IF v < %d THEN %s; END IF;", body, k, step) :
+		       NULL;
+		free(body);
+		free(step);
+		body = next;
+	}
+	if (!body)
+		return NULL;
+	next = pgtext_printf("DO %1$s DECLARE v int := COALESCE(" VERSION_OF("%2$s") ", 1);"
+			     " BEGIN NULL;%3$s END %1$s;", tag, jobs_lit, body);
+	free(body);
+	return next;
+}
 
 /* The job is in the middle of a pass: its leases and frontier are in
  * its walk's terms, so the pass goes on in that walk. */
@@ -210,6 +301,8 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		  const char *job, const struct target *t, char *err,
 		  size_t errlen)
 {
+	char *jobs_lit, *guard, *migrate;
+
 	memset(p, 0, sizeof *p);
 	p->target = t;
 	p->schema_q = batch_quote(conn, schema);
@@ -230,12 +323,35 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		" AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)"
 		"  AND attname = 'id_prefix' AND NOT attisdropped)"
 		" AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($2)"
-		"  AND attname = 'rel' AND NOT attisdropped)");
+		"  AND attname = 'rel' AND NOT attisdropped)"
+		/* and of this version: else setup migrates, or refuses a newer */
+		" AND COALESCE(" VERSION_OF("$1") ", 1) = $4::int"
+		/* A missing version is written by a role that could run setup;
+		 * one that could not (no CREATE, tables a DBA made) goes on
+		 * with the tables as they are, as before versions. */
+		" AND (" VERSION_OF("$1") " IS NOT NULL OR NOT ("
+		"  has_database_privilege(current_database(), 'CREATE')"
+		"  AND (SELECT bool_and(pg_has_role(relowner, 'USAGE')) FROM pg_class"
+		"       WHERE oid IN (to_regclass($1), to_regclass($2), to_regclass($3)))))");
+	jobs_lit = PQescapeLiteral(conn, p->jobs, strlen(p->jobs));
+	if (!jobs_lit)
+		goto fail;
+	guard = version_guard_sql(jobs_lit, p->schema_q);
+	migrate = migrate_sql(jobs_lit, p->schema_q);
+	PQfreemem(jobs_lit);
+	if (!guard || !migrate) {
+		free(guard);
+		free(migrate);
+		goto fail;
+	}
 	/* The DDL cannot take parameters: the lease states go in as literals,
 	 * from the name table (constant lowercase words, not input). */
 	p->sql_setup = pgtext_printf(setup_fmt, p->schema_q,
 				     progress_lease_state_name(LEASE_OPEN),
-				     progress_lease_state_name(LEASE_DONE));
+				     progress_lease_state_name(LEASE_DONE),
+				     guard, migrate, PROGRESS_SCHEMA_VERSION);
+	free(guard);
+	free(migrate);
 	p->sql_claim = pgtext_printf(claim_fmt, p->jobs, p->leases);
 	p->sql_state = pgtext_printf(
 		"UPDATE %s SET state = $2, updated_at = now()"
@@ -328,15 +444,17 @@ static int send_job_lease(struct progress *p, struct worker *w,
 
 int progress_send_exists(struct progress *p, struct worker *w)
 {
-	char *names[3];
+	char *names[4], version[16];
 	int rc;
 
+	snprintf(version, sizeof version, "%d", PROGRESS_SCHEMA_VERSION);
 	names[0] = p->jobs;
 	names[1] = p->leases;
 	names[2] = pgtext_printf("%s.job_progress", p->schema_q);
+	names[3] = version;
 	if (!names[2])
 		return -1;
-	rc = send_text(w, p->sql_exists, 3, (const char *const *)names);
+	rc = send_text(w, p->sql_exists, 4, (const char *const *)names);
 	free(names[2]);
 	return rc;
 }
