@@ -1,7 +1,7 @@
 /*
  * config.h - the job configuration: command line and INI job file.
  *
- * Every key is declared once, in the table in config.c (name, type, field,
+ * Every key is declared once, in the table in config_keys.c (name, type, field,
  * default, help, whether it can change on reload). The command-line parser,
  * the job-file parser, --help and the docs tests all read that table, so a
  * key cannot exist in one place and be missing in another.
@@ -121,6 +121,22 @@ void config_free(struct config *c);
 enum config_result config_parse_args(struct config *c, int argc,
 				     char *const argv[], char *err,
 				     size_t errlen);
+
+/*
+ * A flag only one command knows (status's --json): not a key, so not in
+ * a job file, --help or reload. *value is set true when it is given.
+ */
+struct config_flag {
+	const char *name;           /* without "--" */
+	bool *value;
+};
+
+/* config_parse_args() that also accepts flags[0..nflags-1]. */
+enum config_result config_parse_args_flags(struct config *c, int argc,
+					   char *const argv[],
+					   const struct config_flag *flags,
+					   size_t nflags, char *err,
+					   size_t errlen);
 
 /*
  * Applies one job file to c (its keys overwrite c's fields). Unknown keys,

@@ -56,7 +56,7 @@
 
 /* The statement a worker waits on, or what it does instead. */
 enum job_step {
-	JOB_IDLE,            /* nothing asked: job_acquire() */
+	JOB_UNASKED,            /* nothing asked: job_acquire() */
 	JOB_LIST,
 	JOB_TRY_LOCK,
 	JOB_TAKE,
@@ -92,8 +92,22 @@ enum job_do {
 	JOB_DO_FAIL,         /* stop the process: exit action.code, action.message */
 };
 
-/* Job states in the progress table, as this protocol reads them. */
-enum job_row_state { JOB_ROW_RUNNING, JOB_ROW_IDLE, JOB_ROW_DONE, JOB_ROW_OTHER };
+/*
+ * jobs.state. Their names (progress_job_state_names in progress.h) are
+ * what the column holds, what `status` prints and what scripts watching
+ * the table compare against: part of the tables' schema, they never
+ * change meaning.
+ */
+enum job_state {
+	JOB_RUNNING,                 /* a pass is in progress */
+	JOB_IDLE,                    /* between passes (a service waits for the
+	                              * next); a claimed job between passes
+	                              * starts here, so a service probes first */
+	JOB_DONE,                    /* --until-done found no NULL left */
+	JOB_STOPPED,                 /* stopped by a signal or --max-runtime;
+	                              * the next run resumes it */
+	JOB_NSTATES
+};
 
 #define JOB_MESSAGE_LEN 1024
 #define JOB_MAX_CANDIDATES 64
@@ -105,7 +119,7 @@ struct job_action {
 	enum job_step step;          /* SEND: the statement */
 	int lease;                   /* TRY_LOCK, TAKE, UNLOCK, LEASE_GONE; WORK */
 	double seconds;              /* WAIT */
-	const char *pass_state;      /* PASS_END: the job's state after it */
+	enum job_state pass_state;   /* PASS_END: the job's state after it */
 	bool sweep;                  /* PROBE, STAY_IDLE: the whole table */
 	const char *from;            /* START_PASS: the key to start after, or NULL */
 	const char *max;             /* START_PASS, STAY_IDLE: the key's max seen */
@@ -115,7 +129,7 @@ struct job_action {
 
 /* The job row, as far as the protocol decides on it. */
 struct job_row {
-	enum job_row_state state;
+	enum job_state state;        /* JOB_NSTATES: another */
 	bool frontier_done;          /* every lease of the pass is carved */
 	bool has_frontier;
 	int next_lease;

@@ -17,11 +17,9 @@
  *   up                             gauge    1 while the daemon runs, 0 in the
  *                                           last file written on exit
  *   state{state=...}               gauge    1 for the current state, 0 for
- *                                           the others (starting, running,
- *                                           idle, throttled, reloading,
- *                                           stopping, done, stopped); a
- *                                           state not in this list is shown
- *                                           with 1 as well
+ *                                           the others (enum metrics_state);
+ *                                           a state not in that table is
+ *                                           shown with 1 as well
  *   rows_filled_total              counter  rows filled by this process
  *   batches_total                  counter  batches committed by this process
  *   retries_total                  counter  batches retried after an error
@@ -42,6 +40,27 @@
 
 #define METRICS_MAX_REASONS 16     /* > THROTTLE_NCAUSES: all fit */
 
+/*
+ * The process's state as the file shows it. Every name appears in every
+ * file (1 for the current one, 0 for the rest), so an alert can match a
+ * state that is 0 now.
+ */
+enum metrics_state {
+	METRICS_STARTING,           /* connecting, checking, setting up */
+	METRICS_RUNNING,            /* filling */
+	METRICS_IDLE,               /* service: the job is between passes */
+	METRICS_THROTTLED,          /* a pause holds (lag, WAL, hours, ...) */
+	METRICS_STOPPING,           /* a signal or --max-runtime: finishing
+	                             * the batches in flight */
+	METRICS_DONE,               /* --until-done: no NULL left */
+	METRICS_STOPPED,            /* the last file after a clean stop */
+	METRICS_NSTATES
+};
+extern const char *const metrics_state_names[METRICS_NSTATES];
+
+/* The name of s; "starting" for a value outside the enum. */
+const char *metrics_state_name(enum metrics_state s);
+
 struct metrics_throttle {
 	const char *reason;         /* not owned: a static string, e.g. "lag" */
 	double seconds;             /* total paused for this reason */
@@ -49,7 +68,8 @@ struct metrics_throttle {
 
 struct metrics {
 	bool up;
-	const char *state;          /* not owned; NULL: "starting" */
+	const char *state;          /* not owned: metrics_state_name(), or any
+	                             * other static string; NULL: "starting" */
 	long long rows_filled;
 	long long batches;
 	long long retries;

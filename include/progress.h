@@ -60,7 +60,22 @@
  * job_progress (view): per job, the jobs columns plus rows_done including
  * the open pass's leases, rows_left (estimate), rate (sum over leases
  * updated in the last 30 s), open and done lease counts.
+ *
+ * The schema version of these tables is the comment on jobs,
+ * "nanoid-backfill progress tables, schema version N": a comment, because
+ * any role can read one (a run needs no SELECT on a version table, and no
+ * CREATE to learn it) and the role that runs setup owns jobs already.
+ * Tables without it (made before versions, or a comment someone replaced)
+ * are version 1. Setup, under its lock and in one transaction: refuses
+ * tables of a newer version than PROGRESS_SCHEMA_VERSION (SQLSTATE 0A000,
+ * exit 78, nothing written), creates what is missing (version 1), runs
+ * each migration step past the recorded version (none yet), and records
+ * PROGRESS_SCHEMA_VERSION. A run skips setup when the tables are of this
+ * version, or have no version and the role could not run setup anyway
+ * (no CREATE on the database, or not their owner): such a role goes on
+ * with tables a DBA made, and the next privileged run writes the version.
  */
+#define PROGRESS_SCHEMA_VERSION 1
 #ifndef NB_PROGRESS_H
 #define NB_PROGRESS_H
 
@@ -68,9 +83,30 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "job.h"
 #include "target.h"
 
 struct worker;
+
+/* enum job_state (jobs.state): job.h, the protocol that moves it. */
+extern const char *const progress_job_state_names[JOB_NSTATES];
+
+/* leases.state: open while its range may hold rows to fill, done once a
+ * batch came up short (or its relation is gone). */
+enum lease_state {
+	LEASE_OPEN,
+	LEASE_DONE,
+	LEASE_NSTATES
+};
+extern const char *const progress_lease_state_names[LEASE_NSTATES];
+
+/* The name of s; "?" for a value outside the enum. */
+const char *progress_job_state_name(enum job_state s);
+const char *progress_lease_state_name(enum lease_state s);
+
+/* The state called name: 0 with *s set, or -1 for a name not in the table
+ * (a newer version's state, or a row written by hand). */
+int progress_job_state_parse(const char *name, enum job_state *s);
 
 /* The ids a job makes: recorded with the job, a resume must match. */
 struct progress_format {
@@ -93,6 +129,8 @@ struct progress {
 	char *sql_lease_gone, *sql_frontier_done, *sql_new_block_lease;
 	char *sql_stay_idle;
 	struct progress_format format;   /* as the claim sent it */
+	enum job_state state;        /* the job's state as this process last
+	                              * sent or read it (for the metrics) */
 };
 
 /* Where the job stands when this process joins it. */
@@ -118,7 +156,9 @@ struct progress_lease {
 
 /* The job row as the lease carver reads it, under the carve lock. */
 struct progress_job {
-	char state[16];
+	char state[16];              /* as the row has it */
+	enum job_state state_id;     /* the same, parsed; JOB_NSTATES for a
+	                              * name this version does not know */
 	bool has_frontier;
 	char *frontier[CONFIG_MAX_KEYS];
 	bool frontier_done;
@@ -175,7 +215,7 @@ int progress_read_claim(struct progress *p, const PGresult *res,
 void progress_format_describe(char *buf, size_t len, long size,
 			      const char *alphabet, const char *prefix);
 
-/* Records "stopped" (unless the job is done). */
+/* Records JOB_STOPPED (unless the job is done). */
 int progress_send_stopped(struct progress *p, struct worker *w);
 
 /* Lists the open leases' numbers (at most 64), lowest first. */
@@ -205,7 +245,7 @@ int progress_send_unlock(struct progress *p, struct worker *w, int lease);
 
 /* Reads the job row (under the carve lock). */
 int progress_send_read_job(struct progress *p, struct worker *w);
-int progress_read_job(const struct progress *p, const PGresult *res,
+int progress_read_job(struct progress *p, const PGresult *res,
 		      struct progress_job *j);
 void progress_job_free(struct progress_job *j);
 
@@ -236,11 +276,11 @@ int progress_send_new_lease(struct progress *p, struct worker *w, int lease,
 
 /*
  * Ends the pass: folds the leases' counters into the job row, deletes them,
- * resets the frontier and sets state ("idle", "done" or "running" for an
- * immediate new pass).
+ * resets the frontier and sets state (JOB_IDLE, JOB_DONE, or JOB_RUNNING
+ * for an immediate new pass).
  */
 int progress_send_pass_end(struct progress *p, struct worker *w,
-			   const char *state);
+			   enum job_state state);
 
 /*
  * Physical order: inserts lease number lease over blocks [lo, hi) of

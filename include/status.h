@@ -25,9 +25,11 @@
  * Strings are escaped per RFC 8259 (bytes that are not UTF-8 become
  * U+FFFD), so any name yields valid JSON.
  *
- * --job NAME lists that job only. --config FILE takes dsn, progress-schema
- * and job from a job file (the command line wins); a job file without `job`
- * selects its target's job by schema, table and column.
+ * Options are the common ones (config.h's key table), of which status
+ * uses dsn, progress-schema, job and the target, and --json: --job NAME lists
+ * that job only; without a job, a target (a job file's, or --table and
+ * --column) selects its job by schema, table and column. --config FILE
+ * takes them from a job file (the command line wins).
  *
  * No progress schema or table in the database means no job has ever run
  * there: that is not an error. Text output says "no jobs recorded in
@@ -36,7 +38,10 @@
 #ifndef NB_STATUS_H
 #define NB_STATUS_H
 
+#include <stdbool.h>
 #include <stdio.h>
+
+#include "config.h"
 
 struct status_job {
 	char *job, *schema, *table, *column, *state;
@@ -48,12 +53,15 @@ struct status_job {
 };
 
 /*
- * The subcommand: argv[0] is "status", options follow. Returns the exit
- * code: 0 listed (or nothing recorded), 1 cannot connect, the query
- * failed, or --job names no recorded job; 64 usage error; 78 bad job file
- * or dsn.
+ * The subcommand, for cfg as config_parse_args() left it (status needs no
+ * target, so config_validate() is not asked): dsn and progress_schema say
+ * where, job or else table, column and schema select; json is --json, a
+ * flag of status alone (config_parse_args_flags). Returns the exit code:
+ * 0 listed (or nothing recorded), 1 cannot connect, the query failed, or
+ * the job asked for is not recorded; 78 bad dsn. (64 and a bad job file's
+ * 78 come from the parser, before.)
  */
-int status_main(int argc, char **argv);
+int status_run(const struct config *cfg, bool json);
 
 /* Writes jobs[0..n-1] as the aligned table (a header line first), or as
  * the JSON array. */

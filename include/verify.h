@@ -24,13 +24,9 @@
 
 #include "config.h"
 
-/* Exit code when verify finds NULL, duplicate or malformed values:
- * sysexits' EX_DATAERR, apart from 1 (could not check at all). */
-#define VERIFY_EXIT_NOT_CLEAN 65
-
 /*
  * Runs the subcommand for cfg (validated). Returns 0 clean;
- * VERIFY_EXIT_NOT_CLEAN problems found; 1 runtime failure (cannot connect,
+ * NB_EXIT_NOT_CLEAN (exit_codes.h) problems found; 1 runtime failure (cannot connect,
  * SQL error, stopped by SIGINT/SIGTERM); 78 no such table or column, or
  * row-level security would hide rows from the role.
  */

@@ -10,6 +10,7 @@
 
 #include "pgbin.h"
 #include "pgtext.h"
+#include "progress.h"
 
 /* A growable string for building SQL text out of quoted identifiers. */
 struct sb {
@@ -213,7 +214,9 @@ static char *build(char *const *qk, int n, const char *qt, const char *qc,
 	sb_key_aliases(&b, n, "last.", "::text");
 	sb_add(&b, "] FROM last), cursor), rows_done = rows_done + " FILLED ","
 		   " batches = batches + 1, rate = $6, updated_at = now(),"
-		   " state = CASE WHEN (SELECT count(*) FROM numbered) < $1 THEN 'done' ELSE state END"
+		   " state = CASE WHEN (SELECT count(*) FROM numbered) < $1 THEN '");
+	sb_add(&b, progress_lease_state_name(LEASE_DONE));
+	sb_add(&b, "' ELSE state END"
 		   " WHERE job = $4 AND lease = $5) SELECT (SELECT count(*) FROM numbered), "
 		   FILLED ", ");
 	sb_clashed(&b, qt, qc, guard);
@@ -385,7 +388,9 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 	sb_add(&b, " SET cursor = ARRAY[CASE WHEN found.n < $1 THEN $8::tid ELSE found.last END::text],"
 		   " rows_done = rows_done + " FILLED ","
 		   " batches = batches + 1, rate = $6, updated_at = now(),"
-		   " state = CASE WHEN found.n < $1 AND $9 THEN 'done' ELSE state END"
+		   " state = CASE WHEN found.n < $1 AND $9 THEN '");
+	sb_add(&b, progress_lease_state_name(LEASE_DONE));
+	sb_add(&b, "' ELSE state END"
 		   " FROM found WHERE job = $4 AND lease = $5)"
 		   " SELECT found.n, " FILLED ", ");
 	sb_clashed(&b, only, qc, guard);

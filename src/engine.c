@@ -681,9 +681,7 @@ static bool answer_read_job(struct wk *w, PGresult *res, struct job_row *r)
 	if (!w->have_row)
 		return false;
 	*r = (struct job_row){
-		.state = strcmp(j->state, "done") == 0 ? JOB_ROW_DONE :
-			 strcmp(j->state, "idle") == 0 ? JOB_ROW_IDLE :
-			 strcmp(j->state, "running") == 0 ? JOB_ROW_RUNNING : JOB_ROW_OTHER,
+		.state = j->state_id,
 		.frontier_done = j->frontier_done,
 		.has_frontier = j->has_frontier,
 		.next_lease = j->next_lease,

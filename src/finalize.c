@@ -15,6 +15,7 @@
 #include "log.h"
 #include "pgtext.h"
 #include "plan.h"
+#include "progress.h"
 #include "target.h"
 
 struct fin {
@@ -1255,7 +1256,7 @@ int finalize_after_backfill(const struct config *cfg)
 		rc = NB_EXIT_FAILURE;
 		goto out;
 	}
-	if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "done") != 0) {
+	if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), progress_job_state_name(JOB_DONE)) != 0) {
 		log_info("finalize: the backfill stopped before it was done; not "
 			 "finalizing (run again to resume and finalize)");
 		PQclear(res);

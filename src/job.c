@@ -29,7 +29,7 @@
 #define EMPTY_PASS_WAIT_MAX 1.0
 
 static const char *const step_names[JOB_NSTEPS] = {
-	[JOB_IDLE] = "idle",
+	[JOB_UNASKED] = "unasked",
 	[JOB_LIST] = "list",
 	[JOB_TRY_LOCK] = "try_lock",
 	[JOB_TAKE] = "take",
@@ -97,7 +97,7 @@ void job_worker_init(struct job_worker *w, int id)
 {
 	memset(w, 0, sizeof *w);
 	w->id = id;
-	w->step = JOB_IDLE;
+	w->step = JOB_UNASKED;
 }
 
 /* ---- actions ------------------------------------------------------------ */
@@ -143,7 +143,7 @@ static struct job_action unlock_then(struct job_worker *w, int lease,
 	return send(w, JOB_UNLOCK);
 }
 
-static struct job_action pass_end(struct job_worker *w, const char *state)
+static struct job_action pass_end(struct job_worker *w, enum job_state state)
 {
 	struct job_action a = send(w, JOB_PASS_END);
 
@@ -267,7 +267,7 @@ struct job_action job_lease_gone(struct job_worker *w)
 
 void job_reset(struct job_worker *w)
 {
-	w->step = JOB_IDLE;
+	w->step = JOB_UNASKED;
 }
 
 /* ---- carving and passes, under the carve lock --------------------------- */
@@ -297,10 +297,10 @@ static struct job_action on_read_job(struct job_worker *w, struct job_pass *p,
 		return fail(w, NB_EXIT_FAILURE, "job \"%s\" is missing or malformed in "
 			    "the progress table", c->job);
 	w->row = *j;
-	if (j->state == JOB_ROW_DONE && until_done)
+	if (j->state == JOB_DONE && until_done)
 		/* Another worker or process finished the job during this run. */
 		return unlock_then(w, 0, JOB_AFTER_DONE, 0);
-	if (j->state == JOB_ROW_IDLE || j->state == JOB_ROW_DONE) {
+	if (j->state == JOB_IDLE || j->state == JOB_DONE) {
 		if (j->idle_for < job_idle_wait(p, c) && !until_done)
 			return unlock_then(w, 0, JOB_AFTER_WAIT,
 					   job_idle_wait(p, c) - j->idle_for);
@@ -322,7 +322,7 @@ static struct job_action on_read_job(struct job_worker *w, struct job_pass *p,
 			 * longer wait. */
 			if (p->stall_mult < 1e6)
 				p->stall_mult = 2 * p->stall_mult;
-			return pass_end(w, "idle");
+			return pass_end(w, JOB_IDLE);
 		}
 		if (p->stalled >= STALL_PASSES || p->stall_clashed)
 			return send(w, JOB_UNFILLED);
@@ -333,7 +333,7 @@ static struct job_action on_read_job(struct job_worker *w, struct job_pass *p,
 					 c->idle_interval);
 			p->stall_logged = false;
 		}
-		return pass_end(w, "idle");
+		return pass_end(w, JOB_IDLE);
 	}
 	return send(w, c->by_key ? JOB_BOUNDARY : JOB_CARVE);
 }
@@ -373,7 +373,7 @@ static struct job_action on_restore(struct job_worker *w, struct job_pass *p,
 {
 	if (!w->remaining) {
 		w->after = JOB_AFTER_DONE;
-		return pass_end(w, "done");
+		return pass_end(w, JOB_DONE);
 	}
 	if (stalled(p, c, &w->row))
 		/* Say how many and which, then stop. */
@@ -392,7 +392,7 @@ static struct job_action on_restore(struct job_worker *w, struct job_pass *p,
 	} else {
 		log_info("rows with NULL remain behind the leases; starting another pass");
 	}
-	return pass_end(w, "running");
+	return pass_end(w, JOB_RUNNING);
 }
 
 /*
@@ -476,7 +476,7 @@ struct job_action job_answer(struct job_worker *w, struct job_pass *p,
 			     const struct job_config *c, enum job_step step,
 			     const struct job_answer *a, double now)
 {
-	if (step != w->step || step == JOB_IDLE || step >= JOB_WORKING)
+	if (step != w->step || step == JOB_UNASKED || step >= JOB_WORKING)
 		return fail(w, NB_EXIT_FAILURE, "internal error: worker %d waits on %s, "
 			    "not on an answer to %s", w->id, job_step_name(w->step),
 			    job_step_name(step));
@@ -534,7 +534,7 @@ struct job_action job_answer(struct job_worker *w, struct job_pass *p,
 	case JOB_UNFILLED_RESTORE:
 		/* --until-done goes on at once (rows were filled meanwhile); a
 		 * service's pass ends as any other. */
-		return pass_end(w, c->until_done ? "running" : "idle");
+		return pass_end(w, c->until_done ? JOB_RUNNING : JOB_IDLE);
 	case JOB_PASS_END:
 		return on_pass_end(w, p, c, now);
 	case JOB_UNLOCK:

@@ -14,16 +14,27 @@
 
 #define PREFIX "nanoid_backfill_"
 
-static const char *const states[] = {
-	"starting", "running", "idle", "throttled", "reloading", "stopping",
-	"done", "stopped",
+const char *const metrics_state_names[METRICS_NSTATES] = {
+	[METRICS_STARTING] = "starting",
+	[METRICS_RUNNING] = "running",
+	[METRICS_IDLE] = "idle",
+	[METRICS_THROTTLED] = "throttled",
+	[METRICS_STOPPING] = "stopping",
+	[METRICS_DONE] = "done",
+	[METRICS_STOPPED] = "stopped",
 };
+
+const char *metrics_state_name(enum metrics_state s)
+{
+	return (unsigned)s < METRICS_NSTATES ? metrics_state_names[s] :
+	       metrics_state_names[METRICS_STARTING];
+}
 
 void metrics_init(struct metrics *m)
 {
 	memset(m, 0, sizeof *m);
 	m->up = true;
-	m->state = "starting";
+	m->state = metrics_state_names[METRICS_STARTING];
 	m->rows_per_second = -1;
 	m->rows_left = -1;
 	m->replica_lag_bytes = -1;
@@ -127,7 +138,8 @@ static void put_sample(FILE *f, const char *name, const char *job,
 
 char *metrics_format(const struct metrics *m, const char *job, size_t *len)
 {
-	const char *state = m->state != NULL ? m->state : "starting";
+	const char *state = m->state != NULL ? m->state :
+			    metrics_state_names[METRICS_STARTING];
 	bool known = false;
 	char *buf = NULL;
 	size_t size = 0;
@@ -144,10 +156,10 @@ char *metrics_format(const struct metrics *m, const char *job, size_t *len)
 
 	put_header(f, "state", "gauge",
 		   "1 for the job's current state, 0 for the others.");
-	for (i = 0; i < sizeof states / sizeof states[0]; i++) {
-		known |= strcmp(states[i], state) == 0;
-		put_sample(f, "state", job, "state", states[i],
-			   strcmp(states[i], state) == 0 ? 1 : 0);
+	for (i = 0; i < METRICS_NSTATES; i++) {
+		known |= strcmp(metrics_state_names[i], state) == 0;
+		put_sample(f, "state", job, "state", metrics_state_names[i],
+			   strcmp(metrics_state_names[i], state) == 0 ? 1 : 0);
 	}
 	if (!known)
 		put_sample(f, "state", job, "state", state, 1);

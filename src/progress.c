@@ -20,9 +20,56 @@
 
 #define LOCK_KEY "hashtext('nanoid_backfill:' || $1::text)"
 
+const char *const progress_job_state_names[JOB_NSTATES] = {
+	[JOB_RUNNING] = "running",
+	[JOB_IDLE] = "idle",
+	[JOB_DONE] = "done",
+	[JOB_STOPPED] = "stopped",
+};
+
+const char *const progress_lease_state_names[LEASE_NSTATES] = {
+	[LEASE_OPEN] = "open",
+	[LEASE_DONE] = "done",
+};
+
+const char *progress_job_state_name(enum job_state s)
+{
+	return (unsigned)s < JOB_NSTATES ? progress_job_state_names[s] : "?";
+}
+
+const char *progress_lease_state_name(enum lease_state s)
+{
+	return (unsigned)s < LEASE_NSTATES ? progress_lease_state_names[s] : "?";
+}
+
+int progress_job_state_parse(const char *name, enum job_state *s)
+{
+	for (int i = 0; i < JOB_NSTATES; i++) {
+		if (strcmp(name, progress_job_state_names[i]) == 0) {
+			*s = (enum job_state)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * The schema version is the comment on <schema>.jobs (see progress.h):
+ * anyone may read a comment, so a role without SELECT on a version table
+ * or CREATE anywhere still learns it, and the role that runs setup owns
+ * jobs already (its ALTER TABLE needs that). VERSION_OF(rel) is the
+ * recorded version of the jobs table named by the text rel, NULL if none.
+ */
+#define SCHEMA_COMMENT "nanoid-backfill progress tables, schema version "
+#define VERSION_OF(rel) "substring(obj_description(to_regclass(" rel "), 'pg_class')" \
+	" FROM '^" SCHEMA_COMMENT "([0-9]{1,9})$')::int"
+
 static const char setup_fmt[] =
 	/* One implicit transaction: the lock is held until it commits. */
 	"SELECT pg_advisory_xact_lock(hashtext('nanoid_backfill setup'));"
+	/* tables of a newer version are refused before anything is written */
+	"%4$s"
+	/* version 1, and tables older than versions brought to it */
 	"CREATE SCHEMA IF NOT EXISTS %1$s;"
 	"CREATE TABLE IF NOT EXISTS %1$s.jobs ("
 	" job text PRIMARY KEY,"
@@ -60,7 +107,7 @@ static const char setup_fmt[] =
 	" lo text[],"
 	" hi text[],"
 	" cursor text[],"
-	" state text NOT NULL DEFAULT 'open',"
+	" state text NOT NULL DEFAULT '%2$s',"
 	" rows_done bigint NOT NULL DEFAULT 0,"
 	" batches bigint NOT NULL DEFAULT 0,"
 	" rate double precision NOT NULL DEFAULT 0,"
@@ -81,12 +128,89 @@ static const char setup_fmt[] =
 	"  j.finished_at"
 	" FROM %1$s.jobs j LEFT JOIN ("
 	"  SELECT job, sum(rows_done) AS rows_done, sum(batches) AS batches,"
-	"   sum(rate) FILTER (WHERE state = 'open'"
+	"   sum(rate) FILTER (WHERE state = '%2$s'"
 	"    AND updated_at > now() - interval '30 seconds') AS rate,"
-	"   count(*) FILTER (WHERE state = 'open') AS open_leases,"
-	"   count(*) FILTER (WHERE state = 'done') AS done_leases,"
+	"   count(*) FILTER (WHERE state = '%2$s') AS open_leases,"
+	"   count(*) FILTER (WHERE state = '%3$s') AS done_leases,"
 	"   max(updated_at) AS updated_at"
-	"  FROM %1$s.leases GROUP BY job) l USING (job)";
+	"  FROM %1$s.leases GROUP BY job) l USING (job);"
+	/* then every step past the recorded version, and the new version */
+	"%5$s"
+	"COMMENT ON TABLE %1$s.jobs IS '" SCHEMA_COMMENT "%6$d'";
+
+/*
+ * Migrations: migration_step(k, schema) is the DDL that takes the tables
+ * from version k - 1 to k, for the quoted progress schema (NULL: out of
+ * memory, or no step). Setup runs each step past the recorded version (a
+ * missing version is 1), in its transaction and under its lock, then
+ * records PROGRESS_SCHEMA_VERSION. Version 1 is what the CREATE ... IF
+ * NOT EXISTS script above makes, so there is no step yet; the next change
+ * of the tables adds `case 2: return pgtext_printf("ALTER TABLE %s.jobs
+ * ...", schema_q);` and bumps PROGRESS_SCHEMA_VERSION.
+ */
+static char *migration_step(int k, const char *schema_q)
+{
+	(void)schema_q;
+	switch (k) {
+	default:
+		return NULL;
+	}
+}
+
+/* A dollar-quote tag that occurs in none of the texts. */
+static void dollar_tag(char *tag, size_t len, const char *a, const char *b)
+{
+	for (int n = 0;; n++) {
+		snprintf(tag, len, n ? "$nb%d$" : "$nb$", n);
+		if (!strstr(a, tag) && !strstr(b, tag))
+			return;
+	}
+}
+
+/*
+ * The DO block that refuses tables of a newer version (SQLSTATE 0A000,
+ * a configuration error: exit 78, the transaction and so nothing written).
+ */
+static char *version_guard_sql(const char *jobs_lit, const char *schema_q)
+{
+	char tag[32];
+
+	dollar_tag(tag, sizeof tag, jobs_lit, schema_q);
+	return pgtext_printf(
+		"DO %1$s DECLARE v int := " VERSION_OF("%2$s") ";"
+		" BEGIN IF v > %3$d THEN RAISE EXCEPTION USING"
+		"  ERRCODE = 'feature_not_supported',"
+		"  MESSAGE = format('progress table %%s records schema version %%s;"
+		" this nanoid-backfill knows versions up to %%s: run a newer"
+		" nanoid-backfill, or use another --progress-schema', %2$s, v, %3$d);"
+		" END IF; END %1$s;", tag, jobs_lit, PROGRESS_SCHEMA_VERSION);
+}
+
+/*
+ * The migration: one DO block that reads the recorded version and runs
+ * the steps past it. With no step it runs and does nothing.
+ */
+static char *migrate_sql(const char *jobs_lit, const char *schema_q)
+{
+	char tag[32], *body = pgtext_printf("%s", ""), *next;
+
+	dollar_tag(tag, sizeof tag, jobs_lit, schema_q);
+	for (int k = 2; body && k <= PROGRESS_SCHEMA_VERSION; k++) {
+		char *step = migration_step(k, schema_q);
+
+		next = step ? pgtext_printf("%s IF v < %d THEN %s; END IF;", body, k, step) :
+		       NULL;
+		free(body);
+		free(step);
+		body = next;
+	}
+	if (!body)
+		return NULL;
+	next = pgtext_printf("DO %1$s DECLARE v int := COALESCE(" VERSION_OF("%2$s") ", 1);"
+			     " BEGIN NULL;%3$s END %1$s;", tag, jobs_lit, body);
+	free(body);
+	return next;
+}
 
 /* The job is in the middle of a pass: its leases and frontier are in
  * its walk's terms, so the pass goes on in that walk. */
@@ -102,12 +226,12 @@ static const char claim_fmt[] =
 	"WITH up AS ("
 	" INSERT INTO %1$s AS j (job, schema_name, table_name, column_name,"
 	"  key_columns, state, rows_estimate, walk, id_size, id_alphabet, id_prefix)"
-	"  VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $9, $10, $11)"
+	"  VALUES ($1, $2, $3, $4, $5, $12, $6, $7, $9, $10, $11)"
 	/* A job between passes (stopped or done after one) goes idle as if
 	 * its interval were over: a service's next pass starts with the probe,
 	 * not with a walk of the whole table. */
 	" ON CONFLICT (job) DO UPDATE SET updated_at = now(), finished_at = NULL,"
-	"  state = CASE WHEN j.passes > 0 AND NOT " MID_PASS " THEN 'idle' ELSE 'running' END,"
+	"  state = CASE WHEN j.passes > 0 AND NOT " MID_PASS " THEN $13 ELSE $12 END,"
 	"  idle_since = CASE WHEN j.passes > 0 AND NOT " MID_PASS
 	"   THEN now() - interval '100 years' END,"
 	"  rows_estimate = COALESCE(EXCLUDED.rows_estimate, j.rows_estimate),"
@@ -122,18 +246,18 @@ static const char claim_fmt[] =
 	"   AND (j.id_size IS NULL OR (j.id_size, j.id_alphabet, j.id_prefix)"
 	"        = (EXCLUDED.id_size, EXCLUDED.id_alphabet, EXCLUDED.id_prefix))"
 	" RETURNING (xmax = 0) AS created, rows_done, schema_name, table_name,"
-	"  column_name, key_columns, walk),"
+	"  column_name, key_columns, walk, state),"
 	" l AS (SELECT COALESCE(sum(rows_done), 0) AS rows_done,"
-	"  count(*) FILTER (WHERE state = 'open') AS open,"
-	"  count(*) FILTER (WHERE state = 'open' AND cursor IS NOT NULL) AS started"
+	"  count(*) FILTER (WHERE state = $14) AS open,"
+	"  count(*) FILTER (WHERE state = $14 AND cursor IS NOT NULL) AS started"
 	"  FROM %2$s WHERE job = $1)"
 	" SELECT true, created, up.rows_done + l.rows_done, l.open, l.started,"
 	"  schema_name, table_name, column_name, array_to_string(key_columns, ', '), walk,"
-	"  NULL::integer, NULL::text, NULL::text"
+	"  NULL::integer, NULL::text, NULL::text, up.state"
 	"  FROM up, l"
 	" UNION ALL SELECT false, false, 0, 0, 0, schema_name, table_name,"
 	"  column_name, array_to_string(key_columns, ', '), COALESCE(walk, 'key'),"
-	"  id_size, id_alphabet, id_prefix"
+	"  id_size, id_alphabet, id_prefix, state"
 	"  FROM %1$s WHERE job = $1 AND NOT EXISTS (SELECT 1 FROM up)";
 
 static const char pass_end_fmt[] =
@@ -145,8 +269,8 @@ static const char pass_end_fmt[] =
 	/* The mark and the sweep move only by probes that found nothing: a
 	 * pass may miss a row an update moved behind its cursor. */
 	"  frontier_done = false, state = $2, rows_estimate = 0,"
-	"  idle_since = CASE WHEN $2 = 'idle' THEN now() END,"
-	"  finished_at = CASE WHEN $2 = 'done' THEN now() ELSE finished_at END,"
+	"  idle_since = CASE WHEN $3 THEN now() END,"
+	"  finished_at = CASE WHEN $4 THEN now() ELSE finished_at END,"
 	"  updated_at = now()"
 	" WHERE job = $1";
 
@@ -177,6 +301,8 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		  const char *job, const struct target *t, char *err,
 		  size_t errlen)
 {
+	char *jobs_lit, *guard, *migrate;
+
 	memset(p, 0, sizeof *p);
 	p->target = t;
 	p->schema_q = batch_quote(conn, schema);
@@ -197,25 +323,52 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		" AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)"
 		"  AND attname = 'id_prefix' AND NOT attisdropped)"
 		" AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($2)"
-		"  AND attname = 'rel' AND NOT attisdropped)");
-	p->sql_setup = pgtext_printf(setup_fmt, p->schema_q);
+		"  AND attname = 'rel' AND NOT attisdropped)"
+		/* and of this version: else setup migrates, or refuses a newer */
+		" AND COALESCE(" VERSION_OF("$1") ", 1) = $4::int"
+		/* A missing version is written by a role that could run setup;
+		 * one that could not (no CREATE, tables a DBA made) goes on
+		 * with the tables as they are, as before versions. */
+		" AND (" VERSION_OF("$1") " IS NOT NULL OR NOT ("
+		"  has_database_privilege(current_database(), 'CREATE')"
+		"  AND (SELECT bool_and(pg_has_role(relowner, 'USAGE')) FROM pg_class"
+		"       WHERE oid IN (to_regclass($1), to_regclass($2), to_regclass($3)))))");
+	jobs_lit = PQescapeLiteral(conn, p->jobs, strlen(p->jobs));
+	if (!jobs_lit)
+		goto fail;
+	guard = version_guard_sql(jobs_lit, p->schema_q);
+	migrate = migrate_sql(jobs_lit, p->schema_q);
+	PQfreemem(jobs_lit);
+	if (!guard || !migrate) {
+		free(guard);
+		free(migrate);
+		goto fail;
+	}
+	/* The DDL cannot take parameters: the lease states go in as literals,
+	 * from the name table (constant lowercase words, not input). */
+	p->sql_setup = pgtext_printf(setup_fmt, p->schema_q,
+				     progress_lease_state_name(LEASE_OPEN),
+				     progress_lease_state_name(LEASE_DONE),
+				     guard, migrate, PROGRESS_SCHEMA_VERSION);
+	free(guard);
+	free(migrate);
 	p->sql_claim = pgtext_printf(claim_fmt, p->jobs, p->leases);
 	p->sql_state = pgtext_printf(
-		"UPDATE %s SET state = 'stopped', updated_at = now()"
-		" WHERE job = $1 AND state <> 'done'", p->jobs);
+		"UPDATE %s SET state = $2, updated_at = now()"
+		" WHERE job = $1 AND state <> $3", p->jobs);
 	p->sql_list = pgtext_printf(
-		"SELECT lease FROM %s WHERE job = $1 AND state = 'open'"
+		"SELECT lease FROM %s WHERE job = $1 AND state = $2"
 		" ORDER BY lease LIMIT 64", p->leases);
 	p->sql_try_lock = pgtext_printf("SELECT pg_try_advisory_lock(" LOCK_KEY ", $2)");
 	p->sql_take = pgtext_printf(
 		"UPDATE %s l SET owner = $3, updated_at = now()"
-		" WHERE job = $1 AND lease = $2 AND state = 'open'"
+		" WHERE job = $1 AND lease = $2 AND state = $4"
 		" RETURNING lo, hi, cursor, rows_done, rel,"
 		"  (SELECT n.nspname FROM pg_class c JOIN pg_namespace n"
 		"    ON n.oid = c.relnamespace WHERE c.oid = l.rel),"
 		"  (SELECT c.relname FROM pg_class c WHERE c.oid = l.rel)", p->leases);
 	p->sql_lease_gone = pgtext_printf(
-		"UPDATE %s SET state = 'done', updated_at = now()"
+		"UPDATE %s SET state = $3, updated_at = now()"
 		" WHERE job = $1 AND lease = $2", p->leases);
 	p->sql_frontier_done = pgtext_printf(
 		"UPDATE %s SET frontier_done = true, updated_at = now() WHERE job = $1",
@@ -225,13 +378,13 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 	p->sql_read_job = pgtext_printf(
 		"SELECT state, frontier, frontier_done, next_lease,"
 		" COALESCE(EXTRACT(epoch FROM now() - idle_since), 0)::float8,"
-		" (SELECT count(*) FROM %s l WHERE l.job = j.job AND l.state = 'open'),"
+		" (SELECT count(*) FROM %s l WHERE l.job = j.job AND l.state = $2),"
 		" frontier_rel, frontier_blk, frontier_end, hwm,"
 		" EXTRACT(epoch FROM now() - swept_at)::float8,"
 		" (SELECT COALESCE(sum(rows_done), 0) FROM %s l WHERE l.job = j.job)"
 		" FROM %s j WHERE job = $1", p->leases, p->leases, p->jobs);
 	p->sql_start_pass = pgtext_printf(
-		"UPDATE %s SET state = 'running', idle_since = NULL, updated_at = now(),"
+		"UPDATE %s SET state = $4, idle_since = NULL, updated_at = now(),"
 		" frontier = $2, hwm_next = COALESCE($3, hwm_next)"
 		" WHERE job = $1", p->jobs);
 	p->sql_stay_idle = pgtext_printf(
@@ -291,15 +444,17 @@ static int send_job_lease(struct progress *p, struct worker *w,
 
 int progress_send_exists(struct progress *p, struct worker *w)
 {
-	char *names[3];
+	char *names[4], version[16];
 	int rc;
 
+	snprintf(version, sizeof version, "%d", PROGRESS_SCHEMA_VERSION);
 	names[0] = p->jobs;
 	names[1] = p->leases;
 	names[2] = pgtext_printf("%s.job_progress", p->schema_q);
+	names[3] = version;
 	if (!names[2])
 		return -1;
-	rc = send_text(w, p->sql_exists, 3, (const char *const *)names);
+	rc = send_text(w, p->sql_exists, 4, (const char *const *)names);
 	free(names[2]);
 	return rc;
 }
@@ -333,16 +488,17 @@ static int array_param(struct array_param *a, char *const *items, int n)
 int progress_send_claim(struct progress *p, struct worker *w, double estimate,
 			bool adopt_walk, const struct progress_format *f)
 {
-	static const Oid types[11] = { PGBIN_TEXTOID, PGBIN_TEXTOID, PGBIN_TEXTOID,
+	static const Oid types[14] = { PGBIN_TEXTOID, PGBIN_TEXTOID, PGBIN_TEXTOID,
 				       PGBIN_TEXTOID, PGBIN_TEXTARRAYOID, PGBIN_FLOAT8OID,
 				       PGBIN_TEXTOID, PGBIN_BOOLOID, PGBIN_INT4OID,
+				       PGBIN_TEXTOID, PGBIN_TEXTOID, PGBIN_TEXTOID,
 				       PGBIN_TEXTOID, PGBIN_TEXTOID };
 	const struct target *t = p->target;
 	struct array_param keys;
 	char est[32], size[24];
-	const char *values[11];
-	int lengths[11] = { 0 };
-	int formats[11] = { 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
+	const char *values[14];
+	int lengths[14] = { 0 };
+	int formats[14] = { 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
 	int rc;
 
 	if (array_param(&keys, t->keys, t->nkeys) != 0)
@@ -361,8 +517,11 @@ int progress_send_claim(struct progress *p, struct worker *w, double estimate,
 	values[8] = size;
 	values[9] = f->alphabet;
 	values[10] = f->prefix;
+	values[11] = progress_job_state_name(JOB_RUNNING);
+	values[12] = progress_job_state_name(JOB_IDLE);
+	values[13] = progress_lease_state_name(LEASE_OPEN);
 	lengths[4] = keys.len;
-	rc = worker_send(w, p->sql_claim, 11, types, values, lengths, formats);
+	rc = worker_send(w, p->sql_claim, 14, types, values, lengths, formats);
 	free(keys.buf);
 	return rc;
 }
@@ -382,7 +541,7 @@ int progress_read_claim(struct progress *p, const PGresult *res,
 
 	memset(claim, 0, sizeof *claim);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != 13) {
+	    PQnfields(res) != 14) {
 		snprintf(err, errlen, "unexpected answer claiming job \"%s\"", p->job);
 		return -1;
 	}
@@ -440,6 +599,8 @@ int progress_read_claim(struct progress *p, const PGresult *res,
 	claim->leases_with_cursor = strtol(PQgetvalue(res, 0, 4), NULL, 10);
 	claim->walk = strcmp(PQgetvalue(res, 0, 9), "physical") == 0 ?
 		      WALK_PHYSICAL : WALK_KEY;
+	if (progress_job_state_parse(PQgetvalue(res, 0, 13), &p->state) != 0)
+		p->state = JOB_RUNNING;
 	return 0;
 }
 
@@ -457,16 +618,19 @@ void progress_format_describe(char *buf, size_t len, long size,
 
 int progress_send_stopped(struct progress *p, struct worker *w)
 {
-	const char *values[1] = { p->job };
+	const char *values[3] = { p->job, progress_job_state_name(JOB_STOPPED),
+				  progress_job_state_name(JOB_DONE) };
 
-	return send_text(w, p->sql_state, 1, values);
+	if (p->state != JOB_DONE)
+		p->state = JOB_STOPPED;
+	return send_text(w, p->sql_state, 3, values);
 }
 
 int progress_send_list(struct progress *p, struct worker *w)
 {
-	const char *values[1] = { p->job };
+	const char *values[2] = { p->job, progress_lease_state_name(LEASE_OPEN) };
 
-	return send_text(w, p->sql_list, 1, values);
+	return send_text(w, p->sql_list, 2, values);
 }
 
 int progress_send_try_lock(struct progress *p, struct worker *w, int lease)
@@ -478,10 +642,11 @@ int progress_send_take(struct progress *p, struct worker *w, int lease,
 		       const char *owner)
 {
 	char num[16];
-	const char *values[3] = { p->job, num, owner };
+	const char *values[4] = { p->job, num, owner,
+				  progress_lease_state_name(LEASE_OPEN) };
 
 	snprintf(num, sizeof num, "%d", lease);
-	return send_text(w, p->sql_take, 3, values);
+	return send_text(w, p->sql_take, 4, values);
 }
 
 /* Reads a text[] field into out[nkeys]; *has says if it was not NULL. */
@@ -551,12 +716,12 @@ int progress_send_unlock(struct progress *p, struct worker *w, int lease)
 
 int progress_send_read_job(struct progress *p, struct worker *w)
 {
-	const char *values[1] = { p->job };
+	const char *values[2] = { p->job, progress_lease_state_name(LEASE_OPEN) };
 
-	return send_text(w, p->sql_read_job, 1, values);
+	return send_text(w, p->sql_read_job, 2, values);
 }
 
-int progress_read_job(const struct progress *p, const PGresult *res,
+int progress_read_job(struct progress *p, const PGresult *res,
 		      struct progress_job *j)
 {
 	memset(j, 0, sizeof *j);
@@ -564,6 +729,10 @@ int progress_read_job(const struct progress *p, const PGresult *res,
 	    PQnfields(res) != 12)
 		return -1;
 	snprintf(j->state, sizeof j->state, "%s", PQgetvalue(res, 0, 0));
+	if (progress_job_state_parse(PQgetvalue(res, 0, 0), &j->state_id) != 0)
+		j->state_id = JOB_NSTATES;
+	else
+		p->state = j->state_id;
 	if (read_keys(res, 1, target_width(p->target), j->frontier, &j->has_frontier) != 0) {
 		progress_job_free(j);
 		return -1;
@@ -592,11 +761,12 @@ void progress_job_free(struct progress_job *j)
 int progress_send_start_pass(struct progress *p, struct worker *w,
 			     const char *from, const char *max_key)
 {
-	static const Oid types[3] = { PGBIN_TEXTOID, PGBIN_TEXTARRAYOID, PGBIN_INT8OID };
+	static const Oid types[4] = { PGBIN_TEXTOID, PGBIN_TEXTARRAYOID, PGBIN_INT8OID,
+				      PGBIN_TEXTOID };
 	struct array_param a;
-	const char *values[3];
-	int lengths[3] = { 0, 0, 0 };
-	int formats[3] = { 0, 1, 0 };
+	const char *values[4];
+	int lengths[4] = { 0, 0, 0, 0 };
+	int formats[4] = { 0, 1, 0, 0 };
 	int rc;
 
 	if (array_param(&a, from ? (char *const[]){ (char *)from } : NULL, 1) != 0)
@@ -604,8 +774,10 @@ int progress_send_start_pass(struct progress *p, struct worker *w,
 	values[0] = p->job;
 	values[1] = (const char *)a.buf;
 	values[2] = max_key;
+	values[3] = progress_job_state_name(JOB_RUNNING);
 	lengths[1] = a.len;
-	rc = worker_send(w, p->sql_start_pass, 3, types, values, lengths, formats);
+	p->state = JOB_RUNNING;
+	rc = worker_send(w, p->sql_start_pass, 4, types, values, lengths, formats);
 	free(a.buf);
 	return rc;
 }
@@ -654,11 +826,16 @@ out:
 }
 
 int progress_send_pass_end(struct progress *p, struct worker *w,
-			   const char *state)
+			   enum job_state state)
 {
-	const char *values[2] = { p->job, state };
+	static const Oid types[4] = { PGBIN_TEXTOID, PGBIN_TEXTOID, PGBIN_BOOLOID,
+				      PGBIN_BOOLOID };
+	const char *values[4] = { p->job, progress_job_state_name(state),
+				  state == JOB_IDLE ? "t" : "f",
+				  state == JOB_DONE ? "t" : "f" };
 
-	return send_text(w, p->sql_pass_end, 2, values);
+	p->state = state;
+	return worker_send(w, p->sql_pass_end, 4, types, values, NULL, NULL);
 }
 
 int progress_send_new_block_lease(struct progress *p, struct worker *w, int lease,
@@ -685,5 +862,9 @@ int progress_send_frontier_done(struct progress *p, struct worker *w)
 
 int progress_send_lease_gone(struct progress *p, struct worker *w, int lease)
 {
-	return send_job_lease(p, w, p->sql_lease_gone, lease);
+	char num[16];
+	const char *values[3] = { p->job, num, progress_lease_state_name(LEASE_DONE) };
+
+	snprintf(num, sizeof num, "%d", lease);
+	return send_text(w, p->sql_lease_gone, 3, values);
 }

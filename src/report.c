@@ -19,8 +19,13 @@ void report_metrics(struct backfill *bf, double rate)
 	if (!bf->cfg->metrics_file)
 		return;
 	m->up = !bf->finished;
-	m->state = bf->job_done ? "done" : bf->stopping ? "stopping" :
-		   bf->setup == SETUP_DONE ? "running" : "starting";
+	m->state = metrics_state_name(bf->job_done ? METRICS_DONE :
+				      bf->stopping ? (bf->finished ? METRICS_STOPPED :
+						      METRICS_STOPPING) :
+				      bf->setup != SETUP_DONE ? METRICS_STARTING :
+				      throttle_paused(&bf->thr) ? METRICS_THROTTLED :
+				      bf->prog.state == JOB_IDLE ? METRICS_IDLE :
+				      METRICS_RUNNING);
 	m->rows_filled = engine_rows(bf);
 	m->rows_per_second = rate;
 	m->rows_left = bf->estimate > 0 ? bf->estimate - (double)engine_rows(bf) : -1;

@@ -10,7 +10,6 @@
  */
 #include "status.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,29 +23,11 @@
 #include "db.h"
 #include "exit_codes.h"
 #include "log.h"
+#include "progress.h"
 
 #define LINE 1024
 #define CELL 512
 #define NCOLS 8
-
-static const char usage_text[] =
-	"Usage: nanoid-backfill status [--dsn DSN] [--progress-schema NAME]\n"
-	"                              [--job NAME] [--config FILE] [--json]\n"
-	"List the backfill jobs recorded in a database: job, target, state, "
-	"rows done,\nestimated rows left, rate, ETA and the age of the last "
-	"update.\n\n"
-	"  --dsn CONNINFO           libpq conninfo or URI (unset: PG* "
-	"environment)\n"
-	"  --progress-schema NAME   schema of the progress tables (default "
-	"nanoid_backfill)\n"
-	"  --job NAME               only this job\n"
-	"  --config FILE            take dsn, progress-schema and the job from "
-	"a job file\n"
-	"  --json                   a JSON array instead of the table\n"
-	"  -h, --help               show this help and exit\n\n"
-	"Exit status: 0 listed (also when no job was ever recorded), 1 cannot "
-	"connect,\nquery failed or no such --job, 64 usage error, 78 bad job "
-	"file.\n";
 
 /* ---- formatting -------------------------------------------------------- */
 
@@ -188,7 +169,7 @@ static void target_text(char *buf, size_t len, const struct status_job *j)
 
 static double eta_of(const struct status_job *j)
 {
-	if (strcmp(j->state, "running") != 0 || !(j->rate > 0) ||
+	if (strcmp(j->state, progress_job_state_name(JOB_RUNNING)) != 0 || !(j->rate > 0) ||
 	    j->rows_left < 0)
 		return -1;
 	return j->rows_left / j->rate;
@@ -408,8 +389,8 @@ static char *build_query(const struct shape *sh, const char *q)
 	if (asprintf(&sql,
 		"SELECT j.job, j.schema_name, j.table_name, j.column_name,"
 		" j.state, (%s)::bigint,"
-		" (CASE WHEN j.state = 'done' THEN 0 ELSE %s END)::float8,"
-		" (CASE WHEN j.state = 'running' THEN %s END)::float8,"
+		" (CASE WHEN j.state = $5 THEN 0 ELSE %s END)::float8,"
+		" (CASE WHEN j.state = $6 THEN %s END)::float8,"
 		" EXTRACT(epoch FROM now() - %s)::float8,"
 		" to_char((%s) AT TIME ZONE 'UTC',"
 		"         'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
@@ -454,91 +435,41 @@ static double num_or(const PGresult *res, int r, int c, double unknown)
 
 /* ---- the command ------------------------------------------------------- */
 
-struct status_opts {
-	struct config cfg;      /* dsn, progress_schema, job, schema/table/column */
-	bool json;
+/* The job asked for: by name, or else by the target (a job file's, or
+ * --table and --column) when both are given; none: every job. */
+struct selection {
+	const char *job;
+	const char *schema, *table, *column;
 };
 
-/* Parses argv; returns CONFIG_OK, CONFIG_HELP, or an error kind with err. */
-static enum config_result parse_opts(struct status_opts *o, int argc,
-				     char **argv, char *err, size_t errlen)
+static struct selection selection_of(const struct config *cfg)
 {
-	enum { O_DSN = 256, O_SCHEMA, O_JOB, O_CONFIG, O_JSON };
-	static const struct option longopts[] = {
-		{ "dsn", required_argument, NULL, O_DSN },
-		{ "progress-schema", required_argument, NULL, O_SCHEMA },
-		{ "job", required_argument, NULL, O_JOB },
-		{ "config", required_argument, NULL, O_CONFIG },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *dsn = NULL, *schema = NULL, *job = NULL, *file = NULL;
-	enum config_result r;
-	int opt;
+	struct selection sel = { cfg->job, NULL, NULL, NULL };
 
-	config_init(&o->cfg);
-	o->json = false;
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "-:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case O_DSN: dsn = optarg; break;
-		case O_SCHEMA: schema = optarg; break;
-		case O_JOB: job = optarg; break;
-		case O_CONFIG: file = optarg; break;
-		case O_JSON: o->json = true; break;
-		case 'h': return CONFIG_HELP;
-		case 1:
-			snprintf(err, errlen, "status: unexpected argument '%s'",
-				 optarg);
-			return CONFIG_USAGE_ERROR;
-		case ':':
-			snprintf(err, errlen, "status: option '%s' needs a value",
-				 argv[optind - 1]);
-			return CONFIG_USAGE_ERROR;
-		default:
-			snprintf(err, errlen, "status: unknown option '%s'",
-				 argv[optind - 1]);
-			return CONFIG_USAGE_ERROR;
-		}
+	if (cfg->job == NULL && cfg->table != NULL && cfg->column != NULL) {
+		sel.schema = cfg->schema;
+		sel.table = cfg->table;
+		sel.column = cfg->column;
 	}
-	if (file != NULL) {
-		r = config_load_file(&o->cfg, file, err, errlen);
-		if (r != CONFIG_OK)
-			return r;
-	}
-	if ((dsn && (r = config_set(&o->cfg, "dsn", dsn, err, errlen))) ||
-	    (schema && (r = config_set(&o->cfg, "progress-schema", schema,
-				       err, errlen))) ||
-	    (job && (r = config_set(&o->cfg, "job", job, err, errlen))))
-		return r;
-	/* A file's target selects its job only when no job is named. */
-	if (o->cfg.job != NULL || o->cfg.table == NULL || o->cfg.column == NULL) {
-		free(o->cfg.table);
-		free(o->cfg.column);
-		free(o->cfg.schema);
-		o->cfg.table = o->cfg.column = o->cfg.schema = NULL;
-	}
-	return CONFIG_OK;
+	return sel;
 }
 
 /* A job asked for by name (or by a job file's target) is not there. */
-static void no_such_job(const struct status_opts *o, const char *db)
+static void no_such_job(const struct selection *sel, const char *db)
 {
 	char a[CELL], b[CELL];
 
-	if (o->cfg.job != NULL)
+	if (sel->job != NULL)
 		log_error("no job \"%s\" recorded in database \"%s\"",
-			  db_display(o->cfg.job, a, sizeof a), db);
+			  db_display(sel->job, a, sizeof a), db);
 	else
 		log_error("no job recorded for column \"%s\" of table \"%s\" "
 			  "in database \"%s\"",
-			  db_display(o->cfg.column, a, sizeof a),
-			  db_display(o->cfg.table, b, sizeof b), db);
+			  db_display(sel->column, a, sizeof a),
+			  db_display(sel->table, b, sizeof b), db);
 }
 
-int status_main(int argc, char **argv)
+int status_run(const struct config *cfg, bool json)
 {
 	static const char shape_sql[] =
 		"SELECT c.relname, a.attname FROM pg_namespace n"
@@ -551,50 +482,30 @@ int status_main(int argc, char **argv)
 		"job", "schema_name", "table_name", "column_name", "state",
 		"rows_done", "updated_at",
 	};
-	struct status_opts o;
-	enum log_level level;
+	const struct selection sel = selection_of(cfg);
 	struct shape sh = { NULL };
 	struct status_job *jobs = NULL;
 	char err[LINE], db[CELL], shown[CELL];
-	const char *vals[4];
+	const char *vals[6];
 	char *q = NULL, *sql = NULL;
 	PGconn *conn = NULL;
 	PGresult *res = NULL;
 	int rc = NB_EXIT_FAILURE, n = 0;
 
-	switch (parse_opts(&o, argc, argv, err, sizeof err)) {
-	case CONFIG_OK:
-		break;
-	case CONFIG_HELP:
-		fputs(usage_text, stdout);
-		config_free(&o.cfg);
-		return NB_EXIT_OK;
-	case CONFIG_USAGE_ERROR:
-		log_error("%s (see status --help)", err);
-		config_free(&o.cfg);
-		return NB_EXIT_USAGE;
-	default:
+	if (!check_config_dsn(cfg->dsn, err, sizeof err)) {
 		log_error("%s", err);
-		config_free(&o.cfg);
-		return NB_EXIT_CONFIG;
-	}
-	if (log_level_parse(o.cfg.log_level, &level) == 0)
-		log_set_level(level);
-	if (!check_config_dsn(o.cfg.dsn, err, sizeof err)) {
-		log_error("%s", err);
-		config_free(&o.cfg);
 		return NB_EXIT_CONFIG;
 	}
 
-	conn = db_connect(o.cfg.dsn, err, sizeof err);
+	conn = db_connect(cfg->dsn, err, sizeof err);
 	if (conn == NULL) {
 		log_error("%s", err);
 		goto out;
 	}
 	db_display(PQdb(conn), db, sizeof db);
-	db_display(o.cfg.progress_schema, shown, sizeof shown);
+	db_display(cfg->progress_schema, shown, sizeof shown);
 
-	vals[0] = o.cfg.progress_schema;
+	vals[0] = cfg->progress_schema;
 	sh.res = db_exec(conn, shape_sql, 1, vals, false);
 	if (!db_ok(sh.res)) {
 		log_error("reading the catalog: %s",
@@ -602,12 +513,12 @@ int status_main(int argc, char **argv)
 		goto out;
 	}
 	if (!has(&sh, "jobs", NULL) &&
-	    (o.cfg.job != NULL || o.cfg.table != NULL)) {
-		no_such_job(&o, db);
+	    (sel.job != NULL || sel.table != NULL)) {
+		no_such_job(&sel, db);
 		goto out;
 	}
 	if (!has(&sh, "jobs", NULL)) {
-		if (o.json)
+		if (json)
 			fputs("[]\n", stdout);
 		else
 			printf("no jobs recorded in database \"%s\" (no table "
@@ -624,17 +535,19 @@ int status_main(int argc, char **argv)
 		}
 	}
 
-	q = db_quote(conn, o.cfg.progress_schema);
+	q = db_quote(conn, cfg->progress_schema);
 	sql = q != NULL ? build_query(&sh, q) : NULL;
 	if (sql == NULL) {
 		log_error("out of memory");
 		goto out;
 	}
-	vals[0] = o.cfg.job;
-	vals[1] = o.cfg.schema;
-	vals[2] = o.cfg.table;
-	vals[3] = o.cfg.column;
-	res = db_exec(conn, sql, 4, vals, false);
+	vals[0] = sel.job;
+	vals[1] = sel.schema;
+	vals[2] = sel.table;
+	vals[3] = sel.column;
+	vals[4] = progress_job_state_name(JOB_DONE);
+	vals[5] = progress_job_state_name(JOB_RUNNING);
+	res = db_exec(conn, sql, 6, vals, false);
 	if (!db_ok(res)) {
 		log_error("reading \"%s\".jobs: %s", shown,
 			  db_error(conn, res, err, sizeof err));
@@ -665,11 +578,11 @@ int status_main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (n == 0 && (o.cfg.job != NULL || o.cfg.table != NULL)) {
-		no_such_job(&o, db);
+	if (n == 0 && (sel.job != NULL || sel.table != NULL)) {
+		no_such_job(&sel, db);
 		goto out;
 	}
-	if (o.json)
+	if (json)
 		status_print_json(stdout, jobs, n);
 	else if (n == 0)
 		printf("no jobs recorded in database \"%s\"\n", db);
@@ -683,6 +596,5 @@ out:
 	free(sql);
 	free(q);
 	PQfinish(conn);
-	config_free(&o.cfg);
 	return rc;
 }

@@ -281,7 +281,7 @@ int verify_run(const struct config *cfg)
 		printf("not clean: %lld NULL, %lld duplicate %s, %lld malformed\n",
 		       n.nulls, n.dup_values,
 		       plural(n.dup_values, "value", "values"), n.malformed);
-		rc = VERIFY_EXIT_NOT_CLEAN;
+		rc = NB_EXIT_NOT_CLEAN;
 	}
 	fflush(stdout);
 out:

@@ -276,7 +276,7 @@ _next_run() {
 # (plan, verify, finalize, status) run as given.
 _bf_argv() {
 	case ${1:-} in
-	plan | verify | finalize | status) BF_ARGV=("$@") ;;
+	plan | verify | finalize | status | check-config | run) BF_ARGV=("$@") ;;
 	*) BF_ARGV=(--busy-max-rate "${BF_BUSY_MAX_RATE:-0}" "$@") ;;
 	esac
 }

@@ -64,7 +64,7 @@ static void to_read_job(void)
 }
 
 /* The end of a pass: the frontier done, no lease open. */
-static const struct job_row pass_over = { .state = JOB_ROW_RUNNING, .frontier_done = true };
+static const struct job_row pass_over = { .state = JOB_RUNNING, .frontier_done = true };
 
 START_TEST(test_list_and_candidates)
 {
@@ -153,7 +153,7 @@ START_TEST(test_lease_gone_in_a_batch)
 
 	c.by_key = false;
 	to_read_job();
-	read_job((struct job_row){ .state = JOB_ROW_RUNNING, .next_lease = 5 });
+	read_job((struct job_row){ .state = JOB_RUNNING, .next_lease = 5 });
 	ck_send(answer(JOB_CARVE, (struct job_answer){ .found = true }), JOB_NEW_LEASE);
 	plain(JOB_NEW_LEASE);
 	answer(JOB_NEW_LEASE, (struct job_answer){ .locked = true });
@@ -188,7 +188,7 @@ START_TEST(test_carve_by_key)
 	ck_assert_str_eq(a.message, "job \"j\" is missing or malformed in the progress table");
 	setup();
 	to_read_job();
-	ck_send(read_job((struct job_row){ .state = JOB_ROW_RUNNING, .next_lease = 4 }),
+	ck_send(read_job((struct job_row){ .state = JOB_RUNNING, .next_lease = 4 }),
 		JOB_BOUNDARY);
 	a = plain(JOB_BOUNDARY);
 	ck_send(a, JOB_NEW_LEASE);
@@ -208,7 +208,7 @@ START_TEST(test_carve_lost_race)
 	struct job_action a;
 
 	to_read_job();
-	read_job((struct job_row){ .state = JOB_ROW_RUNNING, .next_lease = 4 });
+	read_job((struct job_row){ .state = JOB_RUNNING, .next_lease = 4 });
 	plain(JOB_BOUNDARY);
 	/* Another process locked the new lease first: look again. */
 	a = answer(JOB_NEW_LEASE, (struct job_answer){ .locked = false });
@@ -222,12 +222,12 @@ START_TEST(test_carve_physical)
 {
 	c.by_key = false;
 	to_read_job();
-	ck_send(read_job((struct job_row){ .state = JOB_ROW_RUNNING, .next_lease = 2 }),
+	ck_send(read_job((struct job_row){ .state = JOB_RUNNING, .next_lease = 2 }),
 		JOB_CARVE);
 	/* Nothing left to carve: the frontier is done, read the job again. */
 	ck_send(answer(JOB_CARVE, (struct job_answer){ .found = false }), JOB_FRONTIER_DONE);
 	ck_send(plain(JOB_FRONTIER_DONE), JOB_READ_JOB);
-	ck_send(read_job((struct job_row){ .state = JOB_ROW_RUNNING, .next_lease = 2 }),
+	ck_send(read_job((struct job_row){ .state = JOB_RUNNING, .next_lease = 2 }),
 		JOB_CARVE);
 	ck_send(answer(JOB_CARVE, (struct job_answer){ .found = true }), JOB_NEW_LEASE);
 	ck_assert_int_eq(w.lease, 2);
@@ -239,7 +239,7 @@ START_TEST(test_others_finish_their_leases)
 	struct job_action a;
 
 	to_read_job();
-	a = read_job((struct job_row){ .state = JOB_ROW_RUNNING, .frontier_done = true,
+	a = read_job((struct job_row){ .state = JOB_RUNNING, .frontier_done = true,
 				       .open_leases = 2 });
 	ck_send(a, JOB_UNLOCK);
 	a = plain(JOB_UNLOCK);
@@ -257,7 +257,7 @@ START_TEST(test_until_done_finishes)
 	ck_send(answer(JOB_REMAINING, (struct job_answer){ .found = false }), JOB_RESTORE);
 	a = plain(JOB_RESTORE);
 	ck_send(a, JOB_PASS_END);
-	ck_assert_str_eq(a.pass_state, "done");
+	ck_assert_int_eq(a.pass_state, JOB_DONE);
 	ck_send(plain(JOB_PASS_END), JOB_UNLOCK);
 	a = plain(JOB_UNLOCK);
 	ck_assert_int_eq(a.what, JOB_DO_DONE);
@@ -276,7 +276,7 @@ START_TEST(test_until_done_another_pass)
 	answer(JOB_REMAINING, (struct job_answer){ .found = true });
 	a = plain(JOB_RESTORE);
 	ck_send(a, JOB_PASS_END);
-	ck_assert_str_eq(a.pass_state, "running");
+	ck_assert_int_eq(a.pass_state, JOB_RUNNING);
 	ck_send(plain(JOB_PASS_END), JOB_UNLOCK);
 	ck_send(plain(JOB_UNLOCK), JOB_LIST);
 	ck_assert(p.ended == now);
@@ -292,7 +292,7 @@ START_TEST(test_until_done_empty_pass_waits)
 	read_job(pass_over);   /* pass_rows 0: it filled nothing */
 	answer(JOB_REMAINING, (struct job_answer){ .found = true });
 	a = plain(JOB_RESTORE);
-	ck_assert_str_eq(a.pass_state, "running");
+	ck_assert_int_eq(a.pass_state, JOB_RUNNING);
 	plain(JOB_PASS_END);
 	a = plain(JOB_UNLOCK);
 	ck_assert_int_eq(a.what, JOB_DO_WAIT);
@@ -314,7 +314,7 @@ END_TEST
 START_TEST(test_done_meanwhile)
 {
 	to_read_job();
-	ck_send(read_job((struct job_row){ .state = JOB_ROW_DONE }), JOB_UNLOCK);
+	ck_send(read_job((struct job_row){ .state = JOB_DONE }), JOB_UNLOCK);
 	ck_assert_int_eq(plain(JOB_UNLOCK).what, JOB_DO_DONE);
 }
 END_TEST
@@ -324,7 +324,7 @@ START_TEST(test_until_done_starts_a_pass)
 	struct job_action a;
 
 	to_read_job();
-	a = read_job((struct job_row){ .state = JOB_ROW_IDLE, .idle_for = 1 });
+	a = read_job((struct job_row){ .state = JOB_IDLE, .idle_for = 1 });
 	ck_send(a, JOB_START_PASS);
 	ck_assert_ptr_null(a.from);
 	ck_send(plain(JOB_START_PASS), JOB_READ_JOB);
@@ -383,7 +383,7 @@ START_TEST(test_unfilled_meanwhile)
 	ck_assert_int_eq(p.stalled, 0);
 	a = plain(JOB_UNFILLED_RESTORE);
 	ck_send(a, JOB_PASS_END);
-	ck_assert_str_eq(a.pass_state, "running");
+	ck_assert_int_eq(a.pass_state, JOB_RUNNING);
 	plain(JOB_PASS_END);
 	ck_send(plain(JOB_UNLOCK), JOB_LIST);
 }
@@ -442,7 +442,7 @@ START_TEST(test_service_waits_between_passes)
 
 	c.until_done = false;
 	to_read_job();
-	a = read_job((struct job_row){ .state = JOB_ROW_IDLE, .idle_for = 20 });
+	a = read_job((struct job_row){ .state = JOB_IDLE, .idle_for = 20 });
 	ck_send(a, JOB_UNLOCK);
 	a = plain(JOB_UNLOCK);
 	ck_assert_int_eq(a.what, JOB_DO_WAIT);
@@ -457,7 +457,7 @@ START_TEST(test_service_probe_tail)
 	c.until_done = false;
 	c.probe_tail = true;
 	to_read_job();
-	a = read_job((struct job_row){ .state = JOB_ROW_IDLE, .idle_for = 61,
+	a = read_job((struct job_row){ .state = JOB_IDLE, .idle_for = 61,
 				       .has_hwm = true, .hwm = "500", .swept_ago = 10 });
 	ck_send(a, JOB_PROBE);
 	ck_assert(!a.sweep);
@@ -477,7 +477,7 @@ END_TEST
 START_TEST(test_service_probe_finds)
 {
 	struct job_action a;
-	const struct job_row idle = { .state = JOB_ROW_IDLE, .idle_for = 61,
+	const struct job_row idle = { .state = JOB_IDLE, .idle_for = 61,
 				      .has_hwm = true, .hwm = "500", .swept_ago = 10 };
 
 	c.until_done = false;
@@ -518,7 +518,7 @@ START_TEST(test_service_probe_tree_sweeps)
 	c.probe_tail = true;
 	c.tree = true;
 	to_read_job();
-	a = read_job((struct job_row){ .state = JOB_ROW_IDLE, .idle_for = 61,
+	a = read_job((struct job_row){ .state = JOB_IDLE, .idle_for = 61,
 				       .has_hwm = true, .hwm = "500", .swept_ago = 10 });
 	ck_send(a, JOB_PROBE);
 	ck_assert(a.sweep);
@@ -537,7 +537,7 @@ START_TEST(test_service_pass_end)
 	to_read_job();
 	a = read_job(pass_over);
 	ck_send(a, JOB_PASS_END);
-	ck_assert_str_eq(a.pass_state, "idle");
+	ck_assert_int_eq(a.pass_state, JOB_IDLE);
 	ck_send(plain(JOB_PASS_END), JOB_UNLOCK);
 	a = plain(JOB_UNLOCK);
 	ck_assert_int_eq(a.what, JOB_DO_WAIT);
@@ -566,7 +566,7 @@ START_TEST(test_service_stall_backs_off)
 	ck_send(answer(JOB_UNFILLED, (struct job_answer){ .count = "4" }), JOB_UNFILLED_RESTORE);
 	ck_assert(p.stall_logged);
 	a = plain(JOB_UNFILLED_RESTORE);
-	ck_assert_str_eq(a.pass_state, "idle");
+	ck_assert_int_eq(a.pass_state, JOB_IDLE);
 	plain(JOB_PASS_END);
 	ck_assert_double_eq_tol(plain(JOB_UNLOCK).seconds, 120, 1e-9);
 	/* Still stuck: no count of the table again, twice as long. */
@@ -610,7 +610,7 @@ START_TEST(test_impossible_answers)
 	ck_assert_int_eq(a.what, JOB_DO_FAIL);
 	ck_assert_ptr_nonnull(strstr(a.message, "internal error"));
 	/* Waiting on LIST: any other answer is refused, for every step. */
-	for (int s = JOB_IDLE; s < JOB_NSTEPS; s++) {
+	for (int s = JOB_UNASKED; s < JOB_NSTEPS; s++) {
 		if (s == JOB_LIST)
 			continue;
 		job_worker_init(&w, 1);
@@ -623,7 +623,7 @@ START_TEST(test_impossible_answers)
 	/* A working worker waits on no statement of the protocol. */
 	job_worker_init(&w, 1);
 	to_read_job();
-	read_job((struct job_row){ .state = JOB_ROW_RUNNING, .next_lease = 1 });
+	read_job((struct job_row){ .state = JOB_RUNNING, .next_lease = 1 });
 	plain(JOB_BOUNDARY);
 	answer(JOB_NEW_LEASE, (struct job_answer){ .locked = true });
 	ck_assert_int_eq(plain(JOB_UNLOCK).what, JOB_DO_WORK);
@@ -635,8 +635,8 @@ START_TEST(test_reset_and_names)
 {
 	job_acquire(&w);
 	job_reset(&w);
-	ck_assert_int_eq(w.step, JOB_IDLE);
-	for (int s = JOB_IDLE; s < JOB_NSTEPS; s++) {
+	ck_assert_int_eq(w.step, JOB_UNASKED);
+	for (int s = JOB_UNASKED; s < JOB_NSTEPS; s++) {
 		ck_assert_str_ne(job_step_name((enum job_step)s), "?");
 		ck_assert_ptr_nonnull(job_step_doing((enum job_step)s));
 	}
