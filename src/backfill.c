@@ -36,6 +36,7 @@
 
 #include "batch.h"
 #include "exit_codes.h"
+#include "health.h"
 #include "idspace.h"
 #include "log.h"
 #include "metrics.h"
@@ -46,6 +47,7 @@
 #include "progress.h"
 #include "target.h"
 #include "throttle.h"
+#include "throttle_env.h"
 #include "worker.h"
 
 _Static_assert(METRICS_MAX_REASONS > THROTTLE_NCAUSES,
@@ -1637,6 +1639,7 @@ static bool pace(struct wk *w)
 	struct backfill *bf = w->bf;
 	long cap = throttle_max_batch(&bf->thr, ev_now(bf->loop));
 	const char *why = NULL;
+	struct throttle_env env;
 	double wait;
 
 	/* Under a rate, small batches pace evenly; the cap goes when the rate
@@ -1647,7 +1650,8 @@ static bool pace(struct wk *w)
 	/* A batch's ids are distinct with the guard: no more than there are. */
 	if (bf->sql.guard && bf->log10_ids < log10((double)w->b.limit) + 1e-9)
 		w->b.limit = lround(floor(pow(10, bf->log10_ids) + 1e-6));
-	wait = throttle_wait(&bf->thr, &w->lane, ev_now(bf->loop), time(NULL),
+	throttle_env_read(&env, &bf->thr, ev_now(bf->loop), time(NULL));
+	wait = throttle_wait(&bf->thr, &w->lane, ev_now(bf->loop), &env,
 			     w->b.limit, &why);
 	log_throttle_change(bf);
 	if (wait == 0)
@@ -2145,8 +2149,8 @@ static void mon_connect(struct worker *conn, bool ok, const char *err)
 	struct backfill *bf = conn->data;
 
 	if (!ok) {
+		/* No sample: the throttle notices when none comes. */
 		log_warn("health: cannot connect: %s", err);
-		throttle_health_update(&bf->thr, NULL, ev_now(bf->loop), bf->err, sizeof bf->err);
 		return;
 	}
 	/* The first sample at once: until it comes the server counts as
@@ -2157,8 +2161,8 @@ static void mon_connect(struct worker *conn, bool ok, const char *err)
 static void mon_result(struct worker *conn, PGresult *res)
 {
 	struct backfill *bf = conn->data;
+	struct health_sample sample;
 	char err[512] = "";
-	int r;
 
 	if (res && PQresultStatus(res) != PGRES_TUPLES_OK) {
 		char msg[512];
@@ -2166,19 +2170,19 @@ static void mon_result(struct worker *conn, PGresult *res)
 		log_warn("health query failed: %s", pgtext_result_error(res, msg, sizeof msg));
 		res = NULL;
 	}
-	r = throttle_health_update(&bf->thr, res, ev_now(bf->loop), err, sizeof err);
-	if (r > 0)
-		log_warn("health: %s", err);
-	else if (r < 0)
+	if (health_from_result(&sample, res, err, sizeof err) != 0)
 		log_debug("health: %s", err);
+	else if (throttle_health_update(&bf->thr, &sample, ev_now(bf->loop), err,
+					sizeof err) > 0)
+		log_warn("health: %s", err);
 	log_throttle_change(bf);
 }
 
 /* One health query, if the last has answered (connecting first). */
 static void health_poll(struct backfill *bf)
 {
-	struct throttle_health_params p;
-	int pids[THROTTLE_MAX_PIDS], npids = 0;
+	struct health_params p;
+	int pids[HEALTH_MAX_PIDS], npids = 0;
 
 	if (bf->setup != SETUP_DONE || !throttle_health_wanted(&bf->thr))
 		return;
@@ -2189,16 +2193,15 @@ static void health_poll(struct backfill *bf)
 	}
 	if (bf->mon.state != WORKER_IDLE)
 		return;
-	for (int i = 0; i < bf->nworkers && npids < THROTTLE_MAX_PIDS; i++)
+	for (int i = 0; i < bf->nworkers && npids < HEALTH_MAX_PIDS; i++)
 		if (bf->wk[i].conn.conn && bf->wk[i].conn.state >= WORKER_IDLE)
 			pids[npids++] = PQbackendPID(bf->wk[i].conn.conn);
-	if (throttle_health_params(&p, pids, npids, bf->target.schema, bf->target.table) != 0)
+	if (health_params(&p, pids, npids, bf->target.schema, bf->target.table) != 0)
 		return;
-	if (worker_send(&bf->mon, throttle_health_sql(), THROTTLE_HEALTH_NPARAMS, NULL,
-			p.values, NULL, NULL) != 0) {
+	/* Not sent: no sample this time, as for a failed query. */
+	if (worker_send(&bf->mon, health_sql(), HEALTH_NPARAMS, NULL,
+			p.values, NULL, NULL) != 0)
 		worker_close(&bf->mon);
-		throttle_health_update(&bf->thr, NULL, ev_now(bf->loop), bf->err, sizeof bf->err);
-	}
 }
 
 /* Every health-interval. */

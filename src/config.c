@@ -16,14 +16,15 @@
  */
 #include "config.h"
 
+#include "hours.h"
 #include "log.h"
 #include "nanoid.h"
-#include "throttle.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -1112,8 +1113,7 @@ enum config_result config_validate(struct config *c, char *err, size_t errlen)
 		set_err(err, errlen, "--prefix: %s", why);
 		return CONFIG_INVALID;
 	}
-	if (throttle_parse_hours(c->active_hours, &start, &end, why,
-				 sizeof(why)) < 0) {
+	if (hours_parse(c->active_hours, &start, &end, why, sizeof(why)) < 0) {
 		set_err(err, errlen, "--active-hours: %s", why);
 		return CONFIG_INVALID;
 	}
