@@ -65,10 +65,6 @@ const char *db_error(PGconn *conn, const PGresult *res, char *buf,
 		     size_t len);
 
 
-/* Whether res failed because a lock was not granted in time (55P03) or
- * in a deadlock (40P01): the statement can simply be tried again. */
-bool db_lock_failure(const PGresult *res);
-
 /*
  * Quotes an identifier for conn with PQescapeIdentifier into a string the
  * caller free()s. NULL if out of memory or the name is invalid in the
@@ -100,13 +96,6 @@ char *db_quote_ident(const char *name);
  * never break a line or move the cursor. Truncated with "..." to fit.
  */
 const char *db_display(const char *s, char *buf, size_t len);
-
-/*
- * Milliseconds to wait before retry number attempt (1, 2, ...): 250 ms
- * doubled each time, capped at 10 s, with jitter (a random point in the
- * upper half) so that several processes do not retry in step.
- */
-long db_backoff_ms(int attempt);
 
 /* Sleeps ms milliseconds, returning early once the stop flag is set. */
 void db_sleep_ms(long ms);

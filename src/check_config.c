@@ -15,6 +15,7 @@
 #include "idspace.h"
 #include "log.h"
 #include "pooler.h"
+#include "retry.h"
 #include "target.h"
 
 #define LINE 1024
@@ -53,15 +54,17 @@ bool check_config_dsn(const char *dsn, char *err, size_t errlen)
 	return false;
 }
 
-/* Exit code for a failed statement: 42xxx (undefined object, privilege,
- * syntax) is configuration, the rest is the server's trouble. */
+/* Exit code for a failed statement: configuration as the retry table says
+ * for the one-shot commands (class 42: undefined object, privilege,
+ * syntax), the rest is the server's trouble. */
 static int fail_res(struct check *c, const PGresult *res, const char *what)
 {
 	char buf[LINE];
 	const char *state = pgtext_sqlstate(res);
 
 	log_error("%s: %s", what, db_error(c->conn, res, buf, sizeof buf));
-	return strncmp(state, "42", 2) == 0 ? NB_EXIT_CONFIG : NB_EXIT_FAILURE;
+	return retry_action(RETRY_ONESHOT, state) == RETRY_CONFIG ? NB_EXIT_CONFIG :
+								   NB_EXIT_FAILURE;
 }
 
 static bool is_t(const PGresult *res, int row, int col)

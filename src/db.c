@@ -11,8 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <sodium.h>
-
 #include "log.h"
 #include "pgtext.h"
 
@@ -163,13 +161,6 @@ const char *db_error(PGconn *conn, const PGresult *res, char *buf,
 }
 
 
-bool db_lock_failure(const PGresult *res)
-{
-	const char *s = pgtext_sqlstate(res);
-
-	return strcmp(s, "55P03") == 0 || strcmp(s, "40P01") == 0;
-}
-
 char *db_quote(PGconn *conn, const char *name)
 {
 	char *q = PQescapeIdentifier(conn, name, strlen(name));
@@ -265,17 +256,6 @@ const char *db_display(const char *s, char *buf, size_t len)
 	}
 	buf[o < len ? o : len - 1] = '\0';
 	return buf;
-}
-
-long db_backoff_ms(int attempt)
-{
-	long ms = 250;
-
-	for (int i = 1; i < attempt && ms < 10000; i++)
-		ms *= 2;
-	if (ms > 10000)
-		ms = 10000;
-	return ms / 2 + (long)randombytes_uniform((uint32_t)(ms / 2 + 1));
 }
 
 void db_sleep_ms(long ms)
