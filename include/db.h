@@ -16,12 +16,12 @@
 #include <stddef.h>
 #include <libpq-fe.h>
 
-#include "pgtext.h"
+#include "pgconn.h"
 
 /*
- * Connects with dsn (a conninfo string or URI, expanded as dbname; NULL:
- * libpq's PG* environment), application_name "nanoid-backfill" unless the
- * dsn sets one. Returns the connection, or NULL with one line in err
+ * Connects with dsn (pgconn_params: a conninfo string, URI or database
+ * name; NULL: libpq's PG* environment), application_name
+ * "nanoid-backfill" unless the dsn sets one. Returns the connection, or NULL with one line in err
  * ("cannot connect to the database: ..."; libpq never echoes a password).
  */
 PGconn *db_connect(const char *dsn, char *err, size_t errlen);
@@ -56,25 +56,19 @@ PGresult *db_exec_params(PGconn *conn, const char *sql, int nparams,
 /* Whether res is a successful result (command or rows). NULL is not. */
 bool db_ok(const PGresult *res);
 
-/*
- * One line saying why res failed: the primary message and "; detail" if
- * any; for res == NULL, the connection's error. Written to buf and
- * returned.
- */
-const char *db_error(PGconn *conn, const PGresult *res, char *buf,
-		     size_t len);
+/* pgconn_error: one line saying why res (NULL: the connection) failed. */
+static inline const char *db_error(PGconn *conn, const PGresult *res,
+				   char *buf, size_t len)
+{
+	return pgconn_error(conn, res, buf, len);
+}
 
 
-/* Whether res failed because a lock was not granted in time (55P03) or
- * in a deadlock (40P01): the statement can simply be tried again. */
-bool db_lock_failure(const PGresult *res);
-
-/*
- * Quotes an identifier for conn with PQescapeIdentifier into a string the
- * caller free()s. NULL if out of memory or the name is invalid in the
- * connection's encoding.
- */
-char *db_quote(PGconn *conn, const char *name);
+/* pgconn_quote: PQescapeIdentifier into a string the caller free()s. */
+static inline char *db_quote(PGconn *conn, const char *name)
+{
+	return pgconn_quote(conn, name);
+}
 
 /*
  * The planner's row count of schema.table and every partition or child
@@ -86,13 +80,12 @@ char *db_quote(PGconn *conn, const char *name);
  */
 double db_planned_rows(PGconn *conn, const char *schema, const char *table);
 
-/*
- * Quotes an identifier without a connection, as PostgreSQL's quote_ident
- * would if it always quoted: "name" with every " doubled. Always valid
- * SQL, whatever the name holds. The caller free()s the result; NULL if
- * out of memory.
- */
-char *db_quote_ident(const char *name);
+/* pgconn_quote_ident: "name" with every " doubled, without a connection;
+ * the caller free()s it. */
+static inline char *db_quote_ident(const char *name)
+{
+	return pgconn_quote_ident(name);
+}
 
 /*
  * Writes s to buf for a log line or a summary: printable ASCII and UTF-8
@@ -100,13 +93,6 @@ char *db_quote_ident(const char *name);
  * never break a line or move the cursor. Truncated with "..." to fit.
  */
 const char *db_display(const char *s, char *buf, size_t len);
-
-/*
- * Milliseconds to wait before retry number attempt (1, 2, ...): 250 ms
- * doubled each time, capped at 10 s, with jitter (a random point in the
- * upper half) so that several processes do not retry in step.
- */
-long db_backoff_ms(int attempt);
 
 /* Sleeps ms milliseconds, returning early once the stop flag is set. */
 void db_sleep_ms(long ms);

@@ -4,8 +4,8 @@
  * after it (`nanoid-backfill finalize`, or --finalize with --until-done).
  *
  * Every DDL statement runs with lock_timeout = --ddl-lock-timeout and is
- * tried again with backoff (db_backoff_ms) when its lock times out
- * (55P03) or it is picked as a deadlock victim (40P01), up to
+ * tried again with backoff (retry.h: RETRY_POLICY_DDL) when its lock
+ * times out (55P03) or it is picked as a deadlock victim (40P01), up to
  * --ddl-retries times. The steps are the ones `plan` writes, with the
  * same object names (plan_object_name), so a rollout begun with migration
  * files can be finished here and the other way round:

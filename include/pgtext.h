@@ -1,13 +1,16 @@
 /*
- * pgtext.h - text around libpq: SQL built from quoted identifiers, one-line
- * error messages, server notices. Shared by the async engine and the
- * blocking one-shot commands.
+ * pgtext.h - SQL text built from quoted identifiers.
+ *
+ * The error texts, SQLSTATE and notices that were here are pgconn.h's;
+ * the old names below forward to it for the callers not yet moved, and
+ * new code calls pgconn_* directly.
  */
 #ifndef NB_PGTEXT_H
 #define NB_PGTEXT_H
 
 #include <stddef.h>
-#include <libpq-fe.h>
+
+#include "pgconn.h"
 
 /*
  * printf into a new malloc'ed string; NULL if out of memory. For SQL text
@@ -16,26 +19,32 @@
  */
 char *pgtext_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Makes s one line: newlines and tabs become blanks, trailing blanks go. */
-void pgtext_flatten(char *s);
+/* pgconn_flatten */
+static inline void pgtext_flatten(char *s)
+{
+	pgconn_flatten(s);
+}
 
 /* Writes "a, b, c" (n items) to buf, cut short if it does not fit. */
 void pgtext_join(char *buf, size_t len, char *const *items, int n);
 
-/*
- * One line for a failed result: the primary message, then "; detail" if
- * the server sent one. Written to buf, which is returned.
- */
-const char *pgtext_result_error(const PGresult *res, char *buf, size_t len);
+/* pgconn_result_error */
+static inline const char *pgtext_result_error(const PGresult *res, char *buf,
+					      size_t len)
+{
+	return pgconn_result_error(res, buf, len);
+}
 
-/* SQLSTATE of a result ("" if none, or res is NULL). */
-const char *pgtext_sqlstate(const PGresult *res);
+/* pgconn_sqlstate */
+static inline const char *pgtext_sqlstate(const PGresult *res)
+{
+	return pgconn_sqlstate(res);
+}
 
-/*
- * A notice processor (PQsetNoticeProcessor) that logs server notices
- * ("... already exists, skipping") at debug level instead of libpq's
- * default of printing them raw on stderr. arg is unused.
- */
-void pgtext_log_notice(void *arg, const char *message);
+/* pgconn_log_notice */
+static inline void pgtext_log_notice(void *arg, const char *message)
+{
+	pgconn_log_notice(arg, message);
+}
 
 #endif

@@ -1,24 +1,28 @@
 /*
- * throttle.h - when may the next batch start: pacing, health signals read
- * from PostgreSQL, time windows and manual pause.
+ * throttle.h - when may the next batch start: pacing, pauses for health
+ * signals, time windows and a manual pause.
  *
- * Pure logic. No clock of its own (every time is an argument, so the unit
- * tests drive it), no logging, no allocation, no I/O except a stat() of the
- * pause file. The engine feeds it and asks it; wiring is:
+ * Decisions only. No clock of its own (every time is an argument, so the
+ * unit tests drive it on a simulated clock), no libpq, no file system, no
+ * time zone, no logging, no allocation. What it decides on comes in as
+ * arguments: health samples (health.h turns PostgreSQL's answers into
+ * them), and what the host says at each throttle_wait (struct
+ * throttle_env, which throttle_env.h reads: the local time of day and the
+ * pause file). The engine feeds it and asks it; wiring is:
  *
  *   start     throttle_init(&t, cfg, now)
  *   SIGHUP    throttle_reconfigure(&t, cfg) after config_apply_reload()
- *   batch     w = throttle_wait(&t, lane, now, time(NULL), rows, &why):
+ *   batch     throttle_env_read(&env, &t, now, time(NULL));
+ *             w = throttle_wait(&t, lane, now, &env, rows, &why):
  *               w == 0: a grant, start the batch now;
  *               w > 0:  arm a timer for w seconds, then ask again;
  *               w < 0:  THROTTLE_STOP, max-runtime is over: stop as on
  *                       SIGTERM (state "stopped", exit 0; a rerun resumes)
  *             after it (committed or failed): throttle_after_batch()
- *   health    every cfg->health_interval seconds, on a connection of its
- *             own (a worker's is busy with batches), if
- *             throttle_health_wanted(): send throttle_health_sql() with
- *             throttle_health_params(); give the result (or NULL if the
- *             query failed) to throttle_health_update()
+ *   health    every cfg->health_interval seconds, if
+ *             throttle_health_wanted(): run the health query (health.h);
+ *             a sample goes to throttle_health_update(), a failed query
+ *             nowhere (a lack of samples is itself a signal)
  *   signals   SIGUSR1 -> throttle_set_paused(&t, true, "SIGUSR1"),
  *             SIGUSR2 -> throttle_set_paused(&t, false, NULL) (handled in
  *             the loop, like SIGTERM; a waiting worker then asks again)
@@ -26,12 +30,13 @@
  *             never calls throttle_wait), then throttle_runtime_over()
  *   log       throttle_reason() for the progress line "throttled: <reason>";
  *             throttle_take_change() for one line when a pause starts or
- *             ends; throttle_seconds() per cause for the metrics
+ *             ends; throttle_seconds() per cause, named by
+ *             throttle_cause_name(), for the metrics
  *
  * "now" is seconds on a clock that does not jump (CLOCK_MONOTONIC, or
  * ev_now() of the loop); every call on one throttle uses the same clock
- * and never goes back in time. "wall" is time(NULL): only active-hours
- * reads it, in local time (TZ).
+ * and never goes back in time. Active hours are matched against the local
+ * time of day in struct throttle_env, never against "now".
  *
  * Pauses and pacing:
  *   - a pause holds every worker: a manual pause (signal), the pause file
@@ -63,16 +68,13 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <time.h>
-#include <libpq-fe.h>
 
 #include "config.h"
+#include "health.h"
 
 #define THROTTLE_STOP (-1.0)          /* throttle_wait: max-runtime is over */
 #define THROTTLE_POLL 1.0             /* longest wait while paused, seconds */
 #define THROTTLE_REASON_LEN 320
-#define THROTTLE_MAX_PIDS 256         /* backends in the health query's $1 */
-#define THROTTLE_HEALTH_NPARAMS 3
 
 /*
  * A resumed level signal (lag, WAL rate, slot) must fall to this fraction
@@ -84,8 +86,9 @@
 /* Time constant of the smoothed WAL rate, seconds. */
 #define THROTTLE_WAL_TAU 5.0
 
-/* Why a batch waits. The names (throttle_cause_name) are stable: metrics
- * labels and the docs use them. */
+/* Why a batch waits. The names (throttle_cause_name, one table in
+ * throttle.c) are stable: the resume log line, the metrics labels and the
+ * docs use them. */
 enum throttle_cause {
 	THROTTLE_PAUSED,        /* throttle_set_paused: "paused" */
 	THROTTLE_PAUSE_FILE,    /* "pause-file" */
@@ -113,9 +116,13 @@ struct throttle_lane {
 	double held_since;
 };
 
-/* The last health sample, as parsed (read-only for the caller). */
+/*
+ * The last health sample as the throttle keeps it (read-only for the
+ * caller): the sample's values, when it came, and the WAL rate derived
+ * from the WAL positions of successive samples.
+ */
 struct throttle_health {
-	bool have;              /* a sample was parsed */
+	bool have;              /* a sample was taken */
 	double at;              /* when, on the "now" clock */
 	double lag_bytes;       /* max replay lag over standbys; 0 if none */
 	double lag_seconds;     /* max replay_lag; 0 if none or caught up */
@@ -131,6 +138,22 @@ struct throttle_health {
 	                         * < 0: none */
 	bool sees_all;          /* the role may read all sessions' stats */
 	bool in_recovery;       /* the server is a standby */
+};
+
+/*
+ * What the host says at one throttle_wait, read by throttle_env_read()
+ * (throttle_env.h), or made up by a test.
+ */
+struct throttle_env {
+	int minute_of_day;      /* local time of day: 0..1439; < 0 unknown
+	                         * (then active hours do not hold) */
+	int second;             /* and its second, 0..59 */
+	bool file_looked;       /* the pause file was looked at for this call
+	                         * (throttle_pause_file_due said to); if not,
+	                         * the last look stands */
+	bool file_present;      /* it exists */
+	int file_errno;         /* != 0: it could not be checked (an errno
+	                         * other than "not there") */
 };
 
 /*
@@ -160,9 +183,9 @@ struct throttle {
 
 	bool manual;                    /* throttle_set_paused */
 	char manual_by[32];
-	bool file_present;              /* cached stat() */
+	bool file_present;              /* at the last look */
 	double file_checked;            /* when; < 0: never */
-	int file_errno;                 /* stat() failed otherwise than ENOENT */
+	int file_errno;                 /* the last look could not tell */
 	bool outside_window;            /* at the last throttle_wait */
 
 	struct throttle_health health;
@@ -178,7 +201,7 @@ struct throttle {
 	int reported_cause;             /* throttle_take_change: or -1 */
 	double reported_since;
 
-	double seconds[THROTTLE_NCAUSES];   /* wall seconds held, per cause */
+	double seconds[THROTTLE_NCAUSES];   /* seconds held, per cause */
 	double covered[THROTTLE_NCAUSES];   /* end of time already counted */
 };
 
@@ -205,7 +228,8 @@ void throttle_lane_init(struct throttle_lane *lane);
 
 /*
  * Seconds to wait before the next batch of up to rows_next rows may start
- * on lane (NULL: the throttle's own), with *reason (if reason is not NULL)
+ * on lane (NULL: the throttle's own), env being what the host says at now
+ * (see struct throttle_env), with *reason (if reason is not NULL)
  * set to a short text for the log: "max-rate 20000 rows/s", "sleep 100
  * ms", "replica lag 80.0 MB > 64.0 MB", "pause file /run/x", "outside
  * active hours 22:00-06:00", "paused by SIGUSR1", ...; valid until the next
@@ -220,11 +244,18 @@ void throttle_lane_init(struct throttle_lane *lane);
  * THROTTLE_POLL seconds (less if active hours begin sooner). No wait runs
  * past the end of max-runtime.
  *
- * Stats the pause file at most every THROTTLE_POLL / 4 seconds.
  */
 double throttle_wait(struct throttle *t, struct throttle_lane *lane,
-		     double now, time_t wall, long rows_next,
-		     const char **reason);
+		     double now, const struct throttle_env *env,
+		     long rows_next, const char **reason);
+
+/*
+ * The pause file to look at for a throttle_wait at now, or NULL when none
+ * is configured or the last look is recent enough (THROTTLE_POLL / 4
+ * seconds; at once after the path changed): a look per batch of every
+ * worker would be wasted.
+ */
+const char *throttle_pause_file_due(const struct throttle *t, double now);
 
 /*
  * A batch on lane ended at now after duration seconds, having filled rows
@@ -308,67 +339,17 @@ const char *throttle_cause_name(enum throttle_cause cause);
 bool throttle_health_wanted(const struct throttle *t);
 
 /*
- * The health query: one row, text results, THROTTLE_HEALTH_NPARAMS text
- * parameters (send with types NULL, formats NULL: the query casts):
- *   $1 int4[]  the daemon's own backend pids (PQbackendPID of each worker)
- *   $2 text    the table's schema, as in the catalog
- *   $3 text    the table's name, as in the catalog
- * Columns (by name): lag_bytes, lag_seconds, replicas, replicas_unknown,
- * wal_lsn, slot_bytes, blocked, autovacuum, others, others_idle_s,
- * sees_all, in_recovery.
- * Safe on a standby (LSN columns are then NULL), read-only, and cheap:
- * pg_blocking_pids() runs only for sessions waiting on a lock.
+ * Takes the health sample s (health.h) at now. Updates the pause state
+ * (lag, WAL rate from the WAL position's change since the previous
+ * sample, slot, blocking, autovacuum) and the busy state. Once a first
+ * sample was taken, a health signal is enabled and no sample arrives for
+ * max(3 * health-interval, 10 s), the throttle pauses ("health unknown"):
+ * flying blind is not online-safe. So a failed query is simply not given.
+ * Returns 0; 1 when the caller should log one warning, written to err
+ * (the role cannot see other sessions, a standby without replay position,
+ * the server is a standby) - each kind is returned once per process.
  */
-const char *throttle_health_sql(void);
-
-struct throttle_health_params {
-	const char *values[THROTTLE_HEALTH_NPARAMS];
-	char pids[THROTTLE_MAX_PIDS * 12 + 3];      /* "{1,2,3}" */
-};
-
-/*
- * Fills p for the health query: the npids backend pids (0 while no worker
- * is connected), and the target's schema and table (not copied: they must
- * outlive the send). Returns 0, or -1 if npids is negative or more than
- * THROTTLE_MAX_PIDS.
- */
-int throttle_health_params(struct throttle_health_params *p, const int *pids,
-			   int npids, const char *schema, const char *table);
-
-/*
- * Takes a health sample at now: res is the health query's result, or NULL
- * if the query failed or could not be sent. Updates the pause state (lag,
- * WAL rate from the LSN delta to the previous sample, slot, blocking,
- * autovacuum). Once a first sample was taken, a health signal is enabled
- * and no sample arrives for max(3 * health-interval, 10 s), the throttle
- * pauses ("health unknown"): flying blind is not online-safe.
- * Returns 0; 1 when the sample was used but the caller should log one
- * warning, written to err (the role cannot see other sessions, a standby
- * without replay position, the server is a standby) - each kind is
- * returned once per process; -1 with one line in err if res is NULL, not a
- * one-row result, or lacks a column (the sample is not used).
- */
-int throttle_health_update(struct throttle *t, const PGresult *res,
+int throttle_health_update(struct throttle *t, const struct health_sample *s,
 			   double now, char *err, size_t errlen);
-
-/* ---- parsing, for config_validate and tests ---------------------------- */
-
-/*
- * Parses active hours "HH:MM-HH:MM" (two digits each, 00:00..23:59, local
- * time): the window starts at the first time and ends before the second;
- * a second time earlier than the first wraps past midnight (22:00-06:00).
- * Equal times are refused (an empty or a full day: ambiguous; leave the key
- * unset to run at any time). NULL or "" is "no window": *start = *end = -1.
- * Returns 0, or -1 with the reason in err.
- */
-int throttle_parse_hours(const char *text, int *start, int *end, char *err,
-			 size_t errlen);
-
-/*
- * Seconds from local time minute_of_day:second (0..1439, 0..59) until the
- * window [start, end) opens; 0 if inside it.
- */
-double throttle_window_wait(int start, int end, int minute_of_day,
-			    int second);
 
 #endif

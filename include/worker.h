@@ -59,24 +59,13 @@ void worker_init(struct worker *w, struct ev_loop *loop, int id,
 		 void *data);
 
 /*
- * Starts connecting. dsn is a conninfo string or URI, or NULL for libpq's
- * PG* environment; application_name is set to "nanoid-backfill" unless the
- * dsn sets its own. Returns 0 if the attempt started (on_connect reports
+ * Starts connecting with pgconn_params(dsn): a conninfo string, URI or
+ * database name, or NULL for libpq's PG* environment; application_name
+ * "nanoid-backfill" unless the dsn sets its own. Returns 0 if the attempt started (on_connect reports
  * the outcome later) or -1 if it could not (out of memory, bad conninfo);
  * then worker_error() says why. Any previous connection is closed first.
  */
 int worker_connect(struct worker *w, const char *dsn);
-
-/*
- * After worker_connect() failed at once: would libpq not even try with
- * dsn (a malformed conninfo, an option value it rejects, a port that is
- * not a number: configuration)
- * rather than have tried and failed (no server there: a failure to
- * connect)? libpq says which by PQpingParams's PQPING_NO_ATTEMPT, not in
- * words: its messages are translated. Blocking, and as quick as the
- * failure was.
- */
-bool worker_dsn_rejected(const char *dsn);
 
 /*
  * Send a query; the worker must be WORKER_IDLE. Return 0 if sent (on_result

@@ -32,7 +32,7 @@ CFLAGS=(-std=c11 -D_GNU_SOURCE -g -O1 -Iinclude "${PKG_CFLAGS[@]}" -DNB_VERSION=
 LIBS=("${PKG_LIBS[@]}" -lev -lm)
 
 # The whole core, main.c aside, instrumented for coverage; each target links
-# against it (the config parser calls into nanoid.c, throttle.c, log.c, ...).
+# against it (the config parser calls into nanoid.c, hours.c, log.c, ...).
 objs=()
 for src in src/*.c; do
 	[[ $src == src/main.c ]] && continue

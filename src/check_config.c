@@ -14,7 +14,9 @@
 #include "exit_codes.h"
 #include "idspace.h"
 #include "log.h"
+#include "pgconn.h"
 #include "pooler.h"
+#include "retry.h"
 #include "target.h"
 
 #define LINE 1024
@@ -28,40 +30,27 @@ struct check {
 	char shown[3 * NAME];   /* "schema"."table", displayable */
 };
 
-/* A bare word is a database name to libpq (expand_dbname): always fine. */
 bool check_config_dsn(const char *dsn, char *err, size_t errlen)
 {
-	PQconninfoOption *opts;
-	char *msg = NULL;
-	size_t n;
+	char why[LINE];
 
-	if (dsn == NULL || (strchr(dsn, '=') == NULL &&
-			    strncmp(dsn, "postgres://", 11) != 0 &&
-			    strncmp(dsn, "postgresql://", 13) != 0))
+	if (pgconn_parse_dsn(dsn, why, sizeof why) == 0)
 		return true;
-	opts = PQconninfoParse(dsn, &msg);
-	if (opts != NULL) {
-		PQconninfoFree(opts);
-		return true;
-	}
-	/* libpq's message names the bad part, never a password's value. */
-	snprintf(err, errlen, "--dsn: %s", msg ? msg : "out of memory");
-	n = strlen(err);
-	while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
-		err[--n] = '\0';
-	PQfreemem(msg);
+	snprintf(err, errlen, "--dsn: %s", why);
 	return false;
 }
 
-/* Exit code for a failed statement: 42xxx (undefined object, privilege,
- * syntax) is configuration, the rest is the server's trouble. */
+/* Exit code for a failed statement: configuration as the retry table says
+ * for the one-shot commands (class 42: undefined object, privilege,
+ * syntax), the rest is the server's trouble. */
 static int fail_res(struct check *c, const PGresult *res, const char *what)
 {
 	char buf[LINE];
-	const char *state = pgtext_sqlstate(res);
+	const char *state = pgconn_sqlstate(res);
 
 	log_error("%s: %s", what, db_error(c->conn, res, buf, sizeof buf));
-	return strncmp(state, "42", 2) == 0 ? NB_EXIT_CONFIG : NB_EXIT_FAILURE;
+	return retry_action(RETRY_ONESHOT, state) == RETRY_CONFIG ? NB_EXIT_CONFIG :
+								   NB_EXIT_FAILURE;
 }
 
 static bool is_t(const PGresult *res, int row, int col)

@@ -18,9 +18,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hours.h"
 #include "log.h"
 #include "nanoid.h"
-#include "throttle.h"
 
 static const char *const bool_true[] = { "true", "yes", "on", "1" };
 static const char *const bool_false[] = { "false", "no", "off", "0" };
@@ -505,8 +505,7 @@ enum config_result config_validate(struct config *c, char *err, size_t errlen)
 		config_seterr(err, errlen, "--prefix: %s", why);
 		return CONFIG_INVALID;
 	}
-	if (throttle_parse_hours(c->active_hours, &start, &end, why,
-				 sizeof(why)) < 0) {
+	if (hours_parse(c->active_hours, &start, &end, why, sizeof(why)) < 0) {
 		config_seterr(err, errlen, "--active-hours: %s", why);
 		return CONFIG_INVALID;
 	}

@@ -20,6 +20,7 @@
 
 #include "engine.h"
 #include "exit_codes.h"
+#include "health.h"
 #include "log.h"
 #include "notify.h"
 #include "pgtext.h"
@@ -79,8 +80,8 @@ static void log_throttle_change(struct backfill *bf)
 /* One health query, if the last has answered (connecting first). */
 static void health_poll(struct backfill *bf)
 {
-	struct throttle_health_params p;
-	int pids[THROTTLE_MAX_PIDS], npids;
+	struct health_params p;
+	int pids[HEALTH_MAX_PIDS], npids;
 
 	if (bf->setup != SETUP_DONE || bf->stopping || !throttle_health_wanted(&bf->thr))
 		return;
@@ -91,14 +92,13 @@ static void health_poll(struct backfill *bf)
 	}
 	if (bf->mon.state != WORKER_IDLE)
 		return;
-	npids = engine_pids(bf, pids, THROTTLE_MAX_PIDS);
-	if (throttle_health_params(&p, pids, npids, bf->target.schema, bf->target.table) != 0)
+	npids = engine_pids(bf, pids, HEALTH_MAX_PIDS);
+	if (health_params(&p, pids, npids, bf->target.schema, bf->target.table) != 0)
 		return;
-	if (worker_send(&bf->mon, throttle_health_sql(), THROTTLE_HEALTH_NPARAMS, NULL,
-			p.values, NULL, NULL) != 0) {
+	/* Not sent: no sample this time, as for a failed query. */
+	if (worker_send(&bf->mon, health_sql(), HEALTH_NPARAMS, NULL,
+			p.values, NULL, NULL) != 0)
 		worker_close(&bf->mon);
-		throttle_health_update(&bf->thr, NULL, ev_now(bf->loop), bf->err, sizeof bf->err);
-	}
 }
 
 static void mon_connect(struct worker *conn, bool ok, const char *err)
@@ -106,8 +106,8 @@ static void mon_connect(struct worker *conn, bool ok, const char *err)
 	struct backfill *bf = conn->data;
 
 	if (!ok) {
+		/* No sample: the throttle notices when none comes. */
 		log_warn("health: cannot connect: %s", err);
-		throttle_health_update(&bf->thr, NULL, ev_now(bf->loop), bf->err, sizeof bf->err);
 		return;
 	}
 	/* The first sample at once: until it comes the server counts as
@@ -118,8 +118,8 @@ static void mon_connect(struct worker *conn, bool ok, const char *err)
 static void mon_result(struct worker *conn, PGresult *res)
 {
 	struct backfill *bf = conn->data;
+	struct health_sample sample;
 	char err[512] = "";
-	int r;
 
 	if (res && PQresultStatus(res) != PGRES_TUPLES_OK) {
 		char msg[512];
@@ -127,11 +127,11 @@ static void mon_result(struct worker *conn, PGresult *res)
 		log_warn("health query failed: %s", pgtext_result_error(res, msg, sizeof msg));
 		res = NULL;
 	}
-	r = throttle_health_update(&bf->thr, res, ev_now(bf->loop), err, sizeof err);
-	if (r > 0)
-		log_warn("health: %s", err);
-	else if (r < 0)
+	if (health_from_result(&sample, res, err, sizeof err) != 0)
 		log_debug("health: %s", err);
+	else if (throttle_health_update(&bf->thr, &sample, ev_now(bf->loop), err,
+					sizeof err) > 0)
+		log_warn("health: %s", err);
 	log_throttle_change(bf);
 }
 

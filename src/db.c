@@ -11,33 +11,30 @@
 #include <string.h>
 #include <time.h>
 
-#include <sodium.h>
-
 #include "log.h"
-#include "pgtext.h"
+#include "pgconn.h"
 
 static volatile sig_atomic_t stop_flag;
 
 PGconn *db_connect(const char *dsn, char *err, size_t errlen)
 {
-	/* dbname with expand_dbname = 1 takes a whole conninfo string or URI. */
-	const char *keys[] = { "dbname", "fallback_application_name", NULL };
-	const char *vals[] = { dsn, "nanoid-backfill", NULL };
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	struct pgconn_params p;
+	PGconn *conn;
 	char msg[512];
 
+	pgconn_params(&p, dsn, NULL);
+	conn = PQconnectdbParams(p.keywords, p.values, 1);
 	if (conn == NULL) {
 		snprintf(err, errlen, "cannot connect to the database: out of memory");
 		return NULL;
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
-		snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
-		pgtext_flatten(msg);
-		snprintf(err, errlen, "cannot connect to the database: %s", msg);
+		snprintf(err, errlen, "cannot connect to the database: %s",
+			 pgconn_conn_error(conn, msg, sizeof msg));
 		PQfinish(conn);
 		return NULL;
 	}
-	PQsetNoticeProcessor(conn, pgtext_log_notice, NULL);
+	PQsetNoticeProcessor(conn, pgconn_log_notice, NULL);
 	return conn;
 }
 
@@ -149,38 +146,6 @@ bool db_ok(const PGresult *res)
 	       s == PGRES_EMPTY_QUERY;
 }
 
-const char *db_error(PGconn *conn, const PGresult *res, char *buf,
-		     size_t len)
-{
-	if (res == NULL) {
-		snprintf(buf, len, "%s", conn ? PQerrorMessage(conn) : "no connection");
-		if (buf[0] == '\0')
-			snprintf(buf, len, "connection lost");
-		pgtext_flatten(buf);
-		return buf;
-	}
-	return pgtext_result_error(res, buf, len);
-}
-
-
-bool db_lock_failure(const PGresult *res)
-{
-	const char *s = pgtext_sqlstate(res);
-
-	return strcmp(s, "55P03") == 0 || strcmp(s, "40P01") == 0;
-}
-
-char *db_quote(PGconn *conn, const char *name)
-{
-	char *q = PQescapeIdentifier(conn, name, strlen(name));
-	char *copy;
-
-	if (q == NULL)
-		return NULL;
-	copy = strdup(q);       /* callers free() what they get */
-	PQfreemem(q);
-	return copy;
-}
 
 double db_planned_rows(PGconn *conn, const char *schema, const char *table)
 {
@@ -216,28 +181,6 @@ double db_planned_rows(PGconn *conn, const char *schema, const char *table)
 	return rows;
 }
 
-char *db_quote_ident(const char *name)
-{
-	size_t n = 2;
-	char *out, *o;
-
-	for (const char *p = name; *p; p++)
-		n += *p == '"' ? 2 : 1;
-	out = malloc(n + 1);
-	if (out == NULL)
-		return NULL;
-	o = out;
-	*o++ = '"';
-	for (const char *p = name; *p; p++) {
-		if (*p == '"')
-			*o++ = '"';
-		*o++ = *p;
-	}
-	*o++ = '"';
-	*o = '\0';
-	return out;
-}
-
 const char *db_display(const char *s, char *buf, size_t len)
 {
 	size_t o = 0;
@@ -265,17 +208,6 @@ const char *db_display(const char *s, char *buf, size_t len)
 	}
 	buf[o < len ? o : len - 1] = '\0';
 	return buf;
-}
-
-long db_backoff_ms(int attempt)
-{
-	long ms = 250;
-
-	for (int i = 1; i < attempt && ms < 10000; i++)
-		ms *= 2;
-	if (ms > 10000)
-		ms = 10000;
-	return ms / 2 + (long)randombytes_uniform((uint32_t)(ms / 2 + 1));
 }
 
 void db_sleep_ms(long ms)

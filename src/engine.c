@@ -27,17 +27,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "exit_codes.h"
 #include "log.h"
 #include "notify.h"
 #include "pgtext.h"
+#include "pgconn.h"
 #include "pooler.h"
+#include "retry.h"
 #include "setup.h"
-
-#define BACKOFF_BASE 0.1         /* seconds, doubled per failed attempt */
-#define BACKOFF_MAX 30.0
+#include "throttle_env.h"
 
 static void run_batch(struct wk *w);
 static void start_connect(struct wk *w);
@@ -151,16 +149,11 @@ static void wait_then(struct wk *w, double seconds, enum wait_for what)
 	ev_timer_start(w->bf->loop, &w->wait);
 }
 
-/* Seconds before attempt number w->attempt: exponential, with jitter so
- * that workers and processes do not retry in lockstep. */
+/* Seconds before the next attempt: exponential, with jitter so that
+ * workers and processes do not retry in lockstep. */
 static double backoff(struct wk *w)
 {
-	double d = BACKOFF_BASE * pow(2.0, w->attempt < 20 ? w->attempt : 20);
-
-	if (d > BACKOFF_MAX)
-		d = BACKOFF_MAX;
-	w->attempt++;
-	return d / 2 + d / 2 * randombytes_uniform(1001) / 1000.0;
+	return retry_backoff(RETRY_POLICY_ENGINE, w->attempt++, retry_jitter());
 }
 
 /* The connection is dropped: no lease, nothing prepared, setup again if
@@ -220,37 +213,6 @@ static void sent(struct wk *w, enum wk_step step, int rc)
 }
 
 /* ---- errors ------------------------------------------------------------- */
-
-/*
- * Errors worth a retry: lock or statement timeout, serialization failure,
- * deadlock, and a unique violation outside a batch (a batch's has a
- * policy of its own: collision()).
- */
-static bool transient(const char *state)
-{
-	return strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 ||
-	       strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-	       strcmp(state, "23505") == 0;
-}
-
-/* Errors that mean the server or the connection is going away. */
-static bool disconnecting(const char *state)
-{
-	return strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
-	       strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
-}
-
-/*
- * Errors about the target or permissions: no retry can fix them. 42 is
- * syntax error or access rule violation (undefined table or column,
- * insufficient privilege), 0A feature not supported, 3F invalid schema,
- * 22 data exception (a key value that does not convert).
- */
-static bool configuration(const char *state)
-{
-	return strncmp(state, "42", 2) == 0 || strncmp(state, "0A", 2) == 0 ||
-	       strncmp(state, "3F", 2) == 0 || strncmp(state, "22", 2) == 0;
-}
 
 /* What the worker was doing, for error lines. */
 static const char *doing(const struct wk *w)
@@ -321,7 +283,8 @@ static void collision(struct wk *w, const PGresult *res, const char *msg)
 
 /* A transient error: a batch waits and goes again; elsewhere a lock may
  * be held, so the connection goes and the worker starts over. */
-static void retry_later(struct wk *w, const char *state, const char *msg)
+static void retry_later(struct wk *w, const char *state, enum retry_class class,
+			const char *msg)
 {
 	struct backfill *bf = w->bf;
 	double d;
@@ -338,7 +301,7 @@ static void retry_later(struct wk *w, const char *state, const char *msg)
 		throttle_after_batch(&bf->thr, &w->lane, ev_now(bf->loop), 0,
 				     ev_time() - w->sent_at);
 		/* Split a batch that keeps timing out. */
-		if (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0)
+		if (class == RETRY_CLASS_LOCK_TIMEOUT || class == RETRY_CLASS_CANCELED)
 			if (fill_timeout(&w->fill, &bf->fillc))
 				w->b.limit = w->fill.limit;
 		wait_then(w, d, WAIT_BATCH);
@@ -348,31 +311,39 @@ static void retry_later(struct wk *w, const char *state, const char *msg)
 	wait_then(w, d, WAIT_CONNECT);
 }
 
-/* Returns true if res is an error, after dealing with it. */
+/*
+ * Returns true if res is an error, after dealing with it: the retry table
+ * says what the SQLSTATE calls for; a batch's constraint errors and a
+ * dropped partition have policies of their own.
+ */
 static bool handle_error(struct wk *w, PGresult *res)
 {
 	struct backfill *bf = w->bf;
 	ExecStatusType st = PQresultStatus(res);
 	const char *state;
+	enum retry_class class;
+	enum retry_action action;
 	char msg[1024];
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return false;
-	state = pgtext_sqlstate(res);
-	pgtext_result_error(res, msg, sizeof msg);
+	state = pgconn_sqlstate(res);
+	class = retry_classify(state);
+	action = retry_action(RETRY_ENGINE, state);
+	pgconn_result_error(res, msg, sizeof msg);
 	/* A connection that dies mid-query gives an error with no SQLSTATE. */
-	if (disconnecting(state) || state[0] == '\0' ||
-	    PQstatus(w->conn.conn) == CONNECTION_BAD) {
+	if (action == RETRY_RECONNECT || PQstatus(w->conn.conn) == CONNECTION_BAD) {
 		connection_lost(w, msg);
 		return true;
 	}
 	if (w->step == WK_SETUP && w->setup_step == SETUP_TRY_ID)
 		return false; /* the column's answer to a sample id: setup's */
-	if (w->step == WK_BATCH && strcmp(state, "23505") == 0) {
+	if (w->step == WK_BATCH && class == RETRY_CLASS_UNIQUE) {
 		collision(w, res, msg);
 		return true;
 	}
-	if (w->step == WK_BATCH && strncmp(state, "23", 2) == 0) {
+	if (w->step == WK_BATCH && (class == RETRY_CLASS_CHECK ||
+				    class == RETRY_CLASS_INTEGRITY)) {
 		/* A check, foreign key, exclusion or not-null constraint: it
 		 * rejects the row whatever the id, so no retry can help. */
 		const char *con = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
@@ -382,19 +353,19 @@ static bool handle_error(struct wk *w, PGresult *res)
 		     con ? con : "?", state, msg);
 		return true;
 	}
-	if (transient(state)) {
-		retry_later(w, state, msg);
+	if (action == RETRY_AGAIN) {
+		retry_later(w, state, class, msg);
 		return true;
 	}
 	if ((w->step == WK_BATCH || w->step == WK_PREPARE_LEAF) && !bf->sql.by_key &&
-	    strcmp(state, "42P01") == 0) {
+	    class == RETRY_CLASS_UNDEFINED_TABLE) {
 		/* A partition dropped while we fill it: the rest of the tree goes on. */
 		log_info("worker %d: lease %d: its table is gone (%s); dropping the lease",
 			 w->id, w->b.lease, msg);
 		carry_out(w, job_lease_gone(&w->job));
 		return true;
 	}
-	if (configuration(state)) {
+	if (action == RETRY_CONFIG) {
 		fail(bf, NB_EXIT_CONFIG, "%s: %s", doing(w), msg);
 		return true;
 	}
@@ -793,11 +764,13 @@ static bool pace(struct wk *w)
 {
 	struct backfill *bf = w->bf;
 	const char *why = NULL;
+	struct throttle_env env;
 	double wait;
 
 	w->b.limit = fill_limit(&w->fill, &bf->fillc,
 				throttle_max_batch(&bf->thr, ev_now(bf->loop)));
-	wait = throttle_wait(&bf->thr, &w->lane, ev_now(bf->loop), time(NULL),
+	throttle_env_read(&env, &bf->thr, ev_now(bf->loop), time(NULL));
+	wait = throttle_wait(&bf->thr, &w->lane, ev_now(bf->loop), &env,
 			     w->b.limit, &why);
 	log_throttle_change(bf);
 	if (wait == 0)
@@ -1161,8 +1134,7 @@ static void on_connect(struct worker *conn, bool ok, const char *err)
 static void start_connect(struct wk *w)
 {
 	struct backfill *bf = w->bf;
-	char *parse_err = NULL;
-	PQconninfoOption *opts;
+	char err[512];
 
 	if (worker_connect(&w->conn, bf->cfg->dsn) == 0)
 		return;
@@ -1172,22 +1144,21 @@ static void start_connect(struct wk *w)
 	 * failed at once, say a socket that is not there, is a failure to
 	 * connect (1), like any later one.
 	 */
-	opts = bf->cfg->dsn ? PQconninfoParse(bf->cfg->dsn, &parse_err) : NULL;
-	if (bf->cfg->dsn && !opts) {
-		if (parse_err)
-			pgtext_flatten(parse_err);
-		fail(bf, NB_EXIT_CONFIG, "invalid --dsn: %s",
-		     parse_err ? parse_err : "out of memory");
-	} else if (worker_dsn_rejected(bf->cfg->dsn)) {
+	switch (pgconn_classify_dsn(bf->cfg->dsn, err, sizeof err)) {
+	case PGCONN_DSN_MALFORMED:
+		fail(bf, NB_EXIT_CONFIG, "invalid --dsn: %s", err);
+		return;
+	case PGCONN_DSN_REJECTED:
 		fail(bf, NB_EXIT_CONFIG, "invalid --dsn: %s", worker_error(&w->conn));
-	} else if (bf->ever_connected) {
+		return;
+	case PGCONN_DSN_OK:
+		break;
+	}
+	if (bf->ever_connected)
 		connection_lost(w, worker_error(&w->conn));
-	} else {
+	else
 		fail(bf, NB_EXIT_FAILURE, "cannot connect to the database: %s",
 		     worker_error(&w->conn));
-	}
-	PQconninfoFree(opts);
-	PQfreemem(parse_err);
 }
 
 static void wait_cb(struct ev_loop *loop, ev_timer *t, int revents)

@@ -16,6 +16,7 @@
 #include "pgtext.h"
 #include "plan.h"
 #include "progress.h"
+#include "retry.h"
 #include "target.h"
 
 struct fin {
@@ -185,10 +186,11 @@ static PGresult *ddl(struct fin *f, const char *sql, const char *what,
 
 	for (int attempt = 1;; attempt++) {
 		res = db_exec(f->conn, sql, 0, NULL, !cleaning);
-		if (db_ok(res) || !db_lock_failure(res) ||
+		if (db_ok(res) ||
+		    retry_action(RETRY_ONESHOT, pgtext_sqlstate(res)) != RETRY_AGAIN ||
 		    attempt > f->cfg->ddl_retries || (db_stopping() && !cleaning))
 			return res;
-		delay = db_backoff_ms(attempt);
+		delay = retry_backoff_ms(RETRY_POLICY_DDL, attempt - 1, retry_jitter());
 		log_warn("%s: %s (%s); retry %d of %ld in %.1f s", what,
 			 db_error(f->conn, res, msg, sizeof msg), pgtext_sqlstate(res),
 			 attempt, f->cfg->ddl_retries, (double)delay / 1000.0);
@@ -215,7 +217,8 @@ static int fail(struct fin *f, PGresult *res, const char *what)
 		log_error("%s: stopped by a signal before it finished; nothing "
 			  "of this step is left behind, run finalize again to "
 			  "finish", what);
-	else if (res != NULL && db_lock_failure(res))
+	else if (res != NULL &&
+		 retry_action(RETRY_ONESHOT, pgtext_sqlstate(res)) == RETRY_AGAIN)
 		log_error("%s: its lock was not granted within %ld ms, %ld "
 			  "times; a long transaction holds \"%s\".\"%s\" (see "
 			  "pg_locks), try again later or raise --ddl-lock-timeout",
@@ -1331,10 +1334,10 @@ int finalize_add_column(const struct config *cfg)
 			break;
 		}
 		PQclear(db_exec(f.conn, "ROLLBACK", 0, NULL, false));
-		if (!db_lock_failure(res) || attempt > cfg->ddl_retries ||
-		    db_stopping())
+		if (retry_action(RETRY_ONESHOT, pgtext_sqlstate(res)) != RETRY_AGAIN ||
+		    attempt > cfg->ddl_retries || db_stopping())
 			break;
-		delay = db_backoff_ms(attempt);
+		delay = retry_backoff_ms(RETRY_POLICY_DDL, attempt - 1, retry_jitter());
 		log_warn("adding the column: %s (%s); retry %d of %ld in %.1f s",
 			 db_error(f.conn, res, err, sizeof err), pgtext_sqlstate(res),
 			 attempt, cfg->ddl_retries, (double)delay / 1000.0);

@@ -38,7 +38,7 @@
 #include <libpq-fe.h>
 
 #include "log.h"
-#include "pgtext.h"
+#include "pgconn.h"
 
 /* How the check's connections show in pg_stat_activity and server logs. */
 #define POOLER_APPNAME "nanoid-backfill pooler check"
@@ -118,25 +118,19 @@ static void conn_error(PGconn *conn, const char *what, char *err, size_t errlen)
 {
 	char msg[512];
 
-	snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
-	pgtext_flatten(msg);
-	if (msg[0] == '\0')
-		snprintf(msg, sizeof msg, "connection lost");
-	snprintf(err, errlen, "pooler check: %s: %s", what, msg);
+	snprintf(err, errlen, "pooler check: %s: %s", what,
+		 pgconn_error(conn, NULL, msg, sizeof msg));
 }
 
 /* Starts p's connection; -1 with one line in err if libpq refuses at once. */
 static int probe_start(struct probe *p, const char *conninfo, char *err, size_t errlen)
 {
-	/*
-	 * dbname with expand_dbname = 1 takes a whole conninfo string or URI;
-	 * application_name after it wins over the conninfo's, so the check's
-	 * connections are recognisable whatever the workers are called.
-	 */
-	const char *keys[] = { "dbname", "application_name", NULL };
-	const char *vals[] = { conninfo && conninfo[0] ? conninfo : NULL, POOLER_APPNAME, NULL };
+	/* A name of its own, so the check's connections are recognisable
+	 * whatever the workers are called. */
+	struct pgconn_params params;
 
-	p->conn = PQconnectStartParams(keys, vals, 1);
+	pgconn_params(&params, conninfo, POOLER_APPNAME);
+	p->conn = PQconnectStartParams(params.keywords, params.values, 1);
 	if (p->conn == NULL) {
 		snprintf(err, errlen, "pooler check: cannot connect to the database: out of memory");
 		return -1;
@@ -145,7 +139,7 @@ static int probe_start(struct probe *p, const char *conninfo, char *err, size_t 
 		conn_error(p->conn, "cannot connect to the database", err, errlen);
 		return -1;
 	}
-	PQsetNoticeProcessor(p->conn, pgtext_log_notice, NULL);
+	PQsetNoticeProcessor(p->conn, pgconn_log_notice, NULL);
 	return 0;
 }
 
@@ -219,7 +213,7 @@ static int probe_ask(struct probe *p, char *key, size_t keylen, char *err, size_
 		if (PQresultStatus(keep) == PGRES_TUPLES_OK)
 			snprintf(msg, sizeof msg, "unexpected answer (%d rows)", PQntuples(keep));
 		else
-			pgtext_result_error(keep, msg, sizeof msg);
+			pgconn_result_error(keep, msg, sizeof msg);
 		snprintf(err, errlen, "pooler check: %s", msg);
 		PQclear(keep);
 		return -1;

@@ -10,12 +10,12 @@
  */
 #include "throttle.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "hours.h"
 
 #define EPSILON 1e-6            /* waits shorter than this are a grant */
 #define STALE_MIN 10.0          /* seconds without a health sample */
@@ -86,66 +86,6 @@ static const char *fmt_bytes(double b, char *buf, size_t len)
 	return buf;
 }
 
-/* ---- active hours ------------------------------------------------------ */
-
-/* "HH:MM" at s, two digits each; returns minutes after midnight or -1. */
-static int parse_hhmm(const char *s)
-{
-	int h, m;
-
-	if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' ||
-	    s[2] != ':' || s[3] < '0' || s[3] > '9' || s[4] < '0' ||
-	    s[4] > '9')
-		return -1;
-	h = (s[0] - '0') * 10 + (s[1] - '0');
-	m = (s[3] - '0') * 10 + (s[4] - '0');
-	if (h > 23 || m > 59)
-		return -1;
-	return h * 60 + m;
-}
-
-int throttle_parse_hours(const char *text, int *start, int *end, char *err,
-			 size_t errlen)
-{
-	int a, b;
-
-	*start = *end = -1;
-	if (text == NULL || *text == '\0')
-		return 0;
-	if (strlen(text) != 11 || text[5] != '-' ||
-	    (a = parse_hhmm(text)) < 0 || (b = parse_hhmm(text + 6)) < 0) {
-		snprintf(err, errlen, "'%s' is not HH:MM-HH:MM (24-hour local "
-			 "time, e.g. 22:00-06:00)", text);
-		return -1;
-	}
-	if (a == b) {
-		snprintf(err, errlen, "'%s' starts and ends at the same time; "
-			 "leave active-hours unset to work at any time", text);
-		return -1;
-	}
-	*start = a;
-	*end = b;
-	return 0;
-}
-
-double throttle_window_wait(int start, int end, int minute_of_day,
-			    int second)
-{
-	bool inside;
-	int minutes;
-
-	if (start < 0 || end < 0)
-		return 0.0;
-	if (start < end)
-		inside = minute_of_day >= start && minute_of_day < end;
-	else
-		inside = minute_of_day >= start || minute_of_day < end;
-	if (inside)
-		return 0.0;
-	minutes = (start - minute_of_day + 1440) % 1440;
-	return minutes * 60.0 - second;
-}
-
 /* ---- setup ------------------------------------------------------------- */
 
 void throttle_lane_init(struct throttle_lane *lane)
@@ -164,8 +104,7 @@ int throttle_reconfigure(struct throttle *t, const struct config *cfg,
 	int start, end;
 	const char *file = cfg->pause_file != NULL ? cfg->pause_file : "";
 
-	if (throttle_parse_hours(cfg->active_hours, &start, &end, err,
-				 errlen) < 0)
+	if (hours_parse(cfg->active_hours, &start, &end, err, errlen) < 0)
 		return -1;
 	if (strlen(file) >= sizeof(t->pause_file)) {
 		snprintf(err, errlen, "pause-file: longer than %zu bytes",
@@ -191,7 +130,7 @@ int throttle_reconfigure(struct throttle *t, const struct config *cfg,
 	t->max_runtime = cfg->max_runtime;
 	if (strcmp(t->pause_file, file) != 0) {
 		snprintf(t->pause_file, sizeof(t->pause_file), "%s", file);
-		t->file_checked = -1.0;         /* stat the new path at once */
+		t->file_checked = -1.0;         /* look at the new path at once */
 		t->file_present = false;
 		t->file_errno = 0;
 	}
@@ -403,41 +342,41 @@ static void update_pause(struct throttle *t, double now)
 		r[0] = '\0';
 }
 
-static void check_file(struct throttle *t, double now)
+const char *throttle_pause_file_due(const struct throttle *t, double now)
 {
-	struct stat st;
+	if (t->pause_file[0] == '\0')
+		return NULL;
+	if (t->file_checked >= 0 && now - t->file_checked < THROTTLE_POLL / 4)
+		return NULL;
+	return t->pause_file;
+}
 
+/* Takes the host's look at the pause file, if it looked. */
+static void take_file(struct throttle *t, const struct throttle_env *env,
+		      double now)
+{
 	if (t->pause_file[0] == '\0') {
 		t->file_present = false;
 		t->file_errno = 0;
 		return;
 	}
-	if (t->file_checked >= 0 && now - t->file_checked < THROTTLE_POLL / 4)
+	if (!env->file_looked)
 		return;
 	t->file_checked = now;
-	if (stat(t->pause_file, &st) == 0) {
-		t->file_present = true;
-		t->file_errno = 0;
-	} else {
-		t->file_present = false;
-		/* Absent is the normal case; anything else (EACCES, ELOOP)
-		 * means we cannot tell, and then pausing is the safe side. */
-		t->file_errno = errno == ENOENT || errno == ENOTDIR ? 0 : errno;
-	}
+	t->file_present = env->file_present;
+	t->file_errno = env->file_present ? 0 : env->file_errno;
 }
 
-/* Seconds until the active-hours window opens at wall; 0 inside it. */
-static double window_wait(struct throttle *t, time_t wall)
+/* Seconds until the active-hours window opens; 0 inside it. */
+static double window_wait(struct throttle *t, const struct throttle_env *env)
 {
-	struct tm tm;
 	double w;
 
 	t->outside_window = false;
-	if (!t->window || localtime_r(&wall, &tm) == NULL)
+	if (!t->window || env->minute_of_day < 0)
 		return 0.0;
-	w = throttle_window_wait(t->window_start, t->window_end,
-				 tm.tm_hour * 60 + tm.tm_min,
-				 tm.tm_sec > 59 ? 59 : tm.tm_sec);
+	w = hours_wait(t->window_start, t->window_end, env->minute_of_day,
+		       env->second > 59 ? 59 : env->second);
 	t->outside_window = w > 0;
 	return w;
 }
@@ -481,8 +420,8 @@ double throttle_runtime_left(const struct throttle *t, double now)
 /* ---- the decision ------------------------------------------------------ */
 
 double throttle_wait(struct throttle *t, struct throttle_lane *lane,
-		     double now, time_t wall, long rows_next,
-		     const char **reason)
+		     double now, const struct throttle_env *env,
+		     long rows_next, const char **reason)
 {
 	double w, left, w_lane, w_rate, slack, rate;
 	int cause;
@@ -501,8 +440,8 @@ double throttle_wait(struct throttle *t, struct throttle_lane *lane,
 	left = throttle_runtime_left(t, now);
 
 	/* Pauses hold every worker. */
-	check_file(t, now);
-	w = window_wait(t, wall);
+	take_file(t, env, now);
+	w = window_wait(t, env);
 	update_pause(t, now);
 	if (t->pause_cause >= 0) {
 		if (t->pause_cause != THROTTLE_ACTIVE_HOURS || w > THROTTLE_POLL)
@@ -646,175 +585,43 @@ int throttle_take_change(struct throttle *t, double now, char *buf,
 	}
 	snprintf(buf, len, "resumed after %s s (%s)",
 		 fmt_tenths(now - t->reported_since, num, sizeof(num)),
-		 cause_names[t->reported_cause]);
+		 throttle_cause_name((enum throttle_cause)t->reported_cause));
 	t->reported_cause = -1;
 	return -1;
 }
 
 /* ---- health ------------------------------------------------------------ */
 
-/*
- * pg_current_wal_lsn() fails on a standby, so it sits behind a CASE (a CASE
- * does not evaluate the branches it does not take). pg_blocking_pids()
- * takes every lock-manager partition lock, so it runs only for sessions
- * waiting on a heavyweight lock - or whose wait we cannot see (state is
- * NULL for other roles' sessions without pg_read_all_stats).
- */
-static const char health_sql[] =
-	"WITH cur AS (\n"
-	"  SELECT CASE WHEN pg_is_in_recovery() THEN NULL\n"
-	"              ELSE pg_current_wal_lsn() END AS lsn,\n"
-	"         pg_is_in_recovery() AS in_recovery),\n"
-	/* other client sessions: not ours, not another nanoid-backfill's */
-	"oth AS (\n"
-	"  SELECT a.state, a.state_change FROM pg_stat_activity a\n"
-	"   WHERE a.backend_type = 'client backend'\n"
-	"     AND a.pid <> pg_backend_pid() AND a.pid <> ALL ($1::int4[])\n"
-	"     AND a.application_name IS DISTINCT FROM\n"
-	"         current_setting('application_name'))\n"
-	"SELECT\n"
-	"  (SELECT max(pg_wal_lsn_diff(cur.lsn, r.replay_lsn))\n"
-	"     FROM pg_stat_replication r) AS lag_bytes,\n"
-	"  (SELECT extract(epoch FROM max(r.replay_lag))\n"
-	"     FROM pg_stat_replication r) AS lag_seconds,\n"
-	"  (SELECT count(*) FROM pg_stat_replication r) AS replicas,\n"
-	"  (SELECT count(*) FROM pg_stat_replication r\n"
-	"    WHERE r.replay_lsn IS NULL) AS replicas_unknown,\n"
-	"  pg_wal_lsn_diff(cur.lsn, '0/0') AS wal_lsn,\n"
-	"  (SELECT max(pg_wal_lsn_diff(cur.lsn, s.restart_lsn))\n"
-	"     FROM pg_replication_slots s) AS slot_bytes,\n"
-	"  (SELECT count(*) FROM pg_stat_activity a\n"
-	"    WHERE a.pid <> ALL ($1::int4[])\n"
-	"      AND CASE WHEN a.wait_event_type = 'Lock' OR a.state IS NULL\n"
-	"               THEN pg_blocking_pids(a.pid) && $1::int4[]\n"
-	"               ELSE false END) AS blocked,\n"
-	"  (SELECT count(*) FROM pg_stat_progress_vacuum v\n"
-	"     JOIN pg_stat_activity a ON a.pid = v.pid\n"
-	"    WHERE a.backend_type = 'autovacuum worker'\n"
-	"      AND v.relid = (SELECT c.oid FROM pg_class c\n"
-	"                       JOIN pg_namespace n ON n.oid = c.relnamespace\n"
-	"                      WHERE n.nspname = $2::text\n"
-	"                        AND c.relname = $3::text)) AS autovacuum,\n"
-	"  (SELECT count(*) FROM oth\n"
-	"    WHERE oth.state IS NULL OR oth.state <> 'idle') AS others,\n"
-	"  (SELECT extract(epoch FROM\n"
-	"            statement_timestamp() - max(oth.state_change))\n"
-	"     FROM oth WHERE oth.state = 'idle') AS others_idle_s,\n"
-	"  pg_has_role('pg_read_all_stats', 'USAGE') AS sees_all,\n"
-	"  cur.in_recovery\n"
-	"FROM cur";
-
-const char *throttle_health_sql(void)
-{
-	return health_sql;
-}
-
-int throttle_health_params(struct throttle_health_params *p, const int *pids,
-			   int npids, const char *schema, const char *table)
-{
-	size_t o = 0;
-	int i;
-
-	if (npids < 0 || npids > THROTTLE_MAX_PIDS)
-		return -1;
-	p->pids[o++] = '{';
-	for (i = 0; i < npids; i++)
-		o += (size_t)snprintf(p->pids + o, sizeof(p->pids) - o, "%s%d",
-				      i > 0 ? "," : "", pids[i]);
-	p->pids[o++] = '}';
-	p->pids[o] = '\0';
-	p->values[0] = p->pids;
-	p->values[1] = schema;
-	p->values[2] = table;
-	return 0;
-}
-
-/* Column col of row 0 as a number; NULL is dflt. -1 if not a number. */
-static int get_num(const PGresult *res, int col, double dflt, double *out)
-{
-	const char *s;
-	char *end;
-
-	if (PQgetisnull(res, 0, col)) {
-		*out = dflt;
-		return 0;
-	}
-	s = PQgetvalue(res, 0, col);
-	errno = 0;
-	*out = strtod(s, &end);
-	if (end == s || *end != '\0' || errno == ERANGE || !isfinite(*out))
-		return -1;
-	return 0;
-}
-
-int throttle_health_update(struct throttle *t, const PGresult *res,
+int throttle_health_update(struct throttle *t, const struct health_sample *s,
 			   double now, char *err, size_t errlen)
 {
-	static const char *const cols[] = {
-		"lag_bytes", "lag_seconds", "replicas", "replicas_unknown",
-		"wal_lsn", "slot_bytes", "blocked", "autovacuum", "others",
-		"others_idle_s", "sees_all", "in_recovery",
-	};
-	enum { LAG_BYTES, LAG_SECONDS, REPLICAS, REPLICAS_UNKNOWN, WAL_LSN,
-	       SLOT_BYTES, BLOCKED, AUTOVACUUM, OTHERS, OTHERS_IDLE_S,
-	       SEES_ALL, IN_RECOVERY, NCOLS };
 	struct throttle_health h;
-	double v[NCOLS], dt, inst, alpha;
-	int idx[NCOLS], i, warn;
-
-	if (res == NULL) {
-		snprintf(err, errlen, "health query failed");
-		return -1;
-	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		snprintf(err, errlen, "health query: expected one row, got %s",
-			 PQresultStatus(res) == PGRES_TUPLES_OK ?
-			 "another count" : PQresStatus(PQresultStatus(res)));
-		return -1;
-	}
-	for (i = 0; i < NCOLS; i++) {
-		idx[i] = PQfnumber(res, cols[i]);
-		if (idx[i] < 0) {
-			snprintf(err, errlen, "health query: no column %s",
-				 cols[i]);
-			return -1;
-		}
-		if (i == SEES_ALL || i == IN_RECOVERY)
-			continue;
-		if (get_num(res, idx[i], i == WAL_LSN || i == OTHERS_IDLE_S ?
-			    -1.0 : 0.0, &v[i]) < 0) {
-			snprintf(err, errlen, "health query: %s is not a "
-				 "number: '%s'", cols[i],
-				 PQgetvalue(res, 0, idx[i]));
-			return -1;
-		}
-	}
+	double dt, inst, alpha;
+	int warn;
 
 	h = t->health;
 	h.have = true;
-	h.lag_bytes = v[LAG_BYTES] > 0 ? v[LAG_BYTES] : 0.0;
-	h.lag_seconds = v[LAG_SECONDS] > 0 ? v[LAG_SECONDS] : 0.0;
-	h.replicas = (long)v[REPLICAS];
-	h.replicas_unknown = (long)v[REPLICAS_UNKNOWN];
-	h.slot_bytes = v[SLOT_BYTES] > 0 ? v[SLOT_BYTES] : 0.0;
-	h.blocked = (long)v[BLOCKED];
-	h.autovacuum = (long)v[AUTOVACUUM];
-	h.others = (long)v[OTHERS];
-	h.others_idle_s = v[OTHERS_IDLE_S];
-	h.sees_all = PQgetisnull(res, 0, idx[SEES_ALL]) ||
-		     strcmp(PQgetvalue(res, 0, idx[SEES_ALL]), "t") == 0;
-	h.in_recovery = !PQgetisnull(res, 0, idx[IN_RECOVERY]) &&
-			strcmp(PQgetvalue(res, 0, idx[IN_RECOVERY]), "t") == 0;
+	h.lag_bytes = s->lag_bytes;
+	h.lag_seconds = s->lag_seconds;
+	h.replicas = s->replicas;
+	h.replicas_unknown = s->replicas_unknown;
+	h.slot_bytes = s->slot_bytes;
+	h.blocked = s->blocked;
+	h.autovacuum = s->autovacuum;
+	h.others = s->others;
+	h.others_idle_s = s->others_idle_s;
+	h.sees_all = s->sees_all;
+	h.in_recovery = s->in_recovery;
 
 	/* WAL rate from the LSN delta, smoothed over THROTTLE_WAL_TAU so one
 	 * checkpoint's burst of full-page images does not pause alone. */
 	dt = now - t->health.at;
-	if (v[WAL_LSN] < 0) {
+	if (s->wal_lsn < 0) {
 		h.wal_lsn = -1.0;
 		h.wal_rate = -1.0;
 	} else if (t->health.have && t->health.wal_lsn >= 0 && dt > 0 &&
-		   v[WAL_LSN] >= t->health.wal_lsn) {
-		inst = (v[WAL_LSN] - t->health.wal_lsn) / dt;
+		   s->wal_lsn >= t->health.wal_lsn) {
+		inst = (s->wal_lsn - t->health.wal_lsn) / dt;
 		if (t->health.wal_rate < 0) {
 			h.wal_rate = inst;
 		} else {
@@ -822,11 +629,11 @@ int throttle_health_update(struct throttle *t, const PGresult *res,
 			h.wal_rate = t->health.wal_rate +
 				     alpha * (inst - t->health.wal_rate);
 		}
-		h.wal_lsn = v[WAL_LSN];
+		h.wal_lsn = s->wal_lsn;
 	} else {
 		/* First sample, or the position went back (a new server
 		 * behind the same address): start over. */
-		h.wal_lsn = v[WAL_LSN];
+		h.wal_lsn = s->wal_lsn;
 		h.wal_rate = -1.0;
 	}
 	h.at = now;

@@ -14,17 +14,17 @@
 #include <string.h>
 
 #include "log.h"
-#include "pgtext.h"
+#include "pgconn.h"
 
 const char *worker_error(struct worker *w)
 {
-	const char *msg = w->conn ? PQerrorMessage(w->conn) : "";
+	char msg[sizeof w->errbuf];
 
-	if (!msg || !*msg)
-		msg = w->errbuf[0] ? w->errbuf : "unknown error";
-	if (msg != w->errbuf)
-		snprintf(w->errbuf, sizeof w->errbuf, "%s", msg);
-	pgtext_flatten(w->errbuf);
+	/* libpq's message while there is one; after the close, the last. */
+	if (w->conn && pgconn_conn_error(w->conn, msg, sizeof msg)[0] != '\0')
+		memcpy(w->errbuf, msg, sizeof msg);
+	else if (w->errbuf[0] == '\0')
+		snprintf(w->errbuf, sizeof w->errbuf, "unknown error");
 	return w->errbuf;
 }
 
@@ -182,46 +182,14 @@ void worker_init(struct worker *w, struct ev_loop *loop, int id,
 	w->io.data = w;
 }
 
-/* dbname with expand_dbname=1 takes a whole conninfo string or URI. */
-#define CONNECT_PARAMS(dsn) \
-	const char *keys[] = { "dbname", "fallback_application_name", NULL }; \
-	const char *vals[] = { dsn, "nanoid-backfill", NULL }
-
-/*
- * Is every port in the comma-separated list a number libpq takes? libpq
- * checks ports only when it tries a host, so PQpingParams cannot tell.
- */
-static bool ports_ok(const char *dsn)
-{
-	char *parse_err = NULL;
-	PQconninfoOption *opts = dsn ? PQconninfoParse(dsn, &parse_err) : PQconndefaults();
-	bool ok = true;
-
-	PQfreemem(parse_err);
-	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-		if (strcmp(o->keyword, "port") != 0 || !o->val)
-			continue;
-		for (const char *p = o->val; *p && ok; p++)
-			ok = (*p >= '0' && *p <= '9') || *p == ',' || *p == ' ';
-	}
-	PQconninfoFree(opts);
-	return ok;
-}
-
-bool worker_dsn_rejected(const char *dsn)
-{
-	CONNECT_PARAMS(dsn);
-
-	return !ports_ok(dsn) || PQpingParams(keys, vals, 1) == PQPING_NO_ATTEMPT;
-}
-
 int worker_connect(struct worker *w, const char *dsn)
 {
-	CONNECT_PARAMS(dsn);
+	struct pgconn_params p;
 
 	worker_close(w);
 	w->errbuf[0] = '\0';
-	w->conn = PQconnectStartParams(keys, vals, 1);
+	pgconn_params(&p, dsn, NULL);
+	w->conn = PQconnectStartParams(p.keywords, p.values, 1);
 	if (!w->conn) {
 		snprintf(w->errbuf, sizeof w->errbuf, "out of memory");
 		return -1;
@@ -232,7 +200,7 @@ int worker_connect(struct worker *w, const char *dsn)
 		w->conn = NULL;
 		return -1;
 	}
-	PQsetNoticeProcessor(w->conn, pgtext_log_notice, NULL);
+	PQsetNoticeProcessor(w->conn, pgconn_log_notice, NULL);
 	w->state = WORKER_CONNECTING;
 	/* Per the libpq docs: behave as if PQconnectPoll said WRITING. */
 	w->want_write = true;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "pgbin.h"
+#include "pgconn.h"
 #include "pgtext.h"
 
 static void free_all(char **v, int n)
@@ -72,9 +73,9 @@ START_TEST(test_flatten)
 	char s[] = "connection failed: No such file\n\tIs the server running?\n";
 	char t[] = "  lead\r\nand  trail  ";
 
-	pgtext_flatten(s);
+	pgconn_flatten(s);
 	ck_assert_str_eq(s, "connection failed: No such file Is the server running?");
-	pgtext_flatten(t);
+	pgconn_flatten(t);
 	ck_assert_str_eq(t, "lead and trail");
 }
 END_TEST
@@ -85,7 +86,7 @@ START_TEST(test_printf)
 
 	ck_assert_str_eq(s, "SELECT \"a\" FROM \"t\"");
 	free(s);
-	ck_assert_str_eq(pgtext_sqlstate(NULL), "");
+	ck_assert_str_eq(pgconn_sqlstate(NULL), "");
 }
 END_TEST
 

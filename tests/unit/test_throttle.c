@@ -6,10 +6,15 @@
  * rate from LSN deltas, time accounting; and the throttling config keys.
  */
 #include "config.h"
+#include "health.h"
+#include "hours.h"
 #include "log.h"
 #include "throttle.h"
+#include "throttle_env.h"
 
 #include <check.h>
+#include <errno.h>
+#include <libpq-fe.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,6 +74,16 @@ static void utc(void)
 	tzset();
 }
 
+/* throttle_wait as the engine calls it: with the host's view at wall. */
+static double wait_at(struct throttle *t, struct throttle_lane *lane,
+		      double now, time_t wall, long rows, const char **why)
+{
+	struct throttle_env env;
+
+	throttle_env_read(&env, t, now, wall);
+	return throttle_wait(t, lane, now, &env, rows, why);
+}
+
 /* ---- max-rate ---------------------------------------------------------- */
 
 /* Model of one batch's duration: a round trip plus a per-row cost. */
@@ -94,7 +109,7 @@ static double simulate_one(double rate, long batch, double seconds,
 	if (batch > throttle_max_batch(&t, 0.0))
 		batch = throttle_max_batch(&t, 0.0);
 	while (now < seconds) {
-		w = throttle_wait(&t, NULL, now, WALL, batch, NULL);
+		w = wait_at(&t, NULL, now, WALL, batch, NULL);
 		ck_assert(w >= 0);
 		if (w > 0) {
 			now += w + late;
@@ -180,7 +195,7 @@ START_TEST(test_rate_four_workers)
 			busy[k] = false;
 			continue;
 		}
-		w = throttle_wait(&t, &lanes[k], now, WALL, batch, NULL);
+		w = wait_at(&t, &lanes[k], now, WALL, batch, NULL);
 		ck_assert(w >= 0);
 		if (w > 0) {
 			at[k] = now + w;
@@ -204,10 +219,10 @@ START_TEST(test_rate_burst)
 	int grants = 0;
 
 	make_throttle(&t, 0.0, "max-rate", "1000", (char *)NULL);
-	ck_assert(throttle_wait(&t, NULL, 0, WALL, 100, NULL) == 0);
+	ck_assert(wait_at(&t, NULL, 0, WALL, 100, NULL) == 0);
 	throttle_after_batch(&t, NULL, 0.001, 100, 0.001);
 	for (now = 3600; now < 3600.1; now += 0.001) {
-		if (throttle_wait(&t, NULL, now, WALL, 100, NULL) == 0) {
+		if (wait_at(&t, NULL, now, WALL, 100, NULL) == 0) {
 			grants++;
 			throttle_after_batch(&t, NULL, now, 100, 0);
 		}
@@ -227,21 +242,21 @@ START_TEST(test_rate_refund)
 	double w;
 
 	make_throttle(&t, 0.0, "max-rate", "1000", (char *)NULL);
-	ck_assert(throttle_wait(&t, NULL, 0, WALL, 250, &why) == 0);
+	ck_assert(wait_at(&t, NULL, 0, WALL, 250, &why) == 0);
 	ck_assert_ptr_null(why);
 	throttle_after_batch(&t, NULL, 0.01, 250, 0.01);
-	w = throttle_wait(&t, NULL, 0.01, WALL, 250, &why);
+	w = wait_at(&t, NULL, 0.01, WALL, 250, &why);
 	ck_assert_double_eq_tol(w, 0.25 - 0.01, 1e-9);
 	ck_assert_str_eq(why, "max-rate 1000 rows/s");
 
 	/* A batch that filled 10 of 250: only 10 are paid for. */
-	ck_assert(throttle_wait(&t, NULL, 1.0, WALL, 250, NULL) == 0);
+	ck_assert(wait_at(&t, NULL, 1.0, WALL, 250, NULL) == 0);
 	throttle_after_batch(&t, NULL, 1.0, 10, 0);
-	w = throttle_wait(&t, NULL, 1.0, WALL, 250, NULL);
+	w = wait_at(&t, NULL, 1.0, WALL, 250, NULL);
 	ck_assert_double_le(w, 0.0 + 1e-9 + 0.0);
 	/* A failed batch: nothing paid. */
 	throttle_after_batch(&t, NULL, 1.0, 0, 0);
-	ck_assert(throttle_wait(&t, NULL, 1.0, WALL, 250, NULL) == 0);
+	ck_assert(wait_at(&t, NULL, 1.0, WALL, 250, NULL) == 0);
 }
 END_TEST
 
@@ -268,15 +283,15 @@ START_TEST(test_sleep)
 	const char *why;
 
 	make_throttle(&t, 0.0, "sleep", "100", (char *)NULL);
-	ck_assert(throttle_wait(&t, NULL, 0, WALL, 1000, &why) == 0);
+	ck_assert(wait_at(&t, NULL, 0, WALL, 1000, &why) == 0);
 	throttle_after_batch(&t, NULL, 0.05, 1000, 0.05);
-	ck_assert_double_eq_tol(throttle_wait(&t, NULL, 0.05, WALL, 1000, &why),
+	ck_assert_double_eq_tol(wait_at(&t, NULL, 0.05, WALL, 1000, &why),
 				0.1, 1e-9);
 	ck_assert_str_eq(why, "sleep 100 ms");
 	ck_assert_str_eq(throttle_reason(&t, 0.06), "sleep 100 ms");
-	ck_assert_double_eq_tol(throttle_wait(&t, NULL, 0.1, WALL, 1000, NULL),
+	ck_assert_double_eq_tol(wait_at(&t, NULL, 0.1, WALL, 1000, NULL),
 				0.05, 1e-9);
-	ck_assert(throttle_wait(&t, NULL, 0.15, WALL, 1000, &why) == 0);
+	ck_assert(wait_at(&t, NULL, 0.15, WALL, 1000, &why) == 0);
 	/* The reason fades a second after the last pacing wait. */
 	ck_assert_ptr_null(throttle_reason(&t, 5.0));
 }
@@ -288,20 +303,20 @@ START_TEST(test_nice_ratio)
 	const char *why;
 
 	make_throttle(&t, 0.0, "nice-ratio", "0.5", (char *)NULL);
-	ck_assert(throttle_wait(&t, NULL, 0, WALL, 1000, NULL) == 0);
+	ck_assert(wait_at(&t, NULL, 0, WALL, 1000, NULL) == 0);
 	throttle_after_batch(&t, NULL, 0.2, 1000, 0.2);
-	ck_assert_double_eq_tol(throttle_wait(&t, NULL, 0.2, WALL, 1000, &why),
+	ck_assert_double_eq_tol(wait_at(&t, NULL, 0.2, WALL, 1000, &why),
 				0.1, 1e-9);
 	ck_assert_str_eq(why, "nice-ratio 0.5");
 
 	/* With both, the longer pause wins. */
 	make_throttle(&t, 0.0, "nice-ratio", "2", "sleep", "50", (char *)NULL);
 	throttle_after_batch(&t, NULL, 1.0, 1000, 0.01);      /* 20 ms nice */
-	ck_assert_double_eq_tol(throttle_wait(&t, NULL, 1.0, WALL, 1, &why),
+	ck_assert_double_eq_tol(wait_at(&t, NULL, 1.0, WALL, 1, &why),
 				0.05, 1e-9);
 	ck_assert_str_eq(why, "sleep 50 ms");
 	throttle_after_batch(&t, NULL, 2.0, 1000, 0.1);       /* 200 ms nice */
-	ck_assert_double_eq_tol(throttle_wait(&t, NULL, 2.0, WALL, 1, &why),
+	ck_assert_double_eq_tol(wait_at(&t, NULL, 2.0, WALL, 1, &why),
 				0.2, 1e-9);
 	ck_assert_str_eq(why, "nice-ratio 2");
 }
@@ -316,10 +331,10 @@ START_TEST(test_sleep_per_lane)
 	make_throttle(&t, 0.0, "sleep", "500", (char *)NULL);
 	throttle_lane_init(&a);
 	throttle_lane_init(&b);
-	ck_assert(throttle_wait(&t, &a, 0, WALL, 10, NULL) == 0);
+	ck_assert(wait_at(&t, &a, 0, WALL, 10, NULL) == 0);
 	throttle_after_batch(&t, &a, 0.1, 10, 0.1);
-	ck_assert(throttle_wait(&t, &a, 0.1, WALL, 10, NULL) > 0.4);
-	ck_assert(throttle_wait(&t, &b, 0.1, WALL, 10, NULL) == 0);
+	ck_assert(wait_at(&t, &a, 0.1, WALL, 10, NULL) > 0.4);
+	ck_assert(wait_at(&t, &b, 0.1, WALL, 10, NULL) == 0);
 }
 END_TEST
 
@@ -337,24 +352,24 @@ START_TEST(test_hours_parse)
 	int s, e;
 	size_t i;
 
-	ck_assert_int_eq(throttle_parse_hours("22:00-06:00", &s, &e, err,
+	ck_assert_int_eq(hours_parse("22:00-06:00", &s, &e, err,
 					      sizeof(err)), 0);
 	ck_assert_int_eq(s, 22 * 60);
 	ck_assert_int_eq(e, 6 * 60);
-	ck_assert_int_eq(throttle_parse_hours("00:00-23:59", &s, &e, err,
+	ck_assert_int_eq(hours_parse("00:00-23:59", &s, &e, err,
 					      sizeof(err)), 0);
 	ck_assert_int_eq(e, 23 * 60 + 59);
-	ck_assert_int_eq(throttle_parse_hours(NULL, &s, &e, err, sizeof(err)), 0);
+	ck_assert_int_eq(hours_parse(NULL, &s, &e, err, sizeof(err)), 0);
 	ck_assert_int_eq(s, -1);
-	ck_assert_int_eq(throttle_parse_hours("", &s, &e, err, sizeof(err)), 0);
+	ck_assert_int_eq(hours_parse("", &s, &e, err, sizeof(err)), 0);
 	ck_assert_int_eq(e, -1);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_msg(throttle_parse_hours(bad[i], &s, &e, err,
+		ck_assert_msg(hours_parse(bad[i], &s, &e, err,
 						   sizeof(err)) == -1,
 			      "'%s' accepted", bad[i]);
 		ck_assert_ptr_nonnull(strstr(err, bad[i]));
 	}
-	throttle_parse_hours("22:00-22:00", &s, &e, err, sizeof(err));
+	hours_parse("22:00-22:00", &s, &e, err, sizeof(err));
 	ck_assert_ptr_nonnull(strstr(err, "same time"));
 }
 END_TEST
@@ -362,22 +377,22 @@ END_TEST
 START_TEST(test_hours_window)
 {
 	/* Same day: 08:00-17:00. */
-	ck_assert_double_eq(throttle_window_wait(480, 1020, 480, 0), 0);
-	ck_assert_double_eq(throttle_window_wait(480, 1020, 1019, 59), 0);
-	ck_assert_double_eq(throttle_window_wait(480, 1020, 1020, 0),
+	ck_assert_double_eq(hours_wait(480, 1020, 480, 0), 0);
+	ck_assert_double_eq(hours_wait(480, 1020, 1019, 59), 0);
+	ck_assert_double_eq(hours_wait(480, 1020, 1020, 0),
 			    (1440 - 1020 + 480) * 60.0);
-	ck_assert_double_eq(throttle_window_wait(480, 1020, 479, 30), 30);
-	ck_assert_double_eq(throttle_window_wait(480, 1020, 0, 0), 480 * 60.0);
+	ck_assert_double_eq(hours_wait(480, 1020, 479, 30), 30);
+	ck_assert_double_eq(hours_wait(480, 1020, 0, 0), 480 * 60.0);
 	/* Past midnight: 22:00-06:00. */
-	ck_assert_double_eq(throttle_window_wait(1320, 360, 1320, 0), 0);
-	ck_assert_double_eq(throttle_window_wait(1320, 360, 1439, 59), 0);
-	ck_assert_double_eq(throttle_window_wait(1320, 360, 0, 0), 0);
-	ck_assert_double_eq(throttle_window_wait(1320, 360, 359, 59), 0);
-	ck_assert_double_eq(throttle_window_wait(1320, 360, 360, 0),
+	ck_assert_double_eq(hours_wait(1320, 360, 1320, 0), 0);
+	ck_assert_double_eq(hours_wait(1320, 360, 1439, 59), 0);
+	ck_assert_double_eq(hours_wait(1320, 360, 0, 0), 0);
+	ck_assert_double_eq(hours_wait(1320, 360, 359, 59), 0);
+	ck_assert_double_eq(hours_wait(1320, 360, 360, 0),
 			    (1320 - 360) * 60.0);
-	ck_assert_double_eq(throttle_window_wait(1320, 360, 1319, 0), 60);
+	ck_assert_double_eq(hours_wait(1320, 360, 1319, 0), 60);
 	/* No window. */
-	ck_assert_double_eq(throttle_window_wait(-1, -1, 700, 0), 0);
+	ck_assert_double_eq(hours_wait(-1, -1, 700, 0), 0);
 }
 END_TEST
 
@@ -389,10 +404,10 @@ START_TEST(test_hours_throttle)
 
 	utc();          /* WALL is 22:13:20 */
 	make_throttle(&t, 0.0, "active-hours", "22:00-06:00", (char *)NULL);
-	ck_assert(throttle_wait(&t, NULL, 0, WALL, 1, &why) == 0);
+	ck_assert(wait_at(&t, NULL, 0, WALL, 1, &why) == 0);
 
 	make_throttle(&t, 0.0, "active-hours", "08:00-17:00", (char *)NULL);
-	w = throttle_wait(&t, NULL, 0, WALL, 1, &why);
+	w = wait_at(&t, NULL, 0, WALL, 1, &why);
 	ck_assert_double_eq(w, THROTTLE_POLL);
 	ck_assert_str_eq(why, "outside active hours 08:00-17:00");
 	ck_assert(throttle_paused(&t));
@@ -400,12 +415,53 @@ START_TEST(test_hours_throttle)
 
 	/* Opens in 40 s (22:14:00): still polled every second. */
 	make_throttle(&t, 0.0, "active-hours", "22:14-22:15", (char *)NULL);
-	ck_assert_double_eq(throttle_wait(&t, NULL, 0, WALL, 1, NULL),
+	ck_assert_double_eq(wait_at(&t, NULL, 0, WALL, 1, NULL),
 			    THROTTLE_POLL);
-	ck_assert(throttle_wait(&t, NULL, 40, WALL + 40, 1, NULL) == 0);
+	ck_assert(wait_at(&t, NULL, 40, WALL + 40, 1, NULL) == 0);
 	ck_assert(!throttle_paused(&t));
 	/* And closes at 22:15. */
-	ck_assert(throttle_wait(&t, NULL, 100, WALL + 100, 1, NULL) > 0);
+	ck_assert(wait_at(&t, NULL, 100, WALL + 100, 1, NULL) > 0);
+}
+END_TEST
+
+/* The throttle on what the host says alone: no file, no time zone read. */
+START_TEST(test_env_fabricated)
+{
+	struct throttle t;
+	struct throttle_env env = { .minute_of_day = 22 * 60 + 13, .second = 20 };
+	const char *why;
+
+	make_throttle(&t, 0.0, "active-hours", "08:00-17:00", "pause-file",
+		      "/nonexistent/nb-pause", (char *)NULL);
+	ck_assert_double_eq(throttle_wait(&t, NULL, 0, &env, 1, &why),
+			    THROTTLE_POLL);
+	ck_assert_str_eq(why, "outside active hours 08:00-17:00");
+	env.minute_of_day = 9 * 60;
+	ck_assert(throttle_wait(&t, NULL, 1, &env, 1, NULL) == 0);
+
+	/* The file is due a look; one that found it pauses, naming it. */
+	ck_assert_str_eq(throttle_pause_file_due(&t, 2), "/nonexistent/nb-pause");
+	env.file_looked = true;
+	env.file_present = true;
+	ck_assert_double_eq(throttle_wait(&t, NULL, 2, &env, 1, &why),
+			    THROTTLE_POLL);
+	ck_assert_str_eq(why, "pause file /nonexistent/nb-pause");
+	/* Not due again within a quarter of a second; a call without a
+	 * look keeps the last one. */
+	ck_assert_ptr_null(throttle_pause_file_due(&t, 2.1));
+	env.file_looked = false;
+	env.file_present = false;
+	ck_assert(throttle_wait(&t, NULL, 2.1, &env, 1, NULL) > 0);
+	/* A look that could not tell pauses too. */
+	env.file_looked = true;
+	env.file_errno = EACCES;
+	ck_assert(throttle_wait(&t, NULL, 3, &env, 1, &why) > 0);
+	ck_assert_ptr_nonnull(strstr(why, "cannot check"));
+	env.file_errno = 0;
+	ck_assert(throttle_wait(&t, NULL, 4, &env, 1, NULL) == 0);
+	/* A local time that could not be had does not hold. */
+	env.minute_of_day = -1;
+	ck_assert(throttle_wait(&t, NULL, 5, &env, 1, NULL) == 0);
 }
 END_TEST
 
@@ -424,14 +480,14 @@ START_TEST(test_max_runtime)
 		      (char *)NULL);
 	ck_assert(!throttle_runtime_over(&t, 101.9));
 	ck_assert_double_eq_tol(throttle_runtime_left(&t, 101), 1.0, 1e-9);
-	ck_assert(throttle_wait(&t, NULL, 100, WALL, 1, NULL) == 0);
+	ck_assert(wait_at(&t, NULL, 100, WALL, 1, NULL) == 0);
 	throttle_after_batch(&t, NULL, 101, 1, 0.01);
 	/* A 5 s sleep is cut at the end of the run... */
-	ck_assert_double_eq_tol(throttle_wait(&t, NULL, 101, WALL, 1, NULL),
+	ck_assert_double_eq_tol(wait_at(&t, NULL, 101, WALL, 1, NULL),
 				1.0, 1e-9);
 	/* ...where the answer is: stop. */
 	ck_assert(throttle_runtime_over(&t, 102));
-	ck_assert(throttle_wait(&t, NULL, 102, WALL, 1, &why) == THROTTLE_STOP);
+	ck_assert(wait_at(&t, NULL, 102, WALL, 1, &why) == THROTTLE_STOP);
 	ck_assert_str_eq(why, "max-runtime reached");
 	ck_assert_double_eq(throttle_runtime_left(&t, 500), 0);
 
@@ -453,7 +509,7 @@ START_TEST(test_pause_file)
 	ck_assert_int_ge(fd, 0);
 	close(fd);
 	make_throttle(&t, 0.0, "pause-file", path, (char *)NULL);
-	ck_assert_double_eq(throttle_wait(&t, NULL, 0, WALL, 1, &why),
+	ck_assert_double_eq(wait_at(&t, NULL, 0, WALL, 1, &why),
 			    THROTTLE_POLL);
 	snprintf(want, sizeof(want), "pause file %s", path);
 	ck_assert_str_eq(why, want);
@@ -464,8 +520,8 @@ START_TEST(test_pause_file)
 
 	unlink(path);
 	/* The last stat() is reused for a quarter of a second. */
-	ck_assert(throttle_wait(&t, NULL, 0.1, WALL, 1, NULL) > 0);
-	ck_assert(throttle_wait(&t, NULL, 3.0, WALL, 1, &why) == 0);
+	ck_assert(wait_at(&t, NULL, 0.1, WALL, 1, NULL) > 0);
+	ck_assert(wait_at(&t, NULL, 3.0, WALL, 1, &why) == 0);
 	ck_assert_ptr_null(why);
 	ck_assert_int_eq(throttle_take_change(&t, 3.0, buf, sizeof(buf)), -1);
 	ck_assert_str_eq(buf, "resumed after 3.0 s (pause-file)");
@@ -474,11 +530,11 @@ START_TEST(test_pause_file)
 
 	/* Absent from the start. */
 	make_throttle(&t, 0.0, "pause-file", path, (char *)NULL);
-	ck_assert(throttle_wait(&t, NULL, 0, WALL, 1, NULL) == 0);
+	ck_assert(wait_at(&t, NULL, 0, WALL, 1, NULL) == 0);
 	/* A path that cannot be checked pauses (the safe side). */
 	make_throttle(&t, 0.0, "pause-file", "/proc/self/fd/0/x/y",
 		      (char *)NULL);
-	if (throttle_wait(&t, NULL, 0, WALL, 1, &why) > 0)
+	if (wait_at(&t, NULL, 0, WALL, 1, &why) > 0)
 		ck_assert_ptr_nonnull(strstr(why, "cannot check"));
 }
 END_TEST
@@ -492,16 +548,16 @@ START_TEST(test_manual_pause)
 	make_throttle(&t, 0.0, (char *)NULL);
 	throttle_set_paused(&t, true, "SIGUSR1");
 	ck_assert(throttle_paused(&t));
-	ck_assert_double_eq(throttle_wait(&t, NULL, 0, WALL, 1, &why),
+	ck_assert_double_eq(wait_at(&t, NULL, 0, WALL, 1, &why),
 			    THROTTLE_POLL);
 	ck_assert_str_eq(why, "paused by SIGUSR1");
 	ck_assert_str_eq(throttle_reason(&t, 0), "paused by SIGUSR1");
 	ck_assert_int_eq(throttle_take_change(&t, 0, buf, sizeof(buf)), 1);
 	ck_assert_str_eq(buf, "throttled: paused by SIGUSR1");
-	ck_assert(throttle_wait(&t, NULL, 1, WALL, 1, NULL) > 0);
+	ck_assert(wait_at(&t, NULL, 1, WALL, 1, NULL) > 0);
 	throttle_set_paused(&t, false, NULL);
 	ck_assert(!throttle_paused(&t));
-	ck_assert(throttle_wait(&t, NULL, 1.5, WALL, 1, NULL) == 0);
+	ck_assert(wait_at(&t, NULL, 1.5, WALL, 1, NULL) == 0);
 	ck_assert_int_eq(throttle_take_change(&t, 1.5, buf, sizeof(buf)), -1);
 	ck_assert_str_eq(buf, "resumed after 1.5 s (paused)");
 	ck_assert_double_eq_tol(throttle_seconds(&t, THROTTLE_PAUSED), 1.5,
@@ -521,13 +577,13 @@ START_TEST(test_seconds_union)
 	throttle_lane_init(&a);
 	throttle_lane_init(&b);
 	throttle_set_paused(&t, true, "test");
-	ck_assert(throttle_wait(&t, &a, 0.0, WALL, 1, NULL) > 0);
-	ck_assert(throttle_wait(&t, &b, 0.5, WALL, 1, NULL) > 0);
-	ck_assert(throttle_wait(&t, &a, 1.0, WALL, 1, NULL) > 0);
-	ck_assert(throttle_wait(&t, &b, 1.5, WALL, 1, NULL) > 0);
+	ck_assert(wait_at(&t, &a, 0.0, WALL, 1, NULL) > 0);
+	ck_assert(wait_at(&t, &b, 0.5, WALL, 1, NULL) > 0);
+	ck_assert(wait_at(&t, &a, 1.0, WALL, 1, NULL) > 0);
+	ck_assert(wait_at(&t, &b, 1.5, WALL, 1, NULL) > 0);
 	throttle_set_paused(&t, false, NULL);
-	ck_assert(throttle_wait(&t, &a, 2.0, WALL, 1, NULL) == 0);
-	ck_assert(throttle_wait(&t, &b, 2.0, WALL, 1, NULL) == 0);
+	ck_assert(wait_at(&t, &a, 2.0, WALL, 1, NULL) == 0);
+	ck_assert(wait_at(&t, &b, 2.0, WALL, 1, NULL) == 0);
 	ck_assert_double_eq_tol(throttle_seconds(&t, THROTTLE_PAUSED), 2.0,
 				1e-9);
 	ck_assert_double_eq(throttle_seconds(&t, THROTTLE_MAX_RATE), 0);
@@ -593,12 +649,17 @@ static PGresult *health_result(const char *const v[H_N], int ncols)
 	return r;
 }
 
+/* A health query's answer v at now, as the engine takes it: the sample
+ * to the throttle, or -1 from the parse (nothing to the throttle). */
 static int feed(struct throttle *t, const char *const v[H_N], double now,
 		char *err)
 {
 	PGresult *r = health_result(v, H_N);
-	int rc = throttle_health_update(t, r, now, err, 256);
+	struct health_sample s;
+	int rc = health_from_result(&s, r, err, 256);
 
+	if (rc == 0)
+		rc = throttle_health_update(t, &s, now, err, 256);
 	PQclear(r);
 	return rc;
 }
@@ -607,7 +668,7 @@ static int feed(struct throttle *t, const char *const v[H_N], double now,
 static const char *paused_by(struct throttle *t, double now)
 {
 	const char *why;
-	double w = throttle_wait(t, NULL, now, WALL, 1, &why);
+	double w = wait_at(t, NULL, now, WALL, 1, &why);
 
 	if (w == 0)
 		return NULL;
@@ -847,9 +908,9 @@ START_TEST(test_health_busy)
 	ck_assert(!throttle_busy(&t, 0.5));
 	ck_assert_double_eq(throttle_rate(&t, 0.5), 0);
 	ck_assert_int_eq(throttle_max_batch(&t, 0.5), LONG_MAX);
-	ck_assert(throttle_wait(&t, NULL, 0.5, WALL, 100000, NULL) == 0);
+	ck_assert(wait_at(&t, NULL, 0.5, WALL, 100000, NULL) == 0);
 	throttle_after_batch(&t, NULL, 0.6, 100000, 0.1);
-	ck_assert(throttle_wait(&t, NULL, 0.6, WALL, 100000, NULL) == 0);
+	ck_assert(wait_at(&t, NULL, 0.6, WALL, 100000, NULL) == 0);
 	throttle_after_batch(&t, NULL, 0.7, 100000, 0.1);
 
 	/* Others work: 1000 rows/s from now on, and the reason says why. */
@@ -859,7 +920,7 @@ START_TEST(test_health_busy)
 	for (now = 1.0; now < 21.0;) {
 		if (now - t.health.at >= 1.0)
 			ck_assert_int_eq(feed(&t, v, now, err), 0);
-		w = throttle_wait(&t, NULL, now, WALL, throttle_max_batch(&t, now), &why);
+		w = wait_at(&t, NULL, now, WALL, throttle_max_batch(&t, now), &why);
 		if (w > 0) {
 			ck_assert_str_eq(why, "busy-max-rate 1000 rows/s (other "
 					 "sessions active)");
@@ -885,7 +946,7 @@ START_TEST(test_health_busy)
 	ck_assert(throttle_busy(&t, seen + 29.9));
 	ck_assert(!throttle_busy(&t, seen + 30.1));
 	ck_assert_int_eq(throttle_max_batch(&t, seen + 30.1), LONG_MAX);
-	ck_assert(throttle_wait(&t, NULL, seen + 30.1, WALL, 100000, NULL) == 0);
+	ck_assert(wait_at(&t, NULL, seen + 30.1, WALL, 100000, NULL) == 0);
 
 	/* Idle now, but worked 5 s ago: busy for busy-hold after that. */
 	now = seen + 100;
@@ -903,8 +964,8 @@ START_TEST(test_health_busy)
 	make_throttle(&t, 0.0, "busy-max-rate", "1000", "max-rate", "500",
 		      (char *)NULL);
 	ck_assert_double_eq(throttle_rate(&t, 0.0), 500);
-	ck_assert(throttle_wait(&t, NULL, 0.0, WALL, 125, NULL) == 0);
-	ck_assert(throttle_wait(&t, NULL, 0.0, WALL, 125, &why) > 0);
+	ck_assert(wait_at(&t, NULL, 0.0, WALL, 125, NULL) == 0);
+	ck_assert(wait_at(&t, NULL, 0.0, WALL, 125, &why) > 0);
 	ck_assert_str_eq(why, "max-rate 500 rows/s");
 	make_throttle(&t, 0.0, "busy-max-rate", "1000", "max-rate", "5000",
 		      (char *)NULL);
@@ -926,6 +987,7 @@ END_TEST
 START_TEST(test_health_stale)
 {
 	struct throttle t;
+	struct health_sample s;
 	const char *v[H_N];
 	char err[256];
 
@@ -936,7 +998,8 @@ START_TEST(test_health_stale)
 	quiet(v);
 	ck_assert_int_eq(feed(&t, v, 100, err), 0);
 	ck_assert_ptr_null(paused_by(&t, 109));
-	ck_assert_int_eq(throttle_health_update(&t, NULL, 109, err, 256), -1);
+	/* A failed query at 109: no sample. */
+	ck_assert_int_eq(health_from_result(&s, NULL, err, 256), -1);
 	ck_assert_str_eq(paused_by(&t, 111),
 			 "health unknown: no health sample for 11 s");
 	ck_assert_int_eq(feed(&t, v, 112, err), 0);
@@ -947,18 +1010,18 @@ END_TEST
 START_TEST(test_health_bad_results)
 {
 	struct throttle t;
+	struct health_sample s;
 	const char *v[H_N];
 	char err[256];
 	PGresult *r;
 
 	make_throttle(&t, 0.0, (char *)NULL);
 	quiet(v);
-	ck_assert_int_eq(throttle_health_update(&t, NULL, 0, err, sizeof(err)),
-			 -1);
+	ck_assert_int_eq(health_from_result(&s, NULL, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "health query failed");
 
 	r = health_result(v, H_N - 1);
-	ck_assert_int_eq(throttle_health_update(&t, r, 0, err, sizeof(err)), -1);
+	ck_assert_int_eq(health_from_result(&s, r, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "health query: no column in_recovery");
 	PQclear(r);
 
@@ -968,7 +1031,7 @@ START_TEST(test_health_bad_results)
 	ck_assert(!t.health.have);
 
 	r = PQmakeEmptyPGresult(NULL, PGRES_COMMAND_OK);
-	ck_assert_int_eq(throttle_health_update(&t, r, 0, err, sizeof(err)), -1);
+	ck_assert_int_eq(health_from_result(&s, r, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "expected one row"));
 	PQclear(r);
 }
@@ -1008,33 +1071,33 @@ END_TEST
 
 START_TEST(test_health_params)
 {
-	struct throttle_health_params p;
-	int pids[THROTTLE_MAX_PIDS + 1], i;
+	struct health_params p;
+	int pids[HEALTH_MAX_PIDS + 1], i;
 
 	pids[0] = 1;
 	pids[1] = 22;
 	pids[2] = 4194304;
-	ck_assert_int_eq(throttle_health_params(&p, pids, 3, "public", "t"), 0);
+	ck_assert_int_eq(health_params(&p, pids, 3, "public", "t"), 0);
 	ck_assert_str_eq(p.values[0], "{1,22,4194304}");
 	ck_assert_str_eq(p.values[1], "public");
 	ck_assert_str_eq(p.values[2], "t");
-	ck_assert_int_eq(throttle_health_params(&p, pids, 0, "s", "t"), 0);
+	ck_assert_int_eq(health_params(&p, pids, 0, "s", "t"), 0);
 	ck_assert_str_eq(p.values[0], "{}");
-	for (i = 0; i <= THROTTLE_MAX_PIDS; i++)
+	for (i = 0; i <= HEALTH_MAX_PIDS; i++)
 		pids[i] = 2147483647;
-	ck_assert_int_eq(throttle_health_params(&p, pids, THROTTLE_MAX_PIDS,
+	ck_assert_int_eq(health_params(&p, pids, HEALTH_MAX_PIDS,
 						"s", "t"), 0);
-	ck_assert_uint_eq(strlen(p.pids), THROTTLE_MAX_PIDS * 11 + 1);
-	ck_assert_int_eq(throttle_health_params(&p, pids,
-						THROTTLE_MAX_PIDS + 1, "s",
+	ck_assert_uint_eq(strlen(p.pids), HEALTH_MAX_PIDS * 11 + 1);
+	ck_assert_int_eq(health_params(&p, pids,
+						HEALTH_MAX_PIDS + 1, "s",
 						"t"), -1);
-	ck_assert_int_eq(throttle_health_params(&p, pids, -1, "s", "t"), -1);
+	ck_assert_int_eq(health_params(&p, pids, -1, "s", "t"), -1);
 	/* The query names what the parser reads, and casts its parameters. */
 	for (i = 0; i < H_N; i++)
-		ck_assert_msg(strstr(throttle_health_sql(), health_cols[i]) != NULL,
+		ck_assert_msg(strstr(health_sql(), health_cols[i]) != NULL,
 			      "%s", health_cols[i]);
-	ck_assert_ptr_nonnull(strstr(throttle_health_sql(), "$1::int4[]"));
-	ck_assert_ptr_nonnull(strstr(throttle_health_sql(), "$3::text"));
+	ck_assert_ptr_nonnull(strstr(health_sql(), "$1::int4[]"));
+	ck_assert_ptr_nonnull(strstr(health_sql(), "$3::text"));
 }
 END_TEST
 
@@ -1055,7 +1118,7 @@ START_TEST(test_priority)
 	ck_assert_str_eq(paused_by(&t, 0), "blocking 1 session");
 	v[H_BLOCKED] = "0";
 	ck_assert_int_eq(feed(&t, v, 0.5, err), 0);
-	ck_assert(throttle_wait(&t, NULL, 0.5, WALL, 5, NULL) == 0);
+	ck_assert(wait_at(&t, NULL, 0.5, WALL, 5, NULL) == 0);
 	ck_assert_str_eq(paused_by(&t, 0.5), "max-rate 10 rows/s");
 }
 END_TEST
@@ -1069,7 +1132,7 @@ START_TEST(test_reconfigure)
 
 	make_throttle(&t, 10.0, "max-rate", "100", "max-runtime", "60",
 		      (char *)NULL);
-	ck_assert(throttle_wait(&t, NULL, 10, WALL, 25, NULL) == 0);
+	ck_assert(wait_at(&t, NULL, 10, WALL, 25, NULL) == 0);
 	throttle_set_paused(&t, true, "SIGUSR1");
 	make_config(&c, "max-rate", "50", "max-runtime", "30", (char *)NULL);
 	ck_assert_int_eq(throttle_reconfigure(&t, &c, err, sizeof(err)), 0);
@@ -1077,7 +1140,7 @@ START_TEST(test_reconfigure)
 	ck_assert(throttle_paused(&t));
 	ck_assert(throttle_runtime_over(&t, 40));
 	throttle_set_paused(&t, false, NULL);
-	ck_assert(throttle_wait(&t, NULL, 10.1, WALL, 25, NULL) > 0);
+	ck_assert(wait_at(&t, NULL, 10.1, WALL, 25, NULL) > 0);
 
 	/* A bad value (which validation refuses first) changes nothing. */
 	make_config(&c, "max-rate", "7", (char *)NULL);
@@ -1326,6 +1389,7 @@ static Suite *throttle_suite(void)
 	tcase_add_test(pause, test_hours_parse);
 	tcase_add_test(pause, test_hours_window);
 	tcase_add_test(pause, test_hours_throttle);
+	tcase_add_test(pause, test_env_fabricated);
 	tcase_add_test(pause, test_max_runtime);
 	tcase_add_test(pause, test_pause_file);
 	tcase_add_test(pause, test_manual_pause);
