@@ -10,23 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "db.h"
 #include "exit_codes.h"
 #include "log.h"
 #include "pgtext.h"
 #include "plan.h"
+#include "rollout.h"
 #include "target.h"
 
 struct fin {
 	const struct config *cfg;
 	PGconn *conn;
-	/* the target, resolved */
-	char relid[16];             /* pg_class oid, as text */
-	char nspid[16];             /* pg_namespace oid, as text */
-	char *nspname, *relname;
-	char attnum[8];
-	char kind;                  /* relkind: 'r' or 'p' */
-	bool has_column, notnull;
+	struct catalog_table t;     /* the target, resolved */
 	/* kind 'p': the partitions (read before the unique steps) */
 	struct plan_tree tree;
 	bool per_partition;         /* unique within each partition only */
@@ -41,8 +37,7 @@ struct fin {
 static void fin_free(struct fin *f)
 {
 	plan_tree_free(&f->tree);
-	free(f->nspname);
-	free(f->relname);
+	catalog_table_free(&f->t);
 	free(f->qt);
 	free(f->qc);
 	free(f->qidx);
@@ -79,78 +74,41 @@ static int fin_open(struct fin *f, const struct config *cfg)
 	return 0;
 }
 
-static const char *val(const PGresult *res, int row, int col)
-{
-	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
-}
-
 /*
- * Finds the table as the backfill does (quote_ident keeps the names
- * exactly as given; to_regclass answers NULL rather than raising) and the
- * column in it. Returns 0, or an exit code after one error line.
- * need_column: a missing column is an error (78).
+ * Finds the table as the backfill does, and the column in it. Returns 0,
+ * or an exit code after one error line. need_column: a missing column is
+ * an error (78).
  */
 static int fin_resolve(struct fin *f, bool need_column)
 {
-	static const char sql[] =
-		"SELECT c.oid, c.relnamespace, n.nspname, c.relname, c.relkind,"
-		"       a.attnum, a.attnotnull"
-		"  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-		"  LEFT JOIN pg_attribute a ON a.attrelid = c.oid"
-		"       AND a.attname = $3::text AND a.attnum > 0 AND NOT a.attisdropped"
-		" WHERE c.oid = " TARGET_REGCLASS_SQL;
 	const struct config *cfg = f->cfg;
-	const char *v[3] = { cfg->schema, cfg->table, cfg->column };
+	const char *v[CATALOG_TABLE_NPARAMS];
 	char err[1024], idx[PLAN_MAX_IDENT + 1];
-	PGresult *res = db_exec(f->conn, sql, 3, v, true);
+	PGresult *res;
 	char *qs, *qi;
-	char kind;
+	int rc;
 
+	catalog_table_params(cfg, v);
+	res = db_exec(f->conn, catalog_table_sql(), CATALOG_TABLE_NPARAMS, v, true);
 	if (!db_ok(res)) {
 		log_error("cannot look up the table: %s",
 			  db_error(f->conn, res, err, sizeof err));
 		PQclear(res);
 		return NB_EXIT_FAILURE;
 	}
-	if (PQntuples(res) != 1) {
-		target_missing(cfg, err, sizeof err);
-		log_error("%s", err);
-		PQclear(res);
-		return NB_EXIT_CONFIG;
-	}
-	snprintf(f->relid, sizeof f->relid, "%s", val(res, 0, 0));
-	snprintf(f->nspid, sizeof f->nspid, "%s", val(res, 0, 1));
-	f->nspname = strdup(val(res, 0, 2));
-	f->relname = strdup(val(res, 0, 3));
-	kind = PQgetvalue(res, 0, 4)[0];
-	f->kind = kind;
-	f->has_column = val(res, 0, 5) != NULL;
-	if (f->has_column) {
-		snprintf(f->attnum, sizeof f->attnum, "%s", val(res, 0, 5));
-		f->notnull = PQgetvalue(res, 0, 6)[0] == 't';
-	}
+	rc = catalog_table_read(&f->t, res, cfg, need_column, err, sizeof err);
 	PQclear(res);
-	if (f->nspname == NULL || f->relname == NULL) {
-		log_error("out of memory");
-		return NB_EXIT_FAILURE;
+	if (rc != 0) {
+		log_error("%s", err);
+		return rc == -1 ? NB_EXIT_CONFIG : NB_EXIT_FAILURE;
 	}
-	snprintf(f->shown, sizeof f->shown, "\"%s\".\"%s\".\"%s\"", f->nspname,
-		 f->relname, cfg->column);
-	if (kind != 'r' && kind != 'p') {
-		log_error("\"%s\".\"%s\" is not a table", f->nspname, f->relname);
-		return NB_EXIT_CONFIG;
-	}
-	if (need_column && !f->has_column) {
-		log_error("column \"%s\" does not exist in table \"%s\".\"%s\"",
-			  cfg->column, f->nspname, f->relname);
-		return NB_EXIT_CONFIG;
-	}
+	snprintf(f->shown, sizeof f->shown, "%s.\"%s\"", f->t.shown, cfg->column);
 
-	plan_object_name(f->relname, cfg->column, PLAN_CHECK_LABEL, f->chk);
-	plan_object_name(f->relname, cfg->column, PLAN_INDEX_LABEL, idx);
+	plan_object_name(f->t.table, cfg->column, PLAN_CHECK_LABEL, f->chk);
+	plan_object_name(f->t.table, cfg->column, PLAN_INDEX_LABEL, idx);
 	snprintf(f->idx, sizeof f->idx, "%s", idx);
-	qs = db_quote(f->conn, f->nspname);
-	qi = db_quote(f->conn, f->relname);
+	qs = db_quote(f->conn, f->t.schema);
+	qi = db_quote(f->conn, f->t.table);
 	f->qc = db_quote(f->conn, cfg->column);
 	if (qs != NULL && qi != NULL && asprintf(&f->qt, "%s.%s", qs, qi) < 0)
 		f->qt = NULL;
@@ -219,7 +177,7 @@ static int fail(struct fin *f, PGresult *res, const char *what)
 			  "times; a long transaction holds \"%s\".\"%s\" (see "
 			  "pg_locks), try again later or raise --ddl-lock-timeout",
 			  what, f->cfg->ddl_lock_timeout, f->cfg->ddl_retries + 1,
-			  f->nspname ? f->nspname : "", f->relname ? f->relname : "");
+			  f->t.schema ? f->t.schema : "", f->t.table ? f->t.table : "");
 	else
 		log_error("%s: %s", what, db_error(f->conn, res, msg, sizeof msg));
 	PQclear(res);
@@ -271,7 +229,7 @@ static int find_check(struct fin *f, char *name, size_t len, bool *found,
 		"   AND regexp_replace(pg_get_constraintdef(k.oid), ' NOT VALID$', '')"
 		"       = format('CHECK ((%s IS NOT NULL))', quote_ident($2::text))"
 		" ORDER BY k.conname = $3::text DESC, k.conname LIMIT 1";
-	const char *v[3] = { f->relid, f->cfg->column, f->chk };
+	const char *v[3] = { f->t.oid, f->cfg->column, f->chk };
 	PGresult *res = query(f, sql, 3, v, "looking for the NOT NULL check");
 
 	if (res == NULL)
@@ -294,7 +252,7 @@ static int drop_check(struct fin *f, const char *name, bool cleaning)
 
 	if (qn == NULL)
 		return fail(f, NULL, "quoting the check's name");
-	sql = sqlf("ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s", f->qt, qn);
+	sql = sql_or_exit(rollout_drop_check(f->qt, qn, true));
 	res = ddl(f, sql, "dropping the check", NULL, cleaning);
 	if (!db_ok(res))
 		rc = fail(f, res, "dropping the check");
@@ -310,7 +268,7 @@ static int not_null(struct fin *f)
 	static const char taken_sql[] =
 		"SELECT 1 FROM pg_constraint WHERE conrelid = $1::oid AND conname = $2";
 	char name[PLAN_MAX_IDENT + 1] = "", msg[512];
-	const char *v[2] = { f->relid, f->chk };
+	const char *v[2] = { f->t.oid, f->chk };
 	bool found = false, validated = false, created = false, ours;
 	char *qn, *sql;
 	PGresult *res;
@@ -318,7 +276,7 @@ static int not_null(struct fin *f)
 	if (find_check(f, name, sizeof name, &found, &validated) < 0)
 		return NB_EXIT_FAILURE;
 	ours = found && strcmp(name, f->chk) == 0;
-	if (f->notnull) {
+	if (f->t.notnull) {
 		/* A check of ours left beside NOT NULL is redundant. */
 		if (ours) {
 			if (drop_check(f, name, false) != 0)
@@ -338,7 +296,7 @@ static int not_null(struct fin *f)
 			log_error("a constraint named \"%s\" already exists on "
 				  "\"%s\".\"%s\" and is not CHECK (%s IS NOT NULL); "
 				  "rename it or use --no-not-null", f->chk,
-				  f->nspname, f->relname, f->qc);
+				  f->t.schema, f->t.table, f->qc);
 			return NB_EXIT_CONFIG;
 		}
 		PQclear(res);
@@ -346,8 +304,7 @@ static int not_null(struct fin *f)
 		qn = db_quote(f->conn, name);
 		if (qn == NULL)
 			return fail(f, NULL, "quoting the check's name");
-		sql = sqlf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) "
-			   "NOT VALID", f->qt, qn, f->qc);
+		sql = sql_or_exit(rollout_add_check(f->qt, qn, f->qc));
 		free(qn);
 		res = ddl(f, sql, "adding the NOT NULL check", NULL, false);
 		free(sql);
@@ -365,7 +322,7 @@ static int not_null(struct fin *f)
 	if (!validated) {
 		log_info("finalize: validating \"%s\" (a scan that blocks neither "
 			 "reads nor writes)", name);
-		sql = sqlf("ALTER TABLE %s VALIDATE CONSTRAINT %s", f->qt, qn);
+		sql = sql_or_exit(rollout_validate_check(f->qt, qn));
 		res = ddl(f, sql, "validating the NOT NULL check", NULL, false);
 		free(sql);
 		if (!db_ok(res)) {
@@ -390,13 +347,15 @@ static int not_null(struct fin *f)
 
 	/* One implicit transaction: NOT NULL, and the check it replaces.
 	 * A check not named by us is the user's: it stays. */
-	if (strcmp(name, f->chk) == 0)
-		sql = sqlf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL; "
-			   "ALTER TABLE %s DROP CONSTRAINT %s",
-			   f->qt, f->qc, f->qt, qn);
-	else
-		sql = sqlf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL",
-			   f->qt, f->qc);
+	sql = sql_or_exit(rollout_set_not_null(f->qt, f->qc));
+	if (strcmp(name, f->chk) == 0) {
+		char *drop = sql_or_exit(rollout_drop_check(f->qt, qn, false));
+		char *both = sqlf("%s; %s", sql, drop);
+
+		free(sql);
+		free(drop);
+		sql = both;
+	}
 	free(qn);
 	res = ddl(f, sql, "setting NOT NULL", NULL, false);
 	free(sql);
@@ -418,7 +377,7 @@ static int not_null(struct fin *f)
  * qfull quoted with its schema, shown as in messages. */
 static void drop_invalid(struct fin *f, const char *qfull, const char *shown)
 {
-	char *sql = sqlf("DROP INDEX CONCURRENTLY IF EXISTS %s", qfull);
+	char *sql = sql_or_exit(rollout_drop_index(qfull, true));
 	PGresult *res = ddl(f, sql, "dropping the invalid index", NULL, true);
 	char msg[512];
 
@@ -434,7 +393,7 @@ static void drop_invalid_index(struct fin *f)
 {
 	char shown[PLAN_MAX_IDENT * 2 + 8];
 
-	snprintf(shown, sizeof shown, "\"%s\".\"%s\"", f->nspname, f->idx);
+	snprintf(shown, sizeof shown, "\"%s\".\"%s\"", f->t.schema, f->idx);
 	drop_invalid(f, f->qidx_full, shown);
 }
 
@@ -456,7 +415,7 @@ static void appendf(char *buf, size_t len, size_t *o, const char *fmt, ...)
 /* One error line naming the duplicate values (up to five). */
 static void report_duplicates(struct fin *f)
 {
-	const char *left = f->kind == 'p' ?
+	const char *left = f->t.kind == 'p' ?
 		"no invalid index was left behind (the indexes already built "
 		"on other partitions stay)" : "no index was left behind";
 
@@ -503,7 +462,7 @@ static const char unique_index_sql[] =
 /* 1 (and says so) if the column has one already, 0 if not, -1 on error. */
 static int already_unique(struct fin *f)
 {
-	const char *v[2] = { f->relid, f->attnum };
+	const char *v[2] = { f->t.oid, f->t.attnum };
 	PGresult *res = query(f, unique_index_sql, 2, v, "looking for a unique index");
 
 	if (res == NULL)
@@ -524,7 +483,7 @@ static int unique(struct fin *f)
 		"SELECT c.relkind, i.indrelid = $3::oid, i.indisvalid"
 		"  FROM pg_class c LEFT JOIN pg_index i ON i.indexrelid = c.oid"
 		" WHERE c.relnamespace = $1::oid AND c.relname = $2::text";
-	const char *v[3] = { f->relid, f->attnum, NULL };
+	const char *v[3] = { f->t.oid, f->t.attnum, NULL };
 	char *sql, *cleanup;
 	PGresult *res;
 
@@ -535,9 +494,9 @@ static int unique(struct fin *f)
 		return 0;
 	}
 
-	v[0] = f->nspid;
+	v[0] = f->t.nspid;
 	v[1] = f->idx;
-	v[2] = f->relid;
+	v[2] = f->t.oid;
 	res = query(f, name_sql, 3, v, "checking the index's name");
 	if (res == NULL)
 		return NB_EXIT_FAILURE;
@@ -550,7 +509,7 @@ static int unique(struct fin *f)
 		if (!leftover) {
 			log_error("\"%s\".\"%s\" already exists and is not a unique "
 				  "index on %s alone; drop or rename it, or use "
-				  "--no-unique", f->nspname, f->idx, f->qc);
+				  "--no-unique", f->t.schema, f->idx, f->qc);
 			return NB_EXIT_CONFIG;
 		}
 		log_warn("finalize: dropping the invalid index \"%s\" an earlier "
@@ -562,9 +521,8 @@ static int unique(struct fin *f)
 
 	log_info("finalize: building the unique index \"%s\" concurrently "
 		 "(reads and writes go on)", f->idx);
-	sql = sqlf("CREATE UNIQUE INDEX CONCURRENTLY %s ON %s (%s)",
-		   f->qidx, f->qt, f->qc);
-	cleanup = sqlf("DROP INDEX CONCURRENTLY IF EXISTS %s", f->qidx_full);
+	sql = sql_or_exit(rollout_unique_index(f->qidx, f->qt, f->qc));
+	cleanup = sql_or_exit(rollout_drop_index(f->qidx_full, true));
 	res = ddl(f, sql, "building the unique index", cleanup, false);
 	free(sql);
 	free(cleanup);
@@ -750,9 +708,8 @@ static int build_leaf(struct fin *f, const struct prel *p, int nth)
 	log_info("finalize: building the unique index \"%s\" on partition %s "
 		 "concurrently (%d of %d; reads and writes go on)", p->idx,
 		 p->shown, nth, f->tree.nleaves);
-	sql = sqlf("CREATE UNIQUE INDEX CONCURRENTLY %s ON %s (%s)", p->qidx,
-		   p->qt, f->qc);
-	cleanup = sqlf("DROP INDEX CONCURRENTLY IF EXISTS %s", p->qidx_full);
+	sql = sql_or_exit(rollout_unique_index(p->qidx, p->qt, f->qc));
+	cleanup = sql_or_exit(rollout_drop_index(p->qidx_full, true));
 	res = ddl(f, sql, "building a partition's unique index", cleanup, false);
 	free(sql);
 	free(cleanup);
@@ -789,8 +746,7 @@ static void drop_leftover(struct fin *f, const struct prel *p)
 static int attach(struct fin *f, const struct prel *parent,
 		  const struct prel *p, const char *qchild, const char *child)
 {
-	char *sql = sqlf("ALTER INDEX %s ATTACH PARTITION %s", parent->att_q,
-			 qchild);
+	char *sql = sql_or_exit(rollout_attach_index(parent->att_q, qchild));
 	PGresult *res = ddl(f, sql, "attaching a partition's index", NULL, false);
 
 	free(sql);
@@ -822,8 +778,8 @@ static int tree_index(struct fin *f, struct prel *all, int i)
 		log_info("finalize: creating the unique index \"%s\" ON ONLY %s "
 			 "(no build; valid once every partition's index is "
 			 "attached)", p->idx, p->shown);
-		sql = sqlf("CREATE UNIQUE INDEX %s ON ONLY %s (%s)", p->qidx,
-			   p->qt, f->qc);
+		sql = sql_or_exit(rollout_unique_index_only(p->qidx, p->qt,
+							    f->qc));
 		res = ddl(f, sql, "creating the index ON ONLY", NULL, false);
 		free(sql);
 		if (!db_ok(res))
@@ -1019,7 +975,7 @@ static int unique_leaves(struct fin *f, struct prel *p)
 		 "partitions of \"%s\".\"%s\": a unique index on a partitioned "
 		 "table must include the partition key (%s). Making it unique "
 		 "within each partition instead; `verify` checks the whole table",
-		 f->qc, f->nspname, f->relname, f->tree.partkeys);
+		 f->qc, f->t.schema, f->t.table, f->tree.partkeys);
 	f->per_partition = true;
 	for (int i = 0; i < f->tree.nrels; i++) {
 		if (p[i].r->kind == 'p')
@@ -1079,7 +1035,7 @@ static int unique_partitioned(struct fin *f)
  */
 static int partitions(struct fin *f)
 {
-	const char *v[2] = { f->relid, f->attnum };
+	const char *v[2] = { f->t.oid, f->t.attnum };
 	char err[1024];
 	const struct plan_rel *foreign;
 	struct prel *p;
@@ -1087,7 +1043,7 @@ static int partitions(struct fin *f)
 	bool done;
 	int rc;
 
-	if (plan_tree_read(f->conn, f->relid, f->cfg->column, &f->tree, err,
+	if (plan_tree_read(f->conn, f->t.oid, f->cfg->column, &f->tree, err,
 			   sizeof err) < 0) {
 		log_error("%s", err);
 		return NB_EXIT_FAILURE;
@@ -1147,12 +1103,12 @@ static int names_free(struct fin *f)
 		"   AND NOT EXISTS (SELECT 1 FROM pg_index j WHERE j.indisvalid AND "
 		IS_UNIQUE_ON_COLUMN("j") ")";
 #undef IS_UNIQUE_ON_COLUMN
-	const char *cv[3] = { f->relid, f->cfg->column, f->chk };
-	const char *iv[4] = { f->nspid, f->idx, f->relid, f->attnum };
+	const char *cv[3] = { f->t.oid, f->cfg->column, f->chk };
+	const char *iv[4] = { f->t.nspid, f->idx, f->t.oid, f->t.attnum };
 	PGresult *res;
 	bool taken;
 
-	if (!f->cfg->no_not_null && !f->notnull) {
+	if (!f->cfg->no_not_null && !f->t.notnull) {
 		res = query(f, check_sql, 3, cv, "checking the check's name");
 		if (res == NULL)
 			return NB_EXIT_FAILURE;
@@ -1162,13 +1118,13 @@ static int names_free(struct fin *f)
 			log_error("a constraint named \"%s\" already exists on "
 				  "\"%s\".\"%s\" and is not CHECK (%s IS NOT NULL); "
 				  "rename it or use --no-not-null", f->chk,
-				  f->nspname, f->relname, f->qc);
+				  f->t.schema, f->t.table, f->qc);
 			return NB_EXIT_CONFIG;
 		}
 	}
 	/* A partitioned table's names are checked once its tree is read:
 	 * partitions(). */
-	if (!f->cfg->no_unique && f->kind != 'p') {
+	if (!f->cfg->no_unique && f->t.kind != 'p') {
 		res = query(f, index_sql, 4, iv, "checking the index's name");
 		if (res == NULL)
 			return NB_EXIT_FAILURE;
@@ -1177,7 +1133,7 @@ static int names_free(struct fin *f)
 		if (taken) {
 			log_error("\"%s\".\"%s\" already exists and is not a unique "
 				  "index on %s alone; drop or rename it, or use "
-				  "--no-unique", f->nspname, f->idx, f->qc);
+				  "--no-unique", f->t.schema, f->idx, f->qc);
 			return NB_EXIT_CONFIG;
 		}
 	}
@@ -1187,16 +1143,16 @@ static int names_free(struct fin *f)
 /* The NOT NULL and UNIQUE steps; resolves the target unless done. */
 static int finish(struct fin *f)
 {
-	int rc = f->relname != NULL ? 0 : fin_resolve(f, true);
+	int rc = f->t.table != NULL ? 0 : fin_resolve(f, true);
 
 	if (rc == 0)
 		rc = names_free(f);
-	if (rc == 0 && !f->cfg->no_unique && f->kind == 'p')
+	if (rc == 0 && !f->cfg->no_unique && f->t.kind == 'p')
 		rc = partitions(f);
 	if (rc == 0 && !f->cfg->no_not_null)
 		rc = not_null(f);
 	if (rc == 0 && !f->cfg->no_unique)
-		rc = f->kind == 'p' ? unique_partitioned(f) : unique(f);
+		rc = f->t.kind == 'p' ? unique_partitioned(f) : unique(f);
 	if (rc == 0)
 		log_info("finalize: done: %s%s%s%s", f->shown,
 			 f->cfg->no_not_null ? "" : " is NOT NULL",
@@ -1236,12 +1192,7 @@ int finalize_after_backfill(const struct config *cfg)
 		rc = fin_resolve(&f, true);
 	if (rc != 0)
 		goto out;
-	/* The job name as progress.c derives it. */
-	if (cfg->job != NULL)
-		job = strdup(cfg->job);
-	else if (asprintf(&job, "%s.%s.%s", f.nspname, f.relname,
-			  cfg->column) < 0)
-		job = NULL;
+	job = catalog_job_name(cfg->job, f.t.schema, f.t.table, cfg->column);
 	qps = db_quote(f.conn, cfg->progress_schema);
 	if (job == NULL || qps == NULL) {
 		log_error("out of memory");
@@ -1275,7 +1226,7 @@ out:
 int finalize_add_column(const struct config *cfg)
 {
 	struct fin f;
-	struct target_params tp;
+	struct catalog_params tp;
 	struct target t;
 	char err[1024];
 	char *sql = NULL;
@@ -1289,16 +1240,16 @@ int finalize_add_column(const struct config *cfg)
 		rc = fin_resolve(&f, false);
 	if (rc != 0)
 		goto out;
-	if (f.has_column) {
+	if (f.t.has_column) {
 		log_info("add-column: %s exists already", f.shown);
 		goto out;
 	}
-	if (target_params(cfg, &tp) != 0) {
-		log_error("--key names are too long");
+	if (catalog_target_params(cfg, &tp, err, sizeof err) != 0) {
+		log_error("%s", err);
 		rc = NB_EXIT_CONFIG;
 		goto out;
 	}
-	sql = sqlf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s text", f.qt, f.qc);
+	sql = sql_or_exit(rollout_add_column(f.qt, f.qc));
 	/*
 	 * Add the column and run the backfill's own target check in one
 	 * transaction: a target the backfill would refuse (no key, say) gets
@@ -1312,7 +1263,8 @@ int finalize_add_column(const struct config *cfg)
 		res = db_exec(f.conn, sql, 0, NULL, true);
 		if (db_ok(res)) {
 			PQclear(res);
-			res = db_exec_params(f.conn, target_query(), 4, tp.types,
+			res = db_exec_params(f.conn, catalog_target_sql(),
+					     CATALOG_TARGET_NPARAMS, tp.types,
 					     tp.values, tp.lengths, tp.formats,
 					     true);
 			if (!db_ok(res))

@@ -14,12 +14,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "db.h"
 #include "exit_codes.h"
 #include "idspace.h"
 #include "log.h"
 #include "nanoid.h"
-#include "target.h"
+#include "rollout.h"
 
 /* One line into err (vsnprintf: truncating a long path is fine here). */
 __attribute__((format(printf, 3, 4)))
@@ -76,6 +77,16 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 	vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
 	b->len += (size_t)n;
+}
+
+/* Appends one statement (rollout.h) and its ";\n"; frees it. */
+static void sb_sql(struct sbuf *b, char *stmt)
+{
+	if (stmt == NULL)
+		b->oom = true;
+	else
+		sb_printf(b, "%s;\n", stmt);
+	free(stmt);
 }
 
 /* ---- names ------------------------------------------------------------- */
@@ -751,8 +762,7 @@ static void null_partition(struct sbuf *b, struct step st,
 static void null_create_sql(struct sbuf *b, const struct names *n,
 			    const struct null_on *o)
 {
-	sb_printf(b, "CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s) "
-		  "WHERE %s IS NULL;\n", o->qidx, o->qt, n->null_cols, n->qc);
+	sb_sql(b, rollout_null_index(o->qidx, o->qt, n->null_cols, n->qc));
 }
 
 static void null_no_transaction(struct sbuf *b, const char *what)
@@ -898,7 +908,7 @@ static void null_index_down(struct sbuf *b, struct step st,
 		  "-- DROP INDEX CONCURRENTLY blocks neither reads nor writes. "
 		  "The service's\n"
 		  "-- probes read the table again.\n");
-	sb_printf(b, "DROP INDEX CONCURRENTLY IF EXISTS %s;\n", o.qidx_full);
+	sb_sql(b, rollout_drop_index(o.qidx_full, true));
 }
 
 static void drop_null_index_up(struct sbuf *b, struct step st,
@@ -921,7 +931,7 @@ static void drop_null_index_up(struct sbuf *b, struct step st,
 		  "-- from being HOT, and every insert evaluates its predicate.\n",
 		  built, o.idx_c, n->not_null_step, n->col_c);
 	null_no_transaction(b, "DROP INDEX CONCURRENTLY");
-	sb_printf(b, "DROP INDEX CONCURRENTLY IF EXISTS %s;\n", o.qidx_full);
+	sb_sql(b, rollout_drop_index(o.qidx_full, true));
 }
 
 static void drop_null_index_down(struct sbuf *b, struct step st,
@@ -989,8 +999,7 @@ static void up_text(struct sbuf *b, struct step st, const struct names *n,
 				  "well.\n");
 		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
 		set_lock(b, n);
-		sb_printf(b, "ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s text;\n",
-			  n->qt, n->qc);
+		sb_sql(b, rollout_add_column(n->qt, n->qc));
 		sb_printf(b, "RESET lock_timeout;\n");
 		break;
 
@@ -1057,8 +1066,7 @@ static void up_text(struct sbuf *b, struct step st, const struct names *n,
 			sb_printf(b, "-- Every partition inherits the check.\n");
 		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
 		set_lock(b, n);
-		sb_printf(b, "ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) "
-			  "NOT VALID;\n", n->qt, n->qchk, n->qc);
+		sb_sql(b, rollout_add_check(n->qt, n->qchk, n->qc));
 		sb_printf(b, "RESET lock_timeout;\n");
 		break;
 
@@ -1085,8 +1093,7 @@ static void up_text(struct sbuf *b, struct step st, const struct names *n,
 				  "(the same reading as a\n"
 				  "-- plain table of that size).\n");
 		set_lock(b, n);
-		sb_printf(b, "ALTER TABLE %s VALIDATE CONSTRAINT %s;\n", n->qt,
-			  n->qchk);
+		sb_sql(b, rollout_validate_check(n->qt, n->qchk));
 		sb_printf(b, "RESET lock_timeout;\n");
 		break;
 
@@ -1114,12 +1121,9 @@ static void up_text(struct sbuf *b, struct step st, const struct names *n,
 				  "-- validated check (so found on PostgreSQL 15).\n");
 		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
 		set_lock(b, n);
-		sb_printf(b, "ALTER TABLE %s VALIDATE CONSTRAINT %s;\n", n->qt,
-			  n->qchk);
-		sb_printf(b, "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;\n",
-			  n->qt, n->qc);
-		sb_printf(b, "ALTER TABLE %s DROP CONSTRAINT %s;\n", n->qt,
-			  n->qchk);
+		sb_sql(b, rollout_validate_check(n->qt, n->qchk));
+		sb_sql(b, rollout_set_not_null(n->qt, n->qc));
+		sb_sql(b, rollout_drop_check(n->qt, n->qchk, false));
 		sb_printf(b, "RESET lock_timeout;\n");
 		break;
 
@@ -1157,8 +1161,7 @@ static void up_text(struct sbuf *b, struct step st, const struct names *n,
 				  "CONCURRENTLY cannot build an\n"
 				  "-- index on one). Plan with --dsn to get a step "
 				  "per partition.\n");
-		sb_printf(b, "CREATE UNIQUE INDEX CONCURRENTLY %s ON %s (%s);\n",
-			  n->qidx, n->qt, n->qc);
+		sb_sql(b, rollout_unique_index(n->qidx, n->qt, n->qc));
 		break;
 
 	case STEP_INDEX_ONLY:
@@ -1189,12 +1192,12 @@ static void up_text(struct sbuf *b, struct step st, const struct names *n,
 
 			if (r->kind != 'p')
 				continue;
-			sb_printf(b, "CREATE UNIQUE INDEX %s ON ONLY %s (%s);\n",
-				  n->rels[i].qidx, n->rels[i].qt, n->qc);
+			sb_sql(b, rollout_unique_index_only(n->rels[i].qidx,
+							    n->rels[i].qt, n->qc));
 			if (r->parent >= 0)
-				sb_printf(b, "ALTER INDEX %s ATTACH PARTITION %s;\n",
-					  n->rels[r->parent].qidx_full,
-					  n->rels[i].qidx_full);
+				sb_sql(b, rollout_attach_index(
+					       n->rels[r->parent].qidx_full,
+					       n->rels[i].qidx_full));
 		}
 		sb_printf(b, "RESET lock_timeout;\n");
 		break;
@@ -1229,8 +1232,8 @@ static void up_text(struct sbuf *b, struct step st, const struct names *n,
 				  n->rels[tree->rels[st.rel].parent].t_c);
 		else
 			enforced_note(b, n);
-		sb_printf(b, "CREATE UNIQUE INDEX CONCURRENTLY %s ON %s (%s);\n",
-			  n->rels[st.rel].qidx, n->rels[st.rel].qt, n->qc);
+		sb_sql(b, rollout_unique_index(n->rels[st.rel].qidx,
+					       n->rels[st.rel].qt, n->qc));
 		break;
 
 	case STEP_ATTACH:
@@ -1257,9 +1260,8 @@ static void up_text(struct sbuf *b, struct step st, const struct names *n,
 
 			if (r->kind == 'p')
 				continue;
-			sb_printf(b, "ALTER INDEX %s ATTACH PARTITION %s;\n",
-				  n->rels[r->parent].qidx_full,
-				  n->rels[i].qidx_full);
+			sb_sql(b, rollout_attach_index(n->rels[r->parent].qidx_full,
+						       n->rels[i].qidx_full));
 		}
 		sb_printf(b, "RESET lock_timeout;\n");
 		break;
@@ -1278,6 +1280,7 @@ static void down_text(struct sbuf *b, struct step st, const struct names *n,
 		      int step)
 {
 	const struct plan_tree *tree = n->tree;
+	struct sbuf list = { 0 };
 	bool first = true;
 
 	switch (st.kind) {
@@ -1302,8 +1305,7 @@ static void down_text(struct sbuf *b, struct step st, const struct names *n,
 				  n->col_c);
 		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
 		set_lock(b, n);
-		sb_printf(b, "ALTER TABLE %s DROP COLUMN IF EXISTS %s;\n", n->qt,
-			  n->qc);
+		sb_sql(b, rollout_drop_column(n->qt, n->qc));
 		sb_printf(b, "RESET lock_timeout;\n");
 		break;
 
@@ -1321,8 +1323,7 @@ static void down_text(struct sbuf *b, struct step st, const struct names *n,
 		header(b, n, step, "down", "drop the check. No data is lost.");
 		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
 		set_lock(b, n);
-		sb_printf(b, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;\n",
-			  n->qt, n->qchk);
+		sb_sql(b, rollout_drop_check(n->qt, n->qchk, true));
 		sb_printf(b, "RESET lock_timeout;\n");
 		break;
 
@@ -1349,10 +1350,8 @@ static void down_text(struct sbuf *b, struct step st, const struct names *n,
 			  "-- %d's down drops it.\n", step - 2);
 		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
 		set_lock(b, n);
-		sb_printf(b, "ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;\n",
-			  n->qt, n->qc);
-		sb_printf(b, "ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) "
-			  "NOT VALID;\n", n->qt, n->qchk, n->qc);
+		sb_sql(b, rollout_drop_not_null(n->qt, n->qc));
+		sb_sql(b, rollout_add_check(n->qt, n->qchk, n->qc));
 		sb_printf(b, "RESET lock_timeout;\n");
 		break;
 
@@ -1366,8 +1365,7 @@ static void down_text(struct sbuf *b, struct step st, const struct names *n,
 			  "reasons as the up:\n"
 			  "-- DROP INDEX CONCURRENTLY blocks neither reads nor "
 			  "writes.\n");
-		sb_printf(b, "DROP INDEX CONCURRENTLY IF EXISTS %s;\n",
-			  n->qidx_full);
+		sb_sql(b, rollout_drop_index(n->qidx_full, true));
 		break;
 
 	case STEP_INDEX_ONLY:
@@ -1384,15 +1382,18 @@ static void down_text(struct sbuf *b, struct step st, const struct names *n,
 			  "already.\n", n->attach_step);
 		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
 		set_lock(b, n);
-		sb_printf(b, "DROP INDEX IF EXISTS ");
 		for (int i = 0; i < tree->nrels; i++) {
 			if (tree->rels[i].kind != 'p')
 				continue;
-			sb_printf(b, "%s%s", first ? "" : ", ",
+			sb_printf(&list, "%s%s", first ? "" : ", ",
 				  n->rels[i].qidx_full);
 			first = false;
 		}
-		sb_printf(b, ";\n");
+		if (list.oom)
+			b->oom = true;
+		else
+			sb_sql(b, rollout_drop_index(list.s, false));
+		free(list.s);
 		sb_printf(b, "RESET lock_timeout;\n");
 		break;
 
@@ -1415,8 +1416,7 @@ static void down_text(struct sbuf *b, struct step st, const struct names *n,
 				  "dropped on its own: step %d's\n"
 				  "-- down drops it with the index of the "
 				  "table.\n", n->attach_step, n->attach_step);
-		sb_printf(b, "DROP INDEX CONCURRENTLY IF EXISTS %s;\n",
-			  n->rels[st.rel].qidx_full);
+		sb_sql(b, rollout_drop_index(n->rels[st.rel].qidx_full, true));
 		break;
 
 	case STEP_ATTACH:
@@ -1439,7 +1439,7 @@ static void down_text(struct sbuf *b, struct step st, const struct names *n,
 			  n->only_step, n->last_leaf_step);
 		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
 		set_lock(b, n);
-		sb_printf(b, "DROP INDEX IF EXISTS %s;\n", n->qidx_full);
+		sb_sql(b, rollout_drop_index(n->qidx_full, false));
 		sb_printf(b, "RESET lock_timeout;\n");
 		break;
 
@@ -1965,17 +1965,14 @@ oom_cleared:
  */
 static int read_catalog(const struct config *cfg, struct plan_tree *tree)
 {
-	static const char sql[] =
-		"SELECT c.oid, c.relkind, n.nspname, c.relname"
-		"  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-		" WHERE c.oid = " TARGET_REGCLASS_SQL;
-	const char *v[2] = { cfg->schema, cfg->table };
-	char err[CONFIG_ERR_LEN + 512], oid[16];
+	const char *v[CATALOG_TABLE_NPARAMS];
+	char err[CONFIG_ERR_LEN + 512];
+	struct catalog_table t;
 	const struct plan_rel *foreign;
 	PGresult *res;
 	PGconn *conn;
 	double rows;
-	char kind;
+	int rc;
 
 	memset(tree, 0, sizeof *tree);
 	conn = db_connect(cfg->dsn, err, sizeof err);
@@ -1983,31 +1980,28 @@ static int read_catalog(const struct config *cfg, struct plan_tree *tree)
 		log_error("%s", err);
 		return NB_EXIT_FAILURE;
 	}
-	res = db_exec(conn, sql, 2, v, false);
-	if (!db_ok(res) || PQntuples(res) != 1) {
-		if (!db_ok(res)) {
-			log_error("cannot look up the table: %s",
-				  db_error(conn, res, err, sizeof err));
-		} else {
-			target_missing(cfg, err, sizeof err);
-			log_error("%s", err);
-		}
+	catalog_table_params(cfg, v);
+	res = db_exec(conn, catalog_table_sql(), CATALOG_TABLE_NPARAMS, v, false);
+	if (!db_ok(res)) {
+		log_error("cannot look up the table: %s",
+			  db_error(conn, res, err, sizeof err));
 		PQclear(res);
 		PQfinish(conn);
-		return db_ok(res) ? NB_EXIT_CONFIG : NB_EXIT_FAILURE;
+		return NB_EXIT_FAILURE;
 	}
-	snprintf(oid, sizeof oid, "%s", PQgetvalue(res, 0, 0));
-	kind = PQgetvalue(res, 0, 1)[0];
-	if (kind != 'r' && kind != 'p') {
-		log_error("\"%s\".\"%s\" is not a table", PQgetvalue(res, 0, 2),
-			  PQgetvalue(res, 0, 3));
-		PQclear(res);
-		PQfinish(conn);
-		return NB_EXIT_CONFIG;
-	}
-	rows = db_planned_rows(conn, PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
+	/* The column need not exist yet: step 1 adds it. */
+	rc = catalog_table_read(&t, res, cfg, false, err, sizeof err);
 	PQclear(res);
-	if (plan_tree_read(conn, oid, cfg->column, tree, err, sizeof err) < 0) {
+	if (rc != 0) {
+		log_error("%s", err);
+		catalog_table_free(&t);
+		PQfinish(conn);
+		return rc == -1 ? NB_EXIT_CONFIG : NB_EXIT_FAILURE;
+	}
+	rows = db_planned_rows(conn, t.schema, t.table);
+	rc = plan_tree_read(conn, t.oid, cfg->column, tree, err, sizeof err);
+	catalog_table_free(&t);
+	if (rc < 0) {
 		log_error("%s", err);
 		PQfinish(conn);
 		return NB_EXIT_FAILURE;
