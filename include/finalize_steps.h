@@ -52,6 +52,10 @@ int fin_fail(struct fin *f, PGresult *res, const char *what);
 PGresult *fin_query(struct fin *f, const char *sql, int n,
 		    const char *const *v, const char *what);
 
+/* Whether a read-only query has any row: 1, 0, or -1 after one error line. */
+int fin_any_row(struct fin *f, const char *sql, int n, const char *const *v,
+		const char *what);
+
 /* s, or (NULL: out of memory) one error line and exit 1: a one-shot
  * command has nothing to fall back to. */
 char *fin_sql(char *s);

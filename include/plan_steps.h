@@ -94,6 +94,10 @@ static inline bool plan_partitioned(const struct plan_names *n)
 void plan_header(struct sbuf *b, const struct plan_names *n, int step,
 		 const char *dir, const char *what);
 
+/* The comment of a CREATE INDEX CONCURRENTLY planned without the catalog:
+ * on a partitioned table it would fail. */
+void plan_without_dsn_note(struct sbuf *b);
+
 /* Appends one statement (rollout.h) and its ";\n"; frees it. NULL: out of
  * memory. */
 void plan_sql(struct sbuf *b, char *stmt);

@@ -12,7 +12,6 @@
 
 #include "pgbin.h"
 
-
 /*
  * One row per key column (or one row with NULL key fields when there is no
  * key). The table is resolved like the server would: quote_ident keeps the

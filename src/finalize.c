@@ -200,6 +200,37 @@ PGresult *fin_query(struct fin *f, const char *sql, int n,
 	return NULL;
 }
 
+int fin_any_row(struct fin *f, const char *sql, int n, const char *const *v,
+		const char *what)
+{
+	PGresult *res = fin_query(f, sql, n, v, what);
+	int rows;
+
+	if (res == NULL)
+		return -1;
+	rows = PQntuples(res);
+	PQclear(res);
+	return rows > 0;
+}
+
+/* The name of our check is taken by another constraint: one line, 78. */
+static int check_name_taken(const struct fin *f)
+{
+	log_error("a constraint named \"%s\" already exists on \"%s\".\"%s\" "
+		  "and is not CHECK (%s IS NOT NULL); rename it or use "
+		  "--no-not-null", f->chk, f->t.schema, f->t.table, f->qc);
+	return NB_EXIT_CONFIG;
+}
+
+/* The name of our unique index is taken by another object: one line, 78. */
+static int index_name_taken(const struct fin *f)
+{
+	log_error("\"%s\".\"%s\" already exists and is not a unique index on "
+		  "%s alone; drop or rename it, or use --no-unique", f->t.schema,
+		  f->idx, f->qc);
+	return NB_EXIT_CONFIG;
+}
+
 /* ---- NOT NULL ----------------------------------------------------------- */
 
 /*
@@ -275,18 +306,12 @@ static int not_null(struct fin *f)
 	}
 
 	if (!found) {
-		res = fin_query(f, taken_sql, 2, v, "checking the check's name");
-		if (res == NULL)
+		switch (fin_any_row(f, taken_sql, 2, v, "checking the check's name")) {
+		case -1:
 			return NB_EXIT_FAILURE;
-		if (PQntuples(res) > 0) {
-			PQclear(res);
-			log_error("a constraint named \"%s\" already exists on "
-				  "\"%s\".\"%s\" and is not CHECK (%s IS NOT NULL); "
-				  "rename it or use --no-not-null", f->chk,
-				  f->t.schema, f->t.table, f->qc);
-			return NB_EXIT_CONFIG;
+		case 1:
+			return check_name_taken(f);
 		}
-		PQclear(res);
 		snprintf(name, sizeof name, "%s", f->chk);
 		qn = db_quote(f->conn, name);
 		if (qn == NULL)
@@ -493,12 +518,8 @@ static int unique(struct fin *f)
 				PQgetvalue(res, 0, 2)[0] == 'f';
 
 		PQclear(res);
-		if (!leftover) {
-			log_error("\"%s\".\"%s\" already exists and is not a unique "
-				  "index on %s alone; drop or rename it, or use "
-				  "--no-unique", f->t.schema, f->idx, f->qc);
-			return NB_EXIT_CONFIG;
-		}
+		if (!leftover)
+			return index_name_taken(f);
 		log_warn("finalize: dropping the invalid index \"%s\" an earlier "
 			 "build left behind", f->idx);
 		drop_invalid_index(f);
@@ -563,36 +584,23 @@ static int names_free(struct fin *f)
 #undef IS_UNIQUE_ON_COLUMN
 	const char *cv[3] = { f->t.oid, f->cfg->column, f->chk };
 	const char *iv[4] = { f->t.nspid, f->idx, f->t.oid, f->t.attnum };
-	PGresult *res;
-	bool taken;
 
 	if (!f->cfg->no_not_null && !f->t.notnull) {
-		res = fin_query(f, check_sql, 3, cv, "checking the check's name");
-		if (res == NULL)
+		switch (fin_any_row(f, check_sql, 3, cv, "checking the check's name")) {
+		case -1:
 			return NB_EXIT_FAILURE;
-		taken = PQntuples(res) > 0;
-		PQclear(res);
-		if (taken) {
-			log_error("a constraint named \"%s\" already exists on "
-				  "\"%s\".\"%s\" and is not CHECK (%s IS NOT NULL); "
-				  "rename it or use --no-not-null", f->chk,
-				  f->t.schema, f->t.table, f->qc);
-			return NB_EXIT_CONFIG;
+		case 1:
+			return check_name_taken(f);
 		}
 	}
 	/* A partitioned table's names are checked once its tree is read:
 	 * fin_partitions(). */
 	if (!f->cfg->no_unique && f->t.kind != 'p') {
-		res = fin_query(f, index_sql, 4, iv, "checking the index's name");
-		if (res == NULL)
+		switch (fin_any_row(f, index_sql, 4, iv, "checking the index's name")) {
+		case -1:
 			return NB_EXIT_FAILURE;
-		taken = PQntuples(res) > 0;
-		PQclear(res);
-		if (taken) {
-			log_error("\"%s\".\"%s\" already exists and is not a unique "
-				  "index on %s alone; drop or rename it, or use "
-				  "--no-unique", f->t.schema, f->idx, f->qc);
-			return NB_EXIT_CONFIG;
+		case 1:
+			return index_name_taken(f);
 		}
 	}
 	return 0;

@@ -148,19 +148,16 @@ static int partition_names_free(struct fin *f, const struct prel *p,
 		"            AND j.indpred IS NULL AND j.indexprs IS NULL"
 		"            AND b.attname = $3::text))";
 	const char *v[4] = { NULL, NULL, f->cfg->column, any_valid ? "t" : "f" };
-	PGresult *res;
-	bool taken;
+	int taken;
 
 	for (int i = 0; i < f->tree.nrels; i++) {
 		if (!f->tree.global && p[i].r->kind == 'p')
 			continue;
 		v[0] = p[i].r->oid;
 		v[1] = p[i].idx;
-		res = fin_query(f, sql, 4, v, "checking the indexes' names");
-		if (res == NULL)
+		taken = fin_any_row(f, sql, 4, v, "checking the indexes' names");
+		if (taken < 0)
 			return NB_EXIT_FAILURE;
-		taken = PQntuples(res) > 0;
-		PQclear(res);
 		if (taken) {
 			log_error("\"%s\".\"%s\" already exists and is not a unique "
 				  "index on %s alone of %s; drop or rename it, or "
@@ -516,8 +513,6 @@ int fin_partitions(struct fin *f)
 	char err[1024];
 	const struct plan_rel *foreign;
 	struct prel *p;
-	PGresult *res;
-	bool done;
 	int rc;
 
 	if (plan_tree_read(f->conn, f->t.oid, f->cfg->column, &f->tree, err,
@@ -525,13 +520,13 @@ int fin_partitions(struct fin *f)
 		log_error("%s", err);
 		return NB_EXIT_FAILURE;
 	}
-	res = fin_query(f, fin_unique_index_sql, 2, v, "looking for a unique index");
-	if (res == NULL)
+	switch (fin_any_row(f, fin_unique_index_sql, 2, v,
+			    "looking for a unique index")) {
+	case -1:
 		return NB_EXIT_FAILURE;
-	done = PQntuples(res) > 0;
-	PQclear(res);
-	if (done)
+	case 1:
 		return 0;
+	}
 	foreign = plan_tree_foreign(&f->tree);
 	if (foreign != NULL) {
 		log_error("partition \"%s\".\"%s\" is a foreign table: PostgreSQL "

@@ -95,7 +95,7 @@ void plan_null_index_up(struct sbuf *b, struct plan_step st,
 
 	sb_printf(b, "-- no-transaction\n");
 	plan_header(b, n, step, "up",
-	       "a partial index on the rows where the column is NULL.");
+		    "a partial index on the rows where the column is NULL.");
 	null_partition(b, st, n, step, &drop);
 	sb_printf(b,
 		  "--\n"
@@ -172,13 +172,7 @@ void plan_null_index_up(struct sbuf *b, struct plan_step st,
 		  "behind: after a\n"
 		  "-- failure apply this step's down, then this step again.\n");
 	if (n->tree == NULL)
-		sb_printf(b,
-			  "-- Planned without --dsn, for a plain table: on "
-			  "a partitioned table\n"
-			  "-- this statement fails (CREATE INDEX "
-			  "CONCURRENTLY cannot build an\n"
-			  "-- index on one). Plan with --dsn to get a step "
-			  "per partition.\n");
+		plan_without_dsn_note(b);
 	if (st.rel >= 0) {
 		sb_printf(b,
 			  "-- CREATE INDEX CONCURRENTLY cannot build an index on "
@@ -204,7 +198,7 @@ void plan_null_index_down(struct sbuf *b, struct plan_step st,
 
 	sb_printf(b, "-- no-transaction\n");
 	plan_header(b, n, step, "down",
-	       "drop the partial index concurrently. No data is lost.");
+		    "drop the partial index concurrently. No data is lost.");
 	null_partition(b, st, n, step, &drop);
 	sb_printf(b,
 		  "--\n"
@@ -224,7 +218,7 @@ void plan_drop_null_index_up(struct sbuf *b, struct plan_step st,
 
 	sb_printf(b, "-- no-transaction\n");
 	plan_header(b, n, step, "up",
-	       "drop the partial index on the NULL rows concurrently.");
+		    "drop the partial index on the NULL rows concurrently.");
 	null_partition(b, st, n, step, &built);
 	sb_printf(b,
 		  "--\n"
@@ -247,7 +241,7 @@ void plan_drop_null_index_down(struct sbuf *b, struct plan_step st,
 
 	sb_printf(b, "-- no-transaction\n");
 	plan_header(b, n, step, "down",
-	       "build the partial index again. No data is lost.");
+		    "build the partial index again. No data is lost.");
 	null_partition(b, st, n, step, &built);
 	sb_printf(b,
 		  "--\n"

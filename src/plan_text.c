@@ -23,6 +23,17 @@ void plan_sql(struct sbuf *b, char *stmt)
 	free(stmt);
 }
 
+void plan_without_dsn_note(struct sbuf *b)
+{
+	sb_printf(b,
+		  "-- Planned without --dsn, for a plain table: on a "
+		  "partitioned table\n"
+		  "-- this statement fails (CREATE INDEX CONCURRENTLY cannot "
+		  "build an\n"
+		  "-- index on one). Plan with --dsn to get a step per "
+		  "partition.\n");
+}
+
 void plan_header(struct sbuf *b, const struct plan_names *n, int step,
 		 const char *dir, const char *what)
 {
@@ -41,6 +52,14 @@ void plan_header(struct sbuf *b, const struct plan_names *n, int step,
 static void set_lock(struct sbuf *b, const struct plan_names *n)
 {
 	sb_printf(b, "SET lock_timeout = '%ldms';\n", n->lock_ms);
+}
+
+/* One statement under the plan's lock_timeout, reset after it. */
+static void locked(struct sbuf *b, const struct plan_names *n, char *stmt)
+{
+	set_lock(b, n);
+	plan_sql(b, stmt);
+	sb_printf(b, "RESET lock_timeout;\n");
 }
 
 /* every_partition: on a partitioned table the statement locks each
@@ -208,14 +227,12 @@ void plan_up_text(struct sbuf *b, struct plan_step st,
 			sb_printf(b, "-- Every partition gets the column as "
 				  "well.\n");
 		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
-		set_lock(b, n);
-		plan_sql(b, rollout_add_column(n->qt, n->qc));
-		sb_printf(b, "RESET lock_timeout;\n");
+		locked(b, n, rollout_add_column(n->qt, n->qc));
 		break;
 
 	case STEP_BACKFILL:
 		plan_header(b, n, step, "up",
-		       "backfill the column. Nothing to run here.");
+			    "backfill the column. Nothing to run here.");
 		sb_printf(b,
 			  "--\n"
 			  "-- This step is data, not schema: fill every NULL in %s "
@@ -261,7 +278,7 @@ void plan_up_text(struct sbuf *b, struct plan_step st,
 
 	case STEP_ADD_CHECK:
 		plan_header(b, n, step, "up",
-		       "reject new NULLs with a NOT VALID check.");
+			    "reject new NULLs with a NOT VALID check.");
 		sb_printf(b,
 			  "--\n"
 			  "-- NOT VALID: the check applies to rows inserted or "
@@ -275,14 +292,12 @@ void plan_up_text(struct sbuf *b, struct plan_step st,
 		if (plan_partitioned(n))
 			sb_printf(b, "-- Every partition inherits the check.\n");
 		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
-		set_lock(b, n);
-		plan_sql(b, rollout_add_check(n->qt, n->qchk, n->qc));
-		sb_printf(b, "RESET lock_timeout;\n");
+		locked(b, n, rollout_add_check(n->qt, n->qchk, n->qc));
 		break;
 
 	case STEP_VALIDATE:
 		plan_header(b, n, step, "up",
-		       "validate the check against the existing rows.");
+			    "validate the check against the existing rows.");
 		sb_printf(b,
 			  "--\n"
 			  "-- VALIDATE scans the table under a SHARE UPDATE "
@@ -302,9 +317,7 @@ void plan_up_text(struct sbuf *b, struct plan_step st,
 				  "-- one scan each, all in this one transaction "
 				  "(the same reading as a\n"
 				  "-- plain table of that size).\n");
-		set_lock(b, n);
-		plan_sql(b, rollout_validate_check(n->qt, n->qchk));
-		sb_printf(b, "RESET lock_timeout;\n");
+		locked(b, n, rollout_validate_check(n->qt, n->qchk));
 		break;
 
 	case STEP_SET_NOT_NULL:
@@ -364,19 +377,13 @@ void plan_up_text(struct sbuf *b, struct plan_step st,
 			  "duplicates), apply again.\n",
 			  n->idx_c);
 		if (tree == NULL)
-			sb_printf(b,
-				  "-- Planned without --dsn, for a plain table: on "
-				  "a partitioned table\n"
-				  "-- this statement fails (CREATE INDEX "
-				  "CONCURRENTLY cannot build an\n"
-				  "-- index on one). Plan with --dsn to get a step "
-				  "per partition.\n");
+			plan_without_dsn_note(b);
 		plan_sql(b, rollout_unique_index(n->qidx, n->qt, n->qc));
 		break;
 
 	case STEP_INDEX_ONLY:
 		plan_header(b, n, step, "up",
-		       "the unique index ON ONLY the partitioned tables.");
+			    "the unique index ON ONLY the partitioned tables.");
 		sb_printf(b,
 			  "--\n"
 			  "-- CREATE INDEX CONCURRENTLY cannot build an index on a "
@@ -415,7 +422,7 @@ void plan_up_text(struct sbuf *b, struct plan_step st,
 	case STEP_LEAF_INDEX:
 		sb_printf(b, "-- no-transaction\n");
 		plan_header(b, n, step, "up",
-		       "build a partition's unique index concurrently.");
+			    "build a partition's unique index concurrently.");
 		sb_printf(b,
 			  "-- Partition %d of %d: %s\n"
 			  "--\n"
@@ -448,7 +455,7 @@ void plan_up_text(struct sbuf *b, struct plan_step st,
 
 	case STEP_ATTACH:
 		plan_header(b, n, step, "up",
-		       "attach the partitions' unique indexes.");
+			    "attach the partitions' unique indexes.");
 		sb_printf(b,
 			  "--\n"
 			  "-- ATTACH PARTITION scans nothing. Once the last "
@@ -514,9 +521,7 @@ void plan_down_text(struct sbuf *b, struct plan_step st,
 				  "-- drops no column of a partition key.\n",
 				  n->col_c);
 		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
-		set_lock(b, n);
-		plan_sql(b, rollout_drop_column(n->qt, n->qc));
-		sb_printf(b, "RESET lock_timeout;\n");
+		locked(b, n, rollout_drop_column(n->qt, n->qc));
 		break;
 
 	case STEP_BACKFILL:
@@ -532,9 +537,7 @@ void plan_down_text(struct sbuf *b, struct plan_step st,
 	case STEP_ADD_CHECK:
 		plan_header(b, n, step, "down", "drop the check. No data is lost.");
 		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
-		set_lock(b, n);
-		plan_sql(b, rollout_drop_check(n->qt, n->qchk, true));
-		sb_printf(b, "RESET lock_timeout;\n");
+		locked(b, n, rollout_drop_check(n->qt, n->qchk, true));
 		break;
 
 	case STEP_VALIDATE:
@@ -548,7 +551,7 @@ void plan_down_text(struct sbuf *b, struct plan_step st,
 
 	case STEP_SET_NOT_NULL:
 		plan_header(b, n, step, "down",
-		       "allow NULL again and restore the check. No data is lost.");
+			    "allow NULL again and restore the check. No data is lost.");
 		sb_printf(b,
 			  "--\n"
 			  "-- The check comes back NOT VALID: validating it here "
@@ -568,7 +571,7 @@ void plan_down_text(struct sbuf *b, struct plan_step st,
 	case STEP_UNIQUE_INDEX:
 		sb_printf(b, "-- no-transaction\n");
 		plan_header(b, n, step, "down",
-		       "drop the unique index concurrently. No data is lost.");
+			    "drop the unique index concurrently. No data is lost.");
 		sb_printf(b,
 			  "--\n"
 			  "-- One statement outside a transaction, for the same "
@@ -580,7 +583,7 @@ void plan_down_text(struct sbuf *b, struct plan_step st,
 
 	case STEP_INDEX_ONLY:
 		plan_header(b, n, step, "down",
-		       "drop the indexes ON ONLY the partitioned tables. No data "
+			    "drop the indexes ON ONLY the partitioned tables. No data "
 		       "is lost.");
 		sb_printf(b,
 			  "--\n"
@@ -610,7 +613,7 @@ void plan_down_text(struct sbuf *b, struct plan_step st,
 	case STEP_LEAF_INDEX:
 		sb_printf(b, "-- no-transaction\n");
 		plan_header(b, n, step, "down",
-		       "drop a partition's unique index concurrently. No data is "
+			    "drop a partition's unique index concurrently. No data is "
 		       "lost.");
 		sb_printf(b,
 			  "-- Partition %d of %d: %s\n"
@@ -631,7 +634,7 @@ void plan_down_text(struct sbuf *b, struct plan_step st,
 
 	case STEP_ATTACH:
 		plan_header(b, n, step, "down",
-		       "drop the table's unique index with every partition's. "
+			    "drop the table's unique index with every partition's. "
 		       "No data is lost.");
 		sb_printf(b,
 			  "--\n"
@@ -648,9 +651,7 @@ void plan_down_text(struct sbuf *b, struct plan_step st,
 			  n->idx_c, n->only_step, n->last_leaf_step,
 			  n->only_step, n->last_leaf_step);
 		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
-		set_lock(b, n);
-		plan_sql(b, rollout_drop_index(n->qidx_full, false));
-		sb_printf(b, "RESET lock_timeout;\n");
+		locked(b, n, rollout_drop_index(n->qidx_full, false));
 		break;
 
 	case STEP_NULL_INDEX:
