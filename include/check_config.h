@@ -7,7 +7,7 @@
  * The options and job file have been parsed and validated by then (a bad
  * key or value has already ended the process with 64 or 78). This module
  * connects, makes the session read-only (default_transaction_read_only),
- * runs the run's own catalog check (target_query/target_check), and checks
+ * runs the run's own catalog check (catalog.h, target_check), and checks
  * what a run would otherwise only find out when it writes:
  *   - the role may SELECT the key and the column and UPDATE the column;
  *   - the progress tables can be created (CREATE on the database or the

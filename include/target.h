@@ -1,11 +1,14 @@
 /*
- * target.h - find and check the table, column and key to backfill.
+ * target.h - the table, column and key the run backfills, and how it
+ * walks them.
  *
- * One catalog query (target_query) resolves everything, read-only; then
- * target_check() decides, client-side, whether the backfill can run and
- * how to walk the table (enum walk). Every
- * refusal is a configuration error (exit 78) with one line naming the
- * object and the problem, and happens before anything is written.
+ * One catalog query (catalog.h's target query) resolves everything,
+ * read-only; the engine sends it on its own connection (target_send),
+ * the one-shot commands on theirs. target_check() reads the answer
+ * (catalog_target_read: whether the backfill can run at all) and decides
+ * how to walk the table (enum walk). Every refusal is a configuration
+ * error (exit 78) with one line naming the object and the problem, and
+ * happens before anything is written.
  */
 #ifndef NB_TARGET_H
 #define NB_TARGET_H
@@ -64,61 +67,29 @@ struct target {
 					     * messages; NULL if none */
 	enum walk walk;
 	bool key_ok;                        /* the key can be walked (a single table) */
+	char key_problem[CONFIG_ERR_LEN];   /* why the key cannot serve key
+					     * order; "" if it can */
 	char walk_reason[1024];             /* why this walk, for the first log line */
 };
 
 struct worker;
 
 /*
- * SQL for the oid of the table named by $1 (schema, or NULL: through
- * search_path) and $2 (table), names exactly as in the catalog: quote_ident
- * keeps 'Order "Items"' one name, not SQL. NULL if there is no such table
- * (to_regclass does not raise). The one place names are resolved: the
- * engine, --check-config, finalize and verify all use it.
- */
-#define TARGET_REGCLASS_SQL \
-	"CASE WHEN $1::text IS NULL THEN to_regclass(quote_ident($2::text))" \
-	" ELSE to_regclass(quote_ident($1::text) || '.' || quote_ident($2::text)) END"
-
-/* The catalog query's parameters, for a blocking PQexecParams as well. */
-struct target_params {
-	Oid types[4];
-	const char *values[4];
-	int lengths[4];
-	int formats[4];
-	unsigned char keys[8192];       /* $4, binary text[] of --key names */
-};
-
-/* The catalog query's text. */
-const char *target_query(void);
-
-/*
- * Fills p for config c (validated: key_columns set). Returns 0, or -1 if
- * the --key names do not fit. p must stay put while the query is sent.
- */
-int target_params(const struct config *c, struct target_params *p);
-
-/*
- * Sends the catalog query for config c on w (see worker_send for the
- * return value). Its result goes to target_check(). c must have passed
- * config_validate(), which fills the key column list.
+ * Sends the catalog's target query for config c on w (see worker_send
+ * for the return value). Its result goes to target_check(). c must have
+ * passed config_validate(), which fills the key column list.
  */
 int target_send(struct worker *w, const struct config *c);
 
 /*
- * Checks the query's result against c and id_len (prefix + size, in
- * characters) and fills t. Returns 0, or -1 with one line in err.
- * On success t owns heap copies; release with target_free().
+ * Checks the target query's result against c and id_len (prefix + size,
+ * in characters) and fills t, its walk included. Returns 0, or -1 with
+ * one line in err. On success t owns heap copies; release with
+ * target_free().
  */
 int target_check(struct target *t, const PGresult *res,
 		 const struct config *c, size_t id_len, char *err,
 		 size_t errlen);
-
-/*
- * The one line for a table that was not found: with its schema if one was
- * given, else saying that search_path was used.
- */
-void target_missing(const struct config *c, char *err, size_t errlen);
 
 /*
  * Is index (in schema, on table: the fields of a unique violation) one
@@ -134,13 +105,6 @@ bool target_id_index(const struct target *t, const char *schema,
  * planner's; -1 if unknown.
  */
 double target_rows(const struct target *t);
-
-/*
- * The one line refusing a role that row-level security applies to on rel
- * (quoted): who ("the backfill", "verify") would see only some rows.
- */
-void target_rls_refusal(char *err, size_t errlen, const char *role,
-			const char *rel, const char *who);
 
 /* Estimated rows still NULL when the check ran; -1 if unknown. */
 double target_estimate(const struct target *t);

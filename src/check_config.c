@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+#include "catalog.h"
 #include "db.h"
 #include "exit_codes.h"
 #include "idspace.h"
@@ -90,24 +91,28 @@ static void join_keys(char *buf, size_t len, char *const *keys, int n)
 		join_key(buf, len, i, keys[i]);
 }
 
-/* The run's target check; with --add-column, a missing column is fine. */
+/*
+ * The run's target check, which covers the role's privileges on the key
+ * and the column as well; with --add-column, a missing column is fine.
+ */
 static int check_target(struct check *c, bool *column_missing)
 {
 	const struct config *cfg = c->cfg;
-	struct target_params tp;
-	char err[LINE];
+	struct catalog_params tp;
+	struct catalog_table table;
+	char err[LINE], other[LINE];
 	size_t id_len = strlen(cfg->prefix) + (size_t)cfg->size;
 	PGresult *res;
-	const char *vals[3];
+	const char *vals[CATALOG_TABLE_NPARAMS];
 	int rc;
 
 	*column_missing = false;
-	if (target_params(cfg, &tp) != 0) {
-		log_error("--key names are too long");
+	if (catalog_target_params(cfg, &tp, err, sizeof err) != 0) {
+		log_error("%s", err);
 		return NB_EXIT_CONFIG;
 	}
-	res = db_exec_params(c->conn, target_query(), 4, tp.types, tp.values,
-			     tp.lengths, tp.formats, true);
+	res = db_exec_params(c->conn, catalog_target_sql(), CATALOG_TARGET_NPARAMS,
+			     tp.types, tp.values, tp.lengths, tp.formats, true);
 	if (!db_ok(res)) {
 		rc = fail_res(c, res, "checking the target");
 		PQclear(res);
@@ -123,79 +128,35 @@ static int check_target(struct check *c, bool *column_missing)
 	}
 
 	/* --add-column: is it the column that is missing from a table? */
-	vals[0] = cfg->schema;
-	vals[1] = cfg->table;
-	vals[2] = cfg->column;
-	res = db_exec(c->conn,
-		      "SELECT r.oid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
-		      "  pg_attribute a WHERE a.attrelid = r.oid AND"
-		      "  a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped),"
-		      " n.nspname, c.relname"
-		      " FROM (SELECT " TARGET_REGCLASS_SQL " AS oid) r"
-		      " LEFT JOIN pg_class c ON c.oid = r.oid"
-		      " LEFT JOIN pg_namespace n ON n.oid = c.relnamespace",
-		      3, vals, true);
+	catalog_table_params(cfg, vals);
+	res = db_exec(c->conn, catalog_table_sql(), CATALOG_TABLE_NPARAMS, vals,
+		      true);
 	if (!db_ok(res)) {
 		rc = fail_res(c, res, "checking the target");
 		PQclear(res);
 		return rc;
 	}
-	if (PQntuples(res) != 1 || !is_t(res, 0, 0)) {
-		PQclear(res);
+	rc = catalog_table_read(&table, res, cfg, false, other, sizeof other);
+	PQclear(res);
+	if (rc == -2) {
+		log_error("%s", other);
+		catalog_table_free(&table);
+		return NB_EXIT_FAILURE;
+	}
+	if (rc != 0 || table.has_column) {
 		log_error("%s", err);
+		catalog_table_free(&table);
 		return NB_EXIT_CONFIG;
 	}
 	*column_missing = true;
-	c->t.schema = strdup(PQgetvalue(res, 0, 1));
-	c->t.table = strdup(PQgetvalue(res, 0, 2));
+	c->t.schema = table.schema;
+	c->t.table = table.table;
+	table.schema = table.table = NULL;
+	catalog_table_free(&table);
 	c->t.column = strdup(cfg->column);
-	PQclear(res);
-	if (c->t.schema == NULL || c->t.table == NULL || c->t.column == NULL) {
+	if (c->t.column == NULL) {
 		log_error("out of memory");
 		return NB_EXIT_FAILURE;
-	}
-	return NB_EXIT_OK;
-}
-
-/* SELECT on the key and the column, UPDATE on the column: what each batch
- * does. Column privileges count, as they do for the batch statement. */
-static int check_table_privileges(struct check *c, bool column_missing)
-{
-	const char *sql =
-		"SELECT has_column_privilege(r.oid, $2::text, $3::text)"
-		" FROM (SELECT to_regclass(quote_ident($1::text) || '.' ||"
-		"                          quote_ident($4::text)) AS oid) r";
-	struct need { const char *col, *priv; } need[CONFIG_MAX_KEYS + 2];
-	char col[NAME];
-	int n = 0;
-
-	for (int i = 0; i < c->t.nkeys; i++)
-		need[n++] = (struct need){ c->t.keys[i], "SELECT" };
-	if (!column_missing) {
-		need[n++] = (struct need){ c->t.column, "SELECT" };
-		need[n++] = (struct need){ c->t.column, "UPDATE" };
-	}
-	for (int i = 0; i < n; i++) {
-		const char *vals[4] = { c->t.schema, need[i].col, need[i].priv,
-					c->t.table };
-		PGresult *res = db_exec(c->conn, sql, 4, vals, true);
-		int rc;
-
-		if (!db_ok(res) || PQntuples(res) != 1) {
-			rc = fail_res(c, res, "checking privileges");
-			PQclear(res);
-			return rc;
-		}
-		if (!is_t(res, 0, 0)) {
-			PQclear(res);
-			log_error("role \"%s\" may not %s column \"%s\" of %s",
-				  c->user,
-				  strcmp(need[i].priv, "UPDATE") == 0 ? "update" :
-				  "read", db_display(need[i].col, col, sizeof col),
-				  c->shown);
-			return NB_EXIT_CONFIG;
-		}
-		PQclear(res);
 	}
 	return NB_EXIT_OK;
 }
@@ -466,16 +427,9 @@ int check_config_run(const struct config *cfg)
 	snprintf(c.shown, sizeof c.shown, "\"%s\".\"%s\"",
 		 db_display(c.t.schema, s, sizeof s),
 		 db_display(c.t.table, t, sizeof t));
-	rc = check_table_privileges(&c, column_missing);
-	if (rc != NB_EXIT_OK)
-		goto out;
 
-	/* The job name a run would use (progress_init's rule). */
-	if (cfg->job != NULL)
-		job = strdup(cfg->job);
-	else if (asprintf(&job, "%s.%s.%s", c.t.schema, c.t.table,
-			  c.t.column) < 0)
-		job = NULL;
+	/* The job name a run would use. */
+	job = catalog_job_name(cfg->job, c.t.schema, c.t.table, c.t.column);
 	if (job == NULL) {
 		log_error("out of memory");
 		rc = NB_EXIT_FAILURE;

@@ -3,6 +3,7 @@
  * (see finalize.h).
  */
 #include "finalize.h"
+#include "finalize_steps.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "db.h"
 #include "exit_codes.h"
 #include "log.h"
@@ -17,34 +19,13 @@
 #include "plan.h"
 #include "progress.h"
 #include "retry.h"
+#include "rollout.h"
 #include "target.h"
-
-struct fin {
-	const struct config *cfg;
-	PGconn *conn;
-	/* the target, resolved */
-	char relid[16];             /* pg_class oid, as text */
-	char nspid[16];             /* pg_namespace oid, as text */
-	char *nspname, *relname;
-	char attnum[8];
-	char kind;                  /* relkind: 'r' or 'p' */
-	bool has_column, notnull;
-	/* kind 'p': the partitions (read before the unique steps) */
-	struct plan_tree tree;
-	bool per_partition;         /* unique within each partition only */
-	char shown[1024];           /* "schema"."table"."column" for messages */
-	/* quoted with PQescapeIdentifier */
-	char *qt, *qc;
-	char chk[PLAN_MAX_IDENT + 1], idx[PLAN_MAX_IDENT + 1];
-	char *qidx;                 /* "index" */
-	char *qidx_full;            /* "schema"."index" */
-};
 
 static void fin_free(struct fin *f)
 {
 	plan_tree_free(&f->tree);
-	free(f->nspname);
-	free(f->relname);
+	catalog_table_free(&f->t);
 	free(f->qt);
 	free(f->qc);
 	free(f->qidx);
@@ -81,78 +62,41 @@ static int fin_open(struct fin *f, const struct config *cfg)
 	return 0;
 }
 
-static const char *val(const PGresult *res, int row, int col)
-{
-	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
-}
-
 /*
- * Finds the table as the backfill does (quote_ident keeps the names
- * exactly as given; to_regclass answers NULL rather than raising) and the
- * column in it. Returns 0, or an exit code after one error line.
- * need_column: a missing column is an error (78).
+ * Finds the table as the backfill does, and the column in it. Returns 0,
+ * or an exit code after one error line. need_column: a missing column is
+ * an error (78).
  */
 static int fin_resolve(struct fin *f, bool need_column)
 {
-	static const char sql[] =
-		"SELECT c.oid, c.relnamespace, n.nspname, c.relname, c.relkind,"
-		"       a.attnum, a.attnotnull"
-		"  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-		"  LEFT JOIN pg_attribute a ON a.attrelid = c.oid"
-		"       AND a.attname = $3::text AND a.attnum > 0 AND NOT a.attisdropped"
-		" WHERE c.oid = " TARGET_REGCLASS_SQL;
 	const struct config *cfg = f->cfg;
-	const char *v[3] = { cfg->schema, cfg->table, cfg->column };
+	const char *v[CATALOG_TABLE_NPARAMS];
 	char err[1024], idx[PLAN_MAX_IDENT + 1];
-	PGresult *res = db_exec(f->conn, sql, 3, v, true);
+	PGresult *res;
 	char *qs, *qi;
-	char kind;
+	int rc;
 
+	catalog_table_params(cfg, v);
+	res = db_exec(f->conn, catalog_table_sql(), CATALOG_TABLE_NPARAMS, v, true);
 	if (!db_ok(res)) {
 		log_error("cannot look up the table: %s",
 			  db_error(f->conn, res, err, sizeof err));
 		PQclear(res);
 		return NB_EXIT_FAILURE;
 	}
-	if (PQntuples(res) != 1) {
-		target_missing(cfg, err, sizeof err);
-		log_error("%s", err);
-		PQclear(res);
-		return NB_EXIT_CONFIG;
-	}
-	snprintf(f->relid, sizeof f->relid, "%s", val(res, 0, 0));
-	snprintf(f->nspid, sizeof f->nspid, "%s", val(res, 0, 1));
-	f->nspname = strdup(val(res, 0, 2));
-	f->relname = strdup(val(res, 0, 3));
-	kind = PQgetvalue(res, 0, 4)[0];
-	f->kind = kind;
-	f->has_column = val(res, 0, 5) != NULL;
-	if (f->has_column) {
-		snprintf(f->attnum, sizeof f->attnum, "%s", val(res, 0, 5));
-		f->notnull = PQgetvalue(res, 0, 6)[0] == 't';
-	}
+	rc = catalog_table_read(&f->t, res, cfg, need_column, err, sizeof err);
 	PQclear(res);
-	if (f->nspname == NULL || f->relname == NULL) {
-		log_error("out of memory");
-		return NB_EXIT_FAILURE;
+	if (rc != 0) {
+		log_error("%s", err);
+		return rc == -1 ? NB_EXIT_CONFIG : NB_EXIT_FAILURE;
 	}
-	snprintf(f->shown, sizeof f->shown, "\"%s\".\"%s\".\"%s\"", f->nspname,
-		 f->relname, cfg->column);
-	if (kind != 'r' && kind != 'p') {
-		log_error("\"%s\".\"%s\" is not a table", f->nspname, f->relname);
-		return NB_EXIT_CONFIG;
-	}
-	if (need_column && !f->has_column) {
-		log_error("column \"%s\" does not exist in table \"%s\".\"%s\"",
-			  cfg->column, f->nspname, f->relname);
-		return NB_EXIT_CONFIG;
-	}
+	snprintf(f->shown, sizeof f->shown, "%s.\"%s\"", f->t.shown, cfg->column);
 
-	plan_object_name(f->relname, cfg->column, PLAN_CHECK_LABEL, f->chk);
-	plan_object_name(f->relname, cfg->column, PLAN_INDEX_LABEL, idx);
+	plan_object_name(f->t.table, cfg->column, PLAN_CHECK_LABEL, f->chk);
+	plan_object_name(f->t.table, cfg->column, PLAN_INDEX_LABEL, idx);
 	snprintf(f->idx, sizeof f->idx, "%s", idx);
-	qs = db_quote(f->conn, f->nspname);
-	qi = db_quote(f->conn, f->relname);
+	qs = db_quote(f->conn, f->t.schema);
+	qi = db_quote(f->conn, f->t.table);
 	f->qc = db_quote(f->conn, cfg->column);
 	if (qs != NULL && qi != NULL && asprintf(&f->qt, "%s.%s", qs, qi) < 0)
 		f->qt = NULL;
@@ -208,8 +152,7 @@ static PGresult *ddl(struct fin *f, const char *sql, const char *what,
 	}
 }
 
-/* One error line for a failed step; clears res. Returns exit code 1. */
-static int fail(struct fin *f, PGresult *res, const char *what)
+int fin_fail(struct fin *f, PGresult *res, const char *what)
 {
 	char msg[512];
 
@@ -223,17 +166,20 @@ static int fail(struct fin *f, PGresult *res, const char *what)
 			  "times; a long transaction holds \"%s\".\"%s\" (see "
 			  "pg_locks), try again later or raise --ddl-lock-timeout",
 			  what, f->cfg->ddl_lock_timeout, f->cfg->ddl_retries + 1,
-			  f->nspname ? f->nspname : "", f->relname ? f->relname : "");
+			  f->t.schema ? f->t.schema : "", f->t.table ? f->t.table : "");
 	else
 		log_error("%s: %s", what, db_error(f->conn, res, msg, sizeof msg));
 	PQclear(res);
 	return NB_EXIT_FAILURE;
 }
 
-/* SQL text or die: a one-shot command has nothing to fall back to. */
-#define sqlf(...) sql_or_exit(pgtext_printf(__VA_ARGS__))
+PGresult *fin_ddl(struct fin *f, const char *sql, const char *what,
+		  const char *cleanup, bool cleaning)
+{
+	return ddl(f, sql, what, cleanup, cleaning);
+}
 
-static char *sql_or_exit(char *s)
+char *fin_sql(char *s)
 {
 	if (s == NULL) {
 		log_error("out of memory");
@@ -242,9 +188,8 @@ static char *sql_or_exit(char *s)
 	return s;
 }
 
-/* Runs a read-only query; NULL (after one error line) on failure. */
-static PGresult *query(struct fin *f, const char *sql, int n,
-		       const char *const *v, const char *what)
+PGresult *fin_query(struct fin *f, const char *sql, int n,
+		    const char *const *v, const char *what)
 {
 	char msg[512];
 	PGresult *res = db_exec(f->conn, sql, n, v, true);
@@ -257,6 +202,37 @@ static PGresult *query(struct fin *f, const char *sql, int n,
 		log_error("%s: %s", what, db_error(f->conn, res, msg, sizeof msg));
 	PQclear(res);
 	return NULL;
+}
+
+int fin_any_row(struct fin *f, const char *sql, int n, const char *const *v,
+		const char *what)
+{
+	PGresult *res = fin_query(f, sql, n, v, what);
+	int rows;
+
+	if (res == NULL)
+		return -1;
+	rows = PQntuples(res);
+	PQclear(res);
+	return rows > 0;
+}
+
+/* The name of our check is taken by another constraint: one line, 78. */
+static int check_name_taken(const struct fin *f)
+{
+	log_error("a constraint named \"%s\" already exists on \"%s\".\"%s\" "
+		  "and is not CHECK (%s IS NOT NULL); rename it or use "
+		  "--no-not-null", f->chk, f->t.schema, f->t.table, f->qc);
+	return NB_EXIT_CONFIG;
+}
+
+/* The name of our unique index is taken by another object: one line, 78. */
+static int index_name_taken(const struct fin *f)
+{
+	log_error("\"%s\".\"%s\" already exists and is not a unique index on "
+		  "%s alone; drop or rename it, or use --no-unique", f->t.schema,
+		  f->idx, f->qc);
+	return NB_EXIT_CONFIG;
 }
 
 /* ---- NOT NULL ----------------------------------------------------------- */
@@ -275,8 +251,8 @@ static int find_check(struct fin *f, char *name, size_t len, bool *found,
 		"   AND regexp_replace(pg_get_constraintdef(k.oid), ' NOT VALID$', '')"
 		"       = format('CHECK ((%s IS NOT NULL))', quote_ident($2::text))"
 		" ORDER BY k.conname = $3::text DESC, k.conname LIMIT 1";
-	const char *v[3] = { f->relid, f->cfg->column, f->chk };
-	PGresult *res = query(f, sql, 3, v, "looking for the NOT NULL check");
+	const char *v[3] = { f->t.oid, f->cfg->column, f->chk };
+	PGresult *res = fin_query(f, sql, 3, v, "looking for the NOT NULL check");
 
 	if (res == NULL)
 		return -1;
@@ -297,11 +273,11 @@ static int drop_check(struct fin *f, const char *name, bool cleaning)
 	int rc = 0;
 
 	if (qn == NULL)
-		return fail(f, NULL, "quoting the check's name");
-	sql = sqlf("ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s", f->qt, qn);
+		return fin_fail(f, NULL, "quoting the check's name");
+	sql = fin_sql(rollout_drop_check(f->qt, qn, true));
 	res = ddl(f, sql, "dropping the check", NULL, cleaning);
 	if (!db_ok(res))
-		rc = fail(f, res, "dropping the check");
+		rc = fin_fail(f, res, "dropping the check");
 	else
 		PQclear(res);
 	free(sql);
@@ -314,7 +290,7 @@ static int not_null(struct fin *f)
 	static const char taken_sql[] =
 		"SELECT 1 FROM pg_constraint WHERE conrelid = $1::oid AND conname = $2";
 	char name[PLAN_MAX_IDENT + 1] = "", msg[512];
-	const char *v[2] = { f->relid, f->chk };
+	const char *v[2] = { f->t.oid, f->chk };
 	bool found = false, validated = false, created = false, ours;
 	char *qn, *sql;
 	PGresult *res;
@@ -322,7 +298,7 @@ static int not_null(struct fin *f)
 	if (find_check(f, name, sizeof name, &found, &validated) < 0)
 		return NB_EXIT_FAILURE;
 	ours = found && strcmp(name, f->chk) == 0;
-	if (f->notnull) {
+	if (f->t.notnull) {
 		/* A check of ours left beside NOT NULL is redundant. */
 		if (ours) {
 			if (drop_check(f, name, false) != 0)
@@ -334,29 +310,22 @@ static int not_null(struct fin *f)
 	}
 
 	if (!found) {
-		res = query(f, taken_sql, 2, v, "checking the check's name");
-		if (res == NULL)
+		switch (fin_any_row(f, taken_sql, 2, v, "checking the check's name")) {
+		case -1:
 			return NB_EXIT_FAILURE;
-		if (PQntuples(res) > 0) {
-			PQclear(res);
-			log_error("a constraint named \"%s\" already exists on "
-				  "\"%s\".\"%s\" and is not CHECK (%s IS NOT NULL); "
-				  "rename it or use --no-not-null", f->chk,
-				  f->nspname, f->relname, f->qc);
-			return NB_EXIT_CONFIG;
+		case 1:
+			return check_name_taken(f);
 		}
-		PQclear(res);
 		snprintf(name, sizeof name, "%s", f->chk);
 		qn = db_quote(f->conn, name);
 		if (qn == NULL)
-			return fail(f, NULL, "quoting the check's name");
-		sql = sqlf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) "
-			   "NOT VALID", f->qt, qn, f->qc);
+			return fin_fail(f, NULL, "quoting the check's name");
+		sql = fin_sql(rollout_add_check(f->qt, qn, f->qc));
 		free(qn);
 		res = ddl(f, sql, "adding the NOT NULL check", NULL, false);
 		free(sql);
 		if (!db_ok(res))
-			return fail(f, res, "adding the NOT NULL check");
+			return fin_fail(f, res, "adding the NOT NULL check");
 		PQclear(res);
 		created = true;
 		log_info("finalize: added the check \"%s\" NOT VALID: new NULLs "
@@ -365,11 +334,11 @@ static int not_null(struct fin *f)
 
 	qn = db_quote(f->conn, name);
 	if (qn == NULL)
-		return fail(f, NULL, "quoting the check's name");
+		return fin_fail(f, NULL, "quoting the check's name");
 	if (!validated) {
 		log_info("finalize: validating \"%s\" (a scan that blocks neither "
 			 "reads nor writes)", name);
-		sql = sqlf("ALTER TABLE %s VALIDATE CONSTRAINT %s", f->qt, qn);
+		sql = fin_sql(rollout_validate_check(f->qt, qn));
 		res = ddl(f, sql, "validating the NOT NULL check", NULL, false);
 		free(sql);
 		if (!db_ok(res)) {
@@ -383,7 +352,7 @@ static int not_null(struct fin *f)
 					  "run is dropped again" : "");
 				PQclear(res);
 			} else {
-				fail(f, res, "validating the NOT NULL check");
+				fin_fail(f, res, "validating the NOT NULL check");
 			}
 			if (created)
 				drop_check(f, name, true);
@@ -394,18 +363,20 @@ static int not_null(struct fin *f)
 
 	/* One implicit transaction: NOT NULL, and the check it replaces.
 	 * A check not named by us is the user's: it stays. */
-	if (strcmp(name, f->chk) == 0)
-		sql = sqlf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL; "
-			   "ALTER TABLE %s DROP CONSTRAINT %s",
-			   f->qt, f->qc, f->qt, qn);
-	else
-		sql = sqlf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL",
-			   f->qt, f->qc);
+	sql = fin_sql(rollout_set_not_null(f->qt, f->qc));
+	if (strcmp(name, f->chk) == 0) {
+		char *drop = fin_sql(rollout_drop_check(f->qt, qn, false));
+		char *both = sqlf("%s; %s", sql, drop);
+
+		free(sql);
+		free(drop);
+		sql = both;
+	}
 	free(qn);
 	res = ddl(f, sql, "setting NOT NULL", NULL, false);
 	free(sql);
 	if (!db_ok(res)) {
-		int rc = fail(f, res, "setting NOT NULL");
+		int rc = fin_fail(f, res, "setting NOT NULL");
 
 		if (created)
 			drop_check(f, name, true);
@@ -420,9 +391,9 @@ static int not_null(struct fin *f)
 
 /* Drops an index of ours a failed concurrent build left INVALID:
  * qfull quoted with its schema, shown as in messages. */
-static void drop_invalid(struct fin *f, const char *qfull, const char *shown)
+void fin_drop_invalid(struct fin *f, const char *qfull, const char *shown)
 {
-	char *sql = sqlf("DROP INDEX CONCURRENTLY IF EXISTS %s", qfull);
+	char *sql = fin_sql(rollout_drop_index(qfull, true));
 	PGresult *res = ddl(f, sql, "dropping the invalid index", NULL, true);
 	char msg[512];
 
@@ -438,12 +409,12 @@ static void drop_invalid_index(struct fin *f)
 {
 	char shown[PLAN_MAX_IDENT * 2 + 8];
 
-	snprintf(shown, sizeof shown, "\"%s\".\"%s\"", f->nspname, f->idx);
-	drop_invalid(f, f->qidx_full, shown);
+	snprintf(shown, sizeof shown, "\"%s\".\"%s\"", f->t.schema, f->idx);
+	fin_drop_invalid(f, f->qidx_full, shown);
 }
 
 __attribute__((format(printf, 4, 5)))
-static void appendf(char *buf, size_t len, size_t *o, const char *fmt, ...)
+void fin_appendf(char *buf, size_t len, size_t *o, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -458,9 +429,9 @@ static void appendf(char *buf, size_t len, size_t *o, const char *fmt, ...)
 }
 
 /* One error line naming the duplicate values (up to five). */
-static void report_duplicates(struct fin *f)
+void fin_report_duplicates(struct fin *f)
 {
-	const char *left = f->kind == 'p' ?
+	const char *left = f->t.kind == 'p' ?
 		"no invalid index was left behind (the indexes already built "
 		"on other partitions stay)" : "no index was left behind";
 
@@ -468,7 +439,7 @@ static void report_duplicates(struct fin *f)
 			 " (SELECT %s::text AS v, count(*) AS n FROM %s"
 			 "   WHERE %s IS NOT NULL GROUP BY 1 HAVING count(*) > 1) d"
 			 " ORDER BY n DESC, v LIMIT 5", f->qc, f->qt, f->qc);
-	PGresult *res = query(f, sql, 0, NULL, "listing the duplicate values");
+	PGresult *res = fin_query(f, sql, 0, NULL, "listing the duplicate values");
 	char list[1024] = "", shown[128];
 	size_t o = 0;
 	int rows;
@@ -478,7 +449,7 @@ static void report_duplicates(struct fin *f)
 		return;
 	rows = PQntuples(res);
 	for (int i = 0; i < rows; i++)
-		appendf(list, sizeof list, &o, "%s'%s' (%s rows)", i ? ", " : "",
+		fin_appendf(list, sizeof list, &o, "%s'%s' (%s rows)", i ? ", " : "",
 			db_display(PQgetvalue(res, i, 0), shown, sizeof shown),
 			PQgetvalue(res, i, 1));
 	if (rows == 0)
@@ -497,7 +468,7 @@ static void report_duplicates(struct fin *f)
 }
 
 /* A valid unique index on the column alone: the rollout's end state. */
-static const char unique_index_sql[] =
+const char fin_unique_index_sql[] =
 	"SELECT i.indexrelid::regclass::text FROM pg_index i"
 	" WHERE i.indrelid = $1::oid AND i.indisunique AND i.indisvalid"
 	"   AND i.indnkeyatts = 1 AND i.indkey[0] = $2::int2"
@@ -505,10 +476,10 @@ static const char unique_index_sql[] =
 	" ORDER BY 1 LIMIT 1";
 
 /* 1 (and says so) if the column has one already, 0 if not, -1 on error. */
-static int already_unique(struct fin *f)
+int fin_already_unique(struct fin *f)
 {
-	const char *v[2] = { f->relid, f->attnum };
-	PGresult *res = query(f, unique_index_sql, 2, v, "looking for a unique index");
+	const char *v[2] = { f->t.oid, f->t.attnum };
+	PGresult *res = fin_query(f, fin_unique_index_sql, 2, v, "looking for a unique index");
 
 	if (res == NULL)
 		return -1;
@@ -528,21 +499,21 @@ static int unique(struct fin *f)
 		"SELECT c.relkind, i.indrelid = $3::oid, i.indisvalid"
 		"  FROM pg_class c LEFT JOIN pg_index i ON i.indexrelid = c.oid"
 		" WHERE c.relnamespace = $1::oid AND c.relname = $2::text";
-	const char *v[3] = { f->relid, f->attnum, NULL };
+	const char *v[3] = { f->t.oid, f->t.attnum, NULL };
 	char *sql, *cleanup;
 	PGresult *res;
 
-	switch (already_unique(f)) {
+	switch (fin_already_unique(f)) {
 	case -1:
 		return NB_EXIT_FAILURE;
 	case 1:
 		return 0;
 	}
 
-	v[0] = f->nspid;
+	v[0] = f->t.nspid;
 	v[1] = f->idx;
-	v[2] = f->relid;
-	res = query(f, name_sql, 3, v, "checking the index's name");
+	v[2] = f->t.oid;
+	res = fin_query(f, name_sql, 3, v, "checking the index's name");
 	if (res == NULL)
 		return NB_EXIT_FAILURE;
 	if (PQntuples(res) == 1) {
@@ -551,12 +522,8 @@ static int unique(struct fin *f)
 				PQgetvalue(res, 0, 2)[0] == 'f';
 
 		PQclear(res);
-		if (!leftover) {
-			log_error("\"%s\".\"%s\" already exists and is not a unique "
-				  "index on %s alone; drop or rename it, or use "
-				  "--no-unique", f->nspname, f->idx, f->qc);
-			return NB_EXIT_CONFIG;
-		}
+		if (!leftover)
+			return index_name_taken(f);
 		log_warn("finalize: dropping the invalid index \"%s\" an earlier "
 			 "build left behind", f->idx);
 		drop_invalid_index(f);
@@ -566,9 +533,8 @@ static int unique(struct fin *f)
 
 	log_info("finalize: building the unique index \"%s\" concurrently "
 		 "(reads and writes go on)", f->idx);
-	sql = sqlf("CREATE UNIQUE INDEX CONCURRENTLY %s ON %s (%s)",
-		   f->qidx, f->qt, f->qc);
-	cleanup = sqlf("DROP INDEX CONCURRENTLY IF EXISTS %s", f->qidx_full);
+	sql = fin_sql(rollout_unique_index(f->qidx, f->qt, f->qc));
+	cleanup = fin_sql(rollout_drop_index(f->qidx_full, true));
 	res = ddl(f, sql, "building the unique index", cleanup, false);
 	free(sql);
 	free(cleanup);
@@ -577,545 +543,14 @@ static int unique(struct fin *f)
 		drop_invalid_index(f);
 		if (strcmp(pgtext_sqlstate(res), "23505") == 0 && !db_stopping()) {
 			PQclear(res);
-			report_duplicates(f);
+			fin_report_duplicates(f);
 			return NB_EXIT_FAILURE;
 		}
-		return fail(f, res, "building the unique index");
+		return fin_fail(f, res, "building the unique index");
 	}
 	PQclear(res);
 	log_info("finalize: %s is unique (index \"%s\")", f->shown, f->idx);
 	return 0;
-}
-
-/* ---- UNIQUE on a partitioned table -------------------------------------- */
-
-/* A table of the partition tree and the index of ours on it. */
-struct prel {
-	const struct plan_rel *r;
-	char idx[PLAN_MAX_IDENT + 1];       /* plan_object_name(table, column) */
-	char *qt;                           /* "schema"."table" */
-	char *qidx;                         /* "index" */
-	char *qidx_full;                    /* "schema"."index" */
-	char shown[2 * PLAN_MAX_IDENT + 8]; /* "schema"."table" for messages */
-	/* 'p', the tree partitioned by the column: the index its partitions'
-	 * indexes attach to (ours, or one attached already) */
-	char att_oid[16];
-	char *att_q;                        /* its name, quoted with the schema */
-};
-
-static void prels_free(struct prel *p, int n)
-{
-	for (int i = 0; p != NULL && i < n; i++) {
-		free(p[i].qt);
-		free(p[i].qidx);
-		free(p[i].qidx_full);
-		free(p[i].att_q);
-	}
-	free(p);
-}
-
-/* The tree's tables with their names, quoted for f->conn; NULL after one
- * error line. */
-static struct prel *prels_new(struct fin *f)
-{
-	struct prel *p = calloc((size_t)f->tree.nrels, sizeof *p);
-
-	if (p == NULL) {
-		log_error("out of memory");
-		return NULL;
-	}
-	for (int i = 0; i < f->tree.nrels; i++) {
-		const struct plan_rel *r = &f->tree.rels[i];
-		char *qs = db_quote(f->conn, r->schema);
-		char *qn = db_quote(f->conn, r->name);
-
-		p[i].r = r;
-		plan_object_name(r->name, f->cfg->column, PLAN_INDEX_LABEL, p[i].idx);
-		p[i].qidx = db_quote(f->conn, p[i].idx);
-		if (qs != NULL && qn != NULL)
-			p[i].qt = pgtext_printf("%s.%s", qs, qn);
-		if (qs != NULL && p[i].qidx != NULL)
-			p[i].qidx_full = pgtext_printf("%s.%s", qs, p[i].qidx);
-		snprintf(p[i].shown, sizeof p[i].shown, "\"%s\".\"%s\"", r->schema,
-			 r->name);
-		free(qs);
-		free(qn);
-		if (p[i].qt == NULL || p[i].qidx_full == NULL) {
-			log_error("cannot quote the names: %s",
-				  PQerrorMessage(f->conn));
-			prels_free(p, f->tree.nrels);
-			return NULL;
-		}
-	}
-	return p;
-}
-
-/*
- * The unique indexes on exactly (column) of one table of the tree, ours
- * first, valid ones next: oid, name, valid, the index it is attached to
- * ("" if none), and whether it has no INCLUDE columns.
- */
-static PGresult *rel_indexes(struct fin *f, const struct prel *p)
-{
-	static const char sql[] =
-		"SELECT i.indexrelid, ic.relname, i.indisvalid,"
-		"       coalesce(inh.inhparent::text, ''), i.indnatts = 1"
-		"  FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid"
-		"  JOIN pg_attribute a ON a.attrelid = i.indrelid"
-		"       AND a.attnum = i.indkey[0]"
-		"  LEFT JOIN pg_inherits inh ON inh.inhrelid = i.indexrelid"
-		" WHERE i.indrelid = $1::oid AND i.indisunique AND i.indnkeyatts = 1"
-		"   AND i.indpred IS NULL AND i.indexprs IS NULL"
-		"   AND a.attname = $2::text"
-		" ORDER BY ic.relname = $3::text DESC, i.indisvalid DESC, ic.relname";
-	const char *v[3] = { p->r->oid, f->cfg->column, p->idx };
-
-	return query(f, sql, 3, v, "looking for the partitions' unique indexes");
-}
-
-/* The first row of rel_indexes() named name (NULL: any name) and
- * attached to parent ("": to none; NULL: either way); -1 if none. */
-static int find_index(const PGresult *res, const char *name, const char *parent)
-{
-	for (int i = 0; i < PQntuples(res); i++) {
-		if (name != NULL && strcmp(PQgetvalue(res, i, 1), name) != 0)
-			continue;
-		if (parent != NULL && strcmp(PQgetvalue(res, i, 3), parent) != 0)
-			continue;
-		return i;
-	}
-	return -1;
-}
-
-/*
- * Before any DDL: on every table of the tree that still needs the index
- * of ours, its name is free, or an index of ours (any unique index on
- * exactly the column, or an INVALID leftover of a build). any_valid: a
- * valid unique index on the column under another name will do instead.
- */
-static int partition_names_free(struct fin *f, const struct prel *p,
-				bool any_valid)
-{
-	static const char sql[] =
-		"SELECT 1 FROM pg_class c"
-		" WHERE c.relnamespace = (SELECT relnamespace FROM pg_class"
-		"                          WHERE oid = $1::oid)"
-		"   AND c.relname = $2::text"
-		"   AND NOT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a"
-		"                       ON a.attrelid = i.indrelid"
-		"                      AND a.attnum = i.indkey[0]"
-		"        WHERE i.indexrelid = c.oid AND i.indrelid = $1::oid"
-		"          AND (c.relkind = 'i' AND NOT i.indisvalid"
-		"               OR i.indisunique AND i.indnkeyatts = 1"
-		"                  AND i.indpred IS NULL AND i.indexprs IS NULL"
-		"                  AND a.attname = $3::text))"
-		"   AND NOT ($4::bool AND EXISTS"
-		"        (SELECT 1 FROM pg_index j JOIN pg_attribute b"
-		"             ON b.attrelid = j.indrelid AND b.attnum = j.indkey[0]"
-		"          WHERE j.indrelid = $1::oid AND j.indisvalid"
-		"            AND j.indisunique AND j.indnkeyatts = 1"
-		"            AND j.indpred IS NULL AND j.indexprs IS NULL"
-		"            AND b.attname = $3::text))";
-	const char *v[4] = { NULL, NULL, f->cfg->column, any_valid ? "t" : "f" };
-	PGresult *res;
-	bool taken;
-
-	for (int i = 0; i < f->tree.nrels; i++) {
-		if (!f->tree.global && p[i].r->kind == 'p')
-			continue;
-		v[0] = p[i].r->oid;
-		v[1] = p[i].idx;
-		res = query(f, sql, 4, v, "checking the indexes' names");
-		if (res == NULL)
-			return NB_EXIT_FAILURE;
-		taken = PQntuples(res) > 0;
-		PQclear(res);
-		if (taken) {
-			log_error("\"%s\".\"%s\" already exists and is not a unique "
-				  "index on %s alone of %s; drop or rename it, or "
-				  "use --no-unique", p[i].r->schema, p[i].idx, f->qc,
-				  p[i].shown);
-			return NB_EXIT_CONFIG;
-		}
-	}
-	return 0;
-}
-
-/*
- * Builds the index of ours on one leaf concurrently. A failed build's
- * INVALID index is dropped again; duplicates are named. Returns 0 or an
- * exit code after one error line.
- */
-static int build_leaf(struct fin *f, const struct prel *p, int nth)
-{
-	char *sql, *cleanup;
-	PGresult *res;
-
-	log_info("finalize: building the unique index \"%s\" on partition %s "
-		 "concurrently (%d of %d; reads and writes go on)", p->idx,
-		 p->shown, nth, f->tree.nleaves);
-	sql = sqlf("CREATE UNIQUE INDEX CONCURRENTLY %s ON %s (%s)", p->qidx,
-		   p->qt, f->qc);
-	cleanup = sqlf("DROP INDEX CONCURRENTLY IF EXISTS %s", p->qidx_full);
-	res = ddl(f, sql, "building a partition's unique index", cleanup, false);
-	free(sql);
-	free(cleanup);
-	if (db_ok(res)) {
-		PQclear(res);
-		return 0;
-	}
-	/* A failed concurrent build leaves its INVALID index behind. */
-	{
-		char shown[2 * PLAN_MAX_IDENT + 8];
-
-		snprintf(shown, sizeof shown, "\"%s\".\"%s\"", p->r->schema, p->idx);
-		drop_invalid(f, p->qidx_full, shown);
-	}
-	if (strcmp(pgtext_sqlstate(res), "23505") == 0 && !db_stopping()) {
-		PQclear(res);
-		report_duplicates(f);
-		return NB_EXIT_FAILURE;
-	}
-	return fail(f, res, "building a partition's unique index");
-}
-
-/* Drops the INVALID index of ours a failed build left on a leaf. */
-static void drop_leftover(struct fin *f, const struct prel *p)
-{
-	char shown[2 * PLAN_MAX_IDENT + 8];
-
-	snprintf(shown, sizeof shown, "\"%s\".\"%s\"", p->r->schema, p->idx);
-	log_warn("finalize: dropping the invalid index %s an earlier build "
-		 "left behind", shown);
-	drop_invalid(f, p->qidx_full, shown);
-}
-
-static int attach(struct fin *f, const struct prel *parent,
-		  const struct prel *p, const char *qchild, const char *child)
-{
-	char *sql = sqlf("ALTER INDEX %s ATTACH PARTITION %s", parent->att_q,
-			 qchild);
-	PGresult *res = ddl(f, sql, "attaching a partition's index", NULL, false);
-
-	free(sql);
-	if (!db_ok(res))
-		return fail(f, res, "attaching a partition's index");
-	PQclear(res);
-	log_info("finalize: attached \"%s\" of %s to the index of %s", child,
-		 p->shown, parent->shown);
-	return 0;
-}
-
-/* The index of a partitioned table of the tree: found or created ON
- * ONLY, attached to its parent's. Fills p->att_oid and p->att_q. */
-static int tree_index(struct fin *f, struct prel *all, int i)
-{
-	struct prel *p = &all[i], *parent = i > 0 ? &all[p->r->parent] : NULL;
-	PGresult *res = rel_indexes(f, p);
-	char *qs, *qn, *sql;
-	int row = -1;
-
-	if (res == NULL)
-		return NB_EXIT_FAILURE;
-	if (parent != NULL)
-		row = find_index(res, NULL, parent->att_oid);
-	if (row < 0)
-		row = find_index(res, p->idx, NULL);
-	if (row < 0) {
-		PQclear(res);
-		log_info("finalize: creating the unique index \"%s\" ON ONLY %s "
-			 "(no build; valid once every partition's index is "
-			 "attached)", p->idx, p->shown);
-		sql = sqlf("CREATE UNIQUE INDEX %s ON ONLY %s (%s)", p->qidx,
-			   p->qt, f->qc);
-		res = ddl(f, sql, "creating the index ON ONLY", NULL, false);
-		free(sql);
-		if (!db_ok(res))
-			return fail(f, res, "creating the index ON ONLY");
-		PQclear(res);
-		if ((res = rel_indexes(f, p)) == NULL)
-			return NB_EXIT_FAILURE;
-		row = find_index(res, p->idx, NULL);
-		if (row < 0) {
-			PQclear(res);
-			log_error("the index \"%s\" on %s is gone right after it "
-				  "was created; run finalize again", p->idx, p->shown);
-			return NB_EXIT_FAILURE;
-		}
-	}
-	snprintf(p->att_oid, sizeof p->att_oid, "%s", PQgetvalue(res, row, 0));
-	qs = db_quote(f->conn, p->r->schema);
-	qn = db_quote(f->conn, PQgetvalue(res, row, 1));
-	if (qs != NULL && qn != NULL)
-		p->att_q = pgtext_printf("%s.%s", qs, qn);
-	free(qs);
-	free(qn);
-	if (p->att_q == NULL) {
-		PQclear(res);
-		log_error("cannot quote the names: %s", PQerrorMessage(f->conn));
-		return NB_EXIT_FAILURE;
-	}
-	if (parent != NULL && strcmp(PQgetvalue(res, row, 3), parent->att_oid) != 0) {
-		char name[PLAN_MAX_IDENT + 1];
-		int rc;
-
-		snprintf(name, sizeof name, "%s", PQgetvalue(res, row, 1));
-		PQclear(res);
-		rc = attach(f, parent, p, p->att_q, name);
-		return rc;
-	}
-	PQclear(res);
-	return 0;
-}
-
-/*
- * One leaf of the tree partitioned by the column: its index attached to
- * the parent's. *built counts the leaves done by this run.
- */
-static int tree_leaf(struct fin *f, struct prel *all, int i, int nth,
-		     int *built)
-{
-	struct prel *p = &all[i], *parent = &all[p->r->parent];
-	PGresult *res = rel_indexes(f, p);
-	int row, rc;
-
-	if (res == NULL)
-		return NB_EXIT_FAILURE;
-	row = find_index(res, NULL, parent->att_oid);
-	if (row >= 0) {
-		if (PQgetvalue(res, row, 2)[0] != 't') {
-			log_error("the index \"%s\" of partition %s is attached to "
-				  "the index of %s but INVALID (attached after its "
-				  "build failed): PostgreSQL will never mark the "
-				  "table's index valid. Drop the index of %s "
-				  "(DROP INDEX, which drops its partitions' with it), "
-				  "then run finalize again", PQgetvalue(res, row, 1),
-				  p->shown, parent->shown, all[0].shown);
-			PQclear(res);
-			return NB_EXIT_FAILURE;
-		}
-		log_debug("finalize: partition %s: index \"%s\" attached already",
-			  p->shown, PQgetvalue(res, row, 1));
-		PQclear(res);
-		return 0;
-	}
-	row = find_index(res, p->idx, "");
-	if (row >= 0 && PQgetvalue(res, row, 2)[0] != 't') {
-		PQclear(res);
-		drop_leftover(f, p);
-		row = -1;
-	} else if (row >= 0 && PQgetvalue(res, row, 4)[0] != 't') {
-		/* Ours by name, but with INCLUDE columns: it cannot attach. */
-		PQclear(res);
-		log_error("the index \"%s\" of partition %s has INCLUDE columns, "
-			  "so it cannot be attached to the index of %s; drop or "
-			  "rename it, then run finalize again", p->idx, p->shown,
-			  parent->shown);
-		return NB_EXIT_CONFIG;
-	} else {
-		PQclear(res);
-	}
-	if (row < 0) {
-		if ((rc = build_leaf(f, p, nth)) != 0)
-			return rc;
-		(*built)++;
-	}
-	return attach(f, parent, p, p->qidx_full, p->idx);
-}
-
-/* The tree is partitioned by the column alone: one index over it all. */
-static int unique_tree(struct fin *f, struct prel *p)
-{
-	static const char valid_sql[] =
-		"SELECT indisvalid FROM pg_index WHERE indexrelid = $1::oid";
-	const char *v[1];
-	int built = 0, nth = 0, rc;
-	PGresult *res;
-
-	for (int i = 0; i < f->tree.nrels; i++) {
-		if (db_stopping())
-			return fail(f, NULL, "building the unique indexes");
-		if (p[i].r->kind == 'p')
-			rc = tree_index(f, p, i);
-		else
-			rc = tree_leaf(f, p, i, ++nth, &built);
-		if (rc != 0)
-			return rc;
-	}
-	v[0] = p[0].att_oid;
-	res = query(f, valid_sql, 1, v, "checking the table's index");
-	if (res == NULL)
-		return NB_EXIT_FAILURE;
-	if (PQntuples(res) != 1 || PQgetvalue(res, 0, 0)[0] != 't') {
-		PQclear(res);
-		log_error("the index of %s is not valid yet although every "
-			  "partition's index is attached: a partition was added "
-			  "meanwhile? run finalize again", f->shown);
-		return NB_EXIT_FAILURE;
-	}
-	PQclear(res);
-	log_info("finalize: %s is unique (index %s over %d partitions, %d "
-		 "built by this run)", f->shown, p[0].att_q, f->tree.nleaves,
-		 built);
-	return 0;
-}
-
-/*
- * After a unique index on every leaf: one value in two partitions is all
- * that can be left, and nothing in PostgreSQL rejects it. One read of the
- * whole table names such values (up to five). Returns 0 if there are
- * none, else an exit code after one error line.
- */
-static int cross_partition_duplicates(struct fin *f)
-{
-	char *sql = sqlf("SELECT v, n, parts, count(*) OVER () FROM"
-			 " (SELECT %s::text AS v, count(*) AS n,"
-			 "         string_agg(DISTINCT tableoid::regclass::text, ', ')"
-			 "           AS parts"
-			 "    FROM %s WHERE %s IS NOT NULL GROUP BY 1"
-			 "  HAVING count(*) > 1) d"
-			 " ORDER BY n DESC, v LIMIT 5", f->qc, f->qt, f->qc);
-	char list[1024] = "", shown[128], parts[256];
-	PGresult *res;
-	size_t o = 0;
-	int rows;
-
-	log_info("finalize: looking for values of %s in more than one partition "
-		 "(one read of the whole table; PostgreSQL cannot reject them)",
-		 f->qc);
-	res = query(f, sql, 0, NULL, "looking for values in two partitions");
-	free(sql);
-	if (res == NULL)
-		return NB_EXIT_FAILURE;
-	rows = PQntuples(res);
-	if (rows == 0) {
-		PQclear(res);
-		return 0;
-	}
-	for (int i = 0; i < rows; i++)
-		appendf(list, sizeof list, &o, "%s'%s' (%s rows, in %s)",
-			i ? ", " : "",
-			db_display(PQgetvalue(res, i, 0), shown, sizeof shown),
-			PQgetvalue(res, i, 1),
-			db_display(PQgetvalue(res, i, 2), parts, sizeof parts));
-	log_error("cannot make %s unique across partitions: %s value%s occur%s "
-		  "in more than one partition: %s%s. Each partition has its "
-		  "unique index, but PostgreSQL cannot enforce uniqueness across "
-		  "partitions (a unique index on a partitioned table must include "
-		  "the partition key: %s). Give those rows new ids "
-		  "(`nanoid-backfill verify` lists them), then run finalize again",
-		  f->shown, PQgetvalue(res, 0, 3),
-		  strcmp(PQgetvalue(res, 0, 3), "1") ? "s" : "",
-		  strcmp(PQgetvalue(res, 0, 3), "1") ? "" : "s", list,
-		  atol(PQgetvalue(res, 0, 3)) > rows ? ", ..." : "",
-		  f->tree.partkeys);
-	PQclear(res);
-	return NB_EXIT_FAILURE;
-}
-
-/* Any other partition key: a unique index of its own on every leaf. */
-static int unique_leaves(struct fin *f, struct prel *p)
-{
-	int built = 0, had = 0, nth = 0, row, rc;
-	PGresult *res;
-
-	log_warn("finalize: PostgreSQL cannot make %s unique across the "
-		 "partitions of \"%s\".\"%s\": a unique index on a partitioned "
-		 "table must include the partition key (%s). Making it unique "
-		 "within each partition instead; `verify` checks the whole table",
-		 f->qc, f->nspname, f->relname, f->tree.partkeys);
-	f->per_partition = true;
-	for (int i = 0; i < f->tree.nrels; i++) {
-		if (p[i].r->kind == 'p')
-			continue;
-		nth++;
-		if (db_stopping())
-			return fail(f, NULL, "building the unique indexes");
-		if ((res = rel_indexes(f, &p[i])) == NULL)
-			return NB_EXIT_FAILURE;
-		for (row = 0; row < PQntuples(res); row++)
-			if (PQgetvalue(res, row, 2)[0] == 't')
-				break;
-		if (row < PQntuples(res)) {
-			log_debug("finalize: partition %s is unique already "
-				  "(index \"%s\")", p[i].shown,
-				  PQgetvalue(res, row, 1));
-			PQclear(res);
-			had++;
-			continue;
-		}
-		row = find_index(res, p[i].idx, NULL);
-		PQclear(res);
-		if (row >= 0)
-			drop_leftover(f, &p[i]);
-		if ((rc = build_leaf(f, &p[i], nth)) != 0)
-			return rc;
-		built++;
-	}
-	log_info("finalize: %s is unique within each of its %d partitions (%d "
-		 "indexes built by this run, %d there already)", f->shown,
-		 f->tree.nleaves, built, had);
-	return cross_partition_duplicates(f);
-}
-
-static int unique_partitioned(struct fin *f)
-{
-	struct prel *p;
-	int rc;
-
-	switch (already_unique(f)) {
-	case -1:
-		return NB_EXIT_FAILURE;
-	case 1:
-		return 0;
-	}
-	if ((p = prels_new(f)) == NULL)
-		return NB_EXIT_FAILURE;
-	rc = f->tree.global ? unique_tree(f, p) : unique_leaves(f, p);
-	prels_free(p, f->tree.nrels);
-	return rc;
-}
-
-/*
- * Reads the partition tree, refuses a foreign-table partition (no index
- * can be built on it), and checks the indexes' names. Returns 0 or an
- * exit code after one error line.
- */
-static int partitions(struct fin *f)
-{
-	const char *v[2] = { f->relid, f->attnum };
-	char err[1024];
-	const struct plan_rel *foreign;
-	struct prel *p;
-	PGresult *res;
-	bool done;
-	int rc;
-
-	if (plan_tree_read(f->conn, f->relid, f->cfg->column, &f->tree, err,
-			   sizeof err) < 0) {
-		log_error("%s", err);
-		return NB_EXIT_FAILURE;
-	}
-	res = query(f, unique_index_sql, 2, v, "looking for a unique index");
-	if (res == NULL)
-		return NB_EXIT_FAILURE;
-	done = PQntuples(res) > 0;
-	PQclear(res);
-	if (done)
-		return 0;
-	foreign = plan_tree_foreign(&f->tree);
-	if (foreign != NULL) {
-		log_error("partition \"%s\".\"%s\" is a foreign table: PostgreSQL "
-			  "builds no index on it, so %s cannot be made unique; "
-			  "use --no-unique", foreign->schema, foreign->name,
-			  f->shown);
-		return NB_EXIT_CONFIG;
-	}
-	if ((p = prels_new(f)) == NULL)
-		return NB_EXIT_FAILURE;
-	rc = partition_names_free(f, p, !f->tree.global);
-	prels_free(p, f->tree.nrels);
-	return rc;
 }
 
 /* ---- the commands ------------------------------------------------------- */
@@ -1151,38 +586,25 @@ static int names_free(struct fin *f)
 		"   AND NOT EXISTS (SELECT 1 FROM pg_index j WHERE j.indisvalid AND "
 		IS_UNIQUE_ON_COLUMN("j") ")";
 #undef IS_UNIQUE_ON_COLUMN
-	const char *cv[3] = { f->relid, f->cfg->column, f->chk };
-	const char *iv[4] = { f->nspid, f->idx, f->relid, f->attnum };
-	PGresult *res;
-	bool taken;
+	const char *cv[3] = { f->t.oid, f->cfg->column, f->chk };
+	const char *iv[4] = { f->t.nspid, f->idx, f->t.oid, f->t.attnum };
 
-	if (!f->cfg->no_not_null && !f->notnull) {
-		res = query(f, check_sql, 3, cv, "checking the check's name");
-		if (res == NULL)
+	if (!f->cfg->no_not_null && !f->t.notnull) {
+		switch (fin_any_row(f, check_sql, 3, cv, "checking the check's name")) {
+		case -1:
 			return NB_EXIT_FAILURE;
-		taken = PQntuples(res) > 0;
-		PQclear(res);
-		if (taken) {
-			log_error("a constraint named \"%s\" already exists on "
-				  "\"%s\".\"%s\" and is not CHECK (%s IS NOT NULL); "
-				  "rename it or use --no-not-null", f->chk,
-				  f->nspname, f->relname, f->qc);
-			return NB_EXIT_CONFIG;
+		case 1:
+			return check_name_taken(f);
 		}
 	}
 	/* A partitioned table's names are checked once its tree is read:
-	 * partitions(). */
-	if (!f->cfg->no_unique && f->kind != 'p') {
-		res = query(f, index_sql, 4, iv, "checking the index's name");
-		if (res == NULL)
+	 * fin_partitions(). */
+	if (!f->cfg->no_unique && f->t.kind != 'p') {
+		switch (fin_any_row(f, index_sql, 4, iv, "checking the index's name")) {
+		case -1:
 			return NB_EXIT_FAILURE;
-		taken = PQntuples(res) > 0;
-		PQclear(res);
-		if (taken) {
-			log_error("\"%s\".\"%s\" already exists and is not a unique "
-				  "index on %s alone; drop or rename it, or use "
-				  "--no-unique", f->nspname, f->idx, f->qc);
-			return NB_EXIT_CONFIG;
+		case 1:
+			return index_name_taken(f);
 		}
 	}
 	return 0;
@@ -1191,16 +613,16 @@ static int names_free(struct fin *f)
 /* The NOT NULL and UNIQUE steps; resolves the target unless done. */
 static int finish(struct fin *f)
 {
-	int rc = f->relname != NULL ? 0 : fin_resolve(f, true);
+	int rc = f->t.table != NULL ? 0 : fin_resolve(f, true);
 
 	if (rc == 0)
 		rc = names_free(f);
-	if (rc == 0 && !f->cfg->no_unique && f->kind == 'p')
-		rc = partitions(f);
+	if (rc == 0 && !f->cfg->no_unique && f->t.kind == 'p')
+		rc = fin_partitions(f);
 	if (rc == 0 && !f->cfg->no_not_null)
 		rc = not_null(f);
 	if (rc == 0 && !f->cfg->no_unique)
-		rc = f->kind == 'p' ? unique_partitioned(f) : unique(f);
+		rc = f->t.kind == 'p' ? fin_unique_partitioned(f) : unique(f);
 	if (rc == 0)
 		log_info("finalize: done: %s%s%s%s", f->shown,
 			 f->cfg->no_not_null ? "" : " is NOT NULL",
@@ -1240,12 +662,7 @@ int finalize_after_backfill(const struct config *cfg)
 		rc = fin_resolve(&f, true);
 	if (rc != 0)
 		goto out;
-	/* The job name as progress.c derives it. */
-	if (cfg->job != NULL)
-		job = strdup(cfg->job);
-	else if (asprintf(&job, "%s.%s.%s", f.nspname, f.relname,
-			  cfg->column) < 0)
-		job = NULL;
+	job = catalog_job_name(cfg->job, f.t.schema, f.t.table, cfg->column);
 	qps = db_quote(f.conn, cfg->progress_schema);
 	if (job == NULL || qps == NULL) {
 		log_error("out of memory");
@@ -1254,7 +671,7 @@ int finalize_after_backfill(const struct config *cfg)
 	}
 	sql = sqlf("SELECT state FROM %s.jobs WHERE job = $1", qps);
 	v[0] = job;
-	res = query(&f, sql, 1, v, "reading the job's state");
+	res = fin_query(&f, sql, 1, v, "reading the job's state");
 	if (res == NULL) {
 		rc = NB_EXIT_FAILURE;
 		goto out;
@@ -1279,7 +696,7 @@ out:
 int finalize_add_column(const struct config *cfg)
 {
 	struct fin f;
-	struct target_params tp;
+	struct catalog_params tp;
 	struct target t;
 	char err[1024];
 	char *sql = NULL;
@@ -1293,16 +710,16 @@ int finalize_add_column(const struct config *cfg)
 		rc = fin_resolve(&f, false);
 	if (rc != 0)
 		goto out;
-	if (f.has_column) {
+	if (f.t.has_column) {
 		log_info("add-column: %s exists already", f.shown);
 		goto out;
 	}
-	if (target_params(cfg, &tp) != 0) {
-		log_error("--key names are too long");
+	if (catalog_target_params(cfg, &tp, err, sizeof err) != 0) {
+		log_error("%s", err);
 		rc = NB_EXIT_CONFIG;
 		goto out;
 	}
-	sql = sqlf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s text", f.qt, f.qc);
+	sql = fin_sql(rollout_add_column(f.qt, f.qc));
 	/*
 	 * Add the column and run the backfill's own target check in one
 	 * transaction: a target the backfill would refuse (no key, say) gets
@@ -1316,7 +733,8 @@ int finalize_add_column(const struct config *cfg)
 		res = db_exec(f.conn, sql, 0, NULL, true);
 		if (db_ok(res)) {
 			PQclear(res);
-			res = db_exec_params(f.conn, target_query(), 4, tp.types,
+			res = db_exec_params(f.conn, catalog_target_sql(),
+					     CATALOG_TARGET_NPARAMS, tp.types,
 					     tp.values, tp.lengths, tp.formats,
 					     true);
 			if (!db_ok(res))
@@ -1349,7 +767,7 @@ int finalize_add_column(const struct config *cfg)
 	}
 	if (!db_ok(res)) {
 		PQclear(db_exec(f.conn, "ROLLBACK", 0, NULL, false));
-		rc = fail(&f, res, "adding the column");
+		rc = fin_fail(&f, res, "adding the column");
 		goto out;
 	}
 	PQclear(res);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "catalog.h"
 #include "db.h"
 #include "pgbin.h"
 #include "pgtext.h"
@@ -306,10 +307,7 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 	memset(p, 0, sizeof *p);
 	p->target = t;
 	p->schema_q = batch_quote(conn, schema);
-	if (job)
-		p->job = strdup(job);
-	else
-		p->job = pgtext_printf("%s.%s.%s", t->schema, t->table, t->column);
+	p->job = catalog_job_name(job, t->schema, t->table, t->column);
 	if (!p->schema_q || !p->job)
 		goto fail;
 	p->jobs = pgtext_printf("%s.jobs", p->schema_q);

@@ -360,8 +360,13 @@ static char *build_query(const struct shape *sh, const char *q)
 		free(left);
 		left = l2;
 	}
-	if (leases && has(sh, "leases", "rate") &&
-	    has(sh, "leases", "updated_at"))
+	/* The view's rate (progress.h) where the view has one; only tables
+	 * without it, of an older version or made by hand, get the same
+	 * figure summed here from the leases. */
+	if (view && has(sh, "job_progress", "rate"))
+		bad |= (rate = strdup("v.rate")) == NULL;
+	else if (leases && has(sh, "leases", "rate") &&
+		 has(sh, "leases", "updated_at"))
 		bad |= asprintf(&rate, "COALESCE((SELECT sum(l.rate) FROM %s.leases l"
 				" WHERE l.job = j.job AND l.updated_at >"
 				" now() - interval '30 seconds'), 0)", q) < 0;
@@ -369,13 +374,6 @@ static char *build_query(const struct shape *sh, const char *q)
 		bad |= (rate = strdup("NULL")) == NULL;
 	if (bad || left == NULL)
 		goto out;
-	if (view && has(sh, "job_progress", "rate")) {
-		char *r2 = NULL;
-
-		bad |= asprintf(&r2, "COALESCE(v.rate, %s)", rate) < 0;
-		free(rate);
-		rate = r2;
-	}
 	/* Batches write the leases, not the job row. */
 	if (leases && has(sh, "leases", "updated_at"))
 		bad |= asprintf(&updated, "GREATEST(j.updated_at, (SELECT"

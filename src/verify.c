@@ -9,34 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "db.h"
 #include "exit_codes.h"
 #include "log.h"
 #include "pgtext.h"
-#include "target.h"
 
 #define SAMPLES 5
-
-/*
- * The table as the backfill finds it (quote_ident keeps names exactly as
- * given; to_regclass gives NULL instead of an error), the column, and two
- * facts for the summary: NOT NULL, and a valid unique index on the column
- * alone. Then whether row-level security would hide rows from this role
- * (through the table, only its own policies apply, not its children's).
- */
-static const char resolve_sql[] =
-	"SELECT n.nspname, c.relname, c.relkind, a.attnum IS NOT NULL,"
-	"       a.attnotnull,"
-	"       (SELECT i.indexrelid::regclass::text FROM pg_index i"
-	"         WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid"
-	"           AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum"
-	"           AND i.indpred IS NULL AND i.indexprs IS NULL"
-	"         ORDER BY 1 LIMIT 1),"
-	"       c.oid, row_security_active(c.oid), current_user"
-	"  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-	"  LEFT JOIN pg_attribute a ON a.attrelid = c.oid"
-	"       AND a.attname = $3::text AND a.attnum > 0 AND NOT a.attisdropped"
-	" WHERE c.oid = " TARGET_REGCLASS_SQL;
 
 /*
  * A partitioned table ($1): its leaf partitions, and how many of them
@@ -111,12 +90,12 @@ static const char *plural(long long n, const char *one, const char *many)
 
 int verify_run(const struct config *cfg)
 {
-	const char *rv[3] = { cfg->schema, cfg->table, cfg->column };
+	const char *rv[CATALOG_TABLE_NPARAMS];
 	char err[1024], len[24], shown_alpha[300];
 	const char *fv[3] = { cfg->prefix, cfg->alphabet, len };
 	char *qt = NULL, *qc = NULL, *qs = NULL, *qr = NULL, *sql = NULL;
-	char *nsp = NULL, *rel = NULL, *unique_index = NULL;
-	char oid[16];
+	const char *nsp, *rel, *unique_index;
+	struct catalog_table tab = { .kind = 0 };
 	long long leaves = -1, unique_leaves = 0;
 	bool notnull = false;
 	struct counts n;
@@ -131,50 +110,34 @@ int verify_run(const struct config *cfg)
 		db_release_signals();
 		return NB_EXIT_FAILURE;
 	}
-	res = run(conn, resolve_sql, 3, rv, "looking up the table");
+	catalog_table_params(cfg, rv);
+	res = run(conn, catalog_table_sql(), CATALOG_TABLE_NPARAMS, rv,
+		  "looking up the table");
 	if (res == NULL)
 		goto out;
-	if (PQntuples(res) != 1) {
-		target_missing(cfg, err, sizeof err);
+	switch (catalog_table_read(&tab, res, cfg, true, err, sizeof err)) {
+	case 0:
+		break;
+	case -1:
+		rc = NB_EXIT_CONFIG;
+		/* fall through */
+	default:
 		log_error("%s", err);
-		rc = NB_EXIT_CONFIG;
 		goto out;
 	}
-	nsp = strdup(PQgetvalue(res, 0, 0));
-	rel = strdup(PQgetvalue(res, 0, 1));
-	if (nsp == NULL || rel == NULL) {
-		log_error("out of memory");
-		goto out;
-	}
-	if (PQgetvalue(res, 0, 2)[0] != 'r' && PQgetvalue(res, 0, 2)[0] != 'p') {
-		log_error("\"%s\".\"%s\" is not a table", nsp, rel);
-		rc = NB_EXIT_CONFIG;
-		goto out;
-	}
-	if (PQgetvalue(res, 0, 3)[0] != 't') {
-		log_error("column \"%s\" does not exist in table \"%s\".\"%s\"",
-			  cfg->column, nsp, rel);
-		rc = NB_EXIT_CONFIG;
-		goto out;
-	}
-	if (PQgetvalue(res, 0, 7)[0] == 't') {
+	nsp = tab.schema;
+	rel = tab.table;
+	if (tab.rls) {
 		/* Counts over the rows the policies show would say nothing. */
-		char shown[300];
-
-		snprintf(shown, sizeof shown, "\"%s\".\"%s\"", nsp, rel);
-		target_rls_refusal(err, sizeof err, PQgetvalue(res, 0, 8), shown, "verify");
+		catalog_rls_refusal(err, sizeof err, tab.role, tab.shown, "verify");
 		log_error("%s", err);
 		rc = NB_EXIT_CONFIG;
 		goto out;
 	}
-	notnull = PQgetvalue(res, 0, 4)[0] == 't';
-	if (!PQgetisnull(res, 0, 5) && (unique_index = strdup(PQgetvalue(res, 0, 5))) == NULL) {
-		log_error("out of memory");
-		goto out;
-	}
-	snprintf(oid, sizeof oid, "%s", PQgetvalue(res, 0, 6));
-	if (PQgetvalue(res, 0, 2)[0] == 'p') {
-		const char *pv[2] = { oid, cfg->column };
+	notnull = tab.notnull;
+	unique_index = tab.unique_index;
+	if (tab.kind == 'p') {
+		const char *pv[2] = { tab.oid, cfg->column };
 
 		PQclear(res);
 		res = run(conn, partitions_sql, 2, pv, "counting the partitions");
@@ -291,9 +254,7 @@ out:
 	free(qc);
 	free(qs);
 	free(qr);
-	free(nsp);
-	free(rel);
-	free(unique_index);
+	catalog_table_free(&tab);
 	PQfinish(conn);
 	db_release_signals();
 	return rc;

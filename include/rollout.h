@@ -1,0 +1,71 @@
+/*
+ * rollout.h - the rollout's DDL, written once: the statements that add
+ * the column, make it NOT NULL online (a NOT VALID check, VALIDATE, SET
+ * NOT NULL) and UNIQUE online (CREATE UNIQUE INDEX CONCURRENTLY; ON ONLY
+ * and ATTACH PARTITION on a partitioned table), and the statements that
+ * undo each of them.
+ *
+ * `plan` writes them into migration files (each followed by ";\n"),
+ * `finalize` and --add-column run them; both name the objects with
+ * plan_object_name(), so a rollout begun one way can be finished the
+ * other.
+ *
+ * Every function takes identifiers already quoted (PQescapeIdentifier, or
+ * db_quote_ident() where there is no connection) and returns one
+ * statement, without a terminating ';', in a new string the caller
+ * free()s; NULL if out of memory. No value is ever part of the text.
+ */
+#ifndef NB_ROLLOUT_H
+#define NB_ROLLOUT_H
+
+#include <stdbool.h>
+
+/* ALTER TABLE qt ADD COLUMN IF NOT EXISTS qc text: nullable, no default,
+ * so a catalog change only (no rewrite). */
+char *rollout_add_column(const char *qt, const char *qc);
+
+/* ALTER TABLE qt DROP COLUMN IF EXISTS qc. */
+char *rollout_drop_column(const char *qt, const char *qc);
+
+/* ALTER TABLE qt ADD CONSTRAINT qchk CHECK (qc IS NOT NULL) NOT VALID:
+ * new rows are checked, existing ones not scanned. */
+char *rollout_add_check(const char *qt, const char *qchk, const char *qc);
+
+/* ALTER TABLE qt VALIDATE CONSTRAINT qchk: a scan under a lock that
+ * blocks neither reads nor writes. */
+char *rollout_validate_check(const char *qt, const char *qchk);
+
+/* ALTER TABLE qt DROP CONSTRAINT [IF EXISTS] qchk. */
+char *rollout_drop_check(const char *qt, const char *qchk, bool if_exists);
+
+/* ALTER TABLE qt ALTER COLUMN qc SET NOT NULL: no scan once a validated
+ * check proves it (PostgreSQL 12+). */
+char *rollout_set_not_null(const char *qt, const char *qc);
+
+/* ALTER TABLE qt ALTER COLUMN qc DROP NOT NULL. */
+char *rollout_drop_not_null(const char *qt, const char *qc);
+
+/* CREATE UNIQUE INDEX CONCURRENTLY qidx ON qt (qc): a table or a leaf
+ * partition; it cannot run in a transaction. */
+char *rollout_unique_index(const char *qidx, const char *qt, const char *qc);
+
+/* CREATE UNIQUE INDEX qidx ON ONLY qt (qc): a partitioned table's index,
+ * no build, INVALID until every partition's index is attached. */
+char *rollout_unique_index_only(const char *qidx, const char *qt,
+				const char *qc);
+
+/* ALTER INDEX qparent ATTACH PARTITION qchild (both with their schema). */
+char *rollout_attach_index(const char *qparent, const char *qchild);
+
+/* CREATE INDEX CONCURRENTLY IF NOT EXISTS qidx ON qt (qcols) WHERE qc IS
+ * NULL: the partial index that keeps a service's idle probes cheap. */
+char *rollout_null_index(const char *qidx, const char *qt, const char *qcols,
+			 const char *qc);
+
+/*
+ * DROP INDEX [CONCURRENTLY] IF EXISTS qidxs: one index with its schema,
+ * or (not concurrently) several, comma-separated.
+ */
+char *rollout_drop_index(const char *qidxs, bool concurrently);
+
+#endif
