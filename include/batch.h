@@ -209,10 +209,5 @@ int batch_physical_params(struct batch *b, const unsigned char *ids,
 int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 			struct batch_counts *n, bool *lease_done);
 
-/*
- * Quotes one identifier with PQescapeIdentifier into a malloc'ed string;
- * NULL on failure (conn's error message says why).
- */
-char *batch_quote(PGconn *conn, const char *name);
 
 #endif

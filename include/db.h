@@ -56,20 +56,6 @@ PGresult *db_exec_params(PGconn *conn, const char *sql, int nparams,
 /* Whether res is a successful result (command or rows). NULL is not. */
 bool db_ok(const PGresult *res);
 
-/* pgconn_error: one line saying why res (NULL: the connection) failed. */
-static inline const char *db_error(PGconn *conn, const PGresult *res,
-				   char *buf, size_t len)
-{
-	return pgconn_error(conn, res, buf, len);
-}
-
-
-/* pgconn_quote: PQescapeIdentifier into a string the caller free()s. */
-static inline char *db_quote(PGconn *conn, const char *name)
-{
-	return pgconn_quote(conn, name);
-}
-
 /*
  * The planner's row count of schema.table and every partition or child
  * under it: EXPLAIN, so no row is read, and it exists without ANALYZE
@@ -79,13 +65,6 @@ static inline char *db_quote(PGconn *conn, const char *name)
  * cannot be had.
  */
 double db_planned_rows(PGconn *conn, const char *schema, const char *table);
-
-/* pgconn_quote_ident: "name" with every " doubled, without a connection;
- * the caller free()s it. */
-static inline char *db_quote_ident(const char *name)
-{
-	return pgconn_quote_ident(name);
-}
 
 /*
  * Writes s to buf for a log line or a summary: printable ASCII and UTF-8

@@ -31,7 +31,7 @@
  * Every file that
  * takes a lock on the table sets lock_timeout first; a down that loses
  * data says so in its first comment lines. Identifiers are always quoted
- * (plan builds the files without a connection: db_quote_ident()), names
+ * (plan builds the files without a connection: pgconn_quote_ident()), names
  * in comments are escaped so that no name can end a comment line, and
  * names appear in file names only as a lowercase [a-z0-9_] slug.
  * The check constraint and the indexes are named as PostgreSQL names

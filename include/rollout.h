@@ -11,7 +11,7 @@
  * other.
  *
  * Every function takes identifiers already quoted (PQescapeIdentifier, or
- * db_quote_ident() where there is no connection) and returns one
+ * pgconn_quote_ident() where there is no connection) and returns one
  * statement, without a terminating ';', in a new string the caller
  * free()s; NULL if out of memory. No value is ever part of the text.
  */

@@ -56,18 +56,6 @@ static void sb_keys(struct sb *b, char *const *qk, int n, const char *pfx,
 	}
 }
 
-char *batch_quote(PGconn *conn, const char *name)
-{
-	char *q = PQescapeIdentifier(conn, name, strlen(name));
-	char *copy;
-
-	if (!q)
-		return NULL;
-	copy = strdup(q);
-	PQfreemem(q);
-	return copy;
-}
-
 static void sb_params(struct sb *b, int first, int n)
 {
 	char num[32];
@@ -360,8 +348,8 @@ static char *build_unfilled(char *const *qk, int n, const char *qt,
 char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 			  const char *column, const char *leases, bool guard)
 {
-	char *qs = batch_quote(conn, nsp), *qr = batch_quote(conn, rel);
-	char *qc = batch_quote(conn, column);
+	char *qs = pgconn_quote(conn, nsp), *qr = pgconn_quote(conn, rel);
+	char *qc = pgconn_quote(conn, column);
 	char *only = qs && qr ? pgtext_printf("ONLY %s.%s", qs, qr) : NULL;
 	struct sb b = { 0 };
 
@@ -551,9 +539,9 @@ int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
 		    size_t errlen)
 {
 	char *qk[CONFIG_MAX_KEYS] = { 0 };
-	char *qs = batch_quote(conn, t->schema);
-	char *qtab = batch_quote(conn, t->table);
-	char *qc = batch_quote(conn, t->column);
+	char *qs = pgconn_quote(conn, t->schema);
+	char *qtab = pgconn_quote(conn, t->table);
+	char *qc = pgconn_quote(conn, t->column);
 	char *qt = NULL;
 	int rc = -1;
 
@@ -562,7 +550,7 @@ int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
 	s->nkeys = t->nkeys;
 	s->id_len = id_len;
 	for (int i = 0; i < t->nkeys; i++)
-		qk[i] = batch_quote(conn, t->keys[i]);
+		qk[i] = pgconn_quote(conn, t->keys[i]);
 	if (!qs || !qtab || !qc)
 		goto out;
 	for (int i = 0; i < t->nkeys; i++)

@@ -49,7 +49,7 @@ static int fail_res(struct check *c, const PGresult *res, const char *what)
 	char buf[LINE];
 	const char *state = pgconn_sqlstate(res);
 
-	log_error("%s: %s", what, db_error(c->conn, res, buf, sizeof buf));
+	log_error("%s: %s", what, pgconn_error(c->conn, res, buf, sizeof buf));
 	return retry_action(RETRY_ONESHOT, state) == RETRY_CONFIG ? NB_EXIT_CONFIG :
 								   NB_EXIT_FAILURE;
 }
@@ -236,7 +236,7 @@ static int check_progress(struct check *c, const char *job)
 		return rc;
 
 	/* The job row, if any, must be this target's. */
-	q = db_quote(c->conn, schema);
+	q = pgconn_quote(c->conn, schema);
 	if (q == NULL || asprintf(&q_sql,
 		"SELECT j.schema_name, j.table_name, j.column_name, k.name"
 		" FROM %s.jobs j LEFT JOIN LATERAL unnest(j.key_columns)"

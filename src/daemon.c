@@ -124,7 +124,7 @@ static void mon_result(struct worker *conn, PGresult *res)
 	if (res && PQresultStatus(res) != PGRES_TUPLES_OK) {
 		char msg[512];
 
-		log_warn("health query failed: %s", pgtext_result_error(res, msg, sizeof msg));
+		log_warn("health query failed: %s", pgconn_result_error(res, msg, sizeof msg));
 		res = NULL;
 	}
 	if (health_from_result(&sample, res, err, sizeof err) != 0)

@@ -150,7 +150,7 @@ bool db_ok(const PGresult *res)
 double db_planned_rows(PGconn *conn, const char *schema, const char *table)
 {
 	static const char key[] = "\"Plan Rows\":";
-	char *qs = db_quote(conn, schema), *qt = db_quote(conn, table);
+	char *qs = pgconn_quote(conn, schema), *qt = pgconn_quote(conn, table);
 	char *sql = NULL, buf[512];
 	double rows = -1;
 	PGresult *res = NULL;
@@ -174,7 +174,7 @@ double db_planned_rows(PGconn *conn, const char *schema, const char *table)
 		rows = strtod(at + strlen(key), NULL);
 	else
 		log_debug("the planner's row count: %s",
-			  db_error(conn, res, buf, sizeof buf));
+			  pgconn_error(conn, res, buf, sizeof buf));
 	PQclear(res);
 	PQclear(db_exec(conn, "ROLLBACK", 0, NULL, true));
 	free(sql);

@@ -35,6 +35,7 @@
 #include "pooler.h"
 #include "retry.h"
 #include "setup.h"
+#include "statements.h"
 #include "throttle_env.h"
 
 static void run_batch(struct wk *w);
@@ -202,11 +203,17 @@ static void connection_lost(struct wk *w, const char *why)
 	wait_then(w, d, WAIT_CONNECT);
 }
 
-/* Records the step of a query just sent, or handles a send that failed. */
+/* Records the step of a statement just sent, or handles a send that
+ * failed: libpq's refusal (-1) is a lost connection; statements.h's own
+ * failure (STATEMENTS_FAILED) stops the run with its line. */
 static void sent(struct wk *w, enum wk_step step, int rc)
 {
 	if (rc == 0) {
 		w->step = step;
+		return;
+	}
+	if (rc == STATEMENTS_FAILED) {
+		fail(w->bf, NB_EXIT_FAILURE, "%s", w->bf->err);
 		return;
 	}
 	connection_lost(w, worker_error(&w->conn));
@@ -375,151 +382,6 @@ static bool handle_error(struct wk *w, PGresult *res)
 
 /* ---- leases ------------------------------------------------------------- */
 
-static void start_lease(struct wk *w, int lease, char *const *cursor, char *const *hi)
-{
-	w->b.lease = lease;
-	batch_set_cursor(&w->b, cursor);
-	batch_set_hi(&w->b, hi);
-}
-
-/*
- * The physical batch statement for relation rel (schema.name), built the
- * first time a lease of it is taken. NULL (and the job fails) when out of
- * memory.
- */
-static const char *leaf_statement(struct wk *w, Oid rel, const char *schema,
-				  const char *name)
-{
-	struct backfill *bf = w->bf;
-	char *sql;
-
-	for (int i = 0; i < bf->nleaf; i++)
-		if (bf->leaf[i].rel == rel)
-			return bf->leaf[i].sql;
-	if (bf->nleaf == bf->leaf_cap) {
-		int cap = bf->leaf_cap ? 2 * bf->leaf_cap : 8;
-		struct leaf_sql *p = realloc(bf->leaf, (size_t)cap * sizeof *p);
-
-		if (!p)
-			goto oom;
-		bf->leaf = p;
-		bf->leaf_cap = cap;
-	}
-	sql = batch_physical_stmt(w->conn.conn, schema, name, bf->target.column,
-				  bf->prog.leases, bf->sql.guard);
-	if (!sql)
-		goto oom;
-	bf->leaf[bf->nleaf].rel = rel;
-	bf->leaf[bf->nleaf].sql = sql;
-	return bf->leaf[bf->nleaf++].sql;
-oom:
-	fail(bf, NB_EXIT_FAILURE, "cannot build the batch statement of \"%s\".\"%s\"",
-	     schema, name);
-	return NULL;
-}
-
-/* Physical order: the next block range, from the frontier on. */
-static int send_carve(struct wk *w)
-{
-	struct backfill *bf = w->bf;
-	const struct progress_job *j = &w->row;
-	char root[16], rel[16], blk[24], end[24], size[24];
-	const char *values[5] = { root, j->frontier_rel ? rel : NULL, blk, end, size };
-	const Oid *types;
-	int n;
-	const char *sql = batch_carve_sql(&types, &n);
-
-	snprintf(root, sizeof root, "%u", bf->target.oid);
-	snprintf(rel, sizeof rel, "%u", j->frontier_rel);
-	snprintf(blk, sizeof blk, "%lld", j->frontier_blk);
-	snprintf(end, sizeof end, "%lld", j->frontier_end);
-	snprintf(size, sizeof size, "%ld", bf->cfg->lease_size);
-	return worker_send(&w->conn, sql, n, types, values, NULL, NULL);
-}
-
-static int send_boundary(struct wk *w)
-{
-	struct backfill *bf = w->bf;
-	const struct progress_job *j = &w->row;
-	const Oid *types;
-	int nparams;
-	const char *sql = batch_boundary_params(&w->b, j->has_frontier ? j->frontier : NULL,
-						bf->cfg->lease_size, bf->target.reltuples,
-						&types, &nparams);
-
-	return worker_send(&w->conn, sql, nparams, types, w->b.values, w->b.lengths,
-			   w->b.formats);
-}
-
-static int send_probe(struct wk *w, const struct job_action *a)
-{
-	struct backfill *bf = w->bf;
-	const char *values[1] = { a->from };
-
-	if (a->sweep)
-		return worker_send(&w->conn, bf->sql.probe_full, 0, NULL, NULL, NULL, NULL);
-	return worker_send(&w->conn, bf->sql.probe_tail, 1, NULL, values, NULL, NULL);
-}
-
-static int send_new_lease(struct wk *w, const struct job_action *a)
-{
-	struct backfill *bf = w->bf;
-	const struct progress_job *j = &w->row;
-
-	if (!bf->sql.by_key)
-		return progress_send_new_block_lease(&bf->prog, &w->conn, a->lease,
-						     w->lease_rel, w->carved_lo,
-						     w->carved_hi, w->carved_end, w->owner);
-	return progress_send_new_lease(&bf->prog, &w->conn, a->lease,
-				       j->has_frontier ? j->frontier : NULL,
-				       w->b.has_hi ? w->b.hi : NULL, w->owner);
-}
-
-/* Sends the statement of a job step. */
-static void send_job(struct wk *w, const struct job_action *a)
-{
-	struct backfill *bf = w->bf;
-	struct progress *p = &bf->prog;
-	struct worker *c = &w->conn;
-	int rc = -1;
-
-	switch (a->step) {
-	case JOB_LIST: rc = progress_send_list(p, c); break;
-	case JOB_TRY_LOCK: rc = progress_send_try_lock(p, c, a->lease); break;
-	case JOB_CARVE_LOCK: rc = progress_send_try_lock(p, c, 0); break;
-	case JOB_TAKE: rc = progress_send_take(p, c, a->lease, w->owner); break;
-	case JOB_READ_JOB: rc = progress_send_read_job(p, c); break;
-	case JOB_START_PASS: rc = progress_send_start_pass(p, c, a->from, a->max); break;
-	case JOB_PROBE: rc = send_probe(w, a); break;
-	case JOB_STAY_IDLE: rc = progress_send_stay_idle(p, c, a->sweep, a->max); break;
-	case JOB_BOUNDARY: rc = send_boundary(w); break;
-	case JOB_CARVE: rc = send_carve(w); break;
-	case JOB_FRONTIER_DONE: rc = progress_send_frontier_done(p, c); break;
-	case JOB_NEW_LEASE: rc = send_new_lease(w, a); break;
-	case JOB_LEASE_GONE: rc = progress_send_lease_gone(p, c, a->lease); break;
-	/* These may scan the whole table: without statement_timeout (the
-	 * session settings come back after them). */
-	case JOB_REMAINING:
-		rc = worker_send(c, bf->sql.remaining, 0, NULL, NULL, NULL, NULL);
-		break;
-	case JOB_UNFILLED:
-		rc = worker_send(c, bf->sql.unfilled, 0, NULL, NULL, NULL, NULL);
-		break;
-	case JOB_PROBE_RESTORE:
-	case JOB_RESTORE:
-	case JOB_UNFILLED_RESTORE:
-		send_session(w, WK_JOB);
-		return;
-	case JOB_PASS_END: rc = progress_send_pass_end(p, c, a->pass_state); break;
-	case JOB_UNLOCK: rc = progress_send_unlock(p, c, a->lease); break;
-	default:
-		fail(bf, NB_EXIT_FAILURE, "internal error: no statement for %s",
-		     job_step_name(a->step));
-		return;
-	}
-	sent(w, WK_JOB, rc);
-}
-
 /* --until-done found no NULL: this worker goes, and the idle others. */
 static void job_done(struct wk *w)
 {
@@ -549,7 +411,7 @@ static void carry_out(struct wk *w, struct job_action a)
 {
 	switch (a.what) {
 	case JOB_DO_SEND:
-		send_job(w, &a);
+		sent(w, WK_JOB, statements_job(w, &a));
 		return;
 	case JOB_DO_WAIT:
 		wait_then(w, a.seconds, WAIT_ACQUIRE);
@@ -566,104 +428,24 @@ static void carry_out(struct wk *w, struct job_action a)
 	}
 }
 
-static bool is_true(const PGresult *res)
-{
-	return PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
-}
-
-/* "Some row": anything but one row saying false. */
-static bool not_false(const PGresult *res)
-{
-	return !(PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 'f');
-}
-
 /* TAKE: the lease, taken over with its bounds and cursor. */
 static void answer_take(struct wk *w, PGresult *res)
 {
 	struct backfill *bf = w->bf;
-	int lease = w->job.lease;
 	struct progress_lease l;
-	struct job_answer a = { .take = progress_read_take(&bf->prog, res, lease, &l) };
+	struct job_answer a = { .take = statements_read_take(w, res, &l) };
 	struct job_action next;
 
 	a.rel_gone = a.take > 0 && !bf->sql.by_key && !l.rel_name;
 	next = job_answer(&w->job, &bf->pass, &bf->jobc, JOB_TAKE, &a, ev_now(bf->loop));
-	if (next.what == JOB_DO_WORK) {
-		if (!bf->sql.by_key) {
-			if (!(w->leaf_sql = leaf_statement(w, l.rel, l.rel_schema, l.rel_name))) {
-				progress_lease_free(&l);
-				return;
-			}
-			w->lease_rel = l.rel;
-		}
-		if (l.has_cursor) {
-			char cur[512];
-
-			pgtext_join(cur, sizeof cur, l.cursor, target_width(&bf->target));
-			if (bf->sql.by_key)
-				log_info("worker %d: resuming lease %d after key (%s)", w->id,
-					 lease, cur);
-			else
-				log_info("worker %d: resuming lease %d of \"%s\".\"%s\" after "
-					 "ctid %s", w->id, lease, l.rel_schema, l.rel_name, cur);
-		}
-		start_lease(w, lease, l.has_cursor ? l.cursor : l.has_lo ? l.lo : NULL,
-			    l.has_hi ? l.hi : NULL);
+	if (next.what == JOB_DO_WORK && statements_start_taken(w, &l) != 0) {
+		progress_lease_free(&l);
+		fail(bf, NB_EXIT_FAILURE, "%s", bf->err);
+		return;
 	}
 	if (a.take > 0)
 		progress_lease_free(&l);
 	carry_out(w, next);
-}
-
-/* CARVE: a block range of some relation, or none left. */
-static bool answer_carve(struct wk *w, PGresult *res, struct job_answer *a)
-{
-	char lo_t[48], hi_t[48];
-	Oid rel;
-
-	a->found = PQntuples(res) > 0;
-	if (!a->found)
-		return true;
-	rel = (Oid)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
-	w->carved_lo = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-	w->carved_hi = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
-	w->carved_end = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
-	if (!(w->leaf_sql = leaf_statement(w, rel, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2))))
-		return false;
-	w->lease_rel = rel;
-	batch_format_tid(lo_t, sizeof lo_t, w->carved_lo, 0);
-	batch_format_tid(hi_t, sizeof hi_t, w->carved_hi, 0);
-	start_lease(w, w->row.next_lease, (char *const[]){ lo_t }, (char *const[]){ hi_t });
-	log_debug("worker %d: lease %d: \"%s\".\"%s\" blocks %lld-%lld of %lld", w->id,
-		  w->row.next_lease, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-		  w->carved_lo, w->carved_hi, w->carved_end);
-	return true;
-}
-
-/* READ_JOB: the job row, and the protocol's view of it. */
-static bool answer_read_job(struct wk *w, PGresult *res, struct job_row *r)
-{
-	struct backfill *bf = w->bf;
-	struct progress_job *j = &w->row;
-
-	if (w->have_row)
-		progress_job_free(j);
-	w->have_row = progress_read_job(&bf->prog, res, j) == 0;
-	if (!w->have_row)
-		return false;
-	*r = (struct job_row){
-		.state = j->state_id,
-		.frontier_done = j->frontier_done,
-		.has_frontier = j->has_frontier,
-		.next_lease = j->next_lease,
-		.idle_for = j->idle_for,
-		.open_leases = j->open_leases,
-		.has_hwm = j->has_hwm,
-		.swept_ago = j->swept_ago,
-		.pass_rows = j->pass_rows,
-	};
-	snprintf(r->hwm, sizeof r->hwm, "%s", j->hwm);
-	return true;
 }
 
 /* The answer to a job step: parsed, given to the protocol, carried out. */
@@ -671,80 +453,20 @@ static void answer_job(struct wk *w, PGresult *res)
 {
 	struct backfill *bf = w->bf;
 	enum job_step step = w->job.step;
-	struct job_answer a = { 0 };
-	struct job_row row;
-	int leases[JOB_MAX_CANDIDATES];
+	struct statements_answer sa;
 
-	switch (step) {
-	case JOB_LIST:
-		a.nleases = PQntuples(res) < JOB_MAX_CANDIDATES ? PQntuples(res) :
-			    JOB_MAX_CANDIDATES;
-		for (int i = 0; i < a.nleases; i++)
-			leases[i] = (int)strtol(PQgetvalue(res, i, 0), NULL, 10);
-		a.leases = leases;
-		break;
-	case JOB_TAKE:
+	if (step == JOB_TAKE) {
 		answer_take(w, res);
 		return;
-	case JOB_TRY_LOCK:
-	case JOB_CARVE_LOCK:
-	case JOB_NEW_LEASE:
-		a.locked = is_true(res);
-		break;
-	case JOB_READ_JOB:
-		a.row = answer_read_job(w, res, &row) ? &row : NULL;
-		break;
-	case JOB_PROBE:
-		a.found = not_false(res);
-		a.max = PQntuples(res) == 1 && PQnfields(res) == 2 && !PQgetisnull(res, 0, 1) ?
-			PQgetvalue(res, 0, 1) : NULL;
-		break;
-	case JOB_BOUNDARY: {
-		char *hi[CONFIG_MAX_KEYS];
-		bool has_hi = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0);
-
-		for (int i = 0; has_hi && i < bf->target.nkeys; i++)
-			hi[i] = PQgetvalue(res, 0, i);
-		/* Keep the bounds: the lease starts once its row and lock exist. */
-		start_lease(w, w->row.next_lease, w->row.has_frontier ? w->row.frontier : NULL,
-			    has_hi ? hi : NULL);
-		break;
 	}
-	case JOB_CARVE:
-		if (!answer_carve(w, res, &a))
-			return;
-		break;
-	case JOB_REMAINING:
-		a.found = not_false(res);
-		break;
-	case JOB_UNFILLED:
-		if (PQntuples(res) == 1 && PQnfields(res) == 2) {
-			a.count = PQgetvalue(res, 0, 0);
-			a.few = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
-		}
-		break;
-	default:
-		break;
+	if (statements_read(w, res, &sa) != 0) {
+		fail(bf, NB_EXIT_FAILURE, "%s", bf->err);
+		return;
 	}
-	carry_out(w, job_answer(&w->job, &bf->pass, &bf->jobc, step, &a, ev_now(bf->loop)));
+	carry_out(w, job_answer(&w->job, &bf->pass, &bf->jobc, step, &sa.a, ev_now(bf->loop)));
 }
 
 /* ---- batches ------------------------------------------------------------ */
-
-static int ensure_ids(struct backfill *bf, long limit)
-{
-	size_t need = (size_t)limit * bf->sql.id_len;
-
-	if (need > bf->ids_cap) {
-		unsigned char *p = realloc(bf->ids, need);
-
-		if (!p)
-			return -1;
-		bf->ids = p;
-		bf->ids_cap = need;
-	}
-	return 0;
-}
 
 /* Logs one line when a pause starts or ends. */
 static void log_throttle_change(struct backfill *bf)
@@ -809,31 +531,9 @@ static void after_prepare_leaf(struct wk *w)
 	run_batch(w);
 }
 
-/* Fresh ids every time: a retried batch never reuses them. With the guard
- * the space is small enough for a batch's own ids to meet. */
-static int draw_ids(struct backfill *bf, long n)
-{
-	if (ensure_ids(bf, n) != 0) {
-		fail(bf, NB_EXIT_FAILURE, "out of memory for a batch of %ld ids", n);
-		return -1;
-	}
-	if (bf->sql.guard) {
-		if (nanoid_generate_distinct(&bf->gen, (char *)bf->ids, (size_t)n) != 0) {
-			fail(bf, NB_EXIT_FAILURE, "cannot draw %ld distinct ids for a batch", n);
-			return -1;
-		}
-		return 0;
-	}
-	for (long i = 0; i < n; i++)
-		nanoid_generate(&bf->gen, (char *)bf->ids + (size_t)i * bf->sql.id_len);
-	return 0;
-}
-
 static void run_batch(struct wk *w)
 {
 	struct backfill *bf = w->bf;
-	char name[64];
-	int v;
 
 	if (halted(bf)) {
 		wk_stop(w);
@@ -845,33 +545,13 @@ static void run_batch(struct wk *w)
 		return;
 	}
 	if (!bf->sql.by_key && !leaf_ready(w)) {
-		batch_physical_name(name, sizeof name, w->lease_rel);
-		sent(w, WK_PREPARE_LEAF,
-		     worker_send_prepare(&w->conn, name, w->leaf_sql, BATCH_PHYS_PARAMS,
-					 bf->sql.phys_types));
+		sent(w, WK_PREPARE_LEAF, statements_prepare_leaf(w));
 		return;
 	}
-	if (!pace(w) || draw_ids(bf, w->b.limit) != 0)
+	if (!pace(w))
 		return;
 	fill_sent(&w->fill);
-	if (!bf->sql.by_key) {
-		if (batch_physical_params(&w->b, bf->ids, bf->prog.job, w->fill.rate) != 0) {
-			fail(bf, NB_EXIT_FAILURE, "lease %d has a malformed ctid in the "
-			     "progress table", w->b.lease);
-			return;
-		}
-		batch_physical_name(name, sizeof name, w->lease_rel);
-		w->sent_at = ev_time();
-		sent(w, WK_BATCH,
-		     worker_send_prepared(&w->conn, name, BATCH_PHYS_PARAMS, w->b.values,
-					  w->b.lengths, w->b.formats));
-		return;
-	}
-	v = batch_params(&w->b, bf->ids, bf->prog.job, w->fill.rate);
-	w->sent_at = ev_time();
-	sent(w, WK_BATCH,
-	     worker_send_prepared(&w->conn, batch_stmt_name(v), bf->sql.nparams,
-				  w->b.values, w->b.lengths, w->b.formats));
+	sent(w, WK_BATCH, statements_batch(w));
 }
 
 static void after_batch(struct wk *w, PGresult *res)
@@ -910,58 +590,10 @@ static void after_batch(struct wk *w, PGresult *res)
 
 /* ---- sessions ----------------------------------------------------------- */
 
-/*
- * Session settings (these sessions run only our statements):
- *   - by key, custom plans: the batch's best plan depends on its size and
- *     bounds; in physical order the plan is always the same TID range, so
- *     one generic plan saves planning every batch;
- *   - no hash or merge joins: from about 20,000 rows a batch, the planner
- *     would rather hash the batch and scan the whole table than look each
- *     row up by its ctid, which is one page read per row. Per batch, that
- *     is the difference between O(batch) and O(table);
- *   - no sequential or bitmap scans: a batch is an index range or a TID
- *     range, whether or not the table has statistics. Without them the
- *     planner guesses `column IS NULL` rare and would rather scan and sort
- *     the whole table than walk the key's index: 20x slower per batch
- *     until autovacuum happens to analyze the table (the NULL check turns
- *     sequential scans back on for itself);
- *   - no JIT: a batch is milliseconds of work, and a plan that costs a
- *     disabled scan (the 1e10 penalty) would otherwise spend half a
- *     second compiling itself, every batch;
- *   - fixed date, interval and float output, so key values print the same
- *     way in every session and read back the same (cursors are text).
- */
-static const char session_sql[] =
-	"SELECT set_config('plan_cache_mode', $4, false),"
-	" set_config('enable_hashjoin', 'off', false),"
-	" set_config('enable_mergejoin', 'off', false),"
-	" set_config('enable_seqscan', 'off', false),"
-	" set_config('enable_bitmapscan', 'off', false),"
-	" set_config('jit', 'off', false),"
-	" set_config('DateStyle', 'ISO, YMD', false),"
-	" set_config('IntervalStyle', 'postgres', false),"
-	" set_config('extra_float_digits', '3', false),"
-	" set_config('lock_timeout', $1, false),"
-	" set_config('statement_timeout', $2, false),"
-	/* A batch's lease cursor commits with its rows: after a crash the last
-	 * batches are gone with their progress and are done again. So they
-	 * need not wait for a WAL flush each (--synchronous-commit). */
-	" CASE WHEN $3 THEN current_setting('synchronous_commit')"
-	"  ELSE set_config('synchronous_commit', 'off', false) END";
-
-/* Sends the session settings (again after a statement lifted the timeout). */
+/* Sends the session settings (again after a reload). */
 static void send_session(struct wk *w, enum wk_step step)
 {
-	char lock[32], stmt[32];
-	const char *values[4] = { lock, stmt, w->bf->cfg->synchronous_commit ? "t" : "f",
-				  !w->bf->have_sql || w->bf->sql.by_key ? "force_custom_plan" :
-				  "force_generic_plan" };
-	static const Oid types[4] = { 0, 0, 16 /* bool */, 0 };
-
-	/* Read at each send: a reload may have changed them. */
-	snprintf(lock, sizeof lock, "%ld", w->bf->cfg->lock_timeout);
-	snprintf(stmt, sizeof stmt, "%ld", w->bf->cfg->statement_timeout);
-	sent(w, step, worker_send(&w->conn, session_sql, 4, types, values, NULL, NULL));
+	sent(w, step, statements_session(w));
 }
 
 /* The job is claimed: startup is over, the parked workers go on. */
@@ -1038,9 +670,7 @@ static void after_session(struct wk *w)
 	if (bf->sql.by_key && w->prepared < BATCH_VARIANTS) {
 		int v = w->prepared;
 
-		sent(w, WK_PREPARE,
-		     worker_send_prepare(&w->conn, batch_stmt_name(v), bf->sql.stmt[v],
-					 bf->sql.nparams, bf->sql.types));
+		sent(w, WK_PREPARE, statements_prepare(w, v));
 		return;
 	}
 	carry_out(w, job_acquire(&w->job));

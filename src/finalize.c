@@ -54,7 +54,7 @@ static int fin_open(struct fin *f, const struct config *cfg)
 		      1, v, false);
 	if (!db_ok(res)) {
 		log_error("cannot set lock_timeout: %s",
-			  db_error(f->conn, res, err, sizeof err));
+			  pgconn_error(f->conn, res, err, sizeof err));
 		PQclear(res);
 		return NB_EXIT_FAILURE;
 	}
@@ -80,7 +80,7 @@ static int fin_resolve(struct fin *f, bool need_column)
 	res = db_exec(f->conn, catalog_table_sql(), CATALOG_TABLE_NPARAMS, v, true);
 	if (!db_ok(res)) {
 		log_error("cannot look up the table: %s",
-			  db_error(f->conn, res, err, sizeof err));
+			  pgconn_error(f->conn, res, err, sizeof err));
 		PQclear(res);
 		return NB_EXIT_FAILURE;
 	}
@@ -95,13 +95,13 @@ static int fin_resolve(struct fin *f, bool need_column)
 	plan_object_name(f->t.table, cfg->column, PLAN_CHECK_LABEL, f->chk);
 	plan_object_name(f->t.table, cfg->column, PLAN_INDEX_LABEL, idx);
 	snprintf(f->idx, sizeof f->idx, "%s", idx);
-	qs = db_quote(f->conn, f->t.schema);
-	qi = db_quote(f->conn, f->t.table);
-	f->qc = db_quote(f->conn, cfg->column);
+	qs = pgconn_quote(f->conn, f->t.schema);
+	qi = pgconn_quote(f->conn, f->t.table);
+	f->qc = pgconn_quote(f->conn, cfg->column);
 	if (qs != NULL && qi != NULL && asprintf(&f->qt, "%s.%s", qs, qi) < 0)
 		f->qt = NULL;
 	free(qi);
-	f->qidx = db_quote(f->conn, f->idx);
+	f->qidx = pgconn_quote(f->conn, f->idx);
 	if (qs != NULL && f->qidx != NULL &&
 	    asprintf(&f->qidx_full, "%s.%s", qs, f->qidx) < 0)
 		f->qidx_full = NULL;
@@ -131,18 +131,18 @@ static PGresult *ddl(struct fin *f, const char *sql, const char *what,
 	for (int attempt = 1;; attempt++) {
 		res = db_exec(f->conn, sql, 0, NULL, !cleaning);
 		if (db_ok(res) ||
-		    retry_action(RETRY_ONESHOT, pgtext_sqlstate(res)) != RETRY_AGAIN ||
+		    retry_action(RETRY_ONESHOT, pgconn_sqlstate(res)) != RETRY_AGAIN ||
 		    attempt > f->cfg->ddl_retries || (db_stopping() && !cleaning))
 			return res;
 		delay = retry_backoff_ms(RETRY_POLICY_DDL, attempt - 1, retry_jitter());
 		log_warn("%s: %s (%s); retry %d of %ld in %.1f s", what,
-			 db_error(f->conn, res, msg, sizeof msg), pgtext_sqlstate(res),
+			 pgconn_error(f->conn, res, msg, sizeof msg), pgconn_sqlstate(res),
 			 attempt, f->cfg->ddl_retries, (double)delay / 1000.0);
 		if (cleanup != NULL) {
 			r = db_exec(f->conn, cleanup, 0, NULL, false);
 			if (!db_ok(r))
 				log_warn("%s: cleanup failed: %s", what,
-					 db_error(f->conn, r, msg, sizeof msg));
+					 pgconn_error(f->conn, r, msg, sizeof msg));
 			PQclear(r);
 		}
 		db_sleep_ms(delay);
@@ -161,14 +161,14 @@ int fin_fail(struct fin *f, PGresult *res, const char *what)
 			  "of this step is left behind, run finalize again to "
 			  "finish", what);
 	else if (res != NULL &&
-		 retry_action(RETRY_ONESHOT, pgtext_sqlstate(res)) == RETRY_AGAIN)
+		 retry_action(RETRY_ONESHOT, pgconn_sqlstate(res)) == RETRY_AGAIN)
 		log_error("%s: its lock was not granted within %ld ms, %ld "
 			  "times; a long transaction holds \"%s\".\"%s\" (see "
 			  "pg_locks), try again later or raise --ddl-lock-timeout",
 			  what, f->cfg->ddl_lock_timeout, f->cfg->ddl_retries + 1,
 			  f->t.schema ? f->t.schema : "", f->t.table ? f->t.table : "");
 	else
-		log_error("%s: %s", what, db_error(f->conn, res, msg, sizeof msg));
+		log_error("%s: %s", what, pgconn_error(f->conn, res, msg, sizeof msg));
 	PQclear(res);
 	return NB_EXIT_FAILURE;
 }
@@ -199,7 +199,7 @@ PGresult *fin_query(struct fin *f, const char *sql, int n,
 	if (db_stopping())
 		log_error("%s: stopped by a signal", what);
 	else
-		log_error("%s: %s", what, db_error(f->conn, res, msg, sizeof msg));
+		log_error("%s: %s", what, pgconn_error(f->conn, res, msg, sizeof msg));
 	PQclear(res);
 	return NULL;
 }
@@ -267,7 +267,7 @@ static int find_check(struct fin *f, char *name, size_t len, bool *found,
 
 static int drop_check(struct fin *f, const char *name, bool cleaning)
 {
-	char *qn = db_quote(f->conn, name);
+	char *qn = pgconn_quote(f->conn, name);
 	char *sql;
 	PGresult *res;
 	int rc = 0;
@@ -317,7 +317,7 @@ static int not_null(struct fin *f)
 			return check_name_taken(f);
 		}
 		snprintf(name, sizeof name, "%s", f->chk);
-		qn = db_quote(f->conn, name);
+		qn = pgconn_quote(f->conn, name);
 		if (qn == NULL)
 			return fin_fail(f, NULL, "quoting the check's name");
 		sql = fin_sql(rollout_add_check(f->qt, qn, f->qc));
@@ -332,7 +332,7 @@ static int not_null(struct fin *f)
 			 "are rejected from now on", name);
 	}
 
-	qn = db_quote(f->conn, name);
+	qn = pgconn_quote(f->conn, name);
 	if (qn == NULL)
 		return fin_fail(f, NULL, "quoting the check's name");
 	if (!validated) {
@@ -343,11 +343,11 @@ static int not_null(struct fin *f)
 		free(sql);
 		if (!db_ok(res)) {
 			free(qn);
-			if (strcmp(pgtext_sqlstate(res), "23514") == 0 && !db_stopping()) {
+			if (strcmp(pgconn_sqlstate(res), "23514") == 0 && !db_stopping()) {
 				log_error("%s still holds NULL values: run the "
 					  "backfill to the end first (%s)%s",
 					  f->shown,
-					  db_error(f->conn, res, msg, sizeof msg),
+					  pgconn_error(f->conn, res, msg, sizeof msg),
 					  created ? "; the check added by this "
 					  "run is dropped again" : "");
 				PQclear(res);
@@ -400,7 +400,7 @@ void fin_drop_invalid(struct fin *f, const char *qfull, const char *shown)
 	if (!db_ok(res))
 		log_error("could not drop the invalid index %s: %s; drop it by "
 			  "hand (DROP INDEX CONCURRENTLY %s)", shown,
-			  db_error(f->conn, res, msg, sizeof msg), qfull);
+			  pgconn_error(f->conn, res, msg, sizeof msg), qfull);
 	PQclear(res);
 	free(sql);
 }
@@ -541,7 +541,7 @@ static int unique(struct fin *f)
 	if (!db_ok(res)) {
 		/* A failed concurrent build leaves its INVALID index behind. */
 		drop_invalid_index(f);
-		if (strcmp(pgtext_sqlstate(res), "23505") == 0 && !db_stopping()) {
+		if (strcmp(pgconn_sqlstate(res), "23505") == 0 && !db_stopping()) {
 			PQclear(res);
 			fin_report_duplicates(f);
 			return NB_EXIT_FAILURE;
@@ -663,7 +663,7 @@ int finalize_after_backfill(const struct config *cfg)
 	if (rc != 0)
 		goto out;
 	job = catalog_job_name(cfg->job, f.t.schema, f.t.table, cfg->column);
-	qps = db_quote(f.conn, cfg->progress_schema);
+	qps = pgconn_quote(f.conn, cfg->progress_schema);
 	if (job == NULL || qps == NULL) {
 		log_error("out of memory");
 		rc = NB_EXIT_FAILURE;
@@ -752,12 +752,12 @@ int finalize_add_column(const struct config *cfg)
 			break;
 		}
 		PQclear(db_exec(f.conn, "ROLLBACK", 0, NULL, false));
-		if (retry_action(RETRY_ONESHOT, pgtext_sqlstate(res)) != RETRY_AGAIN ||
+		if (retry_action(RETRY_ONESHOT, pgconn_sqlstate(res)) != RETRY_AGAIN ||
 		    attempt > cfg->ddl_retries || db_stopping())
 			break;
 		delay = retry_backoff_ms(RETRY_POLICY_DDL, attempt - 1, retry_jitter());
 		log_warn("adding the column: %s (%s); retry %d of %ld in %.1f s",
-			 db_error(f.conn, res, err, sizeof err), pgtext_sqlstate(res),
+			 pgconn_error(f.conn, res, err, sizeof err), pgconn_sqlstate(res),
 			 attempt, cfg->ddl_retries, (double)delay / 1000.0);
 		PQclear(res);
 		res = NULL;

@@ -57,12 +57,12 @@ static struct prel *prels_new(struct fin *f)
 	}
 	for (int i = 0; i < f->tree.nrels; i++) {
 		const struct plan_rel *r = &f->tree.rels[i];
-		char *qs = db_quote(f->conn, r->schema);
-		char *qn = db_quote(f->conn, r->name);
+		char *qs = pgconn_quote(f->conn, r->schema);
+		char *qn = pgconn_quote(f->conn, r->name);
 
 		p[i].r = r;
 		plan_object_name(r->name, f->cfg->column, PLAN_INDEX_LABEL, p[i].idx);
-		p[i].qidx = db_quote(f->conn, p[i].idx);
+		p[i].qidx = pgconn_quote(f->conn, p[i].idx);
 		if (qs != NULL && qn != NULL)
 			p[i].qt = pgtext_printf("%s.%s", qs, qn);
 		if (qs != NULL && p[i].qidx != NULL)
@@ -198,7 +198,7 @@ static int build_leaf(struct fin *f, const struct prel *p, int nth)
 		snprintf(shown, sizeof shown, "\"%s\".\"%s\"", p->r->schema, p->idx);
 		fin_drop_invalid(f, p->qidx_full, shown);
 	}
-	if (strcmp(pgtext_sqlstate(res), "23505") == 0 && !db_stopping()) {
+	if (strcmp(pgconn_sqlstate(res), "23505") == 0 && !db_stopping()) {
 		PQclear(res);
 		fin_report_duplicates(f);
 		return NB_EXIT_FAILURE;
@@ -270,8 +270,8 @@ static int tree_index(struct fin *f, struct prel *all, int i)
 		}
 	}
 	snprintf(p->att_oid, sizeof p->att_oid, "%s", PQgetvalue(res, row, 0));
-	qs = db_quote(f->conn, p->r->schema);
-	qn = db_quote(f->conn, PQgetvalue(res, row, 1));
+	qs = pgconn_quote(f->conn, p->r->schema);
+	qn = pgconn_quote(f->conn, PQgetvalue(res, row, 1));
 	if (qs != NULL && qn != NULL)
 		p->att_q = pgtext_printf("%s.%s", qs, qn);
 	free(qs);

@@ -219,12 +219,12 @@ static int rel_names_init(struct plan_names *n)
 			rn->qnull = strdup(n->qnull);
 			rn->qnull_full = strdup(n->qnull_full);
 		} else {
-			qs = db_quote_ident(r->schema);
-			qn = db_quote_ident(r->name);
-			rn->qidx = db_quote_ident(idx);
+			qs = pgconn_quote_ident(r->schema);
+			qn = pgconn_quote_ident(r->name);
+			rn->qidx = pgconn_quote_ident(idx);
 			rn->qt = joined(qs, ".", qn);
 			rn->qidx_full = joined(qs, ".", rn->qidx);
-			rn->qnull = db_quote_ident(nul);
+			rn->qnull = pgconn_quote_ident(nul);
 			rn->qnull_full = joined(qs, ".", rn->qnull);
 			free(qs);
 			free(qn);
@@ -260,13 +260,13 @@ static int names_init(struct plan_names *n, const struct config *cfg,
 	plan_slug(cfg->table, n->slug_t, sizeof n->slug_t);
 	plan_slug(cfg->column, n->slug_c, sizeof n->slug_c);
 
-	qtab = db_quote_ident(cfg->table);
-	n->qc = db_quote_ident(cfg->column);
-	n->qchk = db_quote_ident(chk);
-	n->qidx = db_quote_ident(idx);
-	n->qnull = db_quote_ident(nul);
+	qtab = pgconn_quote_ident(cfg->table);
+	n->qc = pgconn_quote_ident(cfg->column);
+	n->qchk = pgconn_quote_ident(chk);
+	n->qidx = pgconn_quote_ident(idx);
+	n->qnull = pgconn_quote_ident(nul);
 	if (cfg->schema != NULL) {
-		qs = db_quote_ident(cfg->schema);
+		qs = pgconn_quote_ident(cfg->schema);
 		n->qt = joined(qs, ".", qtab);
 		n->qidx_full = joined(qs, ".", n->qidx);
 		n->qnull_full = joined(qs, ".", n->qnull);
@@ -281,7 +281,7 @@ static int names_init(struct plan_names *n, const struct config *cfg,
 	/* The null index's columns: --key's (config_validate split them),
 	 * else the column itself (see up_text, STEP_NULL_INDEX). */
 	for (int i = 0; i < cfg->nkeys; i++) {
-		char *q = db_quote_ident(cfg->key_columns[i]);
+		char *q = pgconn_quote_ident(cfg->key_columns[i]);
 
 		sb_printf(&cols, "%s%s", i ? ", " : "", q ? q : "");
 		cols.oom = cols.oom || q == NULL;
@@ -624,7 +624,7 @@ static int read_catalog(const struct config *cfg, struct plan_tree *tree)
 	res = db_exec(conn, catalog_table_sql(), CATALOG_TABLE_NPARAMS, v, false);
 	if (!db_ok(res)) {
 		log_error("cannot look up the table: %s",
-			  db_error(conn, res, err, sizeof err));
+			  pgconn_error(conn, res, err, sizeof err));
 		PQclear(res);
 		PQfinish(conn);
 		return NB_EXIT_FAILURE;

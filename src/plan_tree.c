@@ -66,7 +66,7 @@ int plan_tree_read(PGconn *conn, const char *root, const char *column,
 	res = db_exec(conn, sql, 2, v, false);
 	if (!db_ok(res)) {
 		snprintf(err, errlen, "cannot read the partitions: %s",
-		     db_error(conn, res, msg, sizeof msg));
+		     pgconn_error(conn, res, msg, sizeof msg));
 		PQclear(res);
 		return -1;
 	}

@@ -306,7 +306,7 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 
 	memset(p, 0, sizeof *p);
 	p->target = t;
-	p->schema_q = batch_quote(conn, schema);
+	p->schema_q = pgconn_quote(conn, schema);
 	p->job = catalog_job_name(job, t->schema, t->table, t->column);
 	if (!p->schema_q || !p->job)
 		goto fail;

@@ -229,10 +229,10 @@ static enum setup_result after_try_id(struct backfill *bf, struct wk *w,
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		char msg[512];
 
-		pgtext_result_error(res, msg, sizeof msg);
+		pgconn_result_error(res, msg, sizeof msg);
 		snprintf(bf->err, sizeof bf->err, "column \"%s\" of \"%s\".\"%s\" does not "
 			 "accept a generated id: %s (SQLSTATE %s)", bf->target.column,
-			 bf->target.schema, bf->target.table, msg, pgtext_sqlstate(res));
+			 bf->target.schema, bf->target.table, msg, pgconn_sqlstate(res));
 		return failed(bf, code, NB_EXIT_CONFIG);
 	}
 	return sent(w, SETUP_EXISTS, progress_send_exists(&bf->prog, &w->conn));

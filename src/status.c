@@ -143,7 +143,7 @@ static size_t width(const char *s)
 /* "name" with " doubled, as SQL quotes it; control characters as \xHH. */
 static void quoted(char *buf, size_t len, const char *name)
 {
-	char *q = db_quote_ident(name);
+	char *q = pgconn_quote_ident(name);
 
 	db_display(q != NULL ? q : "?", buf, len);
 	free(q);
@@ -271,9 +271,9 @@ void status_print_json(FILE *out, const struct status_job *jobs, int n)
 		 * the JSON escaping takes care of them. */
 		raw = NULL;
 		{
-			char *s = db_quote_ident(j->schema);
-			char *t = db_quote_ident(j->table);
-			char *c = db_quote_ident(j->column);
+			char *s = pgconn_quote_ident(j->schema);
+			char *t = pgconn_quote_ident(j->table);
+			char *c = pgconn_quote_ident(j->column);
 
 			if (s && t && c &&
 			    asprintf(&raw, "%s.%s.%s", s, t, c) < 0)
@@ -507,7 +507,7 @@ int status_run(const struct config *cfg, bool json)
 	sh.res = db_exec(conn, shape_sql, 1, vals, false);
 	if (!db_ok(sh.res)) {
 		log_error("reading the catalog: %s",
-			  db_error(conn, sh.res, err, sizeof err));
+			  pgconn_error(conn, sh.res, err, sizeof err));
 		goto out;
 	}
 	if (!has(&sh, "jobs", NULL) &&
@@ -533,7 +533,7 @@ int status_run(const struct config *cfg, bool json)
 		}
 	}
 
-	q = db_quote(conn, cfg->progress_schema);
+	q = pgconn_quote(conn, cfg->progress_schema);
 	sql = q != NULL ? build_query(&sh, q) : NULL;
 	if (sql == NULL) {
 		log_error("out of memory");
@@ -548,7 +548,7 @@ int status_run(const struct config *cfg, bool json)
 	res = db_exec(conn, sql, 6, vals, false);
 	if (!db_ok(res)) {
 		log_error("reading \"%s\".jobs: %s", shown,
-			  db_error(conn, res, err, sizeof err));
+			  pgconn_error(conn, res, err, sizeof err));
 		goto out;
 	}
 	n = PQntuples(res);

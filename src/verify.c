@@ -66,7 +66,7 @@ static PGresult *run(PGconn *conn, const char *sql, int n,
 	if (db_stopping())
 		log_error("verify: stopped by a signal while %s", what);
 	else
-		log_error("verify: %s: %s", what, db_error(conn, res, msg, sizeof msg));
+		log_error("verify: %s: %s", what, pgconn_error(conn, res, msg, sizeof msg));
 	PQclear(res);
 	return NULL;
 }
@@ -149,9 +149,9 @@ int verify_run(const struct config *cfg)
 	PQclear(res);
 	res = NULL;
 
-	qs = db_quote(conn, nsp);
-	qr = db_quote(conn, rel);
-	qc = db_quote(conn, cfg->column);
+	qs = pgconn_quote(conn, nsp);
+	qr = pgconn_quote(conn, rel);
+	qc = pgconn_quote(conn, cfg->column);
 	if (qs == NULL || qr == NULL || qc == NULL ||
 	    (qt = pgtext_printf("%s.%s", qs, qr)) == NULL) {
 		log_error("cannot quote the names: %s", PQerrorMessage(conn));

@@ -167,7 +167,7 @@ START_TEST(test_quote_ident)
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		char *q = db_quote_ident(cases[i].in);
+		char *q = pgconn_quote_ident(cases[i].in);
 
 		ck_assert_str_eq(q, cases[i].out);
 		free(q);
