@@ -2,7 +2,7 @@
  * db.h - small blocking libpq helpers for the one-shot commands: plan,
  * finalize, verify, and the --add-column and --finalize steps of a run.
  *
- * The service loop never uses these (it stays nonblocking, worker.h). A
+ * The service loop never uses these (it stays nonblocking, conn.h). A
  * one-shot command may block, but it can still be stopped: after
  * db_catch_signals(), SIGINT/SIGTERM only set a flag, and db_exec() then
  * cancels the statement in flight on the server (a CREATE INDEX

@@ -36,20 +36,20 @@
 #include "progress.h"
 #include "target.h"
 #include "throttle.h"
-#include "worker.h"
+#include "conn.h"
 
 /* The statement a worker's connection has in flight, or why it has none. */
-enum wk_step {
-	WK_NONE,
-	WK_PARKED,          /* connected, waiting for another worker's setup */
-	WK_SESSION,         /* the session settings */
-	WK_SETUP,           /* a statement of setup.c (w->setup_step) */
-	WK_PREPARE,         /* by key: a batch statement variant */
-	WK_PREPARE_LEAF,    /* physical: a relation's batch statement */
-	WK_JOB,             /* a statement of the job protocol (w->job.step) */
-	WK_SESSION_AGAIN,   /* session settings again after a reload */
-	WK_BATCH,
-	WK_STOPPED,         /* recording the stop */
+enum worker_step {
+	WORKER_NONE,
+	WORKER_PARKED,          /* connected, waiting for another worker's setup */
+	WORKER_SESSION,         /* the session settings */
+	WORKER_SETUP,           /* a statement of setup.c (w->setup_step) */
+	WORKER_PREPARE,         /* by key: a batch statement variant */
+	WORKER_PREPARE_LEAF,    /* physical: a relation's batch statement */
+	WORKER_JOB,             /* a statement of the job protocol (w->job.step) */
+	WORKER_SESSION_AGAIN,   /* session settings again after a reload */
+	WORKER_BATCH,
+	WORKER_STOPPED,         /* recording the stop */
 };
 
 /* What a worker's timer is for. */
@@ -75,11 +75,11 @@ struct leaf_sql {
 	char *sql;
 };
 
-struct wk {
-	struct worker conn;
+struct worker {
+	struct conn conn;
 	struct backfill *bf;
 	int id;
-	enum wk_step step;
+	enum worker_step step;
 	enum setup_step setup_step;
 	bool closed;                 /* done for good */
 	ev_timer wait;
@@ -131,7 +131,7 @@ struct backfill {
 	struct job_pass pass;
 	struct fill_config fillc;
 
-	struct wk *wk;
+	struct worker *workers;
 	int nworkers;
 	ev_timer tick;
 	ev_timer watchdog;           /* WATCHDOG=1 when systemd asks for it */
@@ -142,7 +142,7 @@ struct backfill {
 	bool ready_sent;
 
 	struct throttle thr;
-	struct worker mon;           /* health queries, on a connection of their own */
+	struct conn mon;           /* health queries, on a connection of their own */
 	ev_timer health;
 	ev_timer runtime;            /* --max-runtime */
 

@@ -1,6 +1,6 @@
 /*
  * pgconn.h - the libpq layer under both sides: the run's asynchronous
- * connections (worker.h), the one-shot commands' blocking ones (db.h) and
+ * connections (conn.h), the one-shot commands' blocking ones (db.h) and
  * the pooler check (pooler.h).
  *
  * How to connect (the parameters), what went wrong (one-line error texts,

@@ -86,7 +86,7 @@
 #include "job.h"
 #include "target.h"
 
-struct worker;
+struct conn;
 
 /* enum job_state (jobs.state): job.h, the protocol that moves it. */
 extern const char *const progress_job_state_names[JOB_NSTATES];
@@ -185,13 +185,13 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 void progress_free(struct progress *p);
 
 /* Do the tables and the view exist already? One row: true or false. */
-int progress_send_exists(struct progress *p, struct worker *w);
+int progress_send_exists(struct progress *p, struct conn *w);
 
 /*
  * Creates the schema, tables and view if missing, under a transaction-level
  * advisory lock so that processes starting together do not collide.
  */
-int progress_send_setup(struct progress *p, struct worker *w);
+int progress_send_setup(struct progress *p, struct conn *w);
 
 /*
  * Inserts the job row, or marks it running if it has the same target. A
@@ -199,7 +199,7 @@ int progress_send_setup(struct progress *p, struct worker *w);
  * the target's walk differs, unless adopt_walk (--order auto), and then
  * the claim's answer tells the walk to go on with.
  */
-int progress_send_claim(struct progress *p, struct worker *w, double estimate,
+int progress_send_claim(struct progress *p, struct conn *w, double estimate,
 			bool adopt_walk, const struct progress_format *f);
 
 /*
@@ -216,10 +216,10 @@ void progress_format_describe(char *buf, size_t len, long size,
 			      const char *alphabet, const char *prefix);
 
 /* Records JOB_STOPPED (unless the job is done). */
-int progress_send_stopped(struct progress *p, struct worker *w);
+int progress_send_stopped(struct progress *p, struct conn *w);
 
 /* Lists the open leases' numbers (at most 64), lowest first. */
-int progress_send_list(struct progress *p, struct worker *w);
+int progress_send_list(struct progress *p, struct conn *w);
 
 /*
  * Tries the lease's advisory lock; the answer is one boolean. Lease 0 is
@@ -227,13 +227,13 @@ int progress_send_list(struct progress *p, struct worker *w);
  * worker at a time; it is tried, never waited for, so that a worker
  * checking for NULLs under it does not make others hit lock_timeout.
  */
-int progress_send_try_lock(struct progress *p, struct worker *w, int lease);
+int progress_send_try_lock(struct progress *p, struct conn *w, int lease);
 
 /*
  * With the lease's lock held: records the owner and reads the lease if it
  * is still open (no row if it is done).
  */
-int progress_send_take(struct progress *p, struct worker *w, int lease,
+int progress_send_take(struct progress *p, struct conn *w, int lease,
 		       const char *owner);
 /* Returns 1 with l filled, 0 if the lease is done, -1 if malformed. */
 int progress_read_take(const struct progress *p, const PGresult *res,
@@ -241,10 +241,10 @@ int progress_read_take(const struct progress *p, const PGresult *res,
 void progress_lease_free(struct progress_lease *l);
 
 /* Releases a lease's advisory lock (lease 0: the carve lock). */
-int progress_send_unlock(struct progress *p, struct worker *w, int lease);
+int progress_send_unlock(struct progress *p, struct conn *w, int lease);
 
 /* Reads the job row (under the carve lock). */
-int progress_send_read_job(struct progress *p, struct worker *w);
+int progress_send_read_job(struct progress *p, struct conn *w);
 int progress_read_job(struct progress *p, const PGresult *res,
 		      struct progress_job *j);
 void progress_job_free(struct progress_job *j);
@@ -254,7 +254,7 @@ void progress_job_free(struct progress_job *j);
  * key from (a single key; NULL: the start); max_key (NULL: unknown) is
  * the key's max before it.
  */
-int progress_send_start_pass(struct progress *p, struct worker *w,
+int progress_send_start_pass(struct progress *p, struct conn *w,
 			     const char *from, const char *max_key);
 
 /*
@@ -263,7 +263,7 @@ int progress_send_start_pass(struct progress *p, struct worker *w,
  * high-water mark moves up one probe late, so that a row whose key was
  * drawn before the probe but committed after it is still past it.
  */
-int progress_send_stay_idle(struct progress *p, struct worker *w, bool sweep,
+int progress_send_stay_idle(struct progress *p, struct conn *w, bool sweep,
 			    const char *max_key);
 
 /*
@@ -271,7 +271,7 @@ int progress_send_stay_idle(struct progress *p, struct worker *w, bool sweep,
  * the frontier to hi, and takes the lease's advisory lock; the answer's
  * first column says whether the lock was taken.
  */
-int progress_send_new_lease(struct progress *p, struct worker *w, int lease,
+int progress_send_new_lease(struct progress *p, struct conn *w, int lease,
 			    char *const *lo, char *const *hi, const char *owner);
 
 /*
@@ -279,7 +279,7 @@ int progress_send_new_lease(struct progress *p, struct worker *w, int lease,
  * resets the frontier and sets state (JOB_IDLE, JOB_DONE, or JOB_RUNNING
  * for an immediate new pass).
  */
-int progress_send_pass_end(struct progress *p, struct worker *w,
+int progress_send_pass_end(struct progress *p, struct conn *w,
 			   enum job_state state);
 
 /*
@@ -287,14 +287,14 @@ int progress_send_pass_end(struct progress *p, struct worker *w,
  * relation rel, moves the frontier to (rel, hi) with the relation's
  * frozen end, and takes the lease's lock (the answer as for new_lease).
  */
-int progress_send_new_block_lease(struct progress *p, struct worker *w, int lease,
+int progress_send_new_block_lease(struct progress *p, struct conn *w, int lease,
 				  Oid rel, long long lo, long long hi,
 				  long long end, const char *owner);
 
 /* Physical order: every relation is carved; the pass ends when its leases do. */
-int progress_send_frontier_done(struct progress *p, struct worker *w);
+int progress_send_frontier_done(struct progress *p, struct conn *w);
 
 /* Marks a lease done whose relation is gone (dropped or detached and dropped). */
-int progress_send_lease_gone(struct progress *p, struct worker *w, int lease);
+int progress_send_lease_gone(struct progress *p, struct conn *w, int lease);
 
 #endif

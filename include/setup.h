@@ -30,10 +30,10 @@ enum setup_result {
 	SETUP_LOST,          /* a send failed: the connection is gone */
 };
 
-enum setup_result setup_begin(struct backfill *bf, struct wk *w);
+enum setup_result setup_begin(struct backfill *bf, struct worker *w);
 
 /* res may be an error only for TRY_ID (the column refused the sample). */
-enum setup_result setup_answer(struct backfill *bf, struct wk *w, PGresult *res,
+enum setup_result setup_answer(struct backfill *bf, struct worker *w, PGresult *res,
 			       int *code);
 
 /* Builds the batch statements again, e.g. with the id guard. 0 or -1. */

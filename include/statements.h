@@ -26,30 +26,30 @@ struct statements_answer {
 };
 
 /* The session settings, with the timeouts as configured now. */
-int statements_session(struct wk *w);
+int statements_session(struct worker *w);
 
 /* The statement of a job step (action->what == JOB_DO_SEND). */
-int statements_job(struct wk *w, const struct job_action *action);
+int statements_job(struct worker *w, const struct job_action *action);
 
 /* Reads the answer to the job step the worker waits on (not TAKE). */
-int statements_read(struct wk *w, PGresult *res, struct statements_answer *out);
+int statements_read(struct worker *w, PGresult *res, struct statements_answer *out);
 
 /*
  * TAKE: the lease taken over. take is 1 (taken: *l holds it, free it
  * with progress_lease_free), 0 (done meanwhile) or -1 (malformed).
  */
-int statements_read_take(struct wk *w, PGresult *res, struct progress_lease *l);
+int statements_read_take(struct worker *w, PGresult *res, struct progress_lease *l);
 
 /* The worker starts on lease l (taken over): its relation, bounds, cursor. */
-int statements_start_taken(struct wk *w, const struct progress_lease *l);
+int statements_start_taken(struct worker *w, const struct progress_lease *l);
 
 /* Physical order: prepares the lease relation's batch statement. */
-int statements_prepare_leaf(struct wk *w);
+int statements_prepare_leaf(struct worker *w);
 
 /* By key: prepares batch statement variant v. */
-int statements_prepare(struct wk *w, int variant);
+int statements_prepare(struct worker *w, int variant);
 
 /* Draws w->b.limit fresh ids and sends the batch. */
-int statements_batch(struct wk *w);
+int statements_batch(struct worker *w);
 
 #endif

@@ -72,14 +72,14 @@ struct target {
 	char walk_reason[1024];             /* why this walk, for the first log line */
 };
 
-struct worker;
+struct conn;
 
 /*
- * Sends the catalog's target query for config c on w (see worker_send
+ * Sends the catalog's target query for config c on w (see conn_send
  * for the return value). Its result goes to target_check(). c must have
  * passed config_validate(), which fills the key column list.
  */
-int target_send(struct worker *w, const struct config *c);
+int target_send(struct conn *w, const struct config *c);
 
 /*
  * Checks the target query's result against c and id_len (prefix + size,

@@ -85,23 +85,23 @@ static void health_poll(struct backfill *bf)
 
 	if (bf->setup != SETUP_DONE || bf->stopping || !throttle_health_wanted(&bf->thr))
 		return;
-	if (bf->mon.state == WORKER_DISCONNECTED) {
-		if (worker_connect(&bf->mon, bf->cfg->dsn) != 0)
-			log_warn("health: cannot connect: %s", worker_error(&bf->mon));
+	if (bf->mon.state == CONN_DISCONNECTED) {
+		if (conn_connect(&bf->mon, bf->cfg->dsn) != 0)
+			log_warn("health: cannot connect: %s", conn_error(&bf->mon));
 		return;
 	}
-	if (bf->mon.state != WORKER_IDLE)
+	if (bf->mon.state != CONN_IDLE)
 		return;
 	npids = engine_pids(bf, pids, HEALTH_MAX_PIDS);
 	if (health_params(&p, pids, npids, bf->target.schema, bf->target.table) != 0)
 		return;
 	/* Not sent: no sample this time, as for a failed query. */
-	if (worker_send(&bf->mon, health_sql(), HEALTH_NPARAMS, NULL,
+	if (conn_send(&bf->mon, health_sql(), HEALTH_NPARAMS, NULL,
 			p.values, NULL, NULL) != 0)
-		worker_close(&bf->mon);
+		conn_close(&bf->mon);
 }
 
-static void mon_connect(struct worker *conn, bool ok, const char *err)
+static void mon_connect(struct conn *conn, bool ok, const char *err)
 {
 	struct backfill *bf = conn->data;
 
@@ -115,7 +115,7 @@ static void mon_connect(struct worker *conn, bool ok, const char *err)
 	health_poll(bf);
 }
 
-static void mon_result(struct worker *conn, PGresult *res)
+static void mon_result(struct conn *conn, PGresult *res)
 {
 	struct backfill *bf = conn->data;
 	struct health_sample sample;
@@ -156,7 +156,7 @@ static void on_stopping(struct backfill *bf)
 {
 	ev_timer_stop(bf->loop, &bf->health);
 	ev_timer_stop(bf->loop, &bf->runtime);
-	worker_close(&bf->mon);
+	conn_close(&bf->mon);
 }
 
 /* ---- reload and signals ------------------------------------------------- */
@@ -282,7 +282,7 @@ int backfill_run(struct config *cfg, int argc, char **argv)
 	ev_timer_init(&bf.tick, tick_cb, cfg->progress_interval, cfg->progress_interval);
 	bf.tick.data = &bf;
 	watch_signals(&bf, true);
-	worker_init(&bf.mon, loop, 0, mon_connect, mon_result, &bf);
+	conn_init(&bf.mon, loop, 0, mon_connect, mon_result, &bf);
 	ev_timer_init(&bf.health, health_cb, cfg->health_interval, cfg->health_interval);
 	bf.health.data = &bf;
 	ev_timer_start(loop, &bf.health);
@@ -307,7 +307,7 @@ int backfill_run(struct config *cfg, int argc, char **argv)
 	watch_signals(&bf, false);
 	ev_timer_stop(loop, &bf.health);
 	ev_timer_stop(loop, &bf.runtime);
-	worker_close(&bf.mon);
+	conn_close(&bf.mon);
 	ev_timer_stop(loop, &bf.tick);
 	ev_timer_stop(loop, &bf.watchdog);
 	notify_close();

@@ -38,12 +38,12 @@
 #include "statements.h"
 #include "throttle_env.h"
 
-static void run_batch(struct wk *w);
-static void start_connect(struct wk *w);
-static void after_session(struct wk *w);
-static void wk_stop(struct wk *w);
-static void send_session(struct wk *w, enum wk_step step);
-static void carry_out(struct wk *w, struct job_action a);
+static void run_batch(struct worker *w);
+static void start_connect(struct worker *w);
+static void after_session(struct worker *w);
+static void worker_stop(struct worker *w);
+static void send_session(struct worker *w, enum worker_step step);
+static void carry_out(struct worker *w, struct job_action a);
 
 /* Stopping, or done: no new statement but the stop's own. */
 static bool halted(const struct backfill *bf)
@@ -65,10 +65,10 @@ void engine_finish(struct backfill *bf, int code)
 	bf->finished = true;
 	bf->exit_code = code;
 	for (int i = 0; i < bf->nworkers; i++) {
-		struct wk *w = &bf->wk[i];
+		struct worker *w = &bf->workers[i];
 
 		ev_timer_stop(bf->loop, &w->wait);
-		worker_close(&w->conn);
+		conn_close(&w->conn);
 		w->closed = true;
 	}
 	if (bf->hooks.stopping)
@@ -98,21 +98,21 @@ static int live_workers(const struct backfill *bf)
 	int n = 0;
 
 	for (int i = 0; i < bf->nworkers; i++)
-		n += !bf->wk[i].closed;
+		n += !bf->workers[i].closed;
 	return n;
 }
 
 /* ---- a worker's life ---------------------------------------------------- */
 
-static void wk_close(struct wk *w)
+static void worker_close(struct worker *w)
 {
 	struct backfill *bf = w->bf;
 
 	ev_timer_stop(bf->loop, &w->wait);
-	worker_close(&w->conn);
+	conn_close(&w->conn);
 	w->closed = true;
 	job_reset(&w->job);
-	w->step = WK_NONE;
+	w->step = WORKER_NONE;
 	if (live_workers(bf) == 0 && !bf->finished) {
 		if (!bf->job_done)
 			log_info("stopped: %lld rows filled by this run; run again to resume",
@@ -125,25 +125,25 @@ static void wk_close(struct wk *w)
  * Stopping: drop this worker. The last one records the job as stopped
  * first, if it can. Nothing is lost by closing at a step boundary.
  */
-static void wk_stop(struct wk *w)
+static void worker_stop(struct worker *w)
 {
 	struct backfill *bf = w->bf;
 
 	if (w->closed)
 		return;
 	if (live_workers(bf) == 1 && bf->setup == SETUP_DONE && !bf->job_done &&
-	    w->conn.state == WORKER_IDLE && w->step != WK_STOPPED) {
+	    w->conn.state == CONN_IDLE && w->step != WORKER_STOPPED) {
 		if (progress_send_stopped(&bf->prog, &w->conn) == 0) {
-			w->step = WK_STOPPED;
+			w->step = WORKER_STOPPED;
 			return;
 		}
 	}
-	wk_close(w);
+	worker_close(w);
 }
 
-static void wait_then(struct wk *w, double seconds, enum wait_for what)
+static void wait_then(struct worker *w, double seconds, enum wait_for what)
 {
-	w->step = WK_NONE;
+	w->step = WORKER_NONE;
 	w->waiting_for = what;
 	ev_timer_stop(w->bf->loop, &w->wait);
 	ev_timer_set(&w->wait, seconds > 0 ? seconds : 0, 0);
@@ -152,27 +152,27 @@ static void wait_then(struct wk *w, double seconds, enum wait_for what)
 
 /* Seconds before the next attempt: exponential, with jitter so that
  * workers and processes do not retry in lockstep. */
-static double backoff(struct wk *w)
+static double backoff(struct worker *w)
 {
 	return retry_backoff(RETRY_POLICY_ENGINE, w->attempt++, retry_jitter());
 }
 
 /* The connection is dropped: no lease, nothing prepared, setup again if
  * it was this worker's. */
-static void forget_session(struct wk *w)
+static void forget_session(struct worker *w)
 {
 	struct backfill *bf = w->bf;
 
-	worker_close(&w->conn);
+	conn_close(&w->conn);
 	job_reset(&w->job);
 	w->prepared = 0;
 	w->nready = 0;
-	if (bf->setup == SETUP_RUNNING && w->step == WK_SETUP)
+	if (bf->setup == SETUP_RUNNING && w->step == WORKER_SETUP)
 		bf->setup = SETUP_NONE;
-	w->step = WK_NONE;
+	w->step = WORKER_NONE;
 }
 
-static void connection_lost(struct wk *w, const char *why)
+static void connection_lost(struct worker *w, const char *why)
 {
 	struct backfill *bf = w->bf;
 	ev_tstamp now = ev_now(bf->loop);
@@ -180,7 +180,7 @@ static void connection_lost(struct wk *w, const char *why)
 
 	forget_session(w);
 	if (halted(bf)) {
-		wk_close(w);
+		worker_close(w);
 		return;
 	}
 	if (w->lost_since == 0)
@@ -206,7 +206,7 @@ static void connection_lost(struct wk *w, const char *why)
 /* Records the step of a statement just sent, or handles a send that
  * failed: libpq's refusal (-1) is a lost connection; statements.h's own
  * failure (STATEMENTS_FAILED) stops the run with its line. */
-static void sent(struct wk *w, enum wk_step step, int rc)
+static void sent(struct worker *w, enum worker_step step, int rc)
 {
 	if (rc == 0) {
 		w->step = step;
@@ -216,25 +216,25 @@ static void sent(struct wk *w, enum wk_step step, int rc)
 		fail(w->bf, NB_EXIT_FAILURE, "%s", w->bf->err);
 		return;
 	}
-	connection_lost(w, worker_error(&w->conn));
+	connection_lost(w, conn_error(&w->conn));
 }
 
 /* ---- errors ------------------------------------------------------------- */
 
 /* What the worker was doing, for error lines. */
-static const char *doing(const struct wk *w)
+static const char *doing(const struct worker *w)
 {
 	switch (w->step) {
-	case WK_SESSION:
-	case WK_SESSION_AGAIN: return "setting up the session";
-	case WK_SETUP: return setup_step_doing(w->setup_step);
-	case WK_PREPARE:
-	case WK_PREPARE_LEAF: return "preparing the batch statements";
-	case WK_JOB: return job_step_doing(w->job.step);
-	case WK_BATCH: return "running a batch";
-	case WK_STOPPED: return "recording the stop";
-	case WK_NONE:
-	case WK_PARKED: break;
+	case WORKER_SESSION:
+	case WORKER_SESSION_AGAIN: return "setting up the session";
+	case WORKER_SETUP: return setup_step_doing(w->setup_step);
+	case WORKER_PREPARE:
+	case WORKER_PREPARE_LEAF: return "preparing the batch statements";
+	case WORKER_JOB: return job_step_doing(w->job.step);
+	case WORKER_BATCH: return "running a batch";
+	case WORKER_STOPPED: return "recording the stop";
+	case WORKER_NONE:
+	case WORKER_PARKED: break;
 	}
 	return "idle";
 }
@@ -244,7 +244,7 @@ static const char *doing(const struct wk *w)
  * how the batch shrinks and when the space counts as used up). On any
  * other index no id can cure it: stop, naming it.
  */
-static void collision(struct wk *w, const PGresult *res, const char *msg)
+static void collision(struct worker *w, const PGresult *res, const char *msg)
 {
 	struct backfill *bf = w->bf;
 	const char *index = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
@@ -261,7 +261,7 @@ static void collision(struct wk *w, const PGresult *res, const char *msg)
 		return;
 	}
 	if (bf->stopping) {
-		wk_stop(w);
+		worker_stop(w);
 		return;
 	}
 	bf->metrics.retries++;
@@ -290,21 +290,21 @@ static void collision(struct wk *w, const PGresult *res, const char *msg)
 
 /* A transient error: a batch waits and goes again; elsewhere a lock may
  * be held, so the connection goes and the worker starts over. */
-static void retry_later(struct wk *w, const char *state, enum retry_class class,
+static void retry_later(struct worker *w, const char *state, enum retry_class class,
 			const char *msg)
 {
 	struct backfill *bf = w->bf;
 	double d;
 
 	if (bf->stopping) {
-		wk_stop(w);
+		worker_stop(w);
 		return;
 	}
 	bf->metrics.retries++;
 	d = backoff(w);
 	log_warn("worker %d: %s: %s (SQLSTATE %s); retrying in %.1f s",
 		 w->id, doing(w), msg, state, d);
-	if (w->step == WK_BATCH) {
+	if (w->step == WORKER_BATCH) {
 		throttle_after_batch(&bf->thr, &w->lane, ev_now(bf->loop), 0,
 				     ev_time() - w->sent_at);
 		/* Split a batch that keeps timing out. */
@@ -323,7 +323,7 @@ static void retry_later(struct wk *w, const char *state, enum retry_class class,
  * says what the SQLSTATE calls for; a batch's constraint errors and a
  * dropped partition have policies of their own.
  */
-static bool handle_error(struct wk *w, PGresult *res)
+static bool handle_error(struct worker *w, PGresult *res)
 {
 	struct backfill *bf = w->bf;
 	ExecStatusType st = PQresultStatus(res);
@@ -343,13 +343,13 @@ static bool handle_error(struct wk *w, PGresult *res)
 		connection_lost(w, msg);
 		return true;
 	}
-	if (w->step == WK_SETUP && w->setup_step == SETUP_TRY_ID)
+	if (w->step == WORKER_SETUP && w->setup_step == SETUP_TRY_ID)
 		return false; /* the column's answer to a sample id: setup's */
-	if (w->step == WK_BATCH && class == RETRY_CLASS_UNIQUE) {
+	if (w->step == WORKER_BATCH && class == RETRY_CLASS_UNIQUE) {
 		collision(w, res, msg);
 		return true;
 	}
-	if (w->step == WK_BATCH && (class == RETRY_CLASS_CHECK ||
+	if (w->step == WORKER_BATCH && (class == RETRY_CLASS_CHECK ||
 				    class == RETRY_CLASS_INTEGRITY)) {
 		/* A check, foreign key, exclusion or not-null constraint: it
 		 * rejects the row whatever the id, so no retry can help. */
@@ -364,7 +364,7 @@ static bool handle_error(struct wk *w, PGresult *res)
 		retry_later(w, state, class, msg);
 		return true;
 	}
-	if ((w->step == WK_BATCH || w->step == WK_PREPARE_LEAF) && !bf->sql.by_key &&
+	if ((w->step == WORKER_BATCH || w->step == WORKER_PREPARE_LEAF) && !bf->sql.by_key &&
 	    class == RETRY_CLASS_UNDEFINED_TABLE) {
 		/* A partition dropped while we fill it: the rest of the tree goes on. */
 		log_info("worker %d: lease %d: its table is gone (%s); dropping the lease",
@@ -383,7 +383,7 @@ static bool handle_error(struct wk *w, PGresult *res)
 /* ---- leases ------------------------------------------------------------- */
 
 /* --until-done found no NULL: this worker goes, and the idle others. */
-static void job_done(struct wk *w)
+static void job_done(struct worker *w)
 {
 	struct backfill *bf = w->bf;
 	double elapsed = ev_now(bf->loop) - bf->started;
@@ -398,20 +398,20 @@ static void job_done(struct wk *w)
 			 bf->rows_before + engine_rows(bf));
 		/* Workers that wait on a timer go now; busy ones after their query. */
 		for (int i = 0; i < bf->nworkers; i++) {
-			struct wk *o = &bf->wk[i];
+			struct worker *o = &bf->workers[i];
 
-			if (o != w && !o->closed && o->conn.state != WORKER_BUSY)
-				wk_close(o);
+			if (o != w && !o->closed && o->conn.state != CONN_BUSY)
+				worker_close(o);
 		}
 	}
-	wk_close(w);
+	worker_close(w);
 }
 
-static void carry_out(struct wk *w, struct job_action a)
+static void carry_out(struct worker *w, struct job_action a)
 {
 	switch (a.what) {
 	case JOB_DO_SEND:
-		sent(w, WK_JOB, statements_job(w, &a));
+		sent(w, WORKER_JOB, statements_job(w, &a));
 		return;
 	case JOB_DO_WAIT:
 		wait_then(w, a.seconds, WAIT_ACQUIRE);
@@ -429,7 +429,7 @@ static void carry_out(struct wk *w, struct job_action a)
 }
 
 /* TAKE: the lease, taken over with its bounds and cursor. */
-static void answer_take(struct wk *w, PGresult *res)
+static void answer_take(struct worker *w, PGresult *res)
 {
 	struct backfill *bf = w->bf;
 	struct progress_lease l;
@@ -449,7 +449,7 @@ static void answer_take(struct wk *w, PGresult *res)
 }
 
 /* The answer to a job step: parsed, given to the protocol, carried out. */
-static void answer_job(struct wk *w, PGresult *res)
+static void answer_job(struct worker *w, PGresult *res)
 {
 	struct backfill *bf = w->bf;
 	enum job_step step = w->job.step;
@@ -482,7 +482,7 @@ static void log_throttle_change(struct backfill *bf)
  * true to go now; otherwise a timer asks again (or the job stops, when
  * max-runtime is over).
  */
-static bool pace(struct wk *w)
+static bool pace(struct worker *w)
 {
 	struct backfill *bf = w->bf;
 	const char *why = NULL;
@@ -506,7 +506,7 @@ static bool pace(struct wk *w)
 }
 
 /* Physical order: has this session prepared the lease relation's statement? */
-static bool leaf_ready(const struct wk *w)
+static bool leaf_ready(const struct worker *w)
 {
 	for (int i = 0; i < w->nready; i++)
 		if (w->ready[i] == w->lease_rel)
@@ -514,7 +514,7 @@ static bool leaf_ready(const struct wk *w)
 	return false;
 }
 
-static void after_prepare_leaf(struct wk *w)
+static void after_prepare_leaf(struct worker *w)
 {
 	if (w->nready == w->ready_cap) {
 		int cap = w->ready_cap ? 2 * w->ready_cap : 8;
@@ -531,30 +531,30 @@ static void after_prepare_leaf(struct wk *w)
 	run_batch(w);
 }
 
-static void run_batch(struct wk *w)
+static void run_batch(struct worker *w)
 {
 	struct backfill *bf = w->bf;
 
 	if (halted(bf)) {
-		wk_stop(w);
+		worker_stop(w);
 		return;
 	}
 	if (w->session_stale) {
 		w->session_stale = false;
-		send_session(w, WK_SESSION_AGAIN);
+		send_session(w, WORKER_SESSION_AGAIN);
 		return;
 	}
 	if (!bf->sql.by_key && !leaf_ready(w)) {
-		sent(w, WK_PREPARE_LEAF, statements_prepare_leaf(w));
+		sent(w, WORKER_PREPARE_LEAF, statements_prepare_leaf(w));
 		return;
 	}
 	if (!pace(w))
 		return;
 	fill_sent(&w->fill);
-	sent(w, WK_BATCH, statements_batch(w));
+	sent(w, WORKER_BATCH, statements_batch(w));
 }
 
-static void after_batch(struct wk *w, PGresult *res)
+static void after_batch(struct worker *w, PGresult *res)
 {
 	struct backfill *bf = w->bf;
 	double took = ev_time() - w->sent_at;
@@ -591,18 +591,18 @@ static void after_batch(struct wk *w, PGresult *res)
 /* ---- sessions ----------------------------------------------------------- */
 
 /* Sends the session settings (again after a reload). */
-static void send_session(struct wk *w, enum wk_step step)
+static void send_session(struct worker *w, enum worker_step step)
 {
 	sent(w, step, statements_session(w));
 }
 
 /* The job is claimed: startup is over, the parked workers go on. */
-static void claimed(struct backfill *bf, struct wk *w)
+static void claimed(struct backfill *bf, struct worker *w)
 {
 	/* The sessions were set up before the walk was known: its plan cache
 	 * mode comes with the next session setup, before a first batch. */
 	for (int i = 0; i < bf->nworkers; i++)
-		bf->wk[i].session_stale = true;
+		bf->workers[i].session_stale = true;
 	bf->ever_connected = true;
 	if (bf->setup != SETUP_DONE) {
 		bf->setup = SETUP_DONE;
@@ -617,12 +617,12 @@ static void claimed(struct backfill *bf, struct wk *w)
 	}
 	/* Wake the workers that waited for this one. */
 	for (int i = 0; i < bf->nworkers; i++)
-		if (&bf->wk[i] != w && bf->wk[i].step == WK_PARKED)
-			after_session(&bf->wk[i]);
+		if (&bf->workers[i] != w && bf->workers[i].step == WORKER_PARKED)
+			after_session(&bf->workers[i]);
 	after_session(w);
 }
 
-static void answer_setup(struct wk *w, PGresult *res)
+static void answer_setup(struct worker *w, PGresult *res)
 {
 	struct backfill *bf = w->bf;
 	int code = NB_EXIT_FAILURE;
@@ -637,32 +637,32 @@ static void answer_setup(struct wk *w, PGresult *res)
 		fail(bf, code, "%s", bf->err);
 		return;
 	case SETUP_LOST:
-		w->step = WK_SETUP; /* so that another worker takes the setup over */
-		connection_lost(w, worker_error(&w->conn));
+		w->step = WORKER_SETUP; /* so that another worker takes the setup over */
+		connection_lost(w, conn_error(&w->conn));
 		return;
 	}
 }
 
 /* Session ready: set up the job, wait for whoever does, or prepare. */
-static void after_session(struct wk *w)
+static void after_session(struct worker *w)
 {
 	struct backfill *bf = w->bf;
 
-	w->step = WK_NONE;
+	w->step = WORKER_NONE;
 	if (halted(bf)) {
-		wk_stop(w);
+		worker_stop(w);
 		return;
 	}
 	switch (bf->setup) {
 	case SETUP_NONE:
 		bf->setup = SETUP_RUNNING;
 		if (setup_begin(bf, w) == SETUP_LOST) {
-			w->step = WK_SETUP;
-			connection_lost(w, worker_error(&w->conn));
+			w->step = WORKER_SETUP;
+			connection_lost(w, conn_error(&w->conn));
 		}
 		return;
 	case SETUP_RUNNING:
-		w->step = WK_PARKED;
+		w->step = WORKER_PARKED;
 		return;
 	case SETUP_DONE:
 		break;
@@ -670,7 +670,7 @@ static void after_session(struct wk *w)
 	if (bf->sql.by_key && w->prepared < BATCH_VARIANTS) {
 		int v = w->prepared;
 
-		sent(w, WK_PREPARE, statements_prepare(w, v));
+		sent(w, WORKER_PREPARE, statements_prepare(w, v));
 		return;
 	}
 	carry_out(w, job_acquire(&w->job));
@@ -678,51 +678,51 @@ static void after_session(struct wk *w)
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-static void on_result(struct worker *conn, PGresult *res)
+static void on_result(struct conn *conn, PGresult *res)
 {
-	struct wk *w = conn->data;
+	struct worker *w = conn->data;
 	struct backfill *bf = w->bf;
-	enum wk_step step = w->step;
+	enum worker_step step = w->step;
 
 	if (bf->finished)
 		return;
 	if (!res) {
-		connection_lost(w, worker_error(conn));
+		connection_lost(w, conn_error(conn));
 		return;
 	}
 	if (handle_error(w, res))
 		return;
-	w->step = WK_NONE;
-	if (step == WK_STOPPED) {
-		wk_close(w);
+	w->step = WORKER_NONE;
+	if (step == WORKER_STOPPED) {
+		worker_close(w);
 		return;
 	}
 	/* Stop at any boundary but the batch's own bookkeeping. */
-	if (halted(bf) && step != WK_BATCH) {
-		wk_stop(w);
+	if (halted(bf) && step != WORKER_BATCH) {
+		worker_stop(w);
 		return;
 	}
 	switch (step) {
-	case WK_SESSION: after_session(w); break;
-	case WK_SETUP: answer_setup(w, res); break;
-	case WK_PREPARE:
+	case WORKER_SESSION: after_session(w); break;
+	case WORKER_SETUP: answer_setup(w, res); break;
+	case WORKER_PREPARE:
 		w->prepared++;
 		after_session(w);
 		break;
-	case WK_PREPARE_LEAF: after_prepare_leaf(w); break;
-	case WK_JOB: answer_job(w, res); break;
-	case WK_SESSION_AGAIN: run_batch(w); break;
-	case WK_BATCH: after_batch(w, res); break;
-	case WK_NONE:
-	case WK_PARKED:
-	case WK_STOPPED:
+	case WORKER_PREPARE_LEAF: after_prepare_leaf(w); break;
+	case WORKER_JOB: answer_job(w, res); break;
+	case WORKER_SESSION_AGAIN: run_batch(w); break;
+	case WORKER_BATCH: after_batch(w, res); break;
+	case WORKER_NONE:
+	case WORKER_PARKED:
+	case WORKER_STOPPED:
 		break;
 	}
 }
 
-static void on_connect(struct worker *conn, bool ok, const char *err)
+static void on_connect(struct conn *conn, bool ok, const char *err)
 {
-	struct wk *w = conn->data;
+	struct worker *w = conn->data;
 	struct backfill *bf = w->bf;
 
 	if (!ok) {
@@ -736,7 +736,7 @@ static void on_connect(struct worker *conn, bool ok, const char *err)
 	w->prepared = 0;
 	w->nready = 0;
 	if (halted(bf)) {
-		wk_close(w);
+		worker_close(w);
 		return;
 	}
 	/* Once per process, before any session state exists: through a
@@ -758,15 +758,15 @@ static void on_connect(struct worker *conn, bool ok, const char *err)
 	if (w->lost_since != 0)
 		log_info("worker %d: reconnected", w->id);
 	w->lost_since = 0;
-	send_session(w, WK_SESSION);
+	send_session(w, WORKER_SESSION);
 }
 
-static void start_connect(struct wk *w)
+static void start_connect(struct worker *w)
 {
 	struct backfill *bf = w->bf;
 	char err[512];
 
-	if (worker_connect(&w->conn, bf->cfg->dsn) == 0)
+	if (conn_connect(&w->conn, bf->cfg->dsn) == 0)
 		return;
 	/*
 	 * libpq refused to start: a malformed conninfo, or an option value it
@@ -779,29 +779,29 @@ static void start_connect(struct wk *w)
 		fail(bf, NB_EXIT_CONFIG, "invalid --dsn: %s", err);
 		return;
 	case PGCONN_DSN_REJECTED:
-		fail(bf, NB_EXIT_CONFIG, "invalid --dsn: %s", worker_error(&w->conn));
+		fail(bf, NB_EXIT_CONFIG, "invalid --dsn: %s", conn_error(&w->conn));
 		return;
 	case PGCONN_DSN_OK:
 		break;
 	}
 	if (bf->ever_connected)
-		connection_lost(w, worker_error(&w->conn));
+		connection_lost(w, conn_error(&w->conn));
 	else
 		fail(bf, NB_EXIT_FAILURE, "cannot connect to the database: %s",
-		     worker_error(&w->conn));
+		     conn_error(&w->conn));
 }
 
 static void wait_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	struct wk *w = t->data;
+	struct worker *w = t->data;
 
 	(void)loop;
 	(void)revents;
 	if (halted(w->bf)) {
-		if (w->conn.state == WORKER_IDLE)
-			wk_stop(w);
+		if (w->conn.state == CONN_IDLE)
+			worker_stop(w);
 		else
-			wk_close(w);
+			worker_close(w);
 		return;
 	}
 	switch (w->waiting_for) {
@@ -823,18 +823,18 @@ int engine_init(struct backfill *bf)
 {
 	char host[64] = "localhost";
 
-	bf->wk = calloc((size_t)bf->nworkers, sizeof *bf->wk);
-	if (!bf->wk)
+	bf->workers = calloc((size_t)bf->nworkers, sizeof *bf->workers);
+	if (!bf->workers)
 		return -1;
 	job_pass_init(&bf->pass, ev_now(bf->loop));
 	setup_configure(bf);
 	gethostname(host, sizeof host - 1);
 	for (int i = 0; i < bf->nworkers; i++) {
-		struct wk *w = &bf->wk[i];
+		struct worker *w = &bf->workers[i];
 
 		w->bf = bf;
 		w->id = i + 1;
-		worker_init(&w->conn, bf->loop, w->id, on_connect, on_result, w);
+		conn_init(&w->conn, bf->loop, w->id, on_connect, on_result, w);
 		ev_timer_init(&w->wait, wait_cb, 0, 0);
 		w->wait.data = w;
 		batch_init(&w->b, &bf->sql, bf->cfg->batch_size);
@@ -849,16 +849,16 @@ int engine_init(struct backfill *bf)
 void engine_free(struct backfill *bf)
 {
 	for (int i = 0; i < bf->nworkers; i++) {
-		struct wk *w = &bf->wk[i];
+		struct worker *w = &bf->workers[i];
 
 		ev_timer_stop(bf->loop, &w->wait);
-		worker_close(&w->conn);
+		conn_close(&w->conn);
 		batch_free(&w->b);
 		free(w->ready);
 		if (w->have_row)
 			progress_job_free(&w->row);
 	}
-	free(bf->wk);
+	free(bf->workers);
 	free(bf->ids);
 	if (bf->have_sql)
 		batch_sql_free(&bf->sql);
@@ -874,7 +874,7 @@ void engine_free(struct backfill *bf)
 void engine_start(struct backfill *bf)
 {
 	for (int i = 0; i < bf->nworkers && !bf->finished; i++)
-		start_connect(&bf->wk[i]);
+		start_connect(&bf->workers[i]);
 }
 
 void engine_stop(struct backfill *bf, const char *why)
@@ -887,14 +887,14 @@ void engine_stop(struct backfill *bf, const char *why)
 	if (bf->hooks.stopping)
 		bf->hooks.stopping(bf);
 	for (int i = 0; i < bf->nworkers; i++) {
-		struct wk *w = &bf->wk[i];
+		struct worker *w = &bf->workers[i];
 
-		if (w->closed || w->conn.state == WORKER_BUSY)
+		if (w->closed || w->conn.state == CONN_BUSY)
 			continue; /* a busy worker stops when its result is in */
-		if (w->conn.state == WORKER_IDLE)
-			wk_stop(w);
+		if (w->conn.state == CONN_IDLE)
+			worker_stop(w);
 		else
-			wk_close(w);
+			worker_close(w);
 	}
 }
 
@@ -902,8 +902,8 @@ void engine_reconfigure(struct backfill *bf)
 {
 	setup_configure(bf);
 	for (int i = 0; i < bf->nworkers; i++) {
-		fill_reconfigure(&bf->wk[i].fill, &bf->fillc);
-		bf->wk[i].session_stale = true;  /* lock and statement timeouts */
+		fill_reconfigure(&bf->workers[i].fill, &bf->fillc);
+		bf->workers[i].session_stale = true;  /* lock and statement timeouts */
 	}
 }
 
@@ -912,7 +912,7 @@ int engine_pids(const struct backfill *bf, int *pids, int max)
 	int n = 0;
 
 	for (int i = 0; i < bf->nworkers && n < max; i++)
-		if (bf->wk[i].conn.conn && bf->wk[i].conn.state >= WORKER_IDLE)
-			pids[n++] = PQbackendPID(bf->wk[i].conn.conn);
+		if (bf->workers[i].conn.conn && bf->workers[i].conn.state >= CONN_IDLE)
+			pids[n++] = PQbackendPID(bf->workers[i].conn.conn);
 	return n;
 }

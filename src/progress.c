@@ -17,7 +17,7 @@
 #include "db.h"
 #include "pgbin.h"
 #include "pgtext.h"
-#include "worker.h"
+#include "conn.h"
 
 #define LOCK_KEY "hashtext('nanoid_backfill:' || $1::text)"
 
@@ -424,13 +424,13 @@ void progress_free(struct progress *p)
 }
 
 /* Sends sql with text parameters (NULL values are SQL NULL). */
-static int send_text(struct worker *w, const char *sql, int n,
+static int send_text(struct conn *w, const char *sql, int n,
 		     const char *const *values)
 {
-	return worker_send(w, sql, n, NULL, values, NULL, NULL);
+	return conn_send(w, sql, n, NULL, values, NULL, NULL);
 }
 
-static int send_job_lease(struct progress *p, struct worker *w,
+static int send_job_lease(struct progress *p, struct conn *w,
 			  const char *sql, int lease)
 {
 	char num[16];
@@ -440,7 +440,7 @@ static int send_job_lease(struct progress *p, struct worker *w,
 	return send_text(w, sql, 2, values);
 }
 
-int progress_send_exists(struct progress *p, struct worker *w)
+int progress_send_exists(struct progress *p, struct conn *w)
 {
 	char *names[4], version[16];
 	int rc;
@@ -457,9 +457,9 @@ int progress_send_exists(struct progress *p, struct worker *w)
 	return rc;
 }
 
-int progress_send_setup(struct progress *p, struct worker *w)
+int progress_send_setup(struct progress *p, struct conn *w)
 {
-	return worker_send(w, p->sql_setup, 0, NULL, NULL, NULL, NULL);
+	return conn_send(w, p->sql_setup, 0, NULL, NULL, NULL, NULL);
 }
 
 /* Binary text[] parameter, or NULL (SQL NULL) when items is NULL. */
@@ -483,7 +483,7 @@ static int array_param(struct array_param *a, char *const *items, int n)
 	return 0;
 }
 
-int progress_send_claim(struct progress *p, struct worker *w, double estimate,
+int progress_send_claim(struct progress *p, struct conn *w, double estimate,
 			bool adopt_walk, const struct progress_format *f)
 {
 	static const Oid types[14] = { PGBIN_TEXTOID, PGBIN_TEXTOID, PGBIN_TEXTOID,
@@ -519,7 +519,7 @@ int progress_send_claim(struct progress *p, struct worker *w, double estimate,
 	values[12] = progress_job_state_name(JOB_IDLE);
 	values[13] = progress_lease_state_name(LEASE_OPEN);
 	lengths[4] = keys.len;
-	rc = worker_send(w, p->sql_claim, 14, types, values, lengths, formats);
+	rc = conn_send(w, p->sql_claim, 14, types, values, lengths, formats);
 	free(keys.buf);
 	return rc;
 }
@@ -614,7 +614,7 @@ void progress_format_describe(char *buf, size_t len, long size,
 		 prefix[0] ? "\"" : "");
 }
 
-int progress_send_stopped(struct progress *p, struct worker *w)
+int progress_send_stopped(struct progress *p, struct conn *w)
 {
 	const char *values[3] = { p->job, progress_job_state_name(JOB_STOPPED),
 				  progress_job_state_name(JOB_DONE) };
@@ -624,19 +624,19 @@ int progress_send_stopped(struct progress *p, struct worker *w)
 	return send_text(w, p->sql_state, 3, values);
 }
 
-int progress_send_list(struct progress *p, struct worker *w)
+int progress_send_list(struct progress *p, struct conn *w)
 {
 	const char *values[2] = { p->job, progress_lease_state_name(LEASE_OPEN) };
 
 	return send_text(w, p->sql_list, 2, values);
 }
 
-int progress_send_try_lock(struct progress *p, struct worker *w, int lease)
+int progress_send_try_lock(struct progress *p, struct conn *w, int lease)
 {
 	return send_job_lease(p, w, p->sql_try_lock, lease);
 }
 
-int progress_send_take(struct progress *p, struct worker *w, int lease,
+int progress_send_take(struct progress *p, struct conn *w, int lease,
 		       const char *owner)
 {
 	char num[16];
@@ -707,12 +707,12 @@ void progress_lease_free(struct progress_lease *l)
 	l->has_lo = l->has_hi = l->has_cursor = false;
 }
 
-int progress_send_unlock(struct progress *p, struct worker *w, int lease)
+int progress_send_unlock(struct progress *p, struct conn *w, int lease)
 {
 	return send_job_lease(p, w, p->sql_unlock, lease);
 }
 
-int progress_send_read_job(struct progress *p, struct worker *w)
+int progress_send_read_job(struct progress *p, struct conn *w)
 {
 	const char *values[2] = { p->job, progress_lease_state_name(LEASE_OPEN) };
 
@@ -756,7 +756,7 @@ void progress_job_free(struct progress_job *j)
 	j->has_frontier = false;
 }
 
-int progress_send_start_pass(struct progress *p, struct worker *w,
+int progress_send_start_pass(struct progress *p, struct conn *w,
 			     const char *from, const char *max_key)
 {
 	static const Oid types[4] = { PGBIN_TEXTOID, PGBIN_TEXTARRAYOID, PGBIN_INT8OID,
@@ -775,21 +775,21 @@ int progress_send_start_pass(struct progress *p, struct worker *w,
 	values[3] = progress_job_state_name(JOB_RUNNING);
 	lengths[1] = a.len;
 	p->state = JOB_RUNNING;
-	rc = worker_send(w, p->sql_start_pass, 4, types, values, lengths, formats);
+	rc = conn_send(w, p->sql_start_pass, 4, types, values, lengths, formats);
 	free(a.buf);
 	return rc;
 }
 
-int progress_send_stay_idle(struct progress *p, struct worker *w, bool sweep,
+int progress_send_stay_idle(struct progress *p, struct conn *w, bool sweep,
 			    const char *max_key)
 {
 	static const Oid types[3] = { PGBIN_TEXTOID, PGBIN_BOOLOID, PGBIN_INT8OID };
 	const char *values[3] = { p->job, sweep ? "t" : "f", max_key };
 
-	return worker_send(w, p->sql_stay_idle, 3, types, values, NULL, NULL);
+	return conn_send(w, p->sql_stay_idle, 3, types, values, NULL, NULL);
 }
 
-int progress_send_new_lease(struct progress *p, struct worker *w, int lease,
+int progress_send_new_lease(struct progress *p, struct conn *w, int lease,
 			    char *const *lo, char *const *hi, const char *owner)
 {
 	static const Oid types[5] = { PGBIN_TEXTOID, PGBIN_INT4OID,
@@ -816,14 +816,14 @@ int progress_send_new_lease(struct progress *p, struct worker *w, int lease,
 	formats[1] = 0;
 	lengths[2] = alo.len;
 	lengths[3] = ahi.len;
-	rc = worker_send(w, p->sql_new_lease, 5, types, values, lengths, formats);
+	rc = conn_send(w, p->sql_new_lease, 5, types, values, lengths, formats);
 out:
 	free(alo.buf);
 	free(ahi.buf);
 	return rc;
 }
 
-int progress_send_pass_end(struct progress *p, struct worker *w,
+int progress_send_pass_end(struct progress *p, struct conn *w,
 			   enum job_state state)
 {
 	static const Oid types[4] = { PGBIN_TEXTOID, PGBIN_TEXTOID, PGBIN_BOOLOID,
@@ -833,10 +833,10 @@ int progress_send_pass_end(struct progress *p, struct worker *w,
 				  state == JOB_DONE ? "t" : "f" };
 
 	p->state = state;
-	return worker_send(w, p->sql_pass_end, 4, types, values, NULL, NULL);
+	return conn_send(w, p->sql_pass_end, 4, types, values, NULL, NULL);
 }
 
-int progress_send_new_block_lease(struct progress *p, struct worker *w, int lease,
+int progress_send_new_block_lease(struct progress *p, struct conn *w, int lease,
 				  Oid rel, long long lo, long long hi,
 				  long long end, const char *owner)
 {
@@ -851,14 +851,14 @@ int progress_send_new_block_lease(struct progress *p, struct worker *w, int leas
 	return send_text(w, p->sql_new_block_lease, 7, values);
 }
 
-int progress_send_frontier_done(struct progress *p, struct worker *w)
+int progress_send_frontier_done(struct progress *p, struct conn *w)
 {
 	const char *values[1] = { p->job };
 
 	return send_text(w, p->sql_frontier_done, 1, values);
 }
 
-int progress_send_lease_gone(struct progress *p, struct worker *w, int lease)
+int progress_send_lease_gone(struct progress *p, struct conn *w, int lease)
 {
 	char num[16];
 	const char *values[3] = { p->job, num, progress_lease_state_name(LEASE_DONE) };

@@ -16,11 +16,11 @@
  * new id is taken (see batch.h), rather than fail on the unique index. */
 #define GUARD_COLLISIONS 1.0
 
-static enum setup_result sent(struct wk *w, enum setup_step step, int rc)
+static enum setup_result sent(struct worker *w, enum setup_step step, int rc)
 {
 	if (rc != 0)
 		return SETUP_LOST;
-	w->step = WK_SETUP;
+	w->step = WORKER_SETUP;
 	w->setup_step = step;
 	return SETUP_SENT;
 }
@@ -45,7 +45,7 @@ const char *setup_step_doing(enum setup_step s)
 	return "setting up";
 }
 
-enum setup_result setup_begin(struct backfill *bf, struct wk *w)
+enum setup_result setup_begin(struct backfill *bf, struct worker *w)
 {
 	if (bf->have_target)
 		/* A second check after a lost connection: keep the first. */
@@ -123,14 +123,14 @@ int setup_rebuild_sql(struct backfill *bf, PGconn *conn, bool guard)
 	}
 	bf->have_sql = true;
 	for (int i = 0; i < bf->nworkers; i++) {
-		batch_free(&bf->wk[i].b);
-		batch_init(&bf->wk[i].b, &bf->sql, bf->wk[i].fill.want);
+		batch_free(&bf->workers[i].b);
+		batch_init(&bf->workers[i].b, &bf->sql, bf->workers[i].fill.want);
 	}
 	setup_configure(bf);
 	return 0;
 }
 
-static enum setup_result after_target(struct backfill *bf, struct wk *w, PGresult *res,
+static enum setup_result after_target(struct backfill *bf, struct worker *w, PGresult *res,
 				      int *code)
 {
 	struct config *c = bf->cfg;
@@ -146,7 +146,7 @@ static enum setup_result after_target(struct backfill *bf, struct wk *w, PGresul
 	bf->have_prog = true;
 	if (setup_rebuild_sql(bf, w->conn.conn, false) != 0)
 		return failed(bf, code, NB_EXIT_FAILURE);
-	return sent(w, SETUP_ESTIMATE, worker_send(&w->conn, bf->sql.estimate, 0, NULL,
+	return sent(w, SETUP_ESTIMATE, conn_send(&w->conn, bf->sql.estimate, 0, NULL,
 						    NULL, NULL, NULL));
 }
 
@@ -155,7 +155,7 @@ static enum setup_result after_target(struct backfill *bf, struct wk *w, PGresul
  * before anything is written: refuse, warn, or go on; and where a unique
  * index will meet repeated ids often, batches that skip a taken id.
  */
-static int judge_ids(struct backfill *bf, struct wk *w, int *code)
+static int judge_ids(struct backfill *bf, struct worker *w, int *code)
 {
 	const struct target *t = &bf->target;
 	double rows = target_rows(t);
@@ -191,7 +191,7 @@ static int judge_ids(struct backfill *bf, struct wk *w, int *code)
  * constraints at every level (SQLSTATE 23514) and its length, before
  * anything is written. Nothing is built into the SQL text.
  */
-static enum setup_result send_try_id(struct backfill *bf, struct wk *w)
+static enum setup_result send_try_id(struct backfill *bf, struct worker *w)
 {
 	size_t len = nanoid_length(&bf->gen);
 	char id[NANOID_MAX_PREFIX + NANOID_MAX_SIZE + 1];
@@ -200,7 +200,7 @@ static enum setup_result send_try_id(struct backfill *bf, struct wk *w)
 
 	nanoid_generate(&bf->gen, id);
 	id[len] = '\0';
-	return sent(w, SETUP_TRY_ID, worker_send(&w->conn, "SELECT $1::text", 1, types,
+	return sent(w, SETUP_TRY_ID, conn_send(&w->conn, "SELECT $1::text", 1, types,
 						  values, NULL, NULL));
 }
 
@@ -208,7 +208,7 @@ static enum setup_result send_try_id(struct backfill *bf, struct wk *w)
  * The planner's row count of the whole table: it exists without ANALYZE
  * (the planner scales by the relation's size then), where reltuples is -1.
  */
-static enum setup_result after_estimate(struct backfill *bf, struct wk *w,
+static enum setup_result after_estimate(struct backfill *bf, struct worker *w,
 					PGresult *res, int *code)
 {
 	if (PQntuples(res) == 1) {
@@ -223,7 +223,7 @@ static enum setup_result after_estimate(struct backfill *bf, struct wk *w,
 	return send_try_id(bf, w);
 }
 
-static enum setup_result after_try_id(struct backfill *bf, struct wk *w,
+static enum setup_result after_try_id(struct backfill *bf, struct worker *w,
 				      PGresult *res, int *code)
 {
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -239,7 +239,7 @@ static enum setup_result after_try_id(struct backfill *bf, struct wk *w,
 }
 
 /* Rebuilds the statements for the walk a job in mid-pass goes on with. */
-static int adopt_walk(struct backfill *bf, struct wk *w, enum walk walk, int *code)
+static int adopt_walk(struct backfill *bf, struct worker *w, enum walk walk, int *code)
 {
 	if (walk == bf->target.walk)
 		return 0;
@@ -260,7 +260,7 @@ static int adopt_walk(struct backfill *bf, struct wk *w, enum walk walk, int *co
 	return 0;
 }
 
-static enum setup_result send_claim(struct backfill *bf, struct wk *w)
+static enum setup_result send_claim(struct backfill *bf, struct worker *w)
 {
 	const struct progress_format f = { bf->cfg->size, bf->cfg->alphabet,
 					   bf->cfg->prefix };
@@ -270,7 +270,7 @@ static enum setup_result send_claim(struct backfill *bf, struct wk *w)
 					strcmp(bf->cfg->order, "auto") == 0, &f));
 }
 
-static enum setup_result after_claim(struct backfill *bf, struct wk *w,
+static enum setup_result after_claim(struct backfill *bf, struct worker *w,
 				     PGresult *res, int *code)
 {
 	struct progress_claim claim;
@@ -287,7 +287,7 @@ static enum setup_result after_claim(struct backfill *bf, struct wk *w,
 	return SETUP_CLAIMED;
 }
 
-enum setup_result setup_answer(struct backfill *bf, struct wk *w, PGresult *res,
+enum setup_result setup_answer(struct backfill *bf, struct worker *w, PGresult *res,
 			       int *code)
 {
 	switch (w->setup_step) {

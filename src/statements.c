@@ -66,7 +66,7 @@ static const char session_sql[] =
 	" CASE WHEN $3 THEN current_setting('synchronous_commit')"
 	"  ELSE set_config('synchronous_commit', 'off', false) END";
 
-int statements_session(struct wk *w)
+int statements_session(struct worker *w)
 {
 	const struct backfill *bf = w->bf;
 	char lock[32], stmt[32];
@@ -78,12 +78,12 @@ int statements_session(struct wk *w)
 	/* Read at each send: a reload may have changed them. */
 	snprintf(lock, sizeof lock, "%ld", bf->cfg->lock_timeout);
 	snprintf(stmt, sizeof stmt, "%ld", bf->cfg->statement_timeout);
-	return worker_send(&w->conn, session_sql, 4, types, values, NULL, NULL);
+	return conn_send(&w->conn, session_sql, 4, types, values, NULL, NULL);
 }
 
 /* ---- the job protocol's statements --------------------------------------- */
 
-static void start_lease(struct wk *w, int lease, char *const *cursor, char *const *hi)
+static void start_lease(struct worker *w, int lease, char *const *cursor, char *const *hi)
 {
 	w->b.lease = lease;
 	batch_set_cursor(&w->b, cursor);
@@ -94,7 +94,7 @@ static void start_lease(struct wk *w, int lease, char *const *cursor, char *cons
  * The physical batch statement for relation rel (schema.name), built the
  * first time a lease of it is taken. NULL when out of memory.
  */
-static const char *leaf_statement(struct wk *w, Oid rel, const char *schema,
+static const char *leaf_statement(struct worker *w, Oid rel, const char *schema,
 				  const char *name)
 {
 	struct backfill *bf = w->bf;
@@ -122,7 +122,7 @@ static const char *leaf_statement(struct wk *w, Oid rel, const char *schema,
 }
 
 /* The lease's relation and its statement: physical order. */
-static int use_leaf(struct wk *w, Oid rel, const char *schema, const char *name)
+static int use_leaf(struct worker *w, Oid rel, const char *schema, const char *name)
 {
 	if (!(w->leaf_sql = leaf_statement(w, rel, schema, name)))
 		return failed(w->bf, "cannot build the batch statement of \"%s\".\"%s\"",
@@ -132,7 +132,7 @@ static int use_leaf(struct wk *w, Oid rel, const char *schema, const char *name)
 }
 
 /* Physical order: the next block range, from the frontier on. */
-static int send_carve(struct wk *w)
+static int send_carve(struct worker *w)
 {
 	struct backfill *bf = w->bf;
 	const struct progress_job *j = &w->row;
@@ -147,11 +147,11 @@ static int send_carve(struct wk *w)
 	snprintf(blk, sizeof blk, "%lld", j->frontier_blk);
 	snprintf(end, sizeof end, "%lld", j->frontier_end);
 	snprintf(size, sizeof size, "%ld", bf->cfg->lease_size);
-	return worker_send(&w->conn, sql, n, types, values, NULL, NULL);
+	return conn_send(&w->conn, sql, n, types, values, NULL, NULL);
 }
 
 /* By key: the key lease-size rows past the frontier. */
-static int send_boundary(struct wk *w)
+static int send_boundary(struct worker *w)
 {
 	struct backfill *bf = w->bf;
 	const struct progress_job *j = &w->row;
@@ -161,21 +161,21 @@ static int send_boundary(struct wk *w)
 						bf->cfg->lease_size, bf->target.reltuples,
 						&types, &nparams);
 
-	return worker_send(&w->conn, sql, nparams, types, w->b.values, w->b.lengths,
+	return conn_send(&w->conn, sql, nparams, types, w->b.values, w->b.lengths,
 			   w->b.formats);
 }
 
-static int send_probe(struct wk *w, const struct job_action *a)
+static int send_probe(struct worker *w, const struct job_action *a)
 {
 	struct backfill *bf = w->bf;
 	const char *values[1] = { a->from };
 
 	if (a->sweep)
-		return worker_send(&w->conn, bf->sql.probe_full, 0, NULL, NULL, NULL, NULL);
-	return worker_send(&w->conn, bf->sql.probe_tail, 1, NULL, values, NULL, NULL);
+		return conn_send(&w->conn, bf->sql.probe_full, 0, NULL, NULL, NULL, NULL);
+	return conn_send(&w->conn, bf->sql.probe_tail, 1, NULL, values, NULL, NULL);
 }
 
-static int send_new_lease(struct wk *w, const struct job_action *a)
+static int send_new_lease(struct worker *w, const struct job_action *a)
 {
 	struct backfill *bf = w->bf;
 	const struct progress_job *j = &w->row;
@@ -189,11 +189,11 @@ static int send_new_lease(struct wk *w, const struct job_action *a)
 				       w->b.has_hi ? w->b.hi : NULL, w->owner);
 }
 
-int statements_job(struct wk *w, const struct job_action *a)
+int statements_job(struct worker *w, const struct job_action *a)
 {
 	struct backfill *bf = w->bf;
 	struct progress *p = &bf->prog;
-	struct worker *c = &w->conn;
+	struct conn *c = &w->conn;
 
 	switch (a->step) {
 	case JOB_LIST: return progress_send_list(p, c);
@@ -212,9 +212,9 @@ int statements_job(struct wk *w, const struct job_action *a)
 	/* These may scan the whole table: without statement_timeout (the
 	 * session settings come back after them). */
 	case JOB_REMAINING:
-		return worker_send(c, bf->sql.remaining, 0, NULL, NULL, NULL, NULL);
+		return conn_send(c, bf->sql.remaining, 0, NULL, NULL, NULL, NULL);
 	case JOB_UNFILLED:
-		return worker_send(c, bf->sql.unfilled, 0, NULL, NULL, NULL, NULL);
+		return conn_send(c, bf->sql.unfilled, 0, NULL, NULL, NULL, NULL);
 	case JOB_PROBE_RESTORE:
 	case JOB_RESTORE:
 	case JOB_UNFILLED_RESTORE:
@@ -240,12 +240,12 @@ static bool not_false(const PGresult *res)
 	return !(PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 'f');
 }
 
-int statements_read_take(struct wk *w, PGresult *res, struct progress_lease *l)
+int statements_read_take(struct worker *w, PGresult *res, struct progress_lease *l)
 {
 	return progress_read_take(&w->bf->prog, res, w->job.lease, l);
 }
 
-int statements_start_taken(struct wk *w, const struct progress_lease *l)
+int statements_start_taken(struct worker *w, const struct progress_lease *l)
 {
 	struct backfill *bf = w->bf;
 
@@ -268,7 +268,7 @@ int statements_start_taken(struct wk *w, const struct progress_lease *l)
 }
 
 /* CARVE: a block range of some relation, or none left. */
-static int read_carve(struct wk *w, PGresult *res, struct job_answer *a)
+static int read_carve(struct worker *w, PGresult *res, struct job_answer *a)
 {
 	char lo_t[48], hi_t[48];
 
@@ -291,7 +291,7 @@ static int read_carve(struct wk *w, PGresult *res, struct job_answer *a)
 }
 
 /* READ_JOB: the job row, and the protocol's view of it. */
-static bool read_job(struct wk *w, PGresult *res, struct job_row *r)
+static bool read_job(struct worker *w, PGresult *res, struct job_row *r)
 {
 	struct progress_job *j = &w->row;
 
@@ -315,7 +315,7 @@ static bool read_job(struct wk *w, PGresult *res, struct job_row *r)
 	return true;
 }
 
-int statements_read(struct wk *w, PGresult *res, struct statements_answer *out)
+int statements_read(struct worker *w, PGresult *res, struct statements_answer *out)
 {
 	struct job_answer *a = &out->a;
 
@@ -370,20 +370,20 @@ int statements_read(struct wk *w, PGresult *res, struct statements_answer *out)
 
 /* ---- batches ------------------------------------------------------------ */
 
-int statements_prepare(struct wk *w, int v)
+int statements_prepare(struct worker *w, int v)
 {
 	const struct batch_sql *sql = &w->bf->sql;
 
-	return worker_send_prepare(&w->conn, batch_stmt_name(v), sql->stmt[v],
+	return conn_send_prepare(&w->conn, batch_stmt_name(v), sql->stmt[v],
 				   sql->nparams, sql->types);
 }
 
-int statements_prepare_leaf(struct wk *w)
+int statements_prepare_leaf(struct worker *w)
 {
 	char name[64];
 
 	batch_physical_name(name, sizeof name, w->lease_rel);
-	return worker_send_prepare(&w->conn, name, w->leaf_sql, BATCH_PHYS_PARAMS,
+	return conn_send_prepare(&w->conn, name, w->leaf_sql, BATCH_PHYS_PARAMS,
 				   w->bf->sql.phys_types);
 }
 
@@ -418,7 +418,7 @@ static int draw_ids(struct backfill *bf, long n)
 	return 0;
 }
 
-int statements_batch(struct wk *w)
+int statements_batch(struct worker *w)
 {
 	struct backfill *bf = w->bf;
 	char name[64];
@@ -432,11 +432,11 @@ int statements_batch(struct wk *w)
 				      "table", w->b.lease);
 		batch_physical_name(name, sizeof name, w->lease_rel);
 		w->sent_at = ev_time();
-		return worker_send_prepared(&w->conn, name, BATCH_PHYS_PARAMS, w->b.values,
+		return conn_send_prepared(&w->conn, name, BATCH_PHYS_PARAMS, w->b.values,
 					    w->b.lengths, w->b.formats);
 	}
 	v = batch_params(&w->b, bf->ids, bf->prog.job, w->fill.rate);
 	w->sent_at = ev_time();
-	return worker_send_prepared(&w->conn, batch_stmt_name(v), bf->sql.nparams,
+	return conn_send_prepared(&w->conn, batch_stmt_name(v), bf->sql.nparams,
 				    w->b.values, w->b.lengths, w->b.formats);
 }

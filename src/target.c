@@ -12,15 +12,15 @@
 #include <string.h>
 
 #include "catalog.h"
-#include "worker.h"
+#include "conn.h"
 
-int target_send(struct worker *w, const struct config *c)
+int target_send(struct conn *w, const struct config *c)
 {
 	struct catalog_params p;  /* libpq copies the values while sending */
 
 	if (catalog_target_params(c, &p, w->errbuf, sizeof w->errbuf) != 0)
 		return -1;
-	return worker_send(w, catalog_target_sql(), CATALOG_TARGET_NPARAMS,
+	return conn_send(w, catalog_target_sql(), CATALOG_TARGET_NPARAMS,
 			   p.types, p.values, p.lengths, p.formats);
 }
 

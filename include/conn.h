@@ -1,61 +1,61 @@
 /*
- * worker.h - one nonblocking libpq connection driven by the libev loop.
+ * conn.h - one nonblocking libpq connection driven by the libev loop.
  *
- * A worker connects with PQconnectStartParams/PQconnectPoll and sends one
+ * A conn connects with PQconnectStartParams/PQconnectPoll and sends one
  * query at a time with the PQsend* functions; an ev_io watcher on
  * PQsocket() (re-read after every connect step, since libpq may switch
  * sockets while it tries hosts) wakes it when the socket is ready. It never
- * blocks the loop. When a query's last result has arrived, the worker calls
+ * blocks the loop. When a query's last result has arrived, the conn calls
  * on_result once; what the query means is the caller's business.
  */
-#ifndef NB_WORKER_H
-#define NB_WORKER_H
+#ifndef NB_CONN_H
+#define NB_CONN_H
 
 #include <stdbool.h>
 #include <ev.h>
 #include <libpq-fe.h>
 
-struct worker;
+struct conn;
 
 /*
  * Called once when a connection attempt ends. ok is false if it failed;
  * then err is libpq's message flattened to one line.
  */
-typedef void (*worker_connect_cb)(struct worker *w, bool ok, const char *err);
+typedef void (*conn_connect_cb)(struct conn *w, bool ok, const char *err);
 
 /*
  * Called once when the query sent last has completed. res is the query's
  * result: the first error result if any, else the last result. res is NULL
- * if the connection was lost; PQerrorMessage tells why (worker_error()).
- * The worker clears res after the callback returns; the callback may send
+ * if the connection was lost; PQerrorMessage tells why (conn_error()).
+ * The conn clears res after the callback returns; the callback may send
  * the next query.
  */
-typedef void (*worker_result_cb)(struct worker *w, PGresult *res);
+typedef void (*conn_result_cb)(struct conn *w, PGresult *res);
 
-enum worker_state {
-	WORKER_DISCONNECTED,
-	WORKER_CONNECTING,
-	WORKER_IDLE,      /* connected, no query in flight */
-	WORKER_BUSY,      /* a query is in flight */
+enum conn_state {
+	CONN_DISCONNECTED,
+	CONN_CONNECTING,
+	CONN_IDLE,      /* connected, no query in flight */
+	CONN_BUSY,      /* a query is in flight */
 };
 
-struct worker {
+struct conn {
 	struct ev_loop *loop;
 	ev_io io;
 	PGconn *conn;
-	enum worker_state state;
+	enum conn_state state;
 	bool want_write;           /* PQflush has data left, or connect polls for write */
 	int id;                    /* for log lines: worker 1, 2, ... */
-	worker_connect_cb on_connect;
-	worker_result_cb on_result;
+	conn_connect_cb on_connect;
+	conn_result_cb on_result;
 	PGresult *pending;         /* result being collected */
 	void *data;                /* the caller's */
 	char errbuf[512];
 };
 
 /* Sets up w on loop; nothing is connected yet. */
-void worker_init(struct worker *w, struct ev_loop *loop, int id,
-		 worker_connect_cb on_connect, worker_result_cb on_result,
+void conn_init(struct conn *w, struct ev_loop *loop, int id,
+		 conn_connect_cb on_connect, conn_result_cb on_result,
 		 void *data);
 
 /*
@@ -63,28 +63,28 @@ void worker_init(struct worker *w, struct ev_loop *loop, int id,
  * database name, or NULL for libpq's PG* environment; application_name
  * "nanoid-backfill" unless the dsn sets its own. Returns 0 if the attempt started (on_connect reports
  * the outcome later) or -1 if it could not (out of memory, bad conninfo);
- * then worker_error() says why. Any previous connection is closed first.
+ * then conn_error() says why. Any previous connection is closed first.
  */
-int worker_connect(struct worker *w, const char *dsn);
+int conn_connect(struct conn *w, const char *dsn);
 
 /*
- * Send a query; the worker must be WORKER_IDLE. Return 0 if sent (on_result
- * follows), -1 if libpq refused it (worker_error() says why; no callback
+ * Send a query; the conn must be CONN_IDLE. Return 0 if sent (on_result
+ * follows), -1 if libpq refused it (conn_error() says why; no callback
  * follows). Parameters follow PQsendQueryParams; results come in text format.
  */
-int worker_send(struct worker *w, const char *sql, int nparams,
+int conn_send(struct conn *w, const char *sql, int nparams,
 		const Oid *types, const char *const *values,
 		const int *lengths, const int *formats);
-int worker_send_prepare(struct worker *w, const char *name, const char *sql,
+int conn_send_prepare(struct conn *w, const char *name, const char *sql,
 			int nparams, const Oid *types);
-int worker_send_prepared(struct worker *w, const char *name, int nparams,
+int conn_send_prepared(struct conn *w, const char *name, int nparams,
 			 const char *const *values, const int *lengths,
 			 const int *formats);
 
 /* Closes the connection (if any) and stops the watcher. Safe to repeat. */
-void worker_close(struct worker *w);
+void conn_close(struct conn *w);
 
 /* libpq's last error for w, flattened to one line (no newline). */
-const char *worker_error(struct worker *w);
+const char *conn_error(struct conn *w);
 
 #endif

@@ -1,14 +1,14 @@
 /*
- * worker.c - one nonblocking libpq connection on the libev loop.
+ * conn.c - one nonblocking libpq connection on the libev loop.
  *
  * The protocol with libpq (see "Asynchronous Command Processing" in the
  * libpq docs): after PQsend*, call PQflush until it returns 0, waiting for
  * write-readiness while it returns 1; when the socket is readable, call
  * PQconsumeInput and then PQgetResult while !PQisBusy, until it returns
- * NULL. A worker watches for write only while libpq has output queued, so
+ * NULL. A conn watches for write only while libpq has output queued, so
  * an idle connection costs no wakeups.
  */
-#include "worker.h"
+#include "conn.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +16,7 @@
 #include "log.h"
 #include "pgconn.h"
 
-const char *worker_error(struct worker *w)
+const char *conn_error(struct conn *w)
 {
 	char msg[sizeof w->errbuf];
 
@@ -29,7 +29,7 @@ const char *worker_error(struct worker *w)
 }
 
 /* Point the watcher at the connection's current socket and wanted events. */
-static void watch(struct worker *w, bool want_read)
+static void watch(struct conn *w, bool want_read)
 {
 	int fd = PQsocket(w->conn);
 	int events = (want_read ? EV_READ : 0) | (w->want_write ? EV_WRITE : 0);
@@ -44,10 +44,10 @@ static void watch(struct worker *w, bool want_read)
 	}
 }
 
-static void lost(struct worker *w)
+static void lost(struct conn *w)
 {
-	/* Keep libpq's message: worker_error() reads it before the close. */
-	worker_error(w);
+	/* Keep libpq's message: conn_error() reads it before the close. */
+	conn_error(w);
 	if (ev_is_active(&w->io))
 		ev_io_stop(w->loop, &w->io);
 	if (w->pending) {
@@ -56,12 +56,12 @@ static void lost(struct worker *w)
 	}
 	PQfinish(w->conn);
 	w->conn = NULL;
-	w->state = WORKER_DISCONNECTED;
+	w->state = CONN_DISCONNECTED;
 	w->want_write = false;
 	w->on_result(w, NULL);
 }
 
-static void connect_step(struct worker *w)
+static void connect_step(struct conn *w)
 {
 	switch (PQconnectPoll(w->conn)) {
 	case PGRES_POLLING_READING:
@@ -76,24 +76,24 @@ static void connect_step(struct worker *w)
 		w->want_write = false;
 		if (PQsetnonblocking(w->conn, 1) != 0)
 			break;
-		w->state = WORKER_IDLE;
+		w->state = CONN_IDLE;
 		watch(w, false);
 		w->on_connect(w, true, NULL);
 		return;
 	default:
 		break;
 	}
-	worker_error(w);
+	conn_error(w);
 	if (ev_is_active(&w->io))
 		ev_io_stop(w->loop, &w->io);
 	PQfinish(w->conn);
 	w->conn = NULL;
-	w->state = WORKER_DISCONNECTED;
+	w->state = CONN_DISCONNECTED;
 	w->on_connect(w, false, w->errbuf);
 }
 
 /* Collect every result that has fully arrived; finish the query on NULL. */
-static void read_results(struct worker *w)
+static void read_results(struct conn *w)
 {
 	while (!PQisBusy(w->conn)) {
 		PGresult *res = PQgetResult(w->conn);
@@ -102,7 +102,7 @@ static void read_results(struct worker *w)
 			PGresult *done = w->pending;
 
 			w->pending = NULL;
-			w->state = WORKER_IDLE;
+			w->state = CONN_IDLE;
 			watch(w, false);
 			w->on_result(w, done);
 			PQclear(done);
@@ -119,7 +119,7 @@ static void read_results(struct worker *w)
 	watch(w, true);
 }
 
-static void flush(struct worker *w)
+static void flush(struct conn *w)
 {
 	int r = PQflush(w->conn);
 
@@ -133,23 +133,23 @@ static void flush(struct worker *w)
 
 static void io_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
-	struct worker *w = io->data;
+	struct conn *w = io->data;
 
 	(void)loop;
-	if (w->state == WORKER_CONNECTING) {
+	if (w->state == CONN_CONNECTING) {
 		connect_step(w);
 		return;
 	}
-	if (w->state != WORKER_BUSY) {
+	if (w->state != CONN_BUSY) {
 		/* Idle: a notice, or the server closing the connection. */
 		if (PQconsumeInput(w->conn) == 0 || PQstatus(w->conn) == CONNECTION_BAD) {
 			log_warn("worker %d: connection lost while idle: %s",
-				 w->id, worker_error(w));
+				 w->id, conn_error(w));
 			if (ev_is_active(&w->io))
 				ev_io_stop(w->loop, &w->io);
 			PQfinish(w->conn);
 			w->conn = NULL;
-			w->state = WORKER_DISCONNECTED;
+			w->state = CONN_DISCONNECTED;
 		}
 		return;
 	}
@@ -161,14 +161,14 @@ static void io_cb(struct ev_loop *loop, ev_io *io, int revents)
 	}
 	if (w->want_write || (revents & EV_WRITE)) {
 		flush(w);
-		if (w->state != WORKER_BUSY)
+		if (w->state != CONN_BUSY)
 			return;
 	}
 	read_results(w);
 }
 
-void worker_init(struct worker *w, struct ev_loop *loop, int id,
-		 worker_connect_cb on_connect, worker_result_cb on_result,
+void conn_init(struct conn *w, struct ev_loop *loop, int id,
+		 conn_connect_cb on_connect, conn_result_cb on_result,
 		 void *data)
 {
 	memset(w, 0, sizeof *w);
@@ -177,16 +177,16 @@ void worker_init(struct worker *w, struct ev_loop *loop, int id,
 	w->on_connect = on_connect;
 	w->on_result = on_result;
 	w->data = data;
-	w->state = WORKER_DISCONNECTED;
+	w->state = CONN_DISCONNECTED;
 	ev_init(&w->io, io_cb);
 	w->io.data = w;
 }
 
-int worker_connect(struct worker *w, const char *dsn)
+int conn_connect(struct conn *w, const char *dsn)
 {
 	struct pgconn_params p;
 
-	worker_close(w);
+	conn_close(w);
 	w->errbuf[0] = '\0';
 	pgconn_params(&p, dsn, NULL);
 	w->conn = PQconnectStartParams(p.keywords, p.values, 1);
@@ -195,13 +195,13 @@ int worker_connect(struct worker *w, const char *dsn)
 		return -1;
 	}
 	if (PQstatus(w->conn) == CONNECTION_BAD) {
-		worker_error(w);
+		conn_error(w);
 		PQfinish(w->conn);
 		w->conn = NULL;
 		return -1;
 	}
 	PQsetNoticeProcessor(w->conn, pgconn_log_notice, NULL);
-	w->state = WORKER_CONNECTING;
+	w->state = CONN_CONNECTING;
 	/* Per the libpq docs: behave as if PQconnectPoll said WRITING. */
 	w->want_write = true;
 	watch(w, false);
@@ -210,23 +210,23 @@ int worker_connect(struct worker *w, const char *dsn)
 
 /*
  * After a PQsend*: a failure here is reported by the return value, never by
- * calling back into the caller that is still inside worker_send.
+ * calling back into the caller that is still inside conn_send.
  */
-static int sent(struct worker *w, int ok)
+static int sent(struct conn *w, int ok)
 {
 	int r;
 
 	if (!ok || (r = PQflush(w->conn)) < 0) {
-		worker_error(w);
+		conn_error(w);
 		return -1;
 	}
-	w->state = WORKER_BUSY;
+	w->state = CONN_BUSY;
 	w->want_write = r == 1;
 	watch(w, true);
 	return 0;
 }
 
-int worker_send(struct worker *w, const char *sql, int nparams,
+int conn_send(struct conn *w, const char *sql, int nparams,
 		const Oid *types, const char *const *values,
 		const int *lengths, const int *formats)
 {
@@ -236,13 +236,13 @@ int worker_send(struct worker *w, const char *sql, int nparams,
 					 lengths, formats, 0));
 }
 
-int worker_send_prepare(struct worker *w, const char *name, const char *sql,
+int conn_send_prepare(struct conn *w, const char *name, const char *sql,
 			int nparams, const Oid *types)
 {
 	return sent(w, PQsendPrepare(w->conn, name, sql, nparams, types));
 }
 
-int worker_send_prepared(struct worker *w, const char *name, int nparams,
+int conn_send_prepared(struct conn *w, const char *name, int nparams,
 			 const char *const *values, const int *lengths,
 			 const int *formats)
 {
@@ -250,7 +250,7 @@ int worker_send_prepared(struct worker *w, const char *name, int nparams,
 					   lengths, formats, 0));
 }
 
-void worker_close(struct worker *w)
+void conn_close(struct conn *w)
 {
 	if (ev_is_active(&w->io))
 		ev_io_stop(w->loop, &w->io);
@@ -262,6 +262,6 @@ void worker_close(struct worker *w)
 		PQfinish(w->conn);
 		w->conn = NULL;
 	}
-	w->state = WORKER_DISCONNECTED;
+	w->state = CONN_DISCONNECTED;
 	w->want_write = false;
 }
