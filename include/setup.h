@@ -41,6 +41,10 @@ int setup_rebuild_sql(struct backfill *bf, PGconn *conn, bool guard);
 
 void setup_configure(struct backfill *bf);
 
+/* Frees what setup built: the target, the progress statements, the batch
+ * statements (and the physical ones per relation). */
+void setup_free(struct backfill *bf);
+
 /* What the step is doing, for error lines. */
 const char *setup_step_doing(enum setup_step s);
 

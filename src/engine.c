@@ -19,7 +19,6 @@
  */
 #include "engine.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +38,6 @@
 #include "throttle_env.h"
 
 static void run_batch(struct worker *w);
-static void start_connect(struct worker *w);
 static void after_session(struct worker *w);
 static void worker_stop(struct worker *w);
 static void send_session(struct worker *w, enum worker_step step);
@@ -860,15 +858,7 @@ void engine_free(struct backfill *bf)
 	}
 	free(bf->workers);
 	free(bf->ids);
-	if (bf->have_sql)
-		batch_sql_free(&bf->sql);
-	for (int i = 0; i < bf->nleaf; i++)
-		free(bf->leaf[i].sql);
-	free(bf->leaf);
-	if (bf->have_prog)
-		progress_free(&bf->prog);
-	if (bf->have_target)
-		target_free(&bf->target);
+	setup_free(bf);
 }
 
 void engine_start(struct backfill *bf)

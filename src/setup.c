@@ -130,6 +130,19 @@ int setup_rebuild_sql(struct backfill *bf, PGconn *conn, bool guard)
 	return 0;
 }
 
+void setup_free(struct backfill *bf)
+{
+	if (bf->have_sql)
+		batch_sql_free(&bf->sql);
+	for (int i = 0; i < bf->nleaf; i++)
+		free(bf->leaf[i].sql);
+	free(bf->leaf);
+	if (bf->have_prog)
+		progress_free(&bf->prog);
+	if (bf->have_target)
+		target_free(&bf->target);
+}
+
 static enum setup_result after_target(struct backfill *bf, struct worker *w, PGresult *res,
 				      int *code)
 {
