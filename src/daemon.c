@@ -28,8 +28,11 @@
 
 static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
+	struct backfill *bf = t->data;
+
 	(void)revents;
-	report_tick(t->data, ev_now(loop));
+	if (!bf->finished)  /* the final line was said */
+		report_tick(bf, ev_now(loop));
 }
 
 static void watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)

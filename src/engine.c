@@ -42,6 +42,7 @@ static void after_session(struct worker *w);
 static void worker_stop(struct worker *w);
 static void send_session(struct worker *w, enum worker_step step);
 static void carry_out(struct worker *w, struct job_action a);
+static void answer_setup(struct worker *w, PGresult *res);
 
 /* Stopping, or done: no new statement but the stop's own. */
 static bool halted(const struct backfill *bf)
@@ -341,8 +342,12 @@ static bool handle_error(struct worker *w, PGresult *res)
 		connection_lost(w, msg);
 		return true;
 	}
-	if (w->step == WORKER_SETUP && w->setup_step == SETUP_TRY_ID)
-		return false; /* the column's answer to a sample id: setup's */
+	if (w->step == WORKER_SETUP && w->setup_step == SETUP_TRY_ID) {
+		/* The column refused the sample id: setup says so (78), stopping
+		 * or not. */
+		answer_setup(w, res);
+		return true;
+	}
 	if (w->step == WORKER_BATCH && class == RETRY_CLASS_UNIQUE) {
 		collision(w, res, msg);
 		return true;
