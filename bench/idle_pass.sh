@@ -16,7 +16,7 @@
 # Then, for each table, a running service
 #
 #   nanoid-backfill --config T.conf --table T --column public_id
-#                   --idle-interval 1 --busy-max-rate 0 --log-level debug
+#                   --idle-interval 1 --max-latency-increase 0 --log-level debug
 #
 # (T.conf: full-sweep-interval = 24h, or 1s for cases 2 and 3: rewritten,
 # then SIGHUP) is watched, case by case, for WINDOW seconds of idle passes,
@@ -188,7 +188,7 @@ psqlc "CHECKPOINT" >/dev/null
 
 # --- the service ----------------------------------------------------------------
 
-SVC_ARGS="--column public_id --idle-interval 1 --busy-max-rate 0 --log-level debug"
+SVC_ARGS="--column public_id --idle-interval 1 --max-latency-increase 0 --log-level debug"
 PROBE_LINE='probe: nothing to fill'
 
 # One service per table, running through its cases: a service stopped with

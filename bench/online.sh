@@ -10,11 +10,18 @@
 #
 #   baseline   the workload alone
 #   default    the workload while nanoid-backfill fills public_id with its
-#              default settings (the workload makes the server busy, so
-#              the default pace is busy-max-rate)
-#   max-rate   the same with --max-rate R --busy-max-rate 0, for each R
-#              in RATE: the backfill's measured rate against the limit
-#              (the busy pace off: it would cap the rate at its own)
+#              default settings (the pace follows measured harm)
+#   max-rate   the same with --max-rate R --max-latency-increase 0, for
+#              each R in RATE: the backfill's measured rate against the
+#              limit (the pace off: it would cap the rate at its own)
+#   late       the backfill (defaults) starts first, the workload LATE_START
+#              seconds later, as a morning ramp would: statistics over the
+#              workload's whole run
+#   idle       no workload: the backfill of the whole table with the pace
+#              off (--max-latency-increase 0), timed
+#   poller     no workload but a monitoring poller (psql, SELECT count(*)
+#              FROM pg_stat_activity once a second): the default backfill
+#              of the whole table, timed; its rate against idle's
 #
 # Each phase runs pgbench for DURATION seconds at a fixed arrival rate (TPS
 # transactions/s over CLIENTS connections: a production-like load with
@@ -32,7 +39,7 @@
 # backfill phase (or the reverse) moves the p99 by 2x on its own.
 #
 # Parameters (environment): ROWS=1000000 CLIENTS=8 TPS=800 DURATION=50
-# WARMUP=5 ROUNDS=3 RATE="5000" (one max-rate phase each) BF_ARGS=""
+# WARMUP=5 LATE_START=1.5 ROUNDS=3 RATE="5000" (one max-rate phase each) BF_ARGS=""
 # (extra options for every backfill phase), PHASES="baseline default
 # max-rate" (tuning: any order, repeats allowed, and "with:OPT,OPT..." for
 # a backfill with those options, e.g. with:--batch-size=100). A full run takes about 15
@@ -40,13 +47,14 @@
 set -euo pipefail
 # shellcheck source=scripts/as_root.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/as_root.sh"
-as_root ROWS CLIENTS TPS DURATION WARMUP ROUNDS RATE BF_ARGS PHASES -- "$@"
+as_root ROWS CLIENTS TPS DURATION WARMUP LATE_START ROUNDS RATE BF_ARGS PHASES -- "$@"
 
 ROWS=${ROWS:-1000000}
 CLIENTS=${CLIENTS:-8}
 TPS=${TPS:-800}
 DURATION=${DURATION:-50}
 WARMUP=${WARMUP:-5}
+LATE_START=${LATE_START:-1.5}
 ROUNDS=${ROUNDS:-3}
 RATE=${RATE:-5000}
 BF_ARGS=${BF_ARGS:-}
@@ -181,10 +189,21 @@ now_s() { date +%s.%N; }
 # the backfill with ARGS. Sets P_COUNT P_TPS P_P50 P_P99 P_WINDOW P_ROWS
 # P_RATE P_FAILED.
 phase() {
-	local name=$1 backfill=$2 prefix t0 bf_start bf_end from to rc=0 st
+	local name=$1 backfill=$2 prefix t0 bf_start bf_end from to rc=0 st late=0
 	shift 2
 	fresh_table
 	prefix=$WORK/txlog-$name      # pgbench adds .<pid>[.<thread>]
+	if [[ $backfill == late ]]; then
+		# The backfill first, the workload a moment later.
+		late=1
+		backfill=yes
+		bf_start=$(now_s)
+		"$NB" --table bench_t --column public_id --until-done --job "bench-$name" \
+			--progress-interval 5 --max-runtime "$((DURATION - 3))s" \
+			"$@" >"$WORK/$name.bf.out" 2>"$WORK/$name.bf.err" &
+		BF_PID=$!
+		sleep "$LATE_START"
+	fi
 	log "phase $name: pgbench $CLIENTS clients, $TPS tps, ${DURATION}s$([[ $backfill == yes ]] && echo "; backfill $*")"
 	t0=$(now_s)
 	"$PGBENCH" -n -M prepared -c "$CLIENTS" -j 2 -R "$TPS" -T "$DURATION" \
@@ -192,7 +211,11 @@ phase() {
 		--log --log-prefix="$prefix" >"$WORK/$name.pgbench" 2>&1 &
 	local pgb=$!
 	P_ROWS=- P_RATE=- P_FAILED=0
-	if [[ $backfill == yes ]]; then
+	if ((late)); then
+		wait "$BF_PID" || rc=$?
+		BF_PID=
+		bf_end=$(now_s)
+	elif [[ $backfill == yes ]]; then
 		sleep "$WARMUP"
 		bf_start=$(now_s)
 		"$NB" --table bench_t --column public_id --until-done --job "bench-$name" \
@@ -202,6 +225,8 @@ phase() {
 		wait "$BF_PID" || rc=$?
 		BF_PID=
 		bf_end=$(now_s)
+	fi
+	if [[ $backfill == yes ]]; then
 		if ((rc != 0)); then
 			log "phase $name: the backfill failed (exit $rc):"
 			tail -n 5 "$WORK/$name.bf.err" >&2
@@ -214,7 +239,11 @@ phase() {
 		to=$bf_end
 	fi
 	wait "$pgb" || { log "pgbench failed:"; tail -n 20 "$WORK/$name.pgbench" >&2; exit 1; }
-	if [[ $backfill != yes ]]; then
+	if ((late)); then
+		# The workload's whole run: it met the backfill from its start.
+		from=$t0
+		to=$(awk -v a="$t0" -v d="$DURATION" 'BEGIN { printf "%.3f", a + d }')
+	elif [[ $backfill != yes ]]; then
 		from=$(awk -v a="$t0" -v w="$WARMUP" 'BEGIN { printf "%.3f", a + w }')
 		to=$(awk -v a="$t0" -v d="$DURATION" 'BEGIN { printf "%.3f", a + d }')
 	fi
@@ -222,6 +251,31 @@ phase() {
 	P_WINDOW=$(awk -v a="$from" -v b="$to" 'BEGIN { printf "%.1f", b - a }')
 	st=$(grep -E '^(number of failed|latency average)' "$WORK/$name.pgbench" | tr '\n' ' ')
 	log "phase $name: $P_COUNT transactions in ${P_WINDOW}s: $P_TPS tps, p50 $P_P50 ms, p99 $P_P99 ms (service: p50 $P_SP50 ms, p99 $P_SP99 ms); backfill rows $P_ROWS at $P_RATE rows/s ($st)"
+}
+
+# solo NAME POLLER [ARGS...]: no workload; the backfill of the whole table
+# with ARGS, timed, with a 1 Hz monitoring poller if POLLER is "yes". Sets
+# P_ROWS P_RATE P_SECONDS P_FAILED.
+solo() {
+	local name=$1 poller=$2 start rc=0 ppid=
+	shift 2
+	fresh_table
+	if [[ $poller == yes ]]; then
+		(while :; do psql -X -qAt -c "SELECT count(*) FROM pg_stat_activity" >/dev/null 2>&1
+			sleep 1; done) &
+		ppid=$!
+	fi
+	log "phase $name: no workload$([[ $poller == yes ]] && echo ", a 1 Hz poller"); backfill $*"
+	start=$(now_s)
+	"$NB" --table bench_t --column public_id --until-done --job "bench-$name" \
+		--progress-interval 5 "$@" >"$WORK/$name.bf.out" 2>"$WORK/$name.bf.err" || rc=$?
+	P_SECONDS=$(awk -v a="$start" -v b="$(now_s)" 'BEGIN { printf "%.2f", b - a }')
+	[[ -z $ppid ]] || { kill "$ppid"; wait "$ppid" 2>/dev/null || true; }
+	P_FAILED=0
+	((rc == 0)) || { log "phase $name: the backfill failed (exit $rc)"; P_FAILED=1; }
+	P_ROWS=$(psqlc "SELECT count(*) FROM bench_t WHERE public_id IS NOT NULL")
+	P_RATE=$(awk -v n="$P_ROWS" -v t="$P_SECONDS" 'BEGIN { printf "%.0f", n / t }')
+	log "phase $name: $P_ROWS rows in $P_SECONDS s ($P_RATE rows/s)"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
@@ -233,6 +287,7 @@ dev() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%+.1f%%", 100 * (a -
 # baseline shows the noise).
 TABLE=()
 declare -A RATIOS=() SRATIOS=() RATES=()
+SPEEDS=''             # poller: its rate against idle's, per round
 LABELS=()
 B_P99='' B_SP99=''
 row() {
@@ -271,11 +326,37 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		max-rate)
 			for r in $RATE; do
 				# shellcheck disable=SC2086
-				phase max-rate yes --max-rate "$r" --busy-max-rate 0 $BF_ARGS
-				what="--max-rate $r --busy-max-rate 0${BF_ARGS:+ $BF_ARGS}"
+				phase max-rate yes --max-rate "$r" --max-latency-increase 0 $BF_ARGS
+				what="--max-rate $r --max-latency-increase 0${BF_ARGS:+ $BF_ARGS}"
 				rate="$P_RATE ($P_ROWS rows; $(dev "$P_RATE" "$r") vs the limit)"
 				row
 			done
+			continue
+			;;
+		late)
+			# shellcheck disable=SC2086
+			phase late late $BF_ARGS
+			what="defaults, load starting ${LATE_START} s after the backfill${BF_ARGS:+ $BF_ARGS}"
+			rate="$P_RATE ($P_ROWS rows)"
+			;;
+		idle | poller)
+			if [[ $p == idle ]]; then
+				# shellcheck disable=SC2086
+				solo idle no --max-latency-increase 0 $BF_ARGS
+				I_RATE=$P_RATE
+				what="no workload, pace off (the unpaced speed)"
+			else
+				# shellcheck disable=SC2086
+				solo poller yes $BF_ARGS
+				what="no workload, a 1 Hz poller, defaults"
+			fi
+			((P_FAILED == 0)) || what="$what (FAILED)"
+			TABLE+=("| $round | $p | $what | $P_SECONDS s | - | - | - | - | - | - | - | $P_RATE ($P_ROWS rows) |")
+			[[ -v "RATIOS[$what]" ]] || LABELS+=("$what")
+			RATIOS[$what]+=" -"
+			SRATIOS[$what]+=" -"
+			RATES[$what]+=" $P_RATE"
+			[[ $p == idle || -z ${I_RATE:-} ]] || SPEEDS+=" $(ratio "$P_RATE" "$I_RATE" | tr -d x)"
 			continue
 			;;
 		with:*)
@@ -311,6 +392,11 @@ mkdir -p "$RESULTS"
 	for what in "${LABELS[@]}"; do
 		echo "| $what | $(median "${RATIOS[$what]}")x |${RATIOS[$what]} | $(median "${SRATIOS[$what]}")x | $(median "${RATES[$what]}") |"
 	done
+	if [[ -n $SPEEDS ]]; then
+		echo
+		echo "The poller's default backfill against the unpaced one of its round (rows/s ratio):" \
+			"median $(median "$SPEEDS")x, per round$SPEEDS."
+	fi
 	echo
 	echo "Every phase:"
 	echo

@@ -6,9 +6,14 @@
  *   - picks the next `limit` keys past the cursor (and not past the lease's
  *     upper bound) whose column is NULL, in the key's btree order: keyset
  *     pagination, each batch starting where the last ended;
- *   - fills those rows with the ids sent along, but only where the column is
- *     still NULL when the row is locked (the guard: a value the application
- *     wrote meanwhile is never overwritten);
+ *   - locks those rows without waiting (FOR NO KEY UPDATE SKIP LOCKED): a
+ *     row the application holds locked is skipped, never waited for, and
+ *     counted busy; a lease whose walk ends with busy rows starts again
+ *     from its start after a backoff (progress.h: busy, retries,
+ *     retry_at), so they are filled once released, within the pass;
+ *   - fills the rows it locked with the ids sent along, but only where the
+ *     column is still NULL (the guard: a value the application wrote
+ *     meanwhile is never overwritten);
  *   - moves the lease's cursor and counters in the progress table, and marks
  *     the lease done when the batch came up short;
  *   - with the id guard (a unique index on the column and an id space
@@ -17,7 +22,8 @@
  *     instead of failing the whole batch on the unique index;
  *   - returns rows found, rows filled (that hold a value after the UPDATE:
  *     a BEFORE trigger may skip a row or set it back to NULL), rows the
- *     guard skipped, rows updated and left NULL, and the new cursor.
+ *     guard skipped, rows updated and left NULL, rows busy, and the new
+ *     cursor.
  * Because the lease row changes in the same transaction as the data, after
  * a crash the stored cursor is exactly where the committed data is.
  *
@@ -161,6 +167,9 @@ struct batch_counts {
 	long filled;                    /* of them, holding a value now */
 	long clashed;                   /* skipped by the id guard */
 	long left_null;                 /* updated, and NULL again: a trigger */
+	long busy;                      /* of the rows found, those another
+					 * session held locked (skipped: the
+					 * lease is walked again later) */
 };
 
 /*

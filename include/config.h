@@ -75,8 +75,9 @@ struct config {
 	bool check_config;          /* --check-config: check file and target, write nothing */
 	/* throttling: see throttle.h */
 	double max_rate;            /* rows/s; 0: no limit */
-	double busy_max_rate;       /* rows/s while others work; 0: off */
-	double busy_hold;           /* seconds busy after seeing others */
+	double max_latency_increase; /* the pace's harm: the probe this many
+				      * times its baseline; 0: no pace */
+	double min_rate;            /* the pace never goes slower, rows/s */
 	long sleep_ms;              /* ms of pause after every batch */
 	double nice_ratio;          /* pause this many times the batch's duration */
 	long lock_timeout;          /* ms, lock_timeout of every batch; default 1000 */

@@ -89,4 +89,7 @@ void config_format_value(const struct config *c, const struct key_def *k,
 /* Frees c's key_columns and sets nkeys to 0. */
 void config_free_key_columns(struct config *c);
 
+/* What took the place of a removed key name[0..len), or NULL. */
+const char *config_removed_key(const char *name, size_t len);
+
 #endif

@@ -142,8 +142,15 @@ struct backfill {
 	bool ready_sent;
 
 	struct throttle thr;
-	struct conn mon;           /* health queries, on a connection of their own */
+	struct conn mon;             /* health queries and the pace's probe, on
+				      * a connection of their own */
+	enum mon_query { MON_NONE, MON_HEALTH, MON_PROBE } mon_query;
+	bool health_due;             /* a health query waits for the probe */
+	double probe_sent;           /* the probe in flight: when, and */
+	bool probe_quiet;            /* whether it measures the baseline */
+	double mon_tried;            /* the probe's last connection attempt */
 	ev_timer health;
+	ev_timer probe;              /* the pace's, every PACE_PROBE_INTERVAL */
 	ev_timer runtime;            /* --max-runtime */
 
 	bool stopping;
@@ -154,6 +161,7 @@ struct backfill {
 	int exit_code;
 
 	long long collisions;        /* unique violations retried */
+	long long busy;              /* rows skipped, locked by another session */
 	bool collision_logged;
 	double log10_ids;            /* the id space, idspace.h */
 

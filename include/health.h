@@ -114,4 +114,23 @@ int health_parse(struct health_sample *s,
 int health_from_result(struct health_sample *s, const struct pg_result *res,
 		       char *err, size_t errlen);
 
+/*
+ * The pace's probe (pace.h), sent every PACE_PROBE_INTERVAL seconds on the
+ * health connection with one text parameter, the daemon's own backend
+ * pids (p.values[0] of health_params()). Its answer: the other client
+ * sessions (not ours, not another nanoid-backfill's) at work, those of
+ * them waiting on WAL, and sessions waiting on a lock our backends hold.
+ */
+struct health_probe {
+	long active;
+	long wal_waits;
+	long blocked;
+};
+
+const char *health_probe_sql(void);
+
+/* Returns 0, or -1 with one line in err (res NULL, or not the probe's). */
+int health_probe_from_result(struct health_probe *p, const struct pg_result *res,
+			     char *err, size_t errlen);
+
 #endif

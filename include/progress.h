@@ -50,6 +50,14 @@
  *   rate double precision         rows/s of the worker that ran the last batch
  *   owner text                    host:pid/worker of that worker (informational)
  *   updated_at timestamptz
+ *   busy bigint                   rows its batches skipped because another
+ *                                 session held them locked, since the lease
+ *                                 (re)started (schema version 2)
+ *   retries integer, retry_at timestamptz   a lease whose walk ended with busy
+ *                                 rows starts again from lo, not before
+ *                                 retry_at (0.2 s doubling per retry, at most
+ *                                 5 s): LIST leaves it out until then, and the
+ *                                 pass does not end while it is open
  *   A worker owns a lease while its session holds the advisory lock
  *   (hashtext('nanoid_backfill:' || job), lease): a killed process's locks
  *   vanish with its connection, so its open leases are taken over at once.
@@ -69,13 +77,14 @@
  * are version 1. Setup, under its lock and in one transaction: refuses
  * tables of a newer version than PROGRESS_SCHEMA_VERSION (SQLSTATE 0A000,
  * exit 78, nothing written), creates what is missing (version 1), runs
- * each migration step past the recorded version (none yet), and records
+ * each migration step past the recorded version (2: the leases' busy,
+ * retries and retry_at), and records
  * PROGRESS_SCHEMA_VERSION. A run skips setup when the tables are of this
  * version, or have no version and the role could not run setup anyway
  * (no CREATE on the database, or not their owner): such a role goes on
  * with tables a DBA made, and the next privileged run writes the version.
  */
-#define PROGRESS_SCHEMA_VERSION 1
+#define PROGRESS_SCHEMA_VERSION 2
 #ifndef NB_PROGRESS_H
 #define NB_PROGRESS_H
 

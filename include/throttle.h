@@ -47,15 +47,14 @@
  *   - pacing spaces one worker's batches (sleep, nice-ratio: from the end
  *     of that worker's last batch) or all of them together (max-rate: one
  *     token bucket for the process);
- *   - busy: while other sessions use the server, the bucket's rate is at
- *     most busy-max-rate. "Other sessions use the server" is: a health
- *     sample saw a client session at work (in a transaction, or one the
- *     role cannot see into) or idle for less than busy-hold (its
- *     state_change), other than ours and another nanoid-backfill's (same
- *     application_name): busy until busy-hold after that work. Before the
- *     first sample the server counts as busy. An idle server (tests, a
- *     maintenance window, the throughput benchmark) gets full speed; a
- *     serving one gets the gentle rate.
+ *   - pace: the bucket's rate is at most what the pace controller
+ *     (pace.h) allows: no limit while nobody else works, a rate that
+ *     grows while the application shows no harm and is cut when it does,
+ *     and short quiet windows (no batch) in which its probe measures its
+ *     baseline. The probe runs on the health connection every
+ *     PACE_PROBE_INTERVAL seconds while throttle_probe_wanted(): the
+ *     daemon sends it, asks throttle_probe_quiet() as it does, and gives
+ *     the answer to throttle_probe().
  *
  * Several workers: each has its own struct throttle_lane (sleep and
  * nice-ratio are per worker; the rows a grant reserved are refunded to the
@@ -71,6 +70,7 @@
 
 #include "config.h"
 #include "health.h"
+#include "pace.h"
 
 #define THROTTLE_STOP (-1.0)          /* throttle_wait: max-runtime is over */
 #define THROTTLE_POLL 1.0             /* longest wait while paused, seconds */
@@ -99,7 +99,7 @@ enum throttle_cause {
 	THROTTLE_SLOT_WAL,      /* "slot-wal": WAL retained by a slot */
 	THROTTLE_BLOCKING,      /* "blocking": our backends block others */
 	THROTTLE_AUTOVACUUM,    /* "autovacuum": on the target table */
-	THROTTLE_BUSY,          /* "busy": busy-max-rate, others use the server */
+	THROTTLE_PACE,          /* "pace": the rate the pace controller sets */
 	THROTTLE_MAX_RATE,      /* "max-rate" */
 	THROTTLE_SLEEP,         /* "sleep" */
 	THROTTLE_NICE_RATIO,    /* "nice-ratio" */
@@ -163,8 +163,7 @@ struct throttle_env {
 struct throttle {
 	/* limits, from the config (throttle_reconfigure) */
 	double max_rate;                /* rows/s; 0: none */
-	double busy_max_rate;           /* rows/s while busy; 0: off */
-	double busy_hold;               /* seconds busy after others were seen */
+	struct pace_config pace_config;
 	long sleep_ms;
 	double sleep_s;
 	double nice_ratio;
@@ -178,7 +177,9 @@ struct throttle {
 
 	double started;                 /* throttle_init's now */
 	double tat;                     /* token bucket: theoretical arrival */
-	double busy_until;              /* others seen: busy until then */
+	struct pace pace;               /* the rate by measured harm (pace.h) */
+	long in_flight;                 /* batches granted and not yet ended */
+	double last_batch_end;
 	struct throttle_lane lane;      /* for lane == NULL */
 
 	bool manual;                    /* throttle_set_paused */
@@ -268,20 +269,14 @@ void throttle_after_batch(struct throttle *t, struct throttle_lane *lane,
 
 /*
  * Largest batch worth sending under the rate in force at now (max-rate,
- * or busy-max-rate while busy): a quarter of a second's worth of rows (at
+ * or the pace): a quarter of a second's worth of rows (at
  * least 1), LONG_MAX without a rate. A bigger batch still keeps the rate
  * but in bursts (1000 rows at 100 rows/s: one batch, then 10 s of
  * nothing). The engine takes min(its batch size, this).
  */
 long throttle_max_batch(const struct throttle *t, double now);
 
-/*
- * Whether busy-max-rate is in force at now: it is set and other sessions
- * were seen within busy-hold seconds, or no health sample came yet.
- */
-bool throttle_busy(const struct throttle *t, double now);
-
-/* The rows/s limit in force at now (max-rate, busy-max-rate); 0: none. */
+/* The rows/s limit in force at now (max-rate, the pace); 0: none. */
 double throttle_rate(const struct throttle *t, double now);
 
 /*
@@ -326,6 +321,17 @@ int throttle_take_change(struct throttle *t, double now, char *buf,
  */
 double throttle_seconds(const struct throttle *t, enum throttle_cause cause);
 
+/* Whether the pace controller runs (--max-latency-increase > 0): then the
+ * daemon sends the probe every PACE_PROBE_INTERVAL seconds. */
+bool throttle_probe_wanted(const struct throttle *t);
+
+/* Whether a probe sent now measures the baseline: a quiet window, and no
+ * batch running or just ended. */
+bool throttle_probe_quiet(const struct throttle *t, double now);
+
+/* A probe's answer, for the pace. */
+void throttle_probe(struct throttle *t, const struct pace_sample *s);
+
 /* Stable short name of a cause ("replica-lag"), NULL if out of range. */
 const char *throttle_cause_name(enum throttle_cause cause);
 
@@ -333,7 +339,7 @@ const char *throttle_cause_name(enum throttle_cause cause);
 
 /*
  * Whether any health signal is enabled (lag, WAL rate, slot, blocking,
- * autovacuum, busy-max-rate): if not, the engine need not run the health
+ * autovacuum): if not, the engine need not run the health
  * query at all.
  */
 bool throttle_health_wanted(const struct throttle *t);
@@ -341,7 +347,7 @@ bool throttle_health_wanted(const struct throttle *t);
 /*
  * Takes the health sample s (health.h) at now. Updates the pause state
  * (lag, WAL rate from the WAL position's change since the previous
- * sample, slot, blocking, autovacuum) and the busy state. Once a first
+ * sample, slot, blocking, autovacuum). Once a first
  * sample was taken, a health signal is enabled and no sample arrives for
  * max(3 * health-interval, 10 s), the throttle pauses ("health unknown"):
  * flying blind is not online-safe. So a failed query is simply not given.

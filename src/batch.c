@@ -143,6 +143,50 @@ static void sb_clashed(struct sb *b, const char *target, const char *qc, bool gu
 #define LEFT_NULL "(SELECT count(*) FROM upd WHERE NOT upd.nb_filled)"
 
 /*
+ * The candidates locked, without waiting: "SELECT the candidate's ctid
+ * (and keys) FROM target JOIN cand ON ctid FOR NO KEY UPDATE SKIP
+ * LOCKED". A row another session holds locked is left out (it counts as
+ * busy, and its lease is walked again later: see TALLY); a row another
+ * session changed since the candidates were read is left out too (its
+ * newest version has another ctid), and a later look sees it as it is.
+ * NO KEY UPDATE: the lock an UPDATE of a non-key column takes, so foreign
+ * keys that point at the row do not wait for us.
+ */
+static void sb_lock(struct sb *b, const char *target, int n, bool keys)
+{
+	sb_add(b, "SELECT nanoid_backfill_l.ctid");
+	if (keys) {
+		sb_add(b, ", ");
+		sb_key_aliases(b, n, "cand.", "");
+	}
+	sb_add(b, " FROM ");
+	sb_add(b, target);
+	sb_add(b, " AS nanoid_backfill_l JOIN cand ON nanoid_backfill_l.ctid = cand.nb_ctid"
+		  " FOR NO KEY UPDATE OF nanoid_backfill_l SKIP LOCKED");
+}
+
+/*
+ * What a batch found (its candidates) and how many of them were busy
+ * (locked by another session, or changed meanwhile). A lease whose walk
+ * ends (the batch came up short) with busy rows in it restarts from its
+ * lower bound after a backoff (RESTART), rather than being done: its
+ * busy rows are looked at again, without spinning on them.
+ */
+#define TALLY "tally AS (SELECT (SELECT count(*) FROM cand) AS nb_found," \
+	" (SELECT count(*) FROM cand) - (SELECT count(*) FROM batch) AS nb_busy)"
+#define LEASE_END_BY_KEY "tally.nb_found < $1"
+#define LEASE_END_PHYS "(tally.nb_found < $1 AND $9)"
+#define RESTART_IF(end) "(" end " AND busy + tally.nb_busy > 0)"
+#define LEASE_BUSY_IF(end) "busy = CASE WHEN " end " THEN 0 ELSE busy + tally.nb_busy END," \
+	" retries = CASE WHEN " RESTART_IF(end) " THEN retries + 1 ELSE retries END," \
+	" retry_at = CASE WHEN " RESTART_IF(end) " THEN now()" \
+	" + least(0.2 * power(2, retries), 5) * interval '1 second' ELSE retry_at END"
+#define RESTART RESTART_IF(LEASE_END_BY_KEY)
+#define LEASE_BUSY LEASE_BUSY_IF(LEASE_END_BY_KEY)
+#define RESTART_PHYS RESTART_IF(LEASE_END_PHYS)
+#define LEASE_BUSY_PHYS LEASE_BUSY_IF(LEASE_END_PHYS)
+
+/*
  * The statement; see batch.h for what it does. Notes on the less obvious:
  *   - row comparison (k1, k2) > ($7, $8) is what a btree index on (k1, k2)
  *     can scan from directly, so a composite key pages like a single one;
@@ -165,7 +209,7 @@ static char *build(char *const *qk, int n, const char *qt, const char *qc,
 {
 	struct sb b = { 0 };
 
-	sb_add(&b, "WITH batch(nb_ctid, ");
+	sb_add(&b, "WITH cand(nb_ctid, ");
 	sb_key_aliases(&b, n, "", "");
 	sb_add(&b, ") AS (SELECT ctid, ");
 	sb_keys(&b, qk, n, "", "");
@@ -189,28 +233,35 @@ static char *build(char *const *qk, int n, const char *qt, const char *qc,
 	sb_add(&b, qc);
 	sb_add(&b, " IS NULL ORDER BY ");
 	sb_keys(&b, qk, n, "", "");
-	sb_add(&b, " LIMIT $1), ranked AS (SELECT batch.*, row_number() OVER (ORDER BY ");
+	sb_add(&b, " LIMIT $1), batch(nb_ctid, ");
+	sb_key_aliases(&b, n, "", "");
+	sb_add(&b, ") AS (");
+	sb_lock(&b, qt, n, true);
+	sb_add(&b, "), ranked AS (SELECT batch.*, row_number() OVER (ORDER BY ");
 	sb_key_aliases(&b, n, "", "");
 	sb_add(&b, ") AS nb_n FROM batch), numbered AS (SELECT ranked.*, " ID_OF("ranked.nb_n")
 		   " AS nb_id FROM ranked), upd(nb_filled) AS (");
 	sb_fill(&b, qt, qc, guard);
 	sb_add(&b, "), last AS (SELECT ");
 	sb_key_aliases(&b, n, "", "");
-	sb_add(&b, " FROM numbered ORDER BY nb_n DESC LIMIT 1), progress AS (UPDATE ");
+	sb_add(&b, " FROM cand ORDER BY ");
+	sb_key_aliases(&b, n, "", " DESC");
+	sb_add(&b, " LIMIT 1), " TALLY ", progress AS (UPDATE ");
 	sb_add(&b, leases);
-	sb_add(&b, " SET cursor = COALESCE((SELECT ARRAY[");
+	sb_add(&b, " SET cursor = CASE WHEN " RESTART " THEN lo ELSE COALESCE((SELECT ARRAY[");
 	sb_key_aliases(&b, n, "last.", "::text");
-	sb_add(&b, "] FROM last), cursor), rows_done = rows_done + " FILLED ","
+	sb_add(&b, "] FROM last), cursor) END, " LEASE_BUSY ","
+		   " rows_done = rows_done + " FILLED ","
 		   " batches = batches + 1, rate = $6, updated_at = now(),"
-		   " state = CASE WHEN (SELECT count(*) FROM numbered) < $1 THEN '");
+		   " state = CASE WHEN tally.nb_found < $1 AND NOT " RESTART " THEN '");
 	sb_add(&b, progress_lease_state_name(LEASE_DONE));
 	sb_add(&b, "' ELSE state END"
-		   " WHERE job = $4 AND lease = $5) SELECT (SELECT count(*) FROM numbered), "
+		   " FROM tally WHERE job = $4 AND lease = $5) SELECT tally.nb_found, "
 		   FILLED ", ");
 	sb_clashed(&b, qt, qc, guard);
-	sb_add(&b, ", " LEFT_NULL ", ");
+	sb_add(&b, ", " LEFT_NULL ", tally.nb_busy, ");
 	sb_key_aliases(&b, n, "last.", "::text");
-	sb_add(&b, " FROM (SELECT 1) AS one LEFT JOIN last ON true");
+	sb_add(&b, " FROM tally LEFT JOIN last ON true");
 	if (b.oom) {
 		free(b.s);
 		return NULL;
@@ -360,29 +411,35 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 		free(qc);
 		return NULL;
 	}
-	sb_add(&b, "WITH batch(nb_ctid) AS (SELECT ctid FROM ");
+	sb_add(&b, "WITH cand(nb_ctid) AS (SELECT ctid FROM ");
 	sb_add(&b, only);
 	sb_add(&b, " WHERE ctid > $7::tid AND ctid < $8::tid AND ");
 	sb_add(&b, qc);
-	sb_add(&b, " IS NULL ORDER BY ctid LIMIT $1), ranked AS (SELECT nb_ctid,"
+	sb_add(&b, " IS NULL ORDER BY ctid LIMIT $1), batch(nb_ctid) AS (");
+	sb_lock(&b, only, 0, false);
+	sb_add(&b, "), ranked AS (SELECT nb_ctid,"
 		   " row_number() OVER (ORDER BY nb_ctid) AS nb_n FROM batch),"
 		   " numbered AS (SELECT ranked.*, " ID_OF("ranked.nb_n") " AS nb_id FROM ranked),"
 		   " upd(nb_filled) AS (");
 	sb_fill(&b, only, qc, guard);
+	/* The window's walk ends where the lease does ($9): only there can
+	 * busy rows restart it. */
 	sb_add(&b, "),"
-		   " found AS (SELECT count(*) AS n, max(nb_ctid) AS last FROM numbered),"
+		   " found AS (SELECT count(*) AS n, max(nb_ctid) AS last FROM cand), " TALLY ","
 		   " progress AS (UPDATE ");
 	sb_add(&b, leases);
-	sb_add(&b, " SET cursor = ARRAY[CASE WHEN found.n < $1 THEN $8::tid ELSE found.last END::text],"
+	sb_add(&b, " SET cursor = CASE WHEN " RESTART_PHYS " THEN lo ELSE"
+		   " ARRAY[CASE WHEN found.n < $1 THEN $8::tid ELSE found.last END::text] END,"
+		   " " LEASE_BUSY_PHYS ","
 		   " rows_done = rows_done + " FILLED ","
 		   " batches = batches + 1, rate = $6, updated_at = now(),"
-		   " state = CASE WHEN found.n < $1 AND $9 THEN '");
+		   " state = CASE WHEN found.n < $1 AND $9 AND NOT " RESTART_PHYS " THEN '");
 	sb_add(&b, progress_lease_state_name(LEASE_DONE));
 	sb_add(&b, "' ELSE state END"
-		   " FROM found WHERE job = $4 AND lease = $5)"
+		   " FROM found, tally WHERE job = $4 AND lease = $5)"
 		   " SELECT found.n, " FILLED ", ");
 	sb_clashed(&b, only, qc, guard);
-	sb_add(&b, ", " LEFT_NULL ", found.last::text FROM found");
+	sb_add(&b, ", " LEFT_NULL ", tally.nb_busy, found.last::text FROM found, tally");
 	free(only);
 	free(qc);
 	if (b.oom) {
@@ -487,6 +544,7 @@ static void read_counts(const PGresult *res, struct batch_counts *n)
 	n->filled = strtol(PQgetvalue(res, 0, 1), NULL, 10);
 	n->clashed = strtol(PQgetvalue(res, 0, 2), NULL, 10);
 	n->left_null = strtol(PQgetvalue(res, 0, 3), NULL, 10);
+	n->busy = strtol(PQgetvalue(res, 0, 4), NULL, 10);
 }
 
 int batch_read_physical(struct batch *b, const PGresult *res, long limit,
@@ -497,7 +555,7 @@ int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 	double sample, blocks;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != 5 || batch_parse_tid(b->hi[0], &hi, &hioff) != 0)
+	    PQnfields(res) != 6 || batch_parse_tid(b->hi[0], &hi, &hioff) != 0)
 		return -1;
 	read_counts(res, n);
 	*lease_done = false;
@@ -507,11 +565,11 @@ int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 		*lease_done = b->win_to >= hi;
 		batch_set_cursor(b, (char *const[]){ b->end_txt });
 	} else {
-		if (PQgetisnull(res, 0, 4) ||
-		    batch_parse_tid(PQgetvalue(res, 0, 4), &last, &off) != 0)
+		if (PQgetisnull(res, 0, 5) ||
+		    batch_parse_tid(PQgetvalue(res, 0, 5), &last, &off) != 0)
 			return -1;
 		blocks = (double)(last - b->win_from + 1);
-		batch_set_cursor(b, (char *const[]){ PQgetvalue(res, 0, 4) });
+		batch_set_cursor(b, (char *const[]){ PQgetvalue(res, 0, 5) });
 	}
 	/* NULL rows a block, smoothed: the next window's size. */
 	sample = blocks > 0 ? (double)n->found / blocks : b->density;
@@ -763,15 +821,15 @@ int batch_read_result(struct batch *b, const PGresult *res,
 	int n = b->sql->nkeys;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != 4 + n)
+	    PQnfields(res) != 5 + n)
 		return -1;
 	read_counts(res, c);
 	if (c->found == 0)
 		return 0; /* the cursor stays; the lease is done */
 	for (int i = 0; i < n; i++) {
-		if (PQgetisnull(res, 0, 4 + i))
+		if (PQgetisnull(res, 0, 5 + i))
 			return -1;
-		last[i] = PQgetvalue(res, 0, 4 + i);
+		last[i] = PQgetvalue(res, 0, 5 + i);
 	}
 	batch_set_cursor(b, last);
 	return 0;

@@ -27,6 +27,15 @@ static int option_len(const char *arg)
 	return n > 256 ? 256 : (int)n;
 }
 
+/* What took the place of the removed key option arg names, or NULL. */
+static const char *removed_hint(const char *arg)
+{
+	int n = option_len(arg);
+
+	return n > 2 && strncmp(arg, "--", 2) == 0 ? config_removed_key(arg + 2, (size_t)(n - 2)) :
+	       NULL;
+}
+
 /* Whether the argv element arg is exactly --name or --name=...: getopt_long
  * takes any unambiguous prefix ("--batch"); we do not, so adding a key
  * never breaks a command line. */
@@ -138,8 +147,10 @@ enum config_result config_parse_args_flags(struct config *c, int argc,
 			else if (optopt != 0)
 				config_seterr(err, errlen, "unknown option '-%c'", optopt);
 			else
-				config_seterr(err, errlen, "unknown option '%.*s'",
-					      option_len(arg), arg);
+				config_seterr(err, errlen, "unknown option '%.*s'%s%s",
+					      option_len(arg), arg,
+					      removed_hint(arg) ? ": " : "",
+					      removed_hint(arg) ? removed_hint(arg) : "");
 			res = CONFIG_USAGE_ERROR;
 			goto out;
 		}

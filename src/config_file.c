@@ -113,7 +113,10 @@ static int on_file_key(void *user, const char *section, const char *name,
 	}
 	k = config_find_key(name);
 	if (k == NULL) {
-		file_error(st, "unknown key '%s'", name);
+		const char *hint = config_removed_key(name, strlen(name));
+
+		file_error(st, "unknown key '%s'%s%s", name, hint ? ": " : "",
+			   hint ? hint : "");
 		return 0;
 	}
 	if (k->flags & KEY_CLI_ONLY) {

@@ -129,14 +129,12 @@ const struct key_def config_keys[] = {
 	/* throttling */
 	K_DOUBLE("max-rate", max_rate, "0", 0.0, 1e9, "ROWS/S", KEY_RELOAD,
 		 "at most this many rows per second (0: no limit)"),
-	K_DOUBLE("busy-max-rate", busy_max_rate, "500", 0.0, 1e9, "ROWS/S",
-		 KEY_RELOAD,
-		 "at most this many rows/s while other sessions use the "
-		 "server (0: full speed)"),
-	K_DURATION("busy-hold", busy_hold, "30s", 1.0, 86400.0, "DURATION",
-		   KEY_RELOAD,
-		   "the server counts as busy this long after another "
-		   "session was seen working"),
+	K_DOUBLE("max-latency-increase", max_latency_increase, "1.5", 0.0, 1000.0,
+		 "X", KEY_RELOAD,
+		 "slow down when the server answers X times slower than "
+		 "without the backfill, while others work (0: no pace)"),
+	K_DOUBLE("min-rate", min_rate, "500", 0.0, 1e9, "ROWS/S", KEY_RELOAD,
+		 "the pace never goes below this many rows/s"),
 	K_LONG("sleep", sleep_ms, "0", 0, 3600000, "MS", KEY_RELOAD,
 	       "pause after every batch, in milliseconds"),
 	K_DOUBLE("nice-ratio", nice_ratio, "0", 0.0, 1000.0, "X", KEY_RELOAD,
@@ -342,4 +340,24 @@ void config_key_value(const struct config *c, size_t i, char *buf, size_t len)
 		return;
 	}
 	config_format_value(c, k, buf, len);
+}
+
+/* Keys that were removed, and what took their place. */
+static const struct {
+	const char *name;
+	const char *hint;
+} removed_keys[] = {
+	{ "busy-max-rate", "removed: the pace follows measured harm now "
+	  "(--max-latency-increase; --min-rate is its floor)" },
+	{ "busy-hold", "removed: the pace follows measured harm now "
+	  "(--max-latency-increase; --min-rate is its floor)" },
+};
+
+const char *config_removed_key(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof removed_keys / sizeof removed_keys[0]; i++)
+		if (strlen(removed_keys[i].name) == len &&
+		    strncmp(removed_keys[i].name, name, len) == 0)
+			return removed_keys[i].hint;
+	return NULL;
 }

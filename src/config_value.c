@@ -401,7 +401,10 @@ enum config_result config_set(struct config *c, const char *name,
 	char why[CONFIG_ERR_LEN];
 
 	if (k == NULL) {
-		config_seterr(err, errlen, "unknown key '%s'", name);
+		const char *hint = config_removed_key(name, strlen(name));
+
+		config_seterr(err, errlen, "unknown key '%s'%s%s", name, hint ? ": " : "",
+			      hint ? hint : "");
 		return CONFIG_INVALID;
 	}
 	if (config_set_value(c, k, value, why, sizeof(why)) < 0) {

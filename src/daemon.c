@@ -89,12 +89,19 @@ static void health_poll(struct backfill *bf)
 	if (bf->setup != SETUP_DONE || bf->stopping || !throttle_health_wanted(&bf->thr))
 		return;
 	if (bf->mon.state == CONN_DISCONNECTED) {
+		/* Not ten attempts a second at a server that refuses. */
+		if (ev_now(bf->loop) - bf->mon_tried < 1.0)
+			return;
+		bf->mon_tried = ev_now(bf->loop);
 		if (conn_connect(&bf->mon, bf->cfg->dsn) != 0)
 			log_warn("health: cannot connect: %s", conn_error(&bf->mon));
 		return;
 	}
-	if (bf->mon.state != CONN_IDLE)
+	if (bf->mon.state != CONN_IDLE) {
+		bf->health_due = true;  /* after the probe in flight */
 		return;
+	}
+	bf->health_due = false;
 	npids = engine_pids(bf, pids, HEALTH_MAX_PIDS);
 	if (health_params(&p, pids, npids, bf->target.schema, bf->target.table) != 0)
 		return;
@@ -102,6 +109,8 @@ static void health_poll(struct backfill *bf)
 	if (conn_send(&bf->mon, health_sql(), HEALTH_NPARAMS, NULL,
 			p.values, NULL, NULL) != 0)
 		conn_close(&bf->mon);
+	else
+		bf->mon_query = MON_HEALTH;
 }
 
 static void mon_connect(struct conn *conn, bool ok, const char *err)
@@ -113,9 +122,58 @@ static void mon_connect(struct conn *conn, bool ok, const char *err)
 		log_warn("health: cannot connect: %s", err);
 		return;
 	}
-	/* The first sample at once: until it comes the server counts as
-	 * busy (busy-max-rate), and an idle one should not wait for it. */
+	/* The first sample at once: flying blind is not online-safe, and an
+	 * idle server should not wait for it. */
 	health_poll(bf);
+}
+
+/* The pace's probe answered: a sample for the throttle. */
+static void probe_result(struct backfill *bf, PGresult *res)
+{
+	struct health_probe probe;
+	struct pace_sample s;
+	char err[128];
+
+	if (health_probe_from_result(&probe, res, err, sizeof err) != 0) {
+		log_debug("%s", err);
+		return;
+	}
+	s = (struct pace_sample){ .sent = bf->probe_sent, .at = ev_time(),
+				  .quiet = bf->probe_quiet, .active = probe.active,
+				  .wal_waits = probe.wal_waits, .blocked = probe.blocked };
+	throttle_probe(&bf->thr, &s);
+}
+
+/* Every PACE_PROBE_INTERVAL: the pace's probe, when the connection is free. */
+static void probe_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct backfill *bf = t->data;
+	struct health_params p;
+	int pids[HEALTH_MAX_PIDS], npids;
+
+	(void)revents;
+	if (bf->setup != SETUP_DONE || bf->stopping || !throttle_probe_wanted(&bf->thr))
+		return;
+	if (bf->mon.state == CONN_DISCONNECTED) {
+		/* Not ten attempts a second at a server that refuses. */
+		if (ev_now(loop) - bf->mon_tried < 1.0)
+			return;
+		bf->mon_tried = ev_now(loop);
+		if (conn_connect(&bf->mon, bf->cfg->dsn) != 0)
+			log_warn("health: cannot connect: %s", conn_error(&bf->mon));
+		return;
+	}
+	if (bf->mon.state != CONN_IDLE)
+		return;
+	npids = engine_pids(bf, pids, HEALTH_MAX_PIDS);
+	if (health_params(&p, pids, npids, bf->target.schema, bf->target.table) != 0)
+		return;
+	bf->probe_quiet = throttle_probe_quiet(&bf->thr, ev_now(loop));
+	bf->probe_sent = ev_time();
+	if (conn_send(&bf->mon, health_probe_sql(), 1, NULL, p.values, NULL, NULL) != 0)
+		conn_close(&bf->mon);
+	else
+		bf->mon_query = MON_PROBE;
 }
 
 static void mon_result(struct conn *conn, PGresult *res)
@@ -123,6 +181,18 @@ static void mon_result(struct conn *conn, PGresult *res)
 	struct backfill *bf = conn->data;
 	struct health_sample sample;
 	char err[512] = "";
+	enum mon_query q = bf->mon_query;
+
+	bf->mon_query = MON_NONE;
+	if (q == MON_PROBE) {
+		if (res && PQresultStatus(res) != PGRES_TUPLES_OK)
+			res = NULL;
+		probe_result(bf, res);
+		log_throttle_change(bf);
+		if (bf->health_due)
+			health_poll(bf);
+		return;
+	}
 
 	if (res && PQresultStatus(res) != PGRES_TUPLES_OK) {
 		char msg[512];
@@ -158,6 +228,7 @@ static void on_claimed(struct backfill *bf)
 static void on_stopping(struct backfill *bf)
 {
 	ev_timer_stop(bf->loop, &bf->health);
+	ev_timer_stop(bf->loop, &bf->probe);
 	ev_timer_stop(bf->loop, &bf->runtime);
 	conn_close(&bf->mon);
 }
@@ -289,6 +360,9 @@ int backfill_run(struct config *cfg, int argc, char **argv)
 	ev_timer_init(&bf.health, health_cb, cfg->health_interval, cfg->health_interval);
 	bf.health.data = &bf;
 	ev_timer_start(loop, &bf.health);
+	ev_timer_init(&bf.probe, probe_cb, PACE_PROBE_INTERVAL, PACE_PROBE_INTERVAL);
+	bf.probe.data = &bf;
+	ev_timer_start(loop, &bf.probe);
 	ev_timer_init(&bf.runtime, runtime_cb, 0, 0);
 	bf.runtime.data = &bf;
 	ev_timer_init(&bf.watchdog, watchdog_cb, 0, 0);
@@ -309,6 +383,7 @@ int backfill_run(struct config *cfg, int argc, char **argv)
 	report_metrics(&bf, 0);
 	watch_signals(&bf, false);
 	ev_timer_stop(loop, &bf.health);
+	ev_timer_stop(loop, &bf.probe);
 	ev_timer_stop(loop, &bf.runtime);
 	conn_close(&bf.mon);
 	ev_timer_stop(loop, &bf.tick);

@@ -575,13 +575,16 @@ static void after_batch(struct worker *w, PGresult *res)
 		fail(bf, NB_EXIT_FAILURE, "unexpected answer to a batch");
 		return;
 	}
-	job_pass_count(&bf->pass, c.found, c.filled, c.clashed, c.left_null);
+	/* Busy rows are neither filled nor skipped by the UPDATE: their
+	 * lease is walked again (batch.h). */
+	job_pass_count(&bf->pass, c.found - c.busy, c.filled, c.clashed, c.left_null);
+	bf->busy += c.busy;
 	w->attempt = 0;
 	fill_committed(&w->fill, c.filled, took);
 	bf->metrics.batches++;
 	throttle_after_batch(&bf->thr, &w->lane, ev_now(bf->loop), c.filled, took);
-	log_debug("worker %d: lease %d: %ld rows found, %ld filled in %.1f ms",
-		  w->id, w->b.lease, c.found, c.filled, took * 1000);
+	log_debug("worker %d: lease %d: %ld rows found, %ld filled, %ld busy in %.1f ms",
+		  w->id, w->b.lease, c.found, c.filled, c.busy, took * 1000);
 	if (lease_done) {
 		/* The statement marked the lease done; let it go. */
 		carry_out(w, job_lease_done(&w->job));

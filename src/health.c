@@ -190,3 +190,49 @@ int health_from_result(struct health_sample *s, const struct pg_result *res,
 	}
 	return health_parse(s, values, err, errlen);
 }
+
+/*
+ * The pace's probe (pace.h): what the other client sessions do right now.
+ * Cheap enough for ten a second: one pass over pg_stat_activity, and
+ * pg_blocking_pids() only for a session waiting on a heavyweight lock.
+ * WAL waits are the LWLock and IO events of a commit queued behind WAL
+ * being written or flushed.
+ */
+static const char probe_sql_text[] =
+	"SELECT count(*) FILTER (WHERE a.state = 'active') AS active,\n"
+	"  count(*) FILTER (WHERE a.state = 'active' AND a.wait_event_type IN\n"
+	"    ('LWLock', 'IO') AND a.wait_event IN ('WALWrite', 'WALInsert',\n"
+	"    'WALSync', 'WALBufMapping')) AS wal_waits,\n"
+	"  count(*) FILTER (WHERE CASE WHEN a.wait_event_type = 'Lock'\n"
+	"    THEN pg_blocking_pids(a.pid) && $1::int4[] ELSE false END) AS blocked\n"
+	"FROM pg_stat_activity a\n"
+	"WHERE a.backend_type = 'client backend'\n"
+	"  AND a.pid <> pg_backend_pid() AND a.pid <> ALL ($1::int4[])\n"
+	"  AND a.application_name IS DISTINCT FROM current_setting('application_name')";
+
+const char *health_probe_sql(void)
+{
+	return probe_sql_text;
+}
+
+int health_probe_from_result(struct health_probe *p, const struct pg_result *res,
+			     char *err, size_t errlen)
+{
+	long *out[3] = { &p->active, &p->wal_waits, &p->blocked };
+
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    PQntuples(res) != 1 || PQnfields(res) != 3) {
+		snprintf(err, errlen, "probe: expected one row of three columns");
+		return -1;
+	}
+	for (int i = 0; i < 3; i++) {
+		char *end;
+
+		*out[i] = strtol(PQgetvalue(res, 0, i), &end, 10);
+		if (*end != '\0' || *out[i] < 0) {
+			snprintf(err, errlen, "probe: not a count: %s", PQgetvalue(res, 0, i));
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -145,14 +145,19 @@ static const char setup_fmt[] =
  * memory, or no step). Setup runs each step past the recorded version (a
  * missing version is 1), in its transaction and under its lock, then
  * records PROGRESS_SCHEMA_VERSION. Version 1 is what the CREATE ... IF
- * NOT EXISTS script above makes, so there is no step yet; the next change
- * of the tables adds `case 2: return pgtext_printf("ALTER TABLE %s.jobs
- * ...", schema_q);` and bumps PROGRESS_SCHEMA_VERSION.
+ * NOT EXISTS script above makes; each later change of the tables is a
+ * step here (idempotent: IF NOT EXISTS) and bumps PROGRESS_SCHEMA_VERSION.
  */
 static char *migration_step(int k, const char *schema_q)
 {
-	(void)schema_q;
 	switch (k) {
+	case 2:
+		/* Rows skipped because the application held them locked, and
+		 * when their lease is walked again. */
+		return pgtext_printf("ALTER TABLE %s.leases"
+				     " ADD COLUMN IF NOT EXISTS busy bigint NOT NULL DEFAULT 0,"
+				     " ADD COLUMN IF NOT EXISTS retries integer NOT NULL DEFAULT 0,"
+				     " ADD COLUMN IF NOT EXISTS retry_at timestamptz", schema_q);
 	default:
 		return NULL;
 	}
@@ -322,8 +327,11 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		"  AND attname = 'id_prefix' AND NOT attisdropped)"
 		" AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($2)"
 		"  AND attname = 'rel' AND NOT attisdropped)"
-		/* and of this version: else setup migrates, or refuses a newer */
-		" AND COALESCE(" VERSION_OF("$1") ", 1) = $4::int"
+		" AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($2)"
+		"  AND attname = 'retry_at' AND NOT attisdropped)"
+		/* and of this version (tables of the latest shape without one
+		 * are): else setup migrates, or refuses a newer */
+		" AND COALESCE(" VERSION_OF("$1") ", $4::int) = $4::int"
 		/* A missing version is written by a role that could run setup;
 		 * one that could not (no CREATE, tables a DBA made) goes on
 		 * with the tables as they are, as before versions. */
@@ -356,6 +364,7 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		" WHERE job = $1 AND state <> $3", p->jobs);
 	p->sql_list = pgtext_printf(
 		"SELECT lease FROM %s WHERE job = $1 AND state = $2"
+		" AND (retry_at IS NULL OR retry_at <= now())"
 		" ORDER BY lease LIMIT 64", p->leases);
 	p->sql_try_lock = pgtext_printf("SELECT pg_try_advisory_lock(" LOCK_KEY ", $2)");
 	p->sql_take = pgtext_printf(

@@ -53,7 +53,7 @@ void report_tick(struct backfill *bf, double now)
 	double avg = elapsed > 0 ? (double)rows / elapsed : 0;
 	char line[2048]; /* room for any double gcc can imagine */
 	const char *why;
-	char taken[64] = "";
+	char taken[64] = "", busy[96] = "";
 
 	report_metrics(bf, rate);
 	if (rows == bf->rows_last_tick && rows > 0 && !throttle_paused(&bf->thr)) {
@@ -88,7 +88,10 @@ void report_tick(struct backfill *bf, double now)
 	if (bf->collisions > 0)
 		snprintf(taken, sizeof taken, "; %lld batches retried for a taken id",
 			 bf->collisions);
-	log_info("progress: %s%s%s%s", line, taken, why ? "; throttled: " : "",
+	if (bf->busy > 0)
+		snprintf(busy, sizeof busy, "; %lld rows locked by others, skipped for "
+			 "a later look", bf->busy);
+	log_info("progress: %s%s%s%s%s", line, taken, busy, why ? "; throttled: " : "",
 		 why ? why : "");
 	notify_status("%s%s%s", line, why ? "; throttled: " : "", why ? why : "");
 }

@@ -9,6 +9,7 @@
  * lower rate, while an idle job cannot save up more than half a batch.
  */
 #include "throttle.h"
+#include "pace.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -37,7 +38,7 @@ static const char *const cause_names[THROTTLE_NCAUSES] = {
 	[THROTTLE_SLOT_WAL] = "slot-wal",
 	[THROTTLE_BLOCKING] = "blocking",
 	[THROTTLE_AUTOVACUUM] = "autovacuum",
-	[THROTTLE_BUSY] = "busy",
+	[THROTTLE_PACE] = "pace",
 	[THROTTLE_MAX_RATE] = "max-rate",
 	[THROTTLE_SLEEP] = "sleep",
 	[THROTTLE_NICE_RATIO] = "nice-ratio",
@@ -112,8 +113,8 @@ int throttle_reconfigure(struct throttle *t, const struct config *cfg,
 		return -1;
 	}
 	t->max_rate = cfg->max_rate > 0 ? cfg->max_rate : 0.0;
-	t->busy_max_rate = cfg->busy_max_rate > 0 ? cfg->busy_max_rate : 0.0;
-	t->busy_hold = cfg->busy_hold > 0 ? cfg->busy_hold : 0.0;
+	t->pace_config = (struct pace_config){ cfg->max_latency_increase, cfg->min_rate };
+	pace_reconfigure(&t->pace, &t->pace_config);
 	t->sleep_ms = cfg->sleep_ms;
 	t->sleep_s = cfg->sleep_ms / 1000.0;
 	t->nice_ratio = cfg->nice_ratio;
@@ -156,6 +157,8 @@ int throttle_init(struct throttle *t, const struct config *cfg, double now,
 	t->reported_cause = -1;
 	for (i = 0; i < THROTTLE_NCAUSES; i++)
 		t->covered[i] = -HUGE_VAL;
+	t->pace_config = (struct pace_config){ cfg->max_latency_increase, cfg->min_rate };
+	pace_init(&t->pace, &t->pace_config, now);
 	return throttle_reconfigure(t, cfg, err, errlen);
 }
 
@@ -203,8 +206,7 @@ bool throttle_health_wanted(const struct throttle *t)
 {
 	return t->max_lag_bytes > 0 || t->max_lag_s > 0 ||
 	       t->max_wal_rate > 0 || t->max_slot_bytes > 0 ||
-	       t->pause_on_blocking || t->pause_on_autovacuum ||
-	       t->busy_max_rate > 0;
+	       t->pause_on_blocking || t->pause_on_autovacuum;
 }
 
 static double stale_after(const struct throttle *t)
@@ -419,6 +421,37 @@ double throttle_runtime_left(const struct throttle *t, double now)
 
 /* ---- the decision ------------------------------------------------------ */
 
+/* "pace 3200 rows/s: <why>" for the log and the progress line. */
+static void pace_reason_line(struct throttle *t, double now)
+{
+	char why[PACE_REASON_LEN];
+	const char *r = pace_reason(&t->pace, now, why, sizeof why);
+
+	if (pace_quiet(&t->pace, now))
+		snprintf(t->pace_reason, sizeof(t->pace_reason), "pace: %s", r);
+	else
+		snprintf(t->pace_reason, sizeof(t->pace_reason), "pace %.7g rows/s: %s",
+			 throttle_rate(t, now), r ? r : "no harm seen");
+}
+
+bool throttle_probe_wanted(const struct throttle *t)
+{
+	return t->pace_config.max_increase > 0;
+}
+
+bool throttle_probe_quiet(const struct throttle *t, double now)
+{
+	/* No batch in flight, and the last one ended a moment ago: its
+	 * WAL flush and its locks are gone. */
+	return pace_quiet(&t->pace, now) && t->in_flight == 0 &&
+	       now - t->last_batch_end >= 0.02;
+}
+
+void throttle_probe(struct throttle *t, const struct pace_sample *s)
+{
+	pace_sample(&t->pace, s);
+}
+
 double throttle_wait(struct throttle *t, struct throttle_lane *lane,
 		     double now, const struct throttle_env *env,
 		     long rows_next, const char **reason)
@@ -456,6 +489,23 @@ double throttle_wait(struct throttle *t, struct throttle_lane *lane,
 		return w;
 	}
 
+	/* A quiet window: no batch while the probe measures its baseline. */
+	if (pace_quiet(&t->pace, now)) {
+		w = t->pace.quiet_until - now;
+		if (w > left)
+			w = left;
+		if (w < EPSILON)
+			w = EPSILON;
+		t->pace_cause = THROTTLE_PACE;
+		pace_reason_line(t, now);
+		if (now + w > t->pace_until)
+			t->pace_until = now + w;
+		hold(lane, THROTTLE_PACE, now);
+		if (reason != NULL)
+			*reason = t->pace_reason;
+		return w;
+	}
+
 	/* Pacing: this lane's sleep / nice-ratio, then the shared bucket. */
 	rate = throttle_rate(t, now);
 	w_lane = lane->not_before - now;
@@ -464,11 +514,8 @@ double throttle_wait(struct throttle *t, struct throttle_lane *lane,
 		if (w_rate >= w_lane) {
 			w = w_rate;
 			if (rate < t->max_rate || t->max_rate <= 0) {
-				cause = THROTTLE_BUSY;
-				snprintf(t->pace_reason, sizeof(t->pace_reason),
-					 "busy-max-rate %g rows/s (%s)", rate,
-					 t->health.have ? "other sessions active" :
-					 "no health sample yet");
+				cause = THROTTLE_PACE;
+				pace_reason_line(t, now);
 			} else {
 				cause = THROTTLE_MAX_RATE;
 				snprintf(t->pace_reason, sizeof(t->pace_reason),
@@ -506,6 +553,7 @@ double throttle_wait(struct throttle *t, struct throttle_lane *lane,
 	} else {
 		lane->granted = 0;
 	}
+	t->in_flight++;
 	return 0.0;
 }
 
@@ -521,6 +569,10 @@ void throttle_after_batch(struct throttle *t, struct throttle_lane *lane,
 	if (lane->granted > 0 && rows != lane->granted)
 		t->tat -= (double)(lane->granted - rows) / lane->granted_rate;
 	lane->granted = 0;
+	if (t->in_flight > 0)
+		t->in_flight--;
+	t->last_batch_end = now;
+	pace_rows(&t->pace, rows, now);
 
 	if (duration < 0)
 		duration = 0;
@@ -530,18 +582,13 @@ void throttle_after_batch(struct throttle *t, struct throttle_lane *lane,
 	lane->not_before_cause = n > s ? THROTTLE_NICE_RATIO : THROTTLE_SLEEP;
 }
 
-bool throttle_busy(const struct throttle *t, double now)
-{
-	return t->busy_max_rate > 0 &&
-	       (!t->health.have || now < t->busy_until);
-}
-
 double throttle_rate(const struct throttle *t, double now)
 {
 	double r = t->max_rate;
+	double p = pace_rate(&t->pace, now);
 
-	if (throttle_busy(t, now) && (r <= 0 || t->busy_max_rate < r))
-		r = t->busy_max_rate;
+	if (p > 0 && (r <= 0 || p < r))
+		r = p;
 	return r;
 }
 
@@ -638,13 +685,6 @@ int throttle_health_update(struct throttle *t, const struct health_sample *s,
 	}
 	h.at = now;
 	t->health = h;
-	/* Working now, or idle since a moment: a session between two short
-	 * transactions is idle most of the time, and one sample shows it. */
-	if (h.others > 0)
-		t->busy_until = now + t->busy_hold;
-	else if (h.others_idle_s >= 0 && h.others_idle_s < t->busy_hold &&
-		 now + t->busy_hold - h.others_idle_s > t->busy_until)
-		t->busy_until = now + t->busy_hold - h.others_idle_s;
 	apply_health(t);
 	update_pause(t, now);
 
@@ -654,8 +694,8 @@ int throttle_health_update(struct throttle *t, const struct health_sample *s,
 		snprintf(err, errlen, "the role cannot see other roles' "
 			 "sessions (grant it pg_monitor): sessions blocked by "
 			 "the backfill, autovacuum and standby lag may go "
-			 "unnoticed, and any session of another role counts "
-			 "as busy");
+			 "unnoticed, and the pace cannot see what their "
+			 "sessions wait on");
 	} else if (h.replicas_unknown > 0 &&
 		   (t->max_lag_bytes > 0 || t->max_lag_s > 0) &&
 		   !(t->warned & WARN_UNKNOWN_REPLICA)) {

@@ -268,16 +268,17 @@ _next_run() {
 	ERR=$WORK/run$RUN_N.err
 }
 
-# The daemon's command line for ARGS: a backfill run gets --busy-max-rate
-# $BF_BUSY_MAX_RATE (default 0) first, so later options still win. The
-# suite's own psql sessions (the polls of wait_for, assert_sql) would
-# otherwise count as an application at work and pace every run at the
-# busy rate; throttle_busy.sh tests that pacing itself. Subcommands
+# The daemon's command line for ARGS: a backfill run gets
+# --max-latency-increase $BF_MAX_LATENCY_INCREASE (default 0: no pace)
+# first, so later options still win. The suite's own psql sessions (the
+# polls of wait_for, assert_sql) would otherwise count as an application
+# at work, and a noisy machine's latency would pace runs by chance;
+# throttle_pace.sh tests the pace itself. Subcommands
 # (plan, verify, finalize, status) run as given.
 _bf_argv() {
 	case ${1:-} in
 	plan | verify | finalize | status | check-config | run) BF_ARGV=("$@") ;;
-	*) BF_ARGV=(--busy-max-rate "${BF_BUSY_MAX_RATE:-0}" "$@") ;;
+	*) BF_ARGV=(--max-latency-increase "${BF_MAX_LATENCY_INCREASE:-0}" "$@") ;;
 	esac
 }
 

@@ -203,9 +203,9 @@ kill_resume_tree() {
 	bg_bf "${args[@]}" --max-rate 8000
 	wait_for 30 "$t: 3000 rows filled before the kill" \
 		sql_true "SELECT rows_done >= 3000 FROM $NB_PROGRESS_VIEW WHERE table_name = '$t'"
-	# The suite's runs are not paced as if the server were busy (lib.sh).
-	assert_match "$(tr '\0' ' ' <"/proc/$BF_PID/cmdline")" '--busy-max-rate 0 ' \
-		"$t: the daemon runs with --busy-max-rate 0"
+	# The suite's runs are not paced (lib.sh).
+	assert_match "$(tr '\0' ' ' <"/proc/$BF_PID/cmdline")" '--max-latency-increase 0 ' \
+		"$t: the daemon runs with --max-latency-increase 0"
 	kill_bf KILL "$BF_PID"
 	assert_match "$(head -n 1 "$ERR")" \
 		"$PHYS_RE\"public\".\"$t\" has partitions or inheritance children: each of its $(psqlc "SELECT count(*) FROM ($(leaves_sql "$t")) l") tables in turn\)" \

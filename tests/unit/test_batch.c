@@ -3,7 +3,8 @@
  * text, the window a batch reads, and how a batch's answer moves the
  * cursor, finishes the lease and teaches the density. The answers are
  * fabricated PGresults (PQmakeEmptyPGresult + PQsetvalue), shaped as the
- * physical batch statement returns them: found, filled, last ctid.
+ * physical batch statement returns them: found, filled, clashed, left
+ * NULL, busy, last ctid.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -13,29 +14,36 @@
 
 #include "batch.h"
 
-/* One row (found, filled, last); last NULL for SQL NULL. */
-/* A physical batch's answer: found, filled, clashed and left NULL (0 here), last. */
-static PGresult *answer(const char *found, const char *filled, const char *last)
+/* A physical batch's answer: found, filled, clashed and left NULL (0
+ * here), busy, last; last NULL for SQL NULL. */
+static PGresult *answer_busy(const char *found, const char *filled, const char *busy,
+			     const char *last)
 {
-	PGresAttDesc cols[5];
+	PGresAttDesc cols[6];
 	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-	const char *names[5] = { "n", "count", "clashed", "left_null", "last" };
+	const char *names[6] = { "n", "count", "clashed", "left_null", "busy", "last" };
 
 	memset(cols, 0, sizeof cols);
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 6; i++) {
 		cols[i].name = (char *)names[i];
 		cols[i].format = 0;
 		cols[i].typlen = -1;
 		cols[i].atttypmod = -1;
 	}
 	ck_assert_ptr_nonnull(res);
-	ck_assert_int_eq(PQsetResultAttrs(res, 5, cols), 1);
+	ck_assert_int_eq(PQsetResultAttrs(res, 6, cols), 1);
 	ck_assert_int_eq(PQsetvalue(res, 0, 0, (char *)found, (int)strlen(found)), 1);
 	ck_assert_int_eq(PQsetvalue(res, 0, 1, (char *)filled, (int)strlen(filled)), 1);
 	ck_assert_int_eq(PQsetvalue(res, 0, 2, (char *)"0", 1), 1);
 	ck_assert_int_eq(PQsetvalue(res, 0, 3, (char *)"0", 1), 1);
-	ck_assert_int_eq(PQsetvalue(res, 0, 4, (char *)last, last ? (int)strlen(last) : -1), 1);
+	ck_assert_int_eq(PQsetvalue(res, 0, 4, (char *)busy, (int)strlen(busy)), 1);
+	ck_assert_int_eq(PQsetvalue(res, 0, 5, (char *)last, last ? (int)strlen(last) : -1), 1);
 	return res;
+}
+
+static PGresult *answer(const char *found, const char *filled, const char *last)
+{
+	return answer_busy(found, filled, "0", last);
 }
 
 /* A batch over lease [lo, hi) blocks, cursor at its start. */
@@ -146,6 +154,32 @@ START_TEST(test_full_batch_moves_to_its_last_row)
 }
 END_TEST
 
+START_TEST(test_busy_rows_are_counted)
+{
+	struct batch_sql sql;
+	struct batch b;
+	unsigned char ids[21 * 1000];
+	PGresult *res;
+	struct batch_counts n;
+	bool done;
+
+	lease(&b, &sql, 1000, 0, 100);
+	b.density = 100;
+	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
+	/* 1000 candidates, 30 of them locked by another session: the cursor
+	 * still moves past them (the lease is walked again later). */
+	res = answer_busy("1000", "970", "30", "(4,17)");
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), 0);
+	ck_assert_int_eq(n.found, 1000);
+	ck_assert_int_eq(n.filled, 970);
+	ck_assert_int_eq(n.busy, 30);
+	ck_assert(!done);
+	ck_assert_str_eq(b.cursor[0], "(4,17)");
+	PQclear(res);
+	batch_free(&b);
+}
+END_TEST
+
 START_TEST(test_short_window_moves_to_its_end)
 {
 	struct batch_sql sql;
@@ -222,6 +256,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, test_tid_text);
+	tcase_add_test(tc, test_busy_rows_are_counted);
 	tcase_add_test(tc, test_window_follows_density);
 	tcase_add_test(tc, test_params_clip_to_the_lease);
 	tcase_add_test(tc, test_full_batch_moves_to_its_last_row);

@@ -123,8 +123,8 @@ static const struct sample {
 	{ "check-config", NULL, "true" },
 	/* throttling */
 	{ "max-rate", "20000", "20000" },
-	{ "busy-max-rate", "500", "500" },
-	{ "busy-hold", "1m", "60" },
+	{ "max-latency-increase", "2", "2" },
+	{ "min-rate", "800", "800" },
 	{ "sleep", "100", "100" },
 	{ "nice-ratio", "0.5", "0.5" },
 	{ "lock-timeout", "250", "250" },
@@ -981,7 +981,7 @@ START_TEST(test_reload)
 			"log-level", "batch-time", "min-batch-size",
 			"max-batch-size", "lease-size", "metrics-file",
 			/* throttling */
-			"max-rate", "busy-max-rate", "busy-hold", "sleep",
+			"max-rate", "max-latency-increase", "min-rate", "sleep",
 			"nice-ratio", "lock-timeout",
 			"statement-timeout", "max-replica-lag-bytes",
 			"max-replica-lag", "max-wal-rate",

@@ -49,9 +49,9 @@ static void make_throttle(struct throttle *t, double now, ...)
 	va_list ap;
 
 	config_init(&c);
-	/* busy-max-rate off unless a test sets it: the other tests model a
+	/* The pace off unless a test sets it: the other tests model a
 	 * server of their own. */
-	ck_assert(config_set(&c, "busy-max-rate", "0", err, sizeof(err)) ==
+	ck_assert(config_set(&c, "max-latency-increase", "0", err, sizeof(err)) ==
 		  CONFIG_OK);
 	va_start(ap, now);
 	while ((k = va_arg(ap, const char *)) != NULL) {
@@ -881,105 +881,76 @@ START_TEST(test_health_autovacuum)
 }
 END_TEST
 
+/* A probe's answer at time at, sent 1 ms before, of the given load. */
+static void probe(struct throttle *t, double at, long active, long wal, long blocked)
+{
+	struct pace_sample s = { .sent = at - 0.001, .at = at, .active = active,
+				 .wal_waits = wal, .blocked = blocked };
+
+	s.quiet = throttle_probe_quiet(t, s.sent);
+	throttle_probe(t, &s);
+}
+
 /*
- * busy-max-rate: in force before the first sample and for busy-hold after
- * a sample saw other sessions working; max-rate still wins when lower.
+ * The pace in the throttle: no limit while nobody else works; others
+ * start: half speed, a quiet window (batches held, named), then growth;
+ * max-rate still wins when lower; --max-latency-increase 0: no pace.
  */
-START_TEST(test_health_busy)
+START_TEST(test_pace_rate)
 {
 	struct throttle t;
-	const char *v[H_N];
 	const char *why;
-	char err[256];
-	double now, w, seen;
-	long rows = 0;
+	double now, w;
 
-	make_throttle(&t, 0.0, "busy-max-rate", "1000", "busy-hold", "30s",
+	make_throttle(&t, 0.0, "max-latency-increase", "1.5", "min-rate", "500",
 		      (char *)NULL);
-	ck_assert(throttle_health_wanted(&t));
-	/* No sample yet: assume the worst. */
-	ck_assert(throttle_busy(&t, 0.0));
-	ck_assert_double_eq(throttle_rate(&t, 0.0), 1000);
-	ck_assert_int_eq(throttle_max_batch(&t, 0.0), 250);
+	ck_assert(throttle_probe_wanted(&t));
+	/* Before the probes tell: a slow start. */
+	ck_assert_double_eq(throttle_rate(&t, 0.0), PACE_START);
+	/* Nobody else works: full speed within a few probes, nothing named. */
+	for (now = 0.1; now < 0.75; now += 0.1)
+		probe(&t, now, 0, 0, 0);
+	ck_assert_double_eq(throttle_rate(&t, 0.8), 0);
+	ck_assert(wait_at(&t, NULL, 0.8, WALL, 100000, NULL) == 0);
+	throttle_after_batch(&t, NULL, 0.9, 100000, 0.1);
+	probe(&t, 0.9, 0, 0, 0);
 
-	/* A quiet server: full speed. */
-	quiet(v);
-	ck_assert_int_eq(feed(&t, v, 0.5, err), 0);
-	ck_assert(!throttle_busy(&t, 0.5));
-	ck_assert_double_eq(throttle_rate(&t, 0.5), 0);
-	ck_assert_int_eq(throttle_max_batch(&t, 0.5), LONG_MAX);
-	ck_assert(wait_at(&t, NULL, 0.5, WALL, 100000, NULL) == 0);
-	throttle_after_batch(&t, NULL, 0.6, 100000, 0.1);
-	ck_assert(wait_at(&t, NULL, 0.6, WALL, 100000, NULL) == 0);
-	throttle_after_batch(&t, NULL, 0.7, 100000, 0.1);
+	/* Others work: the rate is cut, and a quiet window holds batches. */
+	probe(&t, 1.0, 5, 0, 0);
+	probe(&t, 1.1, 5, 0, 0);
+	ck_assert(throttle_rate(&t, 1.1) > 0);
+	w = wait_at(&t, NULL, 1.1, WALL, 1000, &why);
+	ck_assert(w > 0);
+	ck_assert_str_eq(why, "pace: measuring the probe's baseline (no batch for 0.3 s)");
+	ck_assert(throttle_seconds(&t, THROTTLE_PACE) >= 0);
+	/* After the window: a rate, and it is named. */
+	for (now = 1.2; now < 1.75; now += 0.1)
+		probe(&t, now, 5, 0, 0);
+	ck_assert(!pace_quiet(&t.pace, 1.8));
+	ck_assert(throttle_rate(&t, 1.8) >= 500);
+	ck_assert_int_eq(throttle_max_batch(&t, 1.8),
+			 (long)ceil(throttle_rate(&t, 1.8) * 0.25));
+	ck_assert(wait_at(&t, NULL, 1.8, WALL, throttle_max_batch(&t, 1.8), NULL) == 0);
+	w = wait_at(&t, NULL, 1.8, WALL, throttle_max_batch(&t, 1.8), &why);
+	ck_assert(w > 0);
+	ck_assert_msg(strncmp(why, "pace ", 5) == 0, "%s", why);
 
-	/* Others work: 1000 rows/s from now on, and the reason says why. */
-	v[H_OTHERS] = "3";
-	ck_assert_int_eq(feed(&t, v, 1.0, err), 0);
-	ck_assert(throttle_busy(&t, 1.0));
-	for (now = 1.0; now < 21.0;) {
-		if (now - t.health.at >= 1.0)
-			ck_assert_int_eq(feed(&t, v, now, err), 0);
-		w = wait_at(&t, NULL, now, WALL, throttle_max_batch(&t, now), &why);
-		if (w > 0) {
-			ck_assert_str_eq(why, "busy-max-rate 1000 rows/s (other "
-					 "sessions active)");
-			now += w + 0.001;
-			continue;
-		}
-		ck_assert(w == 0);
-		rows += throttle_max_batch(&t, now);
-		now += 0.01;
-		throttle_after_batch(&t, NULL, now, throttle_max_batch(&t, now), 0.01);
-	}
-	ck_assert_msg(fabs((double)rows / 20.0 - 1000) <= 100, "%ld rows in 20 s", rows);
-	ck_assert_str_eq(throttle_reason(&t, now), "busy-max-rate 1000 rows/s "
-			 "(other sessions active)");
-	ck_assert(throttle_seconds(&t, THROTTLE_BUSY) > 15);
-	ck_assert_double_eq(throttle_seconds(&t, THROTTLE_MAX_RATE), 0);
-
-	/* Quiet again: busy until busy-hold after the last sighting. */
-	seen = t.health.at;
-	v[H_OTHERS] = "0";
-	for (now = seen + 1; now < seen + 30.5; now += 1)
-		ck_assert_int_eq(feed(&t, v, now, err), 0);
-	ck_assert(throttle_busy(&t, seen + 29.9));
-	ck_assert(!throttle_busy(&t, seen + 30.1));
-	ck_assert_int_eq(throttle_max_batch(&t, seen + 30.1), LONG_MAX);
-	ck_assert(wait_at(&t, NULL, seen + 30.1, WALL, 100000, NULL) == 0);
-
-	/* Idle now, but worked 5 s ago: busy for busy-hold after that. */
-	now = seen + 100;
-	v[H_OTHERS_IDLE_S] = "5.0";
-	ck_assert_int_eq(feed(&t, v, now, err), 0);
-	ck_assert(throttle_busy(&t, now + 24.9));
-	ck_assert(!throttle_busy(&t, now + 25.1));
-	/* Idle for longer than busy-hold: not busy. */
-	v[H_OTHERS_IDLE_S] = "45";
-	ck_assert_int_eq(feed(&t, v, now + 26, err), 0);
-	ck_assert(!throttle_busy(&t, now + 26));
-	v[H_OTHERS_IDLE_S] = NULL;
-
-	/* A lower max-rate wins, and is named; a higher one gives way. */
-	make_throttle(&t, 0.0, "busy-max-rate", "1000", "max-rate", "500",
+	/* A lower max-rate wins, and is named. */
+	make_throttle(&t, 0.0, "max-latency-increase", "1.5", "max-rate", "300",
 		      (char *)NULL);
-	ck_assert_double_eq(throttle_rate(&t, 0.0), 500);
-	ck_assert(wait_at(&t, NULL, 0.0, WALL, 125, NULL) == 0);
-	ck_assert(wait_at(&t, NULL, 0.0, WALL, 125, &why) > 0);
-	ck_assert_str_eq(why, "max-rate 500 rows/s");
-	make_throttle(&t, 0.0, "busy-max-rate", "1000", "max-rate", "5000",
-		      (char *)NULL);
-	ck_assert_double_eq(throttle_rate(&t, 0.0), 1000);
-	quiet(v);
-	ck_assert_int_eq(feed(&t, v, 0.0, err), 0);
-	ck_assert_double_eq(throttle_rate(&t, 0.0), 5000);
+	probe(&t, 0.1, 5, 0, 0);
+	for (now = 0.2; now < 1.0; now += 0.1)
+		probe(&t, now, 5, 0, 0);
+	ck_assert_double_eq(throttle_rate(&t, 1.0), 300);
+	ck_assert(wait_at(&t, NULL, 1.0, WALL, 75, NULL) == 0);
+	ck_assert(wait_at(&t, NULL, 1.0, WALL, 75, &why) > 0);
+	ck_assert_str_eq(why, "max-rate 300 rows/s");
 
-	/* busy-max-rate 0: never busy, and no health query needed for it. */
-	make_throttle(&t, 0.0, "busy-max-rate", "0", "max-replica-lag-bytes",
-		      "0", "max-replica-lag", "0", "pause-on-blocking", "off",
-		      (char *)NULL);
-	ck_assert(!throttle_busy(&t, 0.0));
-	ck_assert(!throttle_health_wanted(&t));
+	/* No pace: no probe wanted, no limit. */
+	make_throttle(&t, 0.0, "max-latency-increase", "0", (char *)NULL);
+	ck_assert(!throttle_probe_wanted(&t));
+	probe(&t, 0.1, 9, 9, 9);
+	ck_assert_double_eq(throttle_rate(&t, 0.1), 0);
 }
 END_TEST
 
@@ -1160,8 +1131,8 @@ START_TEST(test_config_defaults)
 
 	config_init(&c);
 	ck_assert_double_eq(c.max_rate, 0);
-	ck_assert_double_eq(c.busy_max_rate, 500);
-	ck_assert_double_eq(c.busy_hold, 30);
+	ck_assert_double_eq(c.max_latency_increase, 1.5);
+	ck_assert_double_eq(c.min_rate, 500);
 	ck_assert_int_eq(c.sleep_ms, 0);
 	ck_assert_double_eq(c.nice_ratio, 0);
 	ck_assert_int_eq(c.lock_timeout, 1000);
@@ -1405,7 +1376,7 @@ static Suite *throttle_suite(void)
 	tcase_add_test(health, test_health_slot);
 	tcase_add_test(health, test_health_blocking);
 	tcase_add_test(health, test_health_autovacuum);
-	tcase_add_test(health, test_health_busy);
+	tcase_add_test(health, test_pace_rate);
 	tcase_add_test(health, test_health_stale);
 	tcase_add_test(health, test_health_bad_results);
 	tcase_add_test(health, test_health_warnings);

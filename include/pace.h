@@ -1,0 +1,123 @@
+/*
+ * pace.h - how fast may the backfill go: a feedback controller that
+ * raises the rate while the application shows no harm, and cuts it
+ * within one or two probes when it does.
+ *
+ * The signal is measured on the server, by a small probe query on the
+ * health connection every PACE_PROBE_INTERVAL seconds (health.h builds
+ * it): its round-trip latency, and what it sees of the other client
+ * sessions (not ours, not another nanoid-backfill's). Harm is:
+ *   - a session waiting on a lock our backends hold (blocked): the rate
+ *     is cut hard at once;
+ *   - sessions waiting on WAL (WALWrite, WALInsert, WALSync: the commits
+ *     of the application queue behind our WAL), two probes in a row;
+ *   - the probe slower than --max-latency-increase times its baseline,
+ *     two probes in a row, while other sessions work (a latency that only
+ *     our own load raises harms nobody).
+ * The baseline is the probe's latency with no batch running: the
+ * controller asks for a short quiet window (PACE_QUIET seconds without
+ * batches, pace_quiet()) when other sessions start working, and again
+ * every PACE_REPROBE seconds while they do, as BBR re-measures its
+ * minimum round trip. Idle sessions and a monitoring poller (a query
+ * now and then) are not work: the load is the share of probes that saw
+ * another session active, smoothed over about 3 s (a poller's 1 ms a
+ * second is seen once in a hundred probes; a workload of 100 short
+ * transactions a second, in one probe of five), and under PACE_LOAD_MIN
+ * nothing is measured and nothing held back.
+ *
+ * Until the first probes tell, the server counts as loaded: batches
+ * start at PACE_START rows/s, the first probe opens a quiet window, and
+ * without other sessions at work the limit goes a few probes later. The
+ * rate starts at PACE_START rows/s, grows by PACE_GROWTH a probe
+ * while nothing is harmed (but to at most twice what the batches reach,
+ * so that a cut bites at once), and halves on harm (never under
+ * --min-rate); after a cut it holds for PACE_HOLD seconds. When other
+ * sessions start working, the rate is halved at once and a baseline is
+ * taken: a load that arrives while the backfill runs at full speed is
+ * met within about one probe.
+ *
+ * Pure logic: no clock, no I/O; every time is an argument, on one clock
+ * that never goes back. The throttle (throttle.h) owns one and asks it
+ * for the rate in force; unit tests drive it on a simulated clock.
+ */
+#ifndef NB_PACE_H
+#define NB_PACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PACE_PROBE_INTERVAL 0.1   /* seconds between probes */
+#define PACE_START 2000.0         /* rows/s at the start */
+#define PACE_GROWTH 1.25          /* a probe's growth without harm */
+#define PACE_HOLD 0.5             /* seconds without growth after a cut */
+#define PACE_QUIET 0.3            /* seconds of a quiet window */
+#define PACE_REPROBE 10.0         /* seconds between quiet windows under load */
+#define PACE_LOAD_MIN 0.04        /* share of probes seeing others at work */
+#define PACE_REASON_LEN 160
+
+struct pace_config {
+	double max_increase;    /* --max-latency-increase; 0: no controller */
+	double min_rate;        /* --min-rate: never slower, rows/s */
+};
+
+/* One probe's answer. */
+struct pace_sample {
+	double sent, at;        /* when it was sent and answered */
+	bool quiet;             /* sent in a quiet window, no batch running */
+	long active;            /* other client sessions at work */
+	long wal_waits;         /* of them, waiting on WAL */
+	long blocked;           /* other sessions waiting on our locks */
+};
+
+/* Why the rate is what it is. */
+enum pace_why {
+	PACE_OFF,               /* no controller: unpaced */
+	PACE_FREE,              /* nobody else works: no limit */
+	PACE_RAMP,              /* others work, no harm seen: growing */
+	PACE_HARM,              /* cut: harm seen */
+	PACE_MEASURE,           /* a quiet window: measuring the baseline */
+};
+
+struct pace {
+	struct pace_config c;
+	double rate;            /* rows/s in force; 0: none */
+	enum pace_why why;
+	char reason[PACE_REASON_LEN];
+	double baseline;        /* the probe's latency alone, seconds; < 0: none */
+	double baseline_at;
+	double window_min;      /* of the quiet window in progress; < 0: none */
+	double quiet_from, quiet_until;
+	double load;            /* share of probes seeing others at work */
+	bool loaded;            /* load >= PACE_LOAD_MIN at the last sample */
+	double hold_until;
+	int latency_streak, wal_streak;
+	double achieved;        /* rows/s the batches reached, smoothed */
+	double rows_at;         /* when rows were last counted */
+	double rows;            /* counted since then */
+	double last_latency;
+	long samples;
+};
+
+void pace_init(struct pace *p, const struct pace_config *c, double now);
+
+/* A reload: new knobs, the state kept. */
+void pace_reconfigure(struct pace *p, const struct pace_config *c);
+
+/* A probe answered. */
+void pace_sample(struct pace *p, const struct pace_sample *s);
+
+/* Batches filled rows rows; now is when. Bounds the growth. */
+void pace_rows(struct pace *p, long rows, double now);
+
+/* The rate in force at now, rows/s; 0: none. */
+double pace_rate(const struct pace *p, double now);
+
+/* Whether batches should hold now: a quiet window to measure the
+ * baseline. */
+bool pace_quiet(const struct pace *p, double now);
+
+/* Why the rate is held, in buf ("probe 2.1 ms > 1.5x its 1.2 ms
+ * baseline"), or NULL when nothing holds it. */
+const char *pace_reason(const struct pace *p, double now, char *buf, size_t len);
+
+#endif

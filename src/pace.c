@@ -1,0 +1,194 @@
+/*
+ * pace.c - the rate controller (see pace.h).
+ */
+#include "pace.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Smoothing of the load (per probe: a time constant of about 3 s) and of
+ * the rows/s reached. */
+#define LOAD_ALPHA 0.03
+#define ACHIEVED_TAU 0.5
+/* A cut for a blocked session, and for the other harms. */
+#define CUT_BLOCKED 0.25
+#define CUT_HARM 0.5
+
+void pace_init(struct pace *p, const struct pace_config *c, double now)
+{
+	memset(p, 0, sizeof *p);
+	p->c = *c;
+	p->rate = PACE_START;
+	/* Until probes show otherwise, others may be at work: start slowly,
+	 * and measure the baseline at the first probe. */
+	p->why = c->max_increase > 0 ? PACE_MEASURE : PACE_OFF;
+	snprintf(p->reason, sizeof p->reason, "learning the server's load");
+	p->load = PACE_LOAD_MIN + 0.005;
+	p->loaded = true;
+	p->baseline = -1;
+	p->baseline_at = now;
+	p->window_min = -1;
+	p->quiet_from = p->quiet_until = now;
+	p->hold_until = now;
+	p->rows_at = now;
+}
+
+void pace_reconfigure(struct pace *p, const struct pace_config *c)
+{
+	p->c = *c;
+	if (c->max_increase <= 0)
+		p->why = PACE_OFF;
+	else if (p->why == PACE_OFF)
+		p->why = PACE_FREE;
+}
+
+void pace_rows(struct pace *p, long rows, double now)
+{
+	double dt = now - p->rows_at;
+
+	p->rows += (double)rows;
+	if (dt < 0.1)
+		return;
+	/* rows/s over the last tenth of a second or more, smoothed */
+	p->achieved += (1 - exp(-dt / ACHIEVED_TAU)) * (p->rows / dt - p->achieved);
+	p->rows = 0;
+	p->rows_at = now;
+}
+
+static void cut(struct pace *p, double factor, double at)
+{
+	/* From what the batches reach: without a limit (nobody worked) the
+	 * rate in force says nothing. */
+	double from = p->why == PACE_FREE || (p->achieved > 0 && p->achieved < p->rate) ?
+		      p->achieved : p->rate;
+
+	if (from <= 0)
+		from = p->rate;
+
+	p->rate = fmax(p->c.min_rate, from * factor);
+	p->why = PACE_HARM;
+	p->hold_until = at + PACE_HOLD;
+}
+
+static void start_quiet(struct pace *p, double at)
+{
+	p->quiet_from = at;
+	p->quiet_until = at + PACE_QUIET;
+	p->window_min = -1;
+}
+
+void pace_sample(struct pace *p, const struct pace_sample *s)
+{
+	double latency = s->at - s->sent;
+	bool was_loaded = p->loaded;
+
+	if (p->c.max_increase <= 0)
+		return;
+	if (p->samples++ == 0)
+		start_quiet(p, s->sent);
+	p->last_latency = latency;
+	p->load += LOAD_ALPHA * ((s->active > 0 ? 1.0 : 0.0) - p->load);
+	p->loaded = p->load >= PACE_LOAD_MIN || s->blocked > 0;
+	if (s->quiet && s->sent >= p->quiet_from && s->sent < p->quiet_until &&
+	    (p->window_min < 0 || latency < p->window_min))
+		p->window_min = latency;
+	if (s->at >= p->quiet_until && p->window_min >= 0) {
+		/* The quiet window is over: its fastest probe is the baseline. */
+		p->baseline = p->window_min;
+		p->baseline_at = s->at;
+		p->window_min = -1;
+	}
+
+	if (s->blocked > 0) {
+		cut(p, CUT_BLOCKED, s->at);
+		snprintf(p->reason, sizeof p->reason, "%ld session%s wait%s on our locks",
+			 s->blocked, s->blocked == 1 ? "" : "s", s->blocked == 1 ? "s" : "");
+		return;
+	}
+	if (!p->loaded) {
+		/* Nobody to harm: no limit, no baseline to keep. */
+		p->why = PACE_FREE;
+		p->latency_streak = p->wal_streak = 0;
+		return;
+	}
+	if (!was_loaded) {
+		/* Others start working: half speed at once, and a baseline. */
+		cut(p, CUT_HARM, s->at);
+		start_quiet(p, s->at);
+		p->why = PACE_MEASURE;
+		snprintf(p->reason, sizeof p->reason, "other sessions started working");
+		return;
+	}
+	if (s->at - p->baseline_at >= PACE_REPROBE && s->at >= p->quiet_until)
+		start_quiet(p, s->at);
+	if (s->at < p->quiet_until) {
+		p->why = PACE_MEASURE;
+		return;
+	}
+
+	p->wal_streak = s->wal_waits > 0 ? p->wal_streak + 1 : 0;
+	p->latency_streak = p->baseline > 0 && latency > p->c.max_increase * p->baseline ?
+			    p->latency_streak + 1 : 0;
+	if (p->wal_streak >= 2) {
+		cut(p, CUT_HARM, s->at);
+		snprintf(p->reason, sizeof p->reason, "%ld session%s wait%s on WAL",
+			 s->wal_waits, s->wal_waits == 1 ? "" : "s",
+			 s->wal_waits == 1 ? "s" : "");
+		p->wal_streak = 0;
+		return;
+	}
+	if (p->latency_streak >= 2) {
+		cut(p, CUT_HARM, s->at);
+		snprintf(p->reason, sizeof p->reason, "probe %.3g ms > %.3gx its %.3g ms baseline",
+			 latency * 1000, p->c.max_increase, p->baseline * 1000);
+		p->latency_streak = 0;
+		return;
+	}
+	if (s->at < p->hold_until)
+		return;
+	/* No harm: grow, but not far past what the batches reach. */
+	p->rate = fmin(p->rate * PACE_GROWTH, fmax(2 * p->achieved, PACE_START));
+	if (p->rate < p->c.min_rate)
+		p->rate = p->c.min_rate;
+	p->why = PACE_RAMP;
+}
+
+double pace_rate(const struct pace *p, double now)
+{
+	(void)now;
+	if (p->why == PACE_OFF || p->why == PACE_FREE)
+		return 0;
+	return p->rate;
+}
+
+bool pace_quiet(const struct pace *p, double now)
+{
+	return p->why != PACE_OFF && p->loaded && now >= p->quiet_from &&
+	       now < p->quiet_until;
+}
+
+const char *pace_reason(const struct pace *p, double now, char *buf, size_t len)
+{
+	if (pace_quiet(p, now)) {
+		snprintf(buf, len, "measuring the probe's baseline (no batch for %.1f s)",
+			 PACE_QUIET);
+		return buf;
+	}
+	switch (p->why) {
+	case PACE_OFF:
+	case PACE_FREE:
+		return NULL;
+	case PACE_HARM:
+		snprintf(buf, len, "%s", p->reason);
+		return buf;
+	case PACE_RAMP:
+		snprintf(buf, len, "no harm seen, growing");
+		return buf;
+	case PACE_MEASURE:
+		snprintf(buf, len, "%s", p->reason[0] ? p->reason :
+			 "measuring the probe's baseline");
+		return buf;
+	}
+	return NULL;
+}

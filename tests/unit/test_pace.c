@@ -1,0 +1,266 @@
+/*
+ * test_pace.c - the pace controller (pace.h) on a simulated clock: free
+ * while nobody works, a monitoring poller is not load, a step in load is
+ * met within two probes, growth without harm, cuts on latency, WAL waits
+ * and blocked sessions (one noisy probe is not harm), the floor, the
+ * quiet windows that measure the baseline, and the controller off.
+ */
+#include "pace.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+
+static struct pace p;
+static const struct pace_config on = { .max_increase = 1.5, .min_rate = 500 };
+static double now;
+
+/* The baseline latency of the simulated server's probe, seconds. */
+#define BASE 0.001
+
+static void setup(void)
+{
+	pace_init(&p, &on, 0);
+	now = 0;
+}
+
+/* One probe at now + PACE_PROBE_INTERVAL with this answer and latency. */
+static void tick(long active, long wal, long blocked, double latency)
+{
+	struct pace_sample s;
+
+	now += PACE_PROBE_INTERVAL;
+	s = (struct pace_sample){ .sent = now - latency, .at = now, .active = active,
+				  .wal_waits = wal, .blocked = blocked };
+	s.quiet = pace_quiet(&p, s.sent);
+	pace_sample(&p, &s);
+}
+
+/* Batches that fill at the rate in force (or at `free` rows/s with none). */
+static void fill(double free)
+{
+	double r = pace_rate(&p, now);
+
+	pace_rows(&p, (long)((r > 0 ? r : free) * PACE_PROBE_INTERVAL), now);
+}
+
+/* Under load, past the quiet window: a baseline and a rate. */
+static void loaded(void)
+{
+	for (int i = 0; i < 20; i++) {
+		tick(3, 0, 0, BASE);
+		fill(100000);
+	}
+	ck_assert(p.loaded);
+	ck_assert(p.baseline > 0);
+	ck_assert(!pace_quiet(&p, now));
+}
+
+START_TEST(test_free_when_idle)
+{
+	char why[PACE_REASON_LEN];
+
+	/* Loaded until shown otherwise: a slow start, a quiet window at the
+	 * first probe; then free within half a second. */
+	ck_assert_double_eq(pace_rate(&p, now), PACE_START);
+	tick(0, 0, 0, BASE);
+	ck_assert(pace_quiet(&p, now));
+	for (int i = 0; i < 5; i++) {
+		tick(0, 0, 0, BASE);
+		fill(100000);
+	}
+	for (int i = 0; i < 100; i++) {
+		tick(0, 0, 0, BASE);
+		fill(100000);
+		ck_assert(!pace_quiet(&p, now));
+	}
+	ck_assert_double_eq(pace_rate(&p, now), 0);
+	ck_assert_ptr_null(pace_reason(&p, now, why, sizeof why));
+}
+END_TEST
+
+START_TEST(test_poller_is_not_load)
+{
+	/* A 1 Hz poller's query of a few ms, seen by one probe in a hundred. */
+	for (int i = 0; i < 6; i++)
+		tick(0, 0, 0, BASE);
+	for (int i = 1; i <= 600; i++) {
+		tick(i % 100 == 0 ? 1 : 0, 0, 0, BASE);
+		fill(100000);
+		ck_assert_msg(!pace_quiet(&p, now), "quiet at probe %d", i);
+		ck_assert_msg(pace_rate(&p, now) == 0, "paced at probe %d", i);
+	}
+}
+END_TEST
+
+START_TEST(test_load_step)
+{
+	double before;
+	char why[PACE_REASON_LEN];
+
+	for (int i = 0; i < 50; i++) {
+		tick(0, 0, 0, BASE);
+		fill(100000);
+	}
+	before = p.achieved;
+	ck_assert(before > 90000);
+	/* Load arrives: within two probes the rate is at most half of what
+	 * the batches reached, and a quiet window holds them. */
+	tick(4, 0, 0, 3 * BASE);
+	tick(4, 0, 0, 3 * BASE);
+	ck_assert(pace_rate(&p, now) > 0);
+	ck_assert(pace_rate(&p, now) <= before / 2);
+	ck_assert(pace_quiet(&p, now));
+	ck_assert_str_eq(pace_reason(&p, now, why, sizeof why),
+			 "measuring the probe's baseline (no batch for 0.3 s)");
+}
+END_TEST
+
+START_TEST(test_growth_without_harm)
+{
+	double r0;
+
+	loaded();
+	r0 = pace_rate(&p, now);
+	for (int i = 0; i < 20; i++) {   /* 2 s, the latency as the baseline */
+		tick(3, 0, 0, BASE * 1.2);
+		fill(0);
+	}
+	ck_assert_msg(pace_rate(&p, now) > 10 * r0, "%g -> %g", r0, pace_rate(&p, now));
+	/* Never far past what the batches reach: a cut bites at once. */
+	ck_assert(pace_rate(&p, now) <= 2.5 * p.achieved + PACE_START);
+}
+END_TEST
+
+START_TEST(test_latency_harm)
+{
+	double r;
+	char why[PACE_REASON_LEN];
+
+	loaded();
+	for (int i = 0; i < 20; i++) {
+		tick(3, 0, 0, BASE);
+		fill(0);
+	}
+	r = pace_rate(&p, now);
+	/* One slow probe is noise. */
+	tick(3, 0, 0, 3 * BASE);
+	ck_assert(pace_rate(&p, now) >= r);
+	tick(3, 0, 0, BASE);
+	/* Two in a row are harm: half of what the batches reached. */
+	r = pace_rate(&p, now);
+	tick(3, 0, 0, 3 * BASE);
+	tick(3, 0, 0, 3 * BASE);
+	ck_assert(pace_rate(&p, now) <= r / 2 + 1);
+	ck_assert_str_eq(pace_reason(&p, now, why, sizeof why),
+			 "probe 3 ms > 1.5x its 1 ms baseline");
+	/* No growth for PACE_HOLD after a cut. */
+	r = pace_rate(&p, now);
+	tick(3, 0, 0, BASE);
+	ck_assert_double_eq(pace_rate(&p, now), r);
+}
+END_TEST
+
+START_TEST(test_wal_waits_and_blocked)
+{
+	double r;
+	char why[PACE_REASON_LEN];
+
+	loaded();
+	r = pace_rate(&p, now);
+	tick(3, 1, 0, BASE);
+	ck_assert(pace_rate(&p, now) >= r);
+	tick(3, 2, 0, BASE);
+	ck_assert(pace_rate(&p, now) <= r / 2 + 1);
+	ck_assert_str_eq(pace_reason(&p, now, why, sizeof why), "2 sessions wait on WAL");
+	/* A session waiting on our locks: a quarter, at once, even unloaded. */
+	setup();
+	for (int i = 0; i < 10; i++) {
+		tick(0, 0, 0, BASE);
+		fill(100000);
+	}
+	r = p.achieved;
+	tick(1, 0, 1, BASE);
+	ck_assert(pace_rate(&p, now) > 0);
+	ck_assert(pace_rate(&p, now) <= r / 4 + 1);
+	ck_assert_str_eq(pace_reason(&p, now, why, sizeof why), "1 session waits on our locks");
+}
+END_TEST
+
+START_TEST(test_floor)
+{
+	loaded();
+	for (int i = 0; i < 100; i++)
+		tick(3, 0, 1, 10 * BASE);
+	ck_assert_double_eq(pace_rate(&p, now), on.min_rate);
+}
+END_TEST
+
+START_TEST(test_baseline_windows)
+{
+	double b;
+
+	loaded();
+	b = p.baseline;
+	ck_assert_double_eq_tol(b, BASE, 1e-9);
+	/* Slow probes outside the quiet windows do not move the baseline. */
+	for (int i = 0; i < 50; i++)
+		tick(3, 0, 0, 1.4 * BASE);
+	ck_assert_double_eq_tol(p.baseline, b, 1e-9);
+	/* Every PACE_REPROBE seconds under load, a quiet window; the load
+	 * itself got slower: the new baseline is the new quiet latency. */
+	for (int i = 0; i < 120 && !pace_quiet(&p, now); i++)
+		tick(3, 0, 0, 2 * BASE);
+	ck_assert(pace_quiet(&p, now));
+	for (int i = 0; i < 5; i++)
+		tick(3, 0, 0, 2 * BASE);
+	ck_assert(!pace_quiet(&p, now));
+	ck_assert_double_eq_tol(p.baseline, 2 * BASE, 1e-9);
+}
+END_TEST
+
+START_TEST(test_off)
+{
+	const struct pace_config off = { .max_increase = 0, .min_rate = 500 };
+
+	pace_init(&p, &off, 0);
+	for (int i = 0; i < 50; i++)
+		tick(5, 5, 5, 10 * BASE);
+	ck_assert_double_eq(pace_rate(&p, now), 0);
+	ck_assert(!pace_quiet(&p, now));
+	/* A reload turns it on. */
+	pace_reconfigure(&p, &on);
+	tick(5, 0, 1, BASE);
+	ck_assert(pace_rate(&p, now) > 0);
+}
+END_TEST
+
+static Suite *pace_suite(void)
+{
+	Suite *s = suite_create("pace");
+	TCase *t = tcase_create("controller");
+
+	tcase_add_checked_fixture(t, setup, NULL);
+	tcase_add_test(t, test_free_when_idle);
+	tcase_add_test(t, test_poller_is_not_load);
+	tcase_add_test(t, test_load_step);
+	tcase_add_test(t, test_growth_without_harm);
+	tcase_add_test(t, test_latency_harm);
+	tcase_add_test(t, test_wal_waits_and_blocked);
+	tcase_add_test(t, test_floor);
+	tcase_add_test(t, test_baseline_windows);
+	tcase_add_test(t, test_off);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *runner = srunner_create(pace_suite());
+	int failed;
+
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
