@@ -6,11 +6,16 @@
  *   - picks the next `limit` keys past the cursor (and not past the lease's
  *     upper bound) whose column is NULL, in the key's btree order: keyset
  *     pagination, each batch starting where the last ended;
- *   - locks those rows without waiting (FOR NO KEY UPDATE SKIP LOCKED): a
- *     row the application holds locked is skipped, never waited for, and
- *     counted busy; a lease whose walk ends with busy rows starts again
- *     from its start after a backoff (progress.h: busy, retries,
- *     retry_at), so they are filled once released, within the pass;
+ *   - waits at most 50 ms for a row the application holds locked (and
+ *     fails with 55P03); the engine then runs the rest of the lease in the
+ *     careful form (BATCH_CAREFUL), which locks the rows without waiting
+ *     (FOR NO KEY UPDATE SKIP LOCKED): a locked row is skipped and counted
+ *     busy, and a lease whose walk ends with busy rows starts again from
+ *     its start after a backoff (progress.h: busy, retries, retry_at), so
+ *     they are filled once released, within the pass. The fast form costs
+ *     nothing when nobody holds a row; the careful one a lock record in
+ *     the WAL per row (about a quarter more time), so it is for leases
+ *     that need it;
  *   - fills the rows it locked with the ids sent along, but only where the
  *     column is still NULL (the guard: a value the application wrote
  *     meanwhile is never overwritten);
@@ -49,14 +54,17 @@
 #define BATCH_FIXED_PARAMS 6
 #define BATCH_MAX_PARAMS (BATCH_FIXED_PARAMS + 2 * CONFIG_MAX_KEYS)
 
-/* Statement variants: with a lower bound (cursor), with an upper bound. */
+/* Statement variants: with a lower bound (cursor), with an upper bound,
+ * careful (locking without waiting, for a lease with rows the application
+ * holds locked). */
 #define BATCH_LOWER 1
 #define BATCH_UPPER 2
-#define BATCH_VARIANTS 4
+#define BATCH_CAREFUL 4
+#define BATCH_VARIANTS 8
 
 /* Built once per process; shared by every worker. */
 struct batch_sql {
-	char *stmt[BATCH_VARIANTS];     /* indexed by BATCH_LOWER | BATCH_UPPER */
+	char *stmt[BATCH_VARIANTS];     /* by BATCH_LOWER | BATCH_UPPER | BATCH_CAREFUL */
 	char *boundary[2];              /* lease boundary: [0] from start, [1] past $2.. */
 	char *boundary_int;             /* integer key: by arithmetic, no scan */
 	bool int_key;                   /* a single int2/int4/int8 key column */
@@ -91,7 +99,7 @@ struct batch_sql {
 const char *batch_stmt_name(int variant);
 
 /* Name of the prepared physical batch statement of relation rel. */
-void batch_physical_name(char *buf, size_t len, Oid rel);
+void batch_physical_name(char *buf, size_t len, Oid rel, bool careful);
 
 /*
  * Builds the statements for target t, with the leases table leases
@@ -112,6 +120,7 @@ struct batch {
 	char *cursor[CONFIG_MAX_KEYS];  /* last key done; unset: lease start */
 	char *hi[CONFIG_MAX_KEYS];      /* lease's upper bound, inclusive */
 	bool has_cursor, has_hi;
+	bool careful;                   /* the lease met a locked row: careful form */
 	/* physical order: the window of blocks in flight, and NULL rows a
 	 * block as batches found them (0: unknown), which sizes the next */
 	long long win_from, win_to;
@@ -185,12 +194,13 @@ void batch_free(struct batch *b);
  * Physical order. batch_physical_stmt() builds the batch statement for one
  * relation (parameters as the key statement's first six, then $7 the
  * ctid after which to start, $8 the window's end ctid, exclusive, $9
- * whether that end is the lease's); NULL on failure. The cursor and the
+ * whether that end is the lease's), in the careful form or not; NULL on
+ * failure. The cursor and the
  * upper bound of b are ctids, "(block,offset)"; the window covers about
  * limit / density blocks, at most BATCH_MAX_WINDOW.
  */
 char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
-			  const char *column, const char *leases, bool guard);
+			  const char *column, const char *leases, bool guard, bool careful);
 
 /*
  * The lease carve query for physical order; its answer is no row when

@@ -69,10 +69,11 @@ enum setup_state { SETUP_NONE, SETUP_RUNNING, SETUP_DONE };
 
 struct backfill;
 
-/* The physical batch statement of one relation of the target. */
+/* The physical batch statements of one relation of the target: the fast
+ * form and the careful one (batch.h). */
 struct leaf_sql {
 	Oid rel;
-	char *sql;
+	char *sql[2];
 };
 
 struct worker {
@@ -95,12 +96,13 @@ struct worker {
 
 	struct batch b;
 	struct fill fill;
-	const char *leaf_sql;        /* physical: the batch statement of the lease's relation */
+	const struct leaf_sql *leaf; /* physical: the statements of the lease's relation */
 	Oid lease_rel;               /* physical: that relation */
 	long long carved_lo, carved_hi, carved_end; /* physical: the blocks just
 						     * carved, and the relation's end */
-	Oid *ready;                  /* physical: relations whose statement this
-				      * session has prepared */
+	long long *ready;            /* physical: relations (2 * oid, + 1 for the
+				      * careful form) whose statement this session
+				      * has prepared */
 	int nready, ready_cap;
 
 	struct throttle_lane lane;   /* this worker's pacing */

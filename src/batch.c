@@ -143,7 +143,20 @@ static void sb_clashed(struct sb *b, const char *target, const char *qc, bool gu
 #define LEFT_NULL "(SELECT count(*) FROM upd WHERE NOT upd.nb_filled)"
 
 /*
- * The candidates locked, without waiting: "SELECT the candidate's ctid
+ * How long a batch waits for a row lock another session holds, before it
+ * gives up (55P03) and the engine runs the lease's batches in the careful
+ * form: set for the statement's own transaction, before it locks a row
+ * (the candidates' scan evaluates it first: a one-time filter), so the
+ * table's own lock (taken when the statement starts) still waits up to
+ * --lock-timeout, as DDL calls for.
+ */
+#define ROW_LOCK_WAIT " AND (SELECT set_config('lock_timeout', '50ms', true)) IS NOT NULL"
+
+/*
+ * The candidates the batch fills. The fast form takes them all: the
+ * UPDATE locks each row as it goes, waiting at most ROW_LOCK_WAIT for one
+ * the application holds. The careful form, for a lease where a batch met
+ * such a row, locks them without waiting: "SELECT the candidate's ctid
  * (and keys) FROM target JOIN cand ON ctid FOR NO KEY UPDATE SKIP
  * LOCKED". A row another session holds locked is left out (it counts as
  * busy, and its lease is walked again later: see TALLY); a row another
@@ -152,8 +165,12 @@ static void sb_clashed(struct sb *b, const char *target, const char *qc, bool gu
  * NO KEY UPDATE: the lock an UPDATE of a non-key column takes, so foreign
  * keys that point at the row do not wait for us.
  */
-static void sb_lock(struct sb *b, const char *target, int n, bool keys)
+static void sb_lock(struct sb *b, const char *target, int n, bool keys, bool careful)
 {
+	if (!careful) {
+		sb_add(b, "SELECT * FROM cand");
+		return;
+	}
 	sb_add(b, "SELECT nanoid_backfill_l.ctid");
 	if (keys) {
 		sb_add(b, ", ");
@@ -231,12 +248,15 @@ static char *build(char *const *qk, int n, const char *qt, const char *qc,
 		sb_add(&b, ") AND ");
 	}
 	sb_add(&b, qc);
-	sb_add(&b, " IS NULL ORDER BY ");
+	sb_add(&b, " IS NULL");
+	if (!(variant & BATCH_CAREFUL))
+		sb_add(&b, ROW_LOCK_WAIT);
+	sb_add(&b, " ORDER BY ");
 	sb_keys(&b, qk, n, "", "");
 	sb_add(&b, " LIMIT $1), batch(nb_ctid, ");
 	sb_key_aliases(&b, n, "", "");
 	sb_add(&b, ") AS (");
-	sb_lock(&b, qt, n, true);
+	sb_lock(&b, qt, n, true, variant & BATCH_CAREFUL);
 	sb_add(&b, "), ranked AS (SELECT batch.*, row_number() OVER (ORDER BY ");
 	sb_key_aliases(&b, n, "", "");
 	sb_add(&b, ") AS nb_n FROM batch), numbered AS (SELECT ranked.*, " ID_OF("ranked.nb_n")
@@ -397,7 +417,7 @@ static char *build_unfilled(char *const *qk, int n, const char *qt,
  * lease's, which a short window then finishes.
  */
 char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
-			  const char *column, const char *leases, bool guard)
+			  const char *column, const char *leases, bool guard, bool careful)
 {
 	char *qs = pgconn_quote(conn, nsp), *qr = pgconn_quote(conn, rel);
 	char *qc = pgconn_quote(conn, column);
@@ -415,8 +435,11 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 	sb_add(&b, only);
 	sb_add(&b, " WHERE ctid > $7::tid AND ctid < $8::tid AND ");
 	sb_add(&b, qc);
-	sb_add(&b, " IS NULL ORDER BY ctid LIMIT $1), batch(nb_ctid) AS (");
-	sb_lock(&b, only, 0, false);
+	sb_add(&b, " IS NULL");
+	if (!careful)
+		sb_add(&b, ROW_LOCK_WAIT);
+	sb_add(&b, " ORDER BY ctid LIMIT $1), batch(nb_ctid) AS (");
+	sb_lock(&b, only, 0, false, careful);
 	sb_add(&b, "), ranked AS (SELECT nb_ctid,"
 		   " row_number() OVER (ORDER BY nb_ctid) AS nb_n FROM batch),"
 		   " numbered AS (SELECT ranked.*, " ID_OF("ranked.nb_n") " AS nb_id FROM ranked),"
@@ -577,9 +600,9 @@ int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 	return 0;
 }
 
-void batch_physical_name(char *buf, size_t len, Oid rel)
+void batch_physical_name(char *buf, size_t len, Oid rel, bool careful)
 {
-	snprintf(buf, len, "nanoid_backfill_phys_%u", rel);
+	snprintf(buf, len, "nanoid_backfill_phys_%u%s", rel, careful ? "_careful" : "");
 }
 
 const char *batch_stmt_name(int variant)
@@ -587,6 +610,8 @@ const char *batch_stmt_name(int variant)
 	static const char *const names[BATCH_VARIANTS] = {
 		"nanoid_backfill_batch", "nanoid_backfill_batch_lo",
 		"nanoid_backfill_batch_hi", "nanoid_backfill_batch_lo_hi",
+		"nanoid_backfill_careful", "nanoid_backfill_careful_lo",
+		"nanoid_backfill_careful_hi", "nanoid_backfill_careful_lo_hi",
 	};
 
 	return names[variant & (BATCH_VARIANTS - 1)];
@@ -776,7 +801,8 @@ int batch_params(struct batch *b, const unsigned char *ids, const char *job,
 		b->values[BATCH_FIXED_PARAMS + i] = b->has_cursor ? b->cursor[i] : NULL;
 		b->values[BATCH_FIXED_PARAMS + n + i] = b->has_hi ? b->hi[i] : NULL;
 	}
-	return (b->has_cursor ? BATCH_LOWER : 0) | (b->has_hi ? BATCH_UPPER : 0);
+	return (b->has_cursor ? BATCH_LOWER : 0) | (b->has_hi ? BATCH_UPPER : 0) |
+	       (b->careful ? BATCH_CAREFUL : 0);
 }
 
 const char *batch_boundary_params(struct batch *b, char *const *from,

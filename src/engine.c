@@ -300,6 +300,18 @@ static void retry_later(struct worker *w, const char *state, enum retry_class cl
 		return;
 	}
 	bf->metrics.retries++;
+	if (w->step == WORKER_BATCH && class == RETRY_CLASS_LOCK_TIMEOUT && !w->b.careful) {
+		/* A row the application holds (the fast form waits 50 ms for
+		 * one): the rest of the lease steps around such rows, at once. */
+		throttle_after_batch(&bf->thr, &w->lane, ev_now(bf->loop), 0,
+				     ev_time() - w->sent_at);
+		w->b.careful = true;
+		log_info("worker %d: lease %d: a row is locked by another session; "
+			 "the lease's batches skip locked rows and come back for them",
+			 w->id, w->b.lease);
+		wait_then(w, 0, WAIT_BATCH);
+		return;
+	}
 	d = backoff(w);
 	log_warn("worker %d: %s: %s (SQLSTATE %s); retrying in %.1f s",
 		 w->id, doing(w), msg, state, d);
@@ -512,7 +524,7 @@ static bool pace(struct worker *w)
 static bool leaf_ready(const struct worker *w)
 {
 	for (int i = 0; i < w->nready; i++)
-		if (w->ready[i] == w->lease_rel)
+		if (w->ready[i] == 2 * (long long)w->lease_rel + w->b.careful)
 			return true;
 	return false;
 }
@@ -521,7 +533,7 @@ static void after_prepare_leaf(struct worker *w)
 {
 	if (w->nready == w->ready_cap) {
 		int cap = w->ready_cap ? 2 * w->ready_cap : 8;
-		Oid *p = realloc(w->ready, (size_t)cap * sizeof *p);
+		long long *p = realloc(w->ready, (size_t)cap * sizeof *p);
 
 		if (!p) {
 			fail(w->bf, NB_EXIT_FAILURE, "out of memory");
@@ -530,7 +542,7 @@ static void after_prepare_leaf(struct worker *w)
 		w->ready = p;
 		w->ready_cap = cap;
 	}
-	w->ready[w->nready++] = w->lease_rel;
+	w->ready[w->nready++] = 2 * (long long)w->lease_rel + w->b.careful;
 	run_batch(w);
 }
 

@@ -134,8 +134,10 @@ void setup_free(struct backfill *bf)
 {
 	if (bf->have_sql)
 		batch_sql_free(&bf->sql);
-	for (int i = 0; i < bf->nleaf; i++)
-		free(bf->leaf[i].sql);
+	for (int i = 0; i < bf->nleaf; i++) {
+		free(bf->leaf[i].sql[0]);
+		free(bf->leaf[i].sql[1]);
+	}
 	free(bf->leaf);
 	if (bf->have_prog)
 		progress_free(&bf->prog);

@@ -86,6 +86,7 @@ int statements_session(struct worker *w)
 static void start_lease(struct worker *w, int lease, char *const *cursor, char *const *hi)
 {
 	w->b.lease = lease;
+	w->b.careful = false;   /* until a batch meets a locked row */
 	batch_set_cursor(&w->b, cursor);
 	batch_set_hi(&w->b, hi);
 }
@@ -94,15 +95,15 @@ static void start_lease(struct worker *w, int lease, char *const *cursor, char *
  * The physical batch statement for relation rel (schema.name), built the
  * first time a lease of it is taken. NULL when out of memory.
  */
-static const char *leaf_statement(struct worker *w, Oid rel, const char *schema,
-				  const char *name)
+static const struct leaf_sql *leaf_statement(struct worker *w, Oid rel,
+					     const char *schema, const char *name)
 {
 	struct backfill *bf = w->bf;
-	char *sql;
+	struct leaf_sql *l;
 
 	for (int i = 0; i < bf->nleaf; i++)
 		if (bf->leaf[i].rel == rel)
-			return bf->leaf[i].sql;
+			return &bf->leaf[i];
 	if (bf->nleaf == bf->leaf_cap) {
 		int cap = bf->leaf_cap ? 2 * bf->leaf_cap : 8;
 		struct leaf_sql *p = realloc(bf->leaf, (size_t)cap * sizeof *p);
@@ -112,19 +113,25 @@ static const char *leaf_statement(struct worker *w, Oid rel, const char *schema,
 		bf->leaf = p;
 		bf->leaf_cap = cap;
 	}
-	sql = batch_physical_stmt(w->conn.conn, schema, name, bf->target.column,
-				  bf->prog.leases, bf->sql.guard);
-	if (!sql)
-		return NULL;
-	bf->leaf[bf->nleaf].rel = rel;
-	bf->leaf[bf->nleaf].sql = sql;
-	return bf->leaf[bf->nleaf++].sql;
+	l = &bf->leaf[bf->nleaf];
+	for (int careful = 0; careful < 2; careful++) {
+		l->sql[careful] = batch_physical_stmt(w->conn.conn, schema, name,
+						      bf->target.column, bf->prog.leases,
+						      bf->sql.guard, careful);
+		if (!l->sql[careful]) {
+			free(l->sql[0]);
+			return NULL;
+		}
+	}
+	l->rel = rel;
+	bf->nleaf++;
+	return l;
 }
 
 /* The lease's relation and its statement: physical order. */
 static int use_leaf(struct worker *w, Oid rel, const char *schema, const char *name)
 {
-	if (!(w->leaf_sql = leaf_statement(w, rel, schema, name)))
+	if (!(w->leaf = leaf_statement(w, rel, schema, name)))
 		return failed(w->bf, "cannot build the batch statement of \"%s\".\"%s\"",
 			      schema, name);
 	w->lease_rel = rel;
@@ -382,9 +389,9 @@ int statements_prepare_leaf(struct worker *w)
 {
 	char name[64];
 
-	batch_physical_name(name, sizeof name, w->lease_rel);
-	return conn_send_prepare(&w->conn, name, w->leaf_sql, BATCH_PHYS_PARAMS,
-				   w->bf->sql.phys_types);
+	batch_physical_name(name, sizeof name, w->lease_rel, w->b.careful);
+	return conn_send_prepare(&w->conn, name, w->leaf->sql[w->b.careful],
+				 BATCH_PHYS_PARAMS, w->bf->sql.phys_types);
 }
 
 static int ensure_ids(struct backfill *bf, long limit)
@@ -430,7 +437,7 @@ int statements_batch(struct worker *w)
 		if (batch_physical_params(&w->b, bf->ids, bf->prog.job, w->fill.rate) != 0)
 			return failed(bf, "lease %d has a malformed ctid in the progress "
 				      "table", w->b.lease);
-		batch_physical_name(name, sizeof name, w->lease_rel);
+		batch_physical_name(name, sizeof name, w->lease_rel, w->b.careful);
 		w->sent_at = ev_time();
 		return conn_send_prepared(&w->conn, name, BATCH_PHYS_PARAMS, w->b.values,
 					    w->b.lengths, w->b.formats);
