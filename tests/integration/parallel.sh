@@ -108,9 +108,9 @@ bg_bf --table t4 --column public_id --until-done --workers 2 --batch-size 200 \
 	--lease-size 10000 --progress-interval 1
 wait_for 30 "both workers to run batches" \
 	sql_true "SELECT count(*) = 2 FROM pg_stat_activity WHERE application_name = 'nanoid-backfill'
-	           AND query LIKE 'WITH batch%'"
+	           AND query LIKE 'WITH cand%'"
 psqlc "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-        WHERE application_name = 'nanoid-backfill' AND query LIKE 'WITH batch%' LIMIT 1" >/dev/null
+        WHERE application_name = 'nanoid-backfill' AND query LIKE 'WITH cand%' LIMIT 1" >/dev/null
 wait_exit "$BF_PID" 120
 assert_eq "$RC" 0 "terminated backend: exit 0"
 assert_file_match "$ERR" 'connection lost' "terminated backend: the loss is logged"
