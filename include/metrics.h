@@ -28,6 +28,8 @@
  *   rows_per_second                gauge    current fill rate
  *   rows_left                      gauge    estimated NULL rows left
  *   replica_lag_bytes              gauge    replica lag last measured
+ *   pace_rows_per_second           gauge    the rate the pace allows now;
+ *                                           absent while nothing limits it
  *
  * Gauges that are unknown (negative in struct metrics) have their HELP and
  * TYPE lines but no sample, so an alert on them sees "absent", not 0.
@@ -78,6 +80,7 @@ struct metrics {
 	double rows_per_second;     /* < 0: unknown */
 	double rows_left;           /* < 0: unknown */
 	double replica_lag_bytes;   /* < 0: unknown (no replica measured) */
+	double pace_rows_per_second; /* < 0: no limit in force */
 };
 
 /* Zeroes m: up, state "starting", counters 0, gauges unknown. */

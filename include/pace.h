@@ -48,7 +48,8 @@
 
 #define PACE_PROBE_INTERVAL 0.1   /* seconds between probes */
 #define PACE_START 2000.0         /* rows/s at the start */
-#define PACE_GROWTH 1.25          /* a probe's growth without harm */
+#define PACE_GROWTH 1.25          /* a probe's growth without harm, */
+#define PACE_STEP 100.0           /* and past the rate of the last harm, rows/s */
 #define PACE_HOLD 0.5             /* seconds without growth after a cut */
 #define PACE_QUIET 0.3            /* seconds of a quiet window */
 #define PACE_REPROBE 10.0         /* seconds between quiet windows under load */
@@ -90,6 +91,7 @@ struct pace {
 	double load;            /* share of probes seeing others at work */
 	bool loaded;            /* load >= PACE_LOAD_MIN at the last sample */
 	double hold_until;
+	double ssthresh;        /* the rate after the last cut: growth slows there */
 	int latency_streak, wal_streak;
 	double achieved;        /* rows/s the batches reached, smoothed */
 	double rows_at;         /* when rows were last counted */

@@ -142,6 +142,9 @@ static void probe_result(struct backfill *bf, PGresult *res)
 				  .quiet = bf->probe_quiet, .active = probe.active,
 				  .wal_waits = probe.wal_waits, .blocked = probe.blocked };
 	throttle_probe(&bf->thr, &s);
+	log_debug("probe: %.2f ms%s, %ld active, %ld on WAL, %ld blocked; pace %.0f rows/s",
+		  (s.at - s.sent) * 1000, s.quiet ? " (quiet)" : "", s.active, s.wal_waits,
+		  s.blocked, throttle_rate(&bf->thr, s.at));
 }
 
 /* Every PACE_PROBE_INTERVAL: the pace's probe, when the connection is free. */

@@ -38,6 +38,7 @@ void metrics_init(struct metrics *m)
 	m->rows_per_second = -1;
 	m->rows_left = -1;
 	m->replica_lag_bytes = -1;
+	m->pace_rows_per_second = -1;
 }
 
 int metrics_add_throttled(struct metrics *m, const char *reason,
@@ -195,6 +196,11 @@ char *metrics_format(const struct metrics *m, const char *job, size_t *len)
 	if (m->replica_lag_bytes >= 0)
 		put_sample(f, "replica_lag_bytes", job, NULL, NULL,
 			   m->replica_lag_bytes);
+	put_header(f, "pace_rows_per_second", "gauge",
+		   "The rate the pace allows now, in rows per second.");
+	if (m->pace_rows_per_second >= 0)
+		put_sample(f, "pace_rows_per_second", job, NULL, NULL,
+			   m->pace_rows_per_second);
 
 	if (ferror(f)) {
 		fclose(f);

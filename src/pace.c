@@ -32,6 +32,7 @@ void pace_init(struct pace *p, const struct pace_config *c, double now)
 	p->quiet_from = p->quiet_until = now;
 	p->hold_until = now;
 	p->rows_at = now;
+	p->ssthresh = HUGE_VAL;
 }
 
 void pace_reconfigure(struct pace *p, const struct pace_config *c)
@@ -67,6 +68,8 @@ static void cut(struct pace *p, double factor, double at)
 		from = p->rate;
 
 	p->rate = fmax(p->c.min_rate, from * factor);
+	/* Past here growth is additive: the harm lies above. */
+	p->ssthresh = p->rate;
 	p->why = PACE_HARM;
 	p->hold_until = at + PACE_HOLD;
 }
@@ -147,8 +150,10 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 	}
 	if (s->at < p->hold_until)
 		return;
-	/* No harm: grow, but not far past what the batches reach. */
-	p->rate = fmin(p->rate * PACE_GROWTH, fmax(2 * p->achieved, PACE_START));
+	/* No harm: grow (by a quarter a probe up to where harm was last seen,
+	 * by PACE_STEP past it), but not far past what the batches reach. */
+	p->rate = p->rate < p->ssthresh ? p->rate * PACE_GROWTH : p->rate + PACE_STEP;
+	p->rate = fmin(p->rate, fmax(2 * p->achieved, PACE_START));
 	if (p->rate < p->c.min_rate)
 		p->rate = p->c.min_rate;
 	p->why = PACE_RAMP;

@@ -40,6 +40,11 @@ void report_metrics(struct backfill *bf, double rate)
 	}
 	m->replica_lag_bytes = bf->thr.health.have && bf->thr.health.replicas > 0 ?
 			       bf->thr.health.lag_bytes : -1;
+	{
+		double pace = pace_rate(&bf->thr.pace, bf->last_tick);
+
+		m->pace_rows_per_second = pace > 0 ? pace : -1;
+	}
 	if (metrics_write_file(bf->cfg->metrics_file, m, bf->have_prog ? bf->prog.job : "") != 0)
 		log_warn("cannot write the metrics file %s", bf->cfg->metrics_file);
 }

@@ -276,6 +276,7 @@ static void sample_metrics(struct metrics *m)
 	m->rows_per_second = 10250.5;
 	m->rows_left = 98765;
 	m->replica_lag_bytes = 4096;
+	m->pace_rows_per_second = 3200;
 	ck_assert_int_eq(metrics_add_throttled(m, "lag", 1.5), 0);
 	ck_assert_int_eq(metrics_add_throttled(m, "max-rate", 0.25), 0);
 	ck_assert_int_eq(metrics_add_throttled(m, "lag", 2.0), 0);
@@ -315,6 +316,8 @@ START_TEST(test_format)
 				 NULL)->v, 98765);
 	ck_assert_double_eq(get(&p, "nanoid_backfill_replica_lag_bytes", NULL,
 				 NULL)->v, 4096);
+	ck_assert_double_eq(get(&p, "nanoid_backfill_pace_rows_per_second", NULL,
+				 NULL)->v, 3200);
 	s = find(&p, "nanoid_backfill_throttled_seconds_total", "reason", "lag");
 	ck_assert_ptr_nonnull(s);
 	ck_assert_double_eq(s->v, 3.5);
@@ -350,6 +353,8 @@ START_TEST(test_unknown_gauges_absent)
 	ck_assert_ptr_null(find(&p, "nanoid_backfill_rows_per_second", NULL, NULL));
 	ck_assert_ptr_null(find(&p, "nanoid_backfill_rows_left", NULL, NULL));
 	ck_assert_ptr_null(find(&p, "nanoid_backfill_replica_lag_bytes", NULL,
+				NULL));
+	ck_assert_ptr_null(find(&p, "nanoid_backfill_pace_rows_per_second", NULL,
 				NULL));
 	ck_assert_ptr_null(find(&p, "nanoid_backfill_throttled_seconds_total",
 				NULL, NULL));
