@@ -28,10 +28,12 @@
  * Until the first probes tell, the server counts as loaded: batches
  * start at PACE_START rows/s, the first probe opens a quiet window, and
  * without other sessions at work the limit goes a few probes later. The
- * rate starts at PACE_START rows/s, grows by PACE_GROWTH a probe
- * while nothing is harmed (but to at most twice what the batches reach,
- * so that a cut bites at once), and halves on harm (never under
- * --min-rate); after a cut it holds for PACE_HOLD seconds. When other
+ * rate starts at PACE_START rows/s, grows while nothing is harmed - by
+ * PACE_GROWTH a probe up to the rate of the last cut, by PACE_STEP rows/s
+ * a probe past it, as TCP's slow start and congestion avoidance - but to
+ * at most twice what the batches reach, so that a cut bites at once; it
+ * halves on harm (never under --min-rate), and after a cut holds for
+ * PACE_HOLD seconds. When other
  * sessions start working, the rate is halved at once and a baseline is
  * taken: a load that arrives while the backfill runs at full speed is
  * met within about one probe.

@@ -158,6 +158,17 @@ START_TEST(test_latency_harm)
 	r = pace_rate(&p, now);
 	tick(3, 0, 0, BASE);
 	ck_assert_double_eq(pace_rate(&p, now), r);
+	for (int i = 0; i < 5; i++) {
+		tick(3, 0, 0, BASE);
+		fill(0);
+	}
+	/* Then growth is additive: PACE_STEP a probe, the harm lies above. */
+	r = pace_rate(&p, now);
+	for (int i = 0; i < 10; i++) {
+		tick(3, 0, 0, BASE);
+		fill(0);
+	}
+	ck_assert_double_eq_tol(pace_rate(&p, now), r + 10 * PACE_STEP, 1e-6);
 }
 END_TEST
 
