@@ -127,7 +127,10 @@ struct health_probe {
 	long blocked;
 };
 
-const char *health_probe_sql(void);
+/* With commit, the probe takes a transaction id, so that its commit
+ * waits for a WAL flush as the application's do: while others work, its
+ * latency is their commits'. */
+const char *health_probe_sql(bool commit);
 
 /* Returns 0, or -1 with one line in err (res NULL, or not the probe's). */
 int health_probe_from_result(struct health_probe *p, const struct pg_result *res,

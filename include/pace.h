@@ -10,10 +10,13 @@
  *   - a session waiting on a lock our backends hold (blocked): the rate
  *     is cut hard at once;
  *   - sessions waiting on WAL (WALWrite, WALInsert, WALSync: the commits
- *     of the application queue behind our WAL), two probes in a row;
+ *     of the application queue behind our WAL), in PACE_HARM_PROBES of
+ *     the last PACE_WINDOW probes;
  *   - the probe slower than --max-latency-increase times its baseline,
- *     two probes in a row, while other sessions work (a latency that only
- *     our own load raises harms nobody).
+ *     in PACE_HARM_PROBES of the last PACE_WINDOW probes, while other
+ *     sessions work (a latency that only our own load raises harms
+ *     nobody). A tail, not the median: the application's p99 is what
+ *     the pace protects, and a tail shows as a few slow probes.
  * The baseline is the probe's latency with no batch running: the
  * controller asks for a short quiet window (PACE_QUIET seconds without
  * batches, pace_quiet()) when other sessions start working, and again
@@ -56,6 +59,9 @@
 #define PACE_QUIET 0.3            /* seconds of a quiet window */
 #define PACE_REPROBE 10.0         /* seconds between quiet windows under load */
 #define PACE_LOAD_MIN 0.04        /* share of probes seeing others at work */
+#define PACE_BATCH_SECONDS 0.025  /* a paced batch: this many seconds' rows */
+#define PACE_WINDOW 10            /* probes a harm is counted over, */
+#define PACE_HARM_PROBES 2        /* and how many of them make one */
 #define PACE_REASON_LEN 160
 
 struct pace_config {
@@ -94,7 +100,7 @@ struct pace {
 	bool loaded;            /* load >= PACE_LOAD_MIN at the last sample */
 	double hold_until;
 	double ssthresh;        /* the rate after the last cut: growth slows there */
-	int latency_streak, wal_streak;
+	unsigned slow_bits, wal_bits; /* the last PACE_WINDOW probes: slow, WAL waits */
 	double achieved;        /* rows/s the batches reached, smoothed */
 	double rows_at;         /* when rows were last counted */
 	double rows;            /* counted since then */

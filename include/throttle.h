@@ -329,6 +329,10 @@ bool throttle_probe_wanted(const struct throttle *t);
  * batch running or just ended. */
 bool throttle_probe_quiet(const struct throttle *t, double now);
 
+/* Whether the probe should commit a transaction id (pace.h: while others
+ * work, its latency is then their commits'). */
+bool throttle_probe_commits(const struct throttle *t);
+
 /* A probe's answer, for the pace. */
 void throttle_probe(struct throttle *t, const struct pace_sample *s);
 

@@ -173,7 +173,8 @@ static void probe_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		return;
 	bf->probe_quiet = throttle_probe_quiet(&bf->thr, ev_now(loop));
 	bf->probe_sent = ev_time();
-	if (conn_send(&bf->mon, health_probe_sql(), 1, NULL, p.values, NULL, NULL) != 0)
+	if (conn_send(&bf->mon, health_probe_sql(throttle_probe_commits(&bf->thr)), 1, NULL,
+		      p.values, NULL, NULL) != 0)
 		conn_close(&bf->mon);
 	else
 		bf->mon_query = MON_PROBE;

@@ -210,9 +210,27 @@ static const char probe_sql_text[] =
 	"  AND a.pid <> pg_backend_pid() AND a.pid <> ALL ($1::int4[])\n"
 	"  AND a.application_name IS DISTINCT FROM current_setting('application_name')";
 
-const char *health_probe_sql(void)
+/*
+ * The same and a transaction id: the probe's commit then waits for its
+ * WAL to be flushed, behind whatever WAL the backfill wrote before it, as
+ * the application's commits do. Its latency is theirs.
+ */
+static const char probe_write_sql_text[] =
+	"SELECT count(*) FILTER (WHERE a.state = 'active') AS active,\n"
+	"  count(*) FILTER (WHERE a.state = 'active' AND a.wait_event_type IN\n"
+	"    ('LWLock', 'IO') AND a.wait_event IN ('WALWrite', 'WALInsert',\n"
+	"    'WALSync', 'WALBufMapping')) AS wal_waits,\n"
+	"  count(*) FILTER (WHERE CASE WHEN a.wait_event_type = 'Lock'\n"
+	"    THEN pg_blocking_pids(a.pid) && $1::int4[] ELSE false END) AS blocked,\n"
+	"  pg_current_xact_id() AS xid\n"
+	"FROM pg_stat_activity a\n"
+	"WHERE a.backend_type = 'client backend'\n"
+	"  AND a.pid <> pg_backend_pid() AND a.pid <> ALL ($1::int4[])\n"
+	"  AND a.application_name IS DISTINCT FROM current_setting('application_name')";
+
+const char *health_probe_sql(bool commit)
 {
-	return probe_sql_text;
+	return commit ? probe_write_sql_text : probe_sql_text;
 }
 
 int health_probe_from_result(struct health_probe *p, const struct pg_result *res,
@@ -221,7 +239,7 @@ int health_probe_from_result(struct health_probe *p, const struct pg_result *res
 	long *out[3] = { &p->active, &p->wal_waits, &p->blocked };
 
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
-	    PQntuples(res) != 1 || PQnfields(res) != 3) {
+	    PQntuples(res) != 1 || PQnfields(res) < 3) {
 		snprintf(err, errlen, "probe: expected one row of three columns");
 		return -1;
 	}

@@ -11,6 +11,8 @@
  * the rows/s reached. */
 #define LOAD_ALPHA 0.03
 #define ACHIEVED_TAU 0.5
+#define WINDOW_MASK ((1u << PACE_WINDOW) - 1)
+
 /* A cut for a blocked session, and for the other harms. */
 #define CUT_BLOCKED 0.25
 #define CUT_HARM 0.5
@@ -112,7 +114,7 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 	if (!p->loaded) {
 		/* Nobody to harm: no limit, no baseline to keep. */
 		p->why = PACE_FREE;
-		p->latency_streak = p->wal_streak = 0;
+		p->slow_bits = p->wal_bits = 0;
 		return;
 	}
 	if (!was_loaded) {
@@ -130,22 +132,26 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 		return;
 	}
 
-	p->wal_streak = s->wal_waits > 0 ? p->wal_streak + 1 : 0;
-	p->latency_streak = p->baseline > 0 && latency > p->c.max_increase * p->baseline ?
-			    p->latency_streak + 1 : 0;
-	if (p->wal_streak >= 2) {
+	/* The last PACE_WINDOW probes: the application's tail is what we
+	 * protect, and a tail shows as a few slow probes, not as a slow
+	 * median. */
+	p->wal_bits = (p->wal_bits << 1 | (s->wal_waits > 0)) & WINDOW_MASK;
+	p->slow_bits = (p->slow_bits << 1 |
+			(p->baseline > 0 && latency > p->c.max_increase * p->baseline)) &
+		       WINDOW_MASK;
+	if (__builtin_popcount(p->wal_bits) >= PACE_HARM_PROBES) {
 		cut(p, CUT_HARM, s->at);
 		snprintf(p->reason, sizeof p->reason, "%ld session%s wait%s on WAL",
 			 s->wal_waits, s->wal_waits == 1 ? "" : "s",
 			 s->wal_waits == 1 ? "s" : "");
-		p->wal_streak = 0;
+		p->wal_bits = p->slow_bits = 0;
 		return;
 	}
-	if (p->latency_streak >= 2) {
+	if (__builtin_popcount(p->slow_bits) >= PACE_HARM_PROBES) {
 		cut(p, CUT_HARM, s->at);
 		snprintf(p->reason, sizeof p->reason, "probe %.3g ms > %.3gx its %.3g ms baseline",
 			 latency * 1000, p->c.max_increase, p->baseline * 1000);
-		p->latency_streak = 0;
+		p->wal_bits = p->slow_bits = 0;
 		return;
 	}
 	if (s->at < p->hold_until)

@@ -447,6 +447,11 @@ bool throttle_probe_quiet(const struct throttle *t, double now)
 	       now - t->last_batch_end >= 0.02;
 }
 
+bool throttle_probe_commits(const struct throttle *t)
+{
+	return t->pace.loaded;
+}
+
 void throttle_probe(struct throttle *t, const struct pace_sample *s)
 {
 	pace_sample(&t->pace, s);
@@ -595,10 +600,15 @@ double throttle_rate(const struct throttle *t, double now)
 long throttle_max_batch(const struct throttle *t, double now)
 {
 	double r = throttle_rate(t, now);
+	double p = pace_rate(&t->pace, now);
 
 	if (r <= 0)
 		return LONG_MAX;
-	r = ceil(r * 0.25);
+	/* Under the pace, others are at work: a batch's locks and WAL last
+	 * PACE_BATCH_SECONDS' worth of rows, so that a transaction arriving
+	 * meanwhile waits little (the tail); under max-rate alone a quarter
+	 * second's worth paces evenly. */
+	r = ceil(r * (p > 0 && r == p ? PACE_BATCH_SECONDS : 0.25));
 	if (r < 1)
 		return 1;
 	if (r >= (double)LONG_MAX)
