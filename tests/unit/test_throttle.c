@@ -928,8 +928,9 @@ START_TEST(test_pace_rate)
 		probe(&t, now, 5, 0, 0);
 	ck_assert(!pace_quiet(&t.pace, 1.8));
 	ck_assert(throttle_rate(&t, 1.8) >= 500);
+	/* Paced batches are short: PACE_BATCH_SECONDS' worth of rows. */
 	ck_assert_int_eq(throttle_max_batch(&t, 1.8),
-			 (long)ceil(throttle_rate(&t, 1.8) * 0.25));
+			 (long)ceil(throttle_rate(&t, 1.8) * PACE_BATCH_SECONDS));
 	ck_assert(wait_at(&t, NULL, 1.8, WALL, throttle_max_batch(&t, 1.8), NULL) == 0);
 	w = wait_at(&t, NULL, 1.8, WALL, throttle_max_batch(&t, 1.8), &why);
 	ck_assert(w > 0);
