@@ -298,6 +298,8 @@ row() {
 	SRATIOS[$what]+=" $(ratio "$P_SP99" "$B_SP99" | tr -d x)"
 	RATES[$what]+=" $P_RATE"
 }
+# times N: "Nx", or "-" for none
+times() { if [[ $1 == - ]]; then echo -; else echo "${1}x"; fi; }
 # median of the numbers in $1 ("-" for none)
 median() {
 	tr ' ' '\n' <<<"$1" | grep -E '^[0-9.]+$' | sort -g |
@@ -390,7 +392,7 @@ mkdir -p "$RESULTS"
 	echo "| backfill | p99 vs baseline (median) | per round | p99 service vs baseline (median) | backfill rows/s (median) |"
 	echo "|---|---:|---|---:|---:|"
 	for what in "${LABELS[@]}"; do
-		echo "| $what | $(median "${RATIOS[$what]}")x |${RATIOS[$what]} | $(median "${SRATIOS[$what]}")x | $(median "${RATES[$what]}") |"
+		echo "| $what | $(times "$(median "${RATIOS[$what]}")") |${RATIOS[$what]} | $(times "$(median "${SRATIOS[$what]}")") | $(median "${RATES[$what]}") |"
 	done
 	if [[ -n $SPEEDS ]]; then
 		echo
