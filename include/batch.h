@@ -80,6 +80,8 @@ struct batch_sql {
 	 * filled. Lifts the timeout and allows sequential scans as remaining. */
 	char *unfilled;
 	bool guard;                     /* the id guard (above) is in the statements */
+	bool key_update;                /* the column is in a unique index: the
+					 * careful form locks FOR UPDATE */
 	int nkeys;
 	int nparams;                    /* of every batch statement */
 	Oid types[BATCH_MAX_PARAMS];
@@ -200,7 +202,8 @@ void batch_free(struct batch *b);
  * limit / density blocks, at most BATCH_MAX_WINDOW.
  */
 char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
-			  const char *column, const char *leases, bool guard, bool careful);
+			  const char *column, const char *leases, bool guard, bool careful,
+			  bool key_update);
 
 /*
  * The lease carve query for physical order; its answer is no row when

@@ -96,7 +96,8 @@ struct worker {
 
 	struct batch b;
 	struct fill fill;
-	const struct leaf_sql *leaf; /* physical: the statements of the lease's relation */
+	int leaf;                    /* physical: the lease relation's statements,
+				      * bf->leaf[leaf] (an index: the array grows) */
 	Oid lease_rel;               /* physical: that relation */
 	long long carved_lo, carved_hi, carved_end; /* physical: the blocks just
 						     * carved, and the relation's end */
@@ -151,6 +152,9 @@ struct backfill {
 	double probe_sent;           /* the probe in flight: when, and */
 	bool probe_quiet;            /* whether it measures the baseline */
 	double mon_tried;            /* the probe's last connection attempt */
+	bool probe_commits;          /* the probe in flight takes an xid */
+	bool probe_read_only;        /* the server refused that: never again */
+	bool careful_logged;         /* said once that leases skip locked rows */
 	ev_timer health;
 	ev_timer probe;              /* the pace's, every PACE_PROBE_INTERVAL */
 	ev_timer runtime;            /* --max-runtime */
@@ -192,6 +196,12 @@ void engine_finish(struct backfill *bf, int code);
 
 /* The backend pids of the connected workers (for the health query). */
 int engine_pids(const struct backfill *bf, int *pids, int max);
+
+/* Batches in flight now. */
+int engine_batches(const struct backfill *bf);
+
+/* Whether a worker holds a lease now (batches run, or will). */
+bool engine_filling(const struct backfill *bf);
 
 /* Rows this process has filled. */
 long long engine_rows(const struct backfill *bf);

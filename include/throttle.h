@@ -178,8 +178,7 @@ struct throttle {
 	double started;                 /* throttle_init's now */
 	double tat;                     /* token bucket: theoretical arrival */
 	struct pace pace;               /* the rate by measured harm (pace.h) */
-	long in_flight;                 /* batches granted and not yet ended */
-	double last_batch_end;
+	double last_batch_end;          /* when a batch last ended */
 	struct throttle_lane lane;      /* for lane == NULL */
 
 	bool manual;                    /* throttle_set_paused */
@@ -325,9 +324,9 @@ double throttle_seconds(const struct throttle *t, enum throttle_cause cause);
  * daemon sends the probe every PACE_PROBE_INTERVAL seconds. */
 bool throttle_probe_wanted(const struct throttle *t);
 
-/* Whether a probe sent now measures the baseline: a quiet window, and no
- * batch running or just ended. */
-bool throttle_probe_quiet(const struct throttle *t, double now);
+/* Whether a probe sent now measures the baseline: a quiet window, no
+ * batch running (the engine knows: batch_running), none just ended. */
+bool throttle_probe_quiet(const struct throttle *t, double now, bool batch_running);
 
 /* Whether the probe should commit a transaction id (pace.h: while others
  * work, its latency is then their commits'). */

@@ -163,9 +163,11 @@ static void sb_clashed(struct sb *b, const char *target, const char *qc, bool gu
  * session changed since the candidates were read is left out too (its
  * newest version has another ctid), and a later look sees it as it is.
  * NO KEY UPDATE: the lock an UPDATE of a non-key column takes, so foreign
- * keys that point at the row do not wait for us.
+ * keys that point at the row do not wait for us; FOR UPDATE where the
+ * column is in a unique index (key_update), as the UPDATE's own.
  */
-static void sb_lock(struct sb *b, const char *target, int n, bool keys, bool careful)
+static void sb_lock(struct sb *b, const char *target, int n, bool keys, bool careful,
+		    bool key_update)
 {
 	if (!careful) {
 		sb_add(b, "SELECT * FROM cand");
@@ -178,8 +180,12 @@ static void sb_lock(struct sb *b, const char *target, int n, bool keys, bool car
 	}
 	sb_add(b, " FROM ");
 	sb_add(b, target);
-	sb_add(b, " AS nanoid_backfill_l JOIN cand ON nanoid_backfill_l.ctid = cand.nb_ctid"
-		  " FOR NO KEY UPDATE OF nanoid_backfill_l SKIP LOCKED");
+	sb_add(b, " AS nanoid_backfill_l JOIN cand ON nanoid_backfill_l.ctid = cand.nb_ctid");
+	/* An UPDATE of a column in a unique index takes the stronger lock:
+	 * locking weaker would not skip a row held FOR KEY SHARE (a foreign
+	 * key check) that the UPDATE then waits for. */
+	sb_add(b, key_update ? " FOR UPDATE" : " FOR NO KEY UPDATE");
+	sb_add(b, " OF nanoid_backfill_l SKIP LOCKED");
 }
 
 /*
@@ -222,7 +228,7 @@ static void sb_lock(struct sb *b, const char *target, int n, bool keys, bool car
  *     once a batch comes up short: nothing NULL is left in (cursor, hi].
  */
 static char *build(char *const *qk, int n, const char *qt, const char *qc,
-		   const char *leases, int variant, bool guard)
+		   const char *leases, int variant, bool guard, bool key_update)
 {
 	struct sb b = { 0 };
 
@@ -256,7 +262,7 @@ static char *build(char *const *qk, int n, const char *qt, const char *qc,
 	sb_add(&b, " LIMIT $1), batch(nb_ctid, ");
 	sb_key_aliases(&b, n, "", "");
 	sb_add(&b, ") AS (");
-	sb_lock(&b, qt, n, true, variant & BATCH_CAREFUL);
+	sb_lock(&b, qt, n, true, variant & BATCH_CAREFUL, key_update);
 	sb_add(&b, "), ranked AS (SELECT batch.*, row_number() OVER (ORDER BY ");
 	sb_key_aliases(&b, n, "", "");
 	sb_add(&b, ") AS nb_n FROM batch), numbered AS (SELECT ranked.*, " ID_OF("ranked.nb_n")
@@ -417,7 +423,8 @@ static char *build_unfilled(char *const *qk, int n, const char *qt,
  * lease's, which a short window then finishes.
  */
 char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
-			  const char *column, const char *leases, bool guard, bool careful)
+			  const char *column, const char *leases, bool guard, bool careful,
+			  bool key_update)
 {
 	char *qs = pgconn_quote(conn, nsp), *qr = pgconn_quote(conn, rel);
 	char *qc = pgconn_quote(conn, column);
@@ -439,7 +446,7 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 	if (!careful)
 		sb_add(&b, ROW_LOCK_WAIT);
 	sb_add(&b, " ORDER BY ctid LIMIT $1), batch(nb_ctid) AS (");
-	sb_lock(&b, only, 0, false, careful);
+	sb_lock(&b, only, 0, false, careful, key_update);
 	sb_add(&b, "), ranked AS (SELECT nb_ctid,"
 		   " row_number() OVER (ORDER BY nb_ctid) AS nb_n FROM batch),"
 		   " numbered AS (SELECT ranked.*, " ID_OF("ranked.nb_n") " AS nb_id FROM ranked),"
@@ -668,6 +675,7 @@ int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
 	if (!s->remaining || !s->estimate || !s->unfilled)
 		goto out;
 	s->by_key = t->walk == WALK_KEY;
+	s->key_update = t->nid_indexes > 0 || t->unique_index;
 	s->width = target_width(t);
 	if (s->by_key) {
 		/* ONLY: should the table gain a child while we walk it, a ctid
@@ -677,7 +685,8 @@ int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
 		if (!only)
 			goto out;
 		for (int v = 0; v < BATCH_VARIANTS; v++)
-			if (!(s->stmt[v] = build(qk, t->nkeys, only, qc, leases, v, guard)))
+			if (!(s->stmt[v] = build(qk, t->nkeys, only, qc, leases, v, guard,
+						 s->key_update)))
 				break;
 		s->boundary[0] = build_boundary(qk, t->nkeys, only, false);
 		s->boundary[1] = build_boundary(qk, t->nkeys, only, true);

@@ -133,7 +133,7 @@ const struct key_def config_keys[] = {
 		 "X", KEY_RELOAD,
 		 "slow down when the server answers X times slower than "
 		 "without the backfill, while others work (0: no pace)"),
-	K_DOUBLE("min-rate", min_rate, "500", 0.0, 1e9, "ROWS/S", KEY_RELOAD,
+	K_DOUBLE("min-rate", min_rate, "500", 1.0, 1e9, "ROWS/S", KEY_RELOAD,
 		 "the pace never goes below this many rows/s"),
 	K_LONG("sleep", sleep_ms, "0", 0, 3600000, "MS", KEY_RELOAD,
 	       "pause after every batch, in milliseconds"),

@@ -508,6 +508,14 @@ enum config_result config_validate(struct config *c, char *err, size_t errlen)
 		config_seterr(err, errlen, "--prefix: %s", why);
 		return CONFIG_INVALID;
 	}
+	if (c->max_latency_increase > 0 && c->max_latency_increase <= 1) {
+		/* A ratio to the probe's fastest latency: at 1 or under, every
+		 * probe would count as harm. */
+		config_seterr(err, errlen, "--max-latency-increase: %g is not more than 1 "
+			      "(it is a ratio: 1.5 allows 50%% slower; 0 turns the pace off)",
+			      c->max_latency_increase);
+		return CONFIG_INVALID;
+	}
 	if (hours_parse(c->active_hours, &start, &end, why, sizeof(why)) < 0) {
 		config_seterr(err, errlen, "--active-hours: %s", why);
 		return CONFIG_INVALID;

@@ -155,7 +155,10 @@ static void probe_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	int pids[HEALTH_MAX_PIDS], npids;
 
 	(void)revents;
-	if (bf->setup != SETUP_DONE || bf->stopping || !throttle_probe_wanted(&bf->thr))
+	/* Only while batches run: between passes and in pauses there is
+	 * nothing to pace. */
+	if (bf->setup != SETUP_DONE || bf->stopping || !throttle_probe_wanted(&bf->thr) ||
+	    !engine_filling(bf))
 		return;
 	if (bf->mon.state == CONN_DISCONNECTED) {
 		/* Not ten attempts a second at a server that refuses. */
@@ -171,9 +174,10 @@ static void probe_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	npids = engine_pids(bf, pids, HEALTH_MAX_PIDS);
 	if (health_params(&p, pids, npids, bf->target.schema, bf->target.table) != 0)
 		return;
-	bf->probe_quiet = throttle_probe_quiet(&bf->thr, ev_now(loop));
+	bf->probe_quiet = throttle_probe_quiet(&bf->thr, ev_now(loop), engine_batches(bf) > 0);
 	bf->probe_sent = ev_time();
-	if (conn_send(&bf->mon, health_probe_sql(throttle_probe_commits(&bf->thr)), 1, NULL,
+	bf->probe_commits = throttle_probe_commits(&bf->thr) && !bf->probe_read_only;
+	if (conn_send(&bf->mon, health_probe_sql(bf->probe_commits), 1, NULL,
 		      p.values, NULL, NULL) != 0)
 		conn_close(&bf->mon);
 	else
@@ -189,8 +193,20 @@ static void mon_result(struct conn *conn, PGresult *res)
 
 	bf->mon_query = MON_NONE;
 	if (q == MON_PROBE) {
-		if (res && PQresultStatus(res) != PGRES_TUPLES_OK)
+		if (res && PQresultStatus(res) != PGRES_TUPLES_OK) {
+			char msg[512];
+
+			/* A committing probe the server refuses (a standby, a
+			 * read-only transaction default): read-only from now on,
+			 * said once. Its latency is then a query's, not a commit's. */
+			if (bf->probe_commits && !bf->probe_read_only) {
+				bf->probe_read_only = true;
+				log_warn("pace: the probe cannot take a transaction id (%s); "
+					 "it measures without a commit from now on",
+					 pgconn_result_error(res, msg, sizeof msg));
+			}
 			res = NULL;
+		}
 		probe_result(bf, res);
 		log_throttle_change(bf);
 		if (bf->health_due)

@@ -50,6 +50,23 @@ static bool halted(const struct backfill *bf)
 	return bf->stopping || bf->job_done;
 }
 
+int engine_batches(const struct backfill *bf)
+{
+	int n = 0;
+
+	for (int i = 0; i < bf->nworkers; i++)
+		n += bf->workers[i].step == WORKER_BATCH;
+	return n;
+}
+
+bool engine_filling(const struct backfill *bf)
+{
+	for (int i = 0; i < bf->nworkers; i++)
+		if (bf->workers[i].job.step == JOB_WORKING)
+			return true;
+	return false;
+}
+
 long long engine_rows(const struct backfill *bf)
 {
 	return bf->pass.rows_run;
@@ -306,9 +323,14 @@ static void retry_later(struct worker *w, const char *state, enum retry_class cl
 		throttle_after_batch(&bf->thr, &w->lane, ev_now(bf->loop), 0,
 				     ev_time() - w->sent_at);
 		w->b.careful = true;
-		log_info("worker %d: lease %d: a row is locked by another session; "
-			 "the lease's batches skip locked rows and come back for them",
-			 w->id, w->b.lease);
+		if (!bf->careful_logged)
+			log_info("worker %d: lease %d: a row is locked by another session; "
+				 "the lease's batches skip locked rows and come back for "
+				 "them (the progress line counts them)", w->id, w->b.lease);
+		else
+			log_debug("worker %d: lease %d: a locked row; skipping locked rows",
+				  w->id, w->b.lease);
+		bf->careful_logged = true;
 		wait_then(w, 0, WAIT_BATCH);
 		return;
 	}

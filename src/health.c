@@ -194,16 +194,19 @@ int health_from_result(struct health_sample *s, const struct pg_result *res,
 /*
  * The pace's probe (pace.h): what the other client sessions do right now.
  * Cheap enough for ten a second: one pass over pg_stat_activity, and
- * pg_blocking_pids() only for a session waiting on a heavyweight lock.
+ * pg_blocking_pids() only for a session waiting on a heavyweight lock. A
+ * session the role cannot see into (state NULL: another role's, without
+ * pg_read_all_stats) counts as at work, as the health query counts it:
+ * blind, the pace errs towards the application.
  * WAL waits are the LWLock and IO events of a commit queued behind WAL
  * being written or flushed.
  */
 static const char probe_sql_text[] =
-	"SELECT count(*) FILTER (WHERE a.state = 'active') AS active,\n"
+	"SELECT count(*) FILTER (WHERE a.state = 'active' OR a.state IS NULL) AS active,\n"
 	"  count(*) FILTER (WHERE a.state = 'active' AND a.wait_event_type IN\n"
 	"    ('LWLock', 'IO') AND a.wait_event IN ('WALWrite', 'WALInsert',\n"
 	"    'WALSync', 'WALBufMapping')) AS wal_waits,\n"
-	"  count(*) FILTER (WHERE CASE WHEN a.wait_event_type = 'Lock'\n"
+	"  count(*) FILTER (WHERE CASE WHEN a.wait_event_type = 'Lock' OR a.state IS NULL\n"
 	"    THEN pg_blocking_pids(a.pid) && $1::int4[] ELSE false END) AS blocked\n"
 	"FROM pg_stat_activity a\n"
 	"WHERE a.backend_type = 'client backend'\n"
@@ -216,11 +219,11 @@ static const char probe_sql_text[] =
  * the application's commits do. Its latency is theirs.
  */
 static const char probe_write_sql_text[] =
-	"SELECT count(*) FILTER (WHERE a.state = 'active') AS active,\n"
+	"SELECT count(*) FILTER (WHERE a.state = 'active' OR a.state IS NULL) AS active,\n"
 	"  count(*) FILTER (WHERE a.state = 'active' AND a.wait_event_type IN\n"
 	"    ('LWLock', 'IO') AND a.wait_event IN ('WALWrite', 'WALInsert',\n"
 	"    'WALSync', 'WALBufMapping')) AS wal_waits,\n"
-	"  count(*) FILTER (WHERE CASE WHEN a.wait_event_type = 'Lock'\n"
+	"  count(*) FILTER (WHERE CASE WHEN a.wait_event_type = 'Lock' OR a.state IS NULL\n"
 	"    THEN pg_blocking_pids(a.pid) && $1::int4[] ELSE false END) AS blocked,\n"
 	"  pg_current_xact_id() AS xid\n"
 	"FROM pg_stat_activity a\n"

@@ -26,7 +26,7 @@ void pace_init(struct pace *p, const struct pace_config *c, double now)
 	 * and measure the baseline at the first probe. */
 	p->why = c->max_increase > 0 ? PACE_MEASURE : PACE_OFF;
 	snprintf(p->reason, sizeof p->reason, "learning the server's load");
-	p->load = PACE_LOAD_MIN + 0.005;
+	p->load = PACE_LOAD_MIN / 2 * 1.1;  /* free after a few idle probes */
 	p->loaded = true;
 	p->baseline = -1;
 	p->baseline_at = now;
@@ -94,7 +94,11 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 		start_quiet(p, s->sent);
 	p->last_latency = latency;
 	p->load += LOAD_ALPHA * ((s->active > 0 ? 1.0 : 0.0) - p->load);
-	p->loaded = p->load >= PACE_LOAD_MIN || s->blocked > 0;
+	if (s->blocked > 0 && p->load < PACE_LOAD_MIN)
+		p->load = PACE_LOAD_MIN;  /* someone waits on us: that is load */
+	/* Loaded from PACE_LOAD_MIN on, free again under half of it: a load
+	 * hovering at the threshold does not flip every other second. */
+	p->loaded = p->load >= (p->loaded ? PACE_LOAD_MIN / 2 : PACE_LOAD_MIN);
 	if (s->quiet && s->sent >= p->quiet_from && s->sent < p->quiet_until &&
 	    (p->window_min < 0 || latency < p->window_min))
 		p->window_min = latency;

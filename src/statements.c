@@ -92,24 +92,25 @@ static void start_lease(struct worker *w, int lease, char *const *cursor, char *
 }
 
 /*
- * The physical batch statement for relation rel (schema.name), built the
- * first time a lease of it is taken. NULL when out of memory.
+ * The physical batch statements for relation rel (schema.name), built the
+ * first time a lease of it is taken: their index in bf->leaf, -1 when out
+ * of memory.
  */
-static const struct leaf_sql *leaf_statement(struct worker *w, Oid rel,
-					     const char *schema, const char *name)
+static int leaf_statement(struct worker *w, Oid rel, const char *schema,
+			  const char *name)
 {
 	struct backfill *bf = w->bf;
 	struct leaf_sql *l;
 
 	for (int i = 0; i < bf->nleaf; i++)
 		if (bf->leaf[i].rel == rel)
-			return &bf->leaf[i];
+			return i;
 	if (bf->nleaf == bf->leaf_cap) {
 		int cap = bf->leaf_cap ? 2 * bf->leaf_cap : 8;
 		struct leaf_sql *p = realloc(bf->leaf, (size_t)cap * sizeof *p);
 
 		if (!p)
-			return NULL;
+			return -1;
 		bf->leaf = p;
 		bf->leaf_cap = cap;
 	}
@@ -117,21 +118,20 @@ static const struct leaf_sql *leaf_statement(struct worker *w, Oid rel,
 	for (int careful = 0; careful < 2; careful++) {
 		l->sql[careful] = batch_physical_stmt(w->conn.conn, schema, name,
 						      bf->target.column, bf->prog.leases,
-						      bf->sql.guard, careful);
+						      bf->sql.guard, careful, bf->sql.key_update);
 		if (!l->sql[careful]) {
 			free(l->sql[0]);
-			return NULL;
+			return -1;
 		}
 	}
 	l->rel = rel;
-	bf->nleaf++;
-	return l;
+	return bf->nleaf++;
 }
 
 /* The lease's relation and its statement: physical order. */
 static int use_leaf(struct worker *w, Oid rel, const char *schema, const char *name)
 {
-	if (!(w->leaf = leaf_statement(w, rel, schema, name)))
+	if ((w->leaf = leaf_statement(w, rel, schema, name)) < 0)
 		return failed(w->bf, "cannot build the batch statement of \"%s\".\"%s\"",
 			      schema, name);
 	w->lease_rel = rel;
@@ -390,7 +390,7 @@ int statements_prepare_leaf(struct worker *w)
 	char name[64];
 
 	batch_physical_name(name, sizeof name, w->lease_rel, w->b.careful);
-	return conn_send_prepare(&w->conn, name, w->leaf->sql[w->b.careful],
+	return conn_send_prepare(&w->conn, name, w->bf->leaf[w->leaf].sql[w->b.careful],
 				 BATCH_PHYS_PARAMS, w->bf->sql.phys_types);
 }
 

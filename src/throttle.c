@@ -439,11 +439,11 @@ bool throttle_probe_wanted(const struct throttle *t)
 	return t->pace_config.max_increase > 0;
 }
 
-bool throttle_probe_quiet(const struct throttle *t, double now)
+bool throttle_probe_quiet(const struct throttle *t, double now, bool batch_running)
 {
-	/* No batch in flight, and the last one ended a moment ago: its
-	 * WAL flush and its locks are gone. */
-	return pace_quiet(&t->pace, now) && t->in_flight == 0 &&
+	/* No batch running, and the last one ended a moment ago: its WAL
+	 * flush and its locks are gone. */
+	return pace_quiet(&t->pace, now) && !batch_running &&
 	       now - t->last_batch_end >= 0.02;
 }
 
@@ -558,7 +558,6 @@ double throttle_wait(struct throttle *t, struct throttle_lane *lane,
 	} else {
 		lane->granted = 0;
 	}
-	t->in_flight++;
 	return 0.0;
 }
 
@@ -574,8 +573,6 @@ void throttle_after_batch(struct throttle *t, struct throttle_lane *lane,
 	if (lane->granted > 0 && rows != lane->granted)
 		t->tat -= (double)(lane->granted - rows) / lane->granted_rate;
 	lane->granted = 0;
-	if (t->in_flight > 0)
-		t->in_flight--;
 	t->last_batch_end = now;
 	pace_rows(&t->pace, rows, now);
 

@@ -198,6 +198,24 @@ START_TEST(test_wal_waits_and_blocked)
 }
 END_TEST
 
+START_TEST(test_hysteresis)
+{
+	/* A load hovering near the threshold (others seen every 20th probe:
+	 * between 3.5% and 6.5%) stays load: no flip to free and back. */
+	loaded();
+	for (int i = 1; i <= 300; i++) {
+		tick(i % 20 == 0 ? 1 : 0, 0, 0, BASE);
+		fill(0);
+		ck_assert_msg(p.loaded, "free at probe %d (load %.3f)", i, p.load);
+	}
+	/* Nobody at all: free again. */
+	for (int i = 0; i < 100; i++)
+		tick(0, 0, 0, BASE);
+	ck_assert(!p.loaded);
+	ck_assert_double_eq(pace_rate(&p, now), 0);
+}
+END_TEST
+
 START_TEST(test_floor)
 {
 	loaded();
@@ -258,6 +276,7 @@ static Suite *pace_suite(void)
 	tcase_add_test(t, test_growth_without_harm);
 	tcase_add_test(t, test_latency_harm);
 	tcase_add_test(t, test_wal_waits_and_blocked);
+	tcase_add_test(t, test_hysteresis);
 	tcase_add_test(t, test_floor);
 	tcase_add_test(t, test_baseline_windows);
 	tcase_add_test(t, test_off);

@@ -887,7 +887,7 @@ static void probe(struct throttle *t, double at, long active, long wal, long blo
 	struct pace_sample s = { .sent = at - 0.001, .at = at, .active = active,
 				 .wal_waits = wal, .blocked = blocked };
 
-	s.quiet = throttle_probe_quiet(t, s.sent);
+	s.quiet = throttle_probe_quiet(t, s.sent, false);
 	throttle_probe(t, &s);
 }
 
