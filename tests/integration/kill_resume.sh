@@ -66,7 +66,10 @@ BG_PIDS+=("$HOLDER_PID")
 wait_for 10 "the row lock to be held" \
 	sql_true "SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%'
 	             AND state = 'active' AND pid <> pg_backend_pid()"
-bg_bf "${ARGS[@]}"
+# A batch waits for a locked row 50 ms at most, then its lease steps
+# around it and comes back for it: slowly, so that most of the table is
+# still NULL when a wait is caught and the daemon killed.
+bg_bf "${ARGS[@]}" --max-rate 20000
 wait_for 50 "a daemon batch to wait for the locked row" \
 	sql_true "SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
 kill_bf KILL "$BF_PID"
@@ -76,9 +79,9 @@ psqlc "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 wait_exit "$HOLDER_PID" 10
 check_after_kill "kill 2"
 
-# 3. Kill shortly after a resume made progress.
+# 3. Kill shortly after a resume made progress (slowly: not at the end).
 before=$(rows_done)
-bg_bf "${ARGS[@]}"
+bg_bf "${ARGS[@]}" --max-rate 20000
 wait_for 30 "progress after the second resume" \
 	sql_true "SELECT rows_done > $before FROM $NB_JOBS WHERE table_name = 't'"
 kill_bf KILL "$BF_PID"
