@@ -14,6 +14,9 @@
 /* One progress line, unless nothing changed since the last one. */
 void report_tick(struct backfill *bf, double now);
 
+/* Logs one line when a pause starts or ends (throttle_take_change). */
+void report_throttle_change(struct backfill *bf);
+
 /* Writes the metrics file, if one is configured; rate in rows/s. */
 void report_metrics(struct backfill *bf, double rate);
 

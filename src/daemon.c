@@ -72,29 +72,35 @@ static void arm_runtime(struct backfill *bf)
 
 /* ---- health, on the monitoring connection ------------------------------- */
 
-static void log_throttle_change(struct backfill *bf)
+/* Connects the health connection, at most once a second: not ten attempts
+ * a second at a server that refuses. */
+static void mon_connect_now(struct backfill *bf)
 {
-	char line[THROTTLE_REASON_LEN + 64];
+	if (ev_now(bf->loop) - bf->mon_tried < 1.0)
+		return;
+	bf->mon_tried = ev_now(bf->loop);
+	if (conn_connect(&bf->mon, bf->cfg->dsn) != 0)
+		log_warn("health: cannot connect: %s", conn_error(&bf->mon));
+}
 
-	if (throttle_take_change(&bf->thr, ev_now(bf->loop), line, sizeof line) != 0)
-		log_info("%s", line);
+/* The health query's and the probe's parameters: our backends, the target. */
+static int mon_params(struct backfill *bf, struct health_params *p)
+{
+	int pids[HEALTH_MAX_PIDS];
+	int npids = engine_pids(bf, pids, HEALTH_MAX_PIDS);
+
+	return health_params(p, pids, npids, bf->target.schema, bf->target.table);
 }
 
 /* One health query, if the last has answered (connecting first). */
 static void health_poll(struct backfill *bf)
 {
 	struct health_params p;
-	int pids[HEALTH_MAX_PIDS], npids;
 
 	if (bf->setup != SETUP_DONE || bf->stopping || !throttle_health_wanted(&bf->thr))
 		return;
 	if (bf->mon.state == CONN_DISCONNECTED) {
-		/* Not ten attempts a second at a server that refuses. */
-		if (ev_now(bf->loop) - bf->mon_tried < 1.0)
-			return;
-		bf->mon_tried = ev_now(bf->loop);
-		if (conn_connect(&bf->mon, bf->cfg->dsn) != 0)
-			log_warn("health: cannot connect: %s", conn_error(&bf->mon));
+		mon_connect_now(bf);
 		return;
 	}
 	if (bf->mon.state != CONN_IDLE) {
@@ -102,8 +108,7 @@ static void health_poll(struct backfill *bf)
 		return;
 	}
 	bf->health_due = false;
-	npids = engine_pids(bf, pids, HEALTH_MAX_PIDS);
-	if (health_params(&p, pids, npids, bf->target.schema, bf->target.table) != 0)
+	if (mon_params(bf, &p) != 0)
 		return;
 	/* Not sent: no sample this time, as for a failed query. */
 	if (conn_send(&bf->mon, health_sql(), HEALTH_NPARAMS, NULL,
@@ -152,7 +157,6 @@ static void probe_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct backfill *bf = t->data;
 	struct health_params p;
-	int pids[HEALTH_MAX_PIDS], npids;
 
 	(void)revents;
 	/* Only while batches run: between passes and in pauses there is
@@ -161,18 +165,12 @@ static void probe_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	    !engine_filling(bf))
 		return;
 	if (bf->mon.state == CONN_DISCONNECTED) {
-		/* Not ten attempts a second at a server that refuses. */
-		if (ev_now(loop) - bf->mon_tried < 1.0)
-			return;
-		bf->mon_tried = ev_now(loop);
-		if (conn_connect(&bf->mon, bf->cfg->dsn) != 0)
-			log_warn("health: cannot connect: %s", conn_error(&bf->mon));
+		mon_connect_now(bf);
 		return;
 	}
 	if (bf->mon.state != CONN_IDLE)
 		return;
-	npids = engine_pids(bf, pids, HEALTH_MAX_PIDS);
-	if (health_params(&p, pids, npids, bf->target.schema, bf->target.table) != 0)
+	if (mon_params(bf, &p) != 0)
 		return;
 	bf->probe_quiet = throttle_probe_quiet(&bf->thr, ev_now(loop), engine_batches(bf) > 0);
 	bf->probe_sent = ev_time();
@@ -208,7 +206,7 @@ static void mon_result(struct conn *conn, PGresult *res)
 			res = NULL;
 		}
 		probe_result(bf, res);
-		log_throttle_change(bf);
+		report_throttle_change(bf);
 		if (bf->health_due)
 			health_poll(bf);
 		return;
@@ -225,7 +223,7 @@ static void mon_result(struct conn *conn, PGresult *res)
 	else if (throttle_health_update(&bf->thr, &sample, ev_now(bf->loop), err,
 					sizeof err) > 0)
 		log_warn("health: %s", err);
-	log_throttle_change(bf);
+	report_throttle_change(bf);
 }
 
 /* Every health-interval. */

@@ -32,6 +32,7 @@
 #include "pgtext.h"
 #include "pgconn.h"
 #include "pooler.h"
+#include "report.h"
 #include "retry.h"
 #include "setup.h"
 #include "statements.h"
@@ -255,6 +256,13 @@ static const char *doing(const struct worker *w)
 	return "idle";
 }
 
+/* The batch in flight failed: its rows go back to the throttle's bucket. */
+static void batch_failed(struct worker *w)
+{
+	throttle_after_batch(&w->bf->thr, &w->lane, ev_now(w->bf->loop), 0,
+			     ev_time() - w->sent_at);
+}
+
 /*
  * A batch met a unique index. On the column, new ids cure it (fill.h says
  * how the batch shrinks and when the space counts as used up). On any
@@ -282,8 +290,7 @@ static void collision(struct worker *w, const PGresult *res, const char *msg)
 	}
 	bf->metrics.retries++;
 	bf->collisions++;
-	throttle_after_batch(&bf->thr, &w->lane, ev_now(bf->loop), 0,
-			     ev_time() - w->sent_at);
+	batch_failed(w);
 	if (fill_collision(&w->fill, &bf->fillc, &d) == FILL_SPACE_USED_UP) {
 		fail(bf, NB_EXIT_FAILURE, "unique index \"%s\" on \"%s\".\"%s\": %d new "
 		     "ids in a row were taken already; the 10^%.1f distinct ids of "
@@ -320,8 +327,7 @@ static void retry_later(struct worker *w, const char *state, enum retry_class cl
 	if (w->step == WORKER_BATCH && class == RETRY_CLASS_LOCK_TIMEOUT && !w->b.careful) {
 		/* A row the application holds (the fast form waits 50 ms for
 		 * one): the rest of the lease steps around such rows, at once. */
-		throttle_after_batch(&bf->thr, &w->lane, ev_now(bf->loop), 0,
-				     ev_time() - w->sent_at);
+		batch_failed(w);
 		w->b.careful = true;
 		if (!bf->careful_logged)
 			log_info("worker %d: lease %d: a row is locked by another session; "
@@ -338,8 +344,7 @@ static void retry_later(struct worker *w, const char *state, enum retry_class cl
 	log_warn("worker %d: %s: %s (SQLSTATE %s); retrying in %.1f s",
 		 w->id, doing(w), msg, state, d);
 	if (w->step == WORKER_BATCH) {
-		throttle_after_batch(&bf->thr, &w->lane, ev_now(bf->loop), 0,
-				     ev_time() - w->sent_at);
+		batch_failed(w);
 		/* Split a batch that keeps timing out. */
 		if (class == RETRY_CLASS_LOCK_TIMEOUT || class == RETRY_CLASS_CANCELED)
 			if (fill_timeout(&w->fill, &bf->fillc))
@@ -505,15 +510,6 @@ static void answer_job(struct worker *w, PGresult *res)
 
 /* ---- batches ------------------------------------------------------------ */
 
-/* Logs one line when a pause starts or ends. */
-static void log_throttle_change(struct backfill *bf)
-{
-	char line[THROTTLE_REASON_LEN + 64];
-
-	if (throttle_take_change(&bf->thr, ev_now(bf->loop), line, sizeof line) != 0)
-		log_info("%s", line);
-}
-
 /*
  * Asks the throttle whether this worker's next batch may start. Returns
  * true to go now; otherwise a timer asks again (or the job stops, when
@@ -531,7 +527,7 @@ static bool pace(struct worker *w)
 	throttle_env_read(&env, &bf->thr, ev_now(bf->loop), time(NULL));
 	wait = throttle_wait(&bf->thr, &w->lane, ev_now(bf->loop), &env,
 			     w->b.limit, &why);
-	log_throttle_change(bf);
+	report_throttle_change(bf);
 	if (wait == 0)
 		return true;
 	if (wait < 0) {

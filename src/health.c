@@ -201,17 +201,20 @@ int health_from_result(struct health_sample *s, const struct pg_result *res,
  * WAL waits are the LWLock and IO events of a commit queued behind WAL
  * being written or flushed.
  */
-static const char probe_sql_text[] =
-	"SELECT count(*) FILTER (WHERE a.state = 'active' OR a.state IS NULL) AS active,\n"
-	"  count(*) FILTER (WHERE a.state = 'active' AND a.wait_event_type IN\n"
-	"    ('LWLock', 'IO') AND a.wait_event IN ('WALWrite', 'WALInsert',\n"
-	"    'WALSync', 'WALBufMapping')) AS wal_waits,\n"
-	"  count(*) FILTER (WHERE CASE WHEN a.wait_event_type = 'Lock' OR a.state IS NULL\n"
-	"    THEN pg_blocking_pids(a.pid) && $1::int4[] ELSE false END) AS blocked\n"
-	"FROM pg_stat_activity a\n"
-	"WHERE a.backend_type = 'client backend'\n"
-	"  AND a.pid <> pg_backend_pid() AND a.pid <> ALL ($1::int4[])\n"
-	"  AND a.application_name IS DISTINCT FROM current_setting('application_name')";
+#define PROBE_COUNTS \
+	"SELECT count(*) FILTER (WHERE a.state = 'active' OR a.state IS NULL) AS active,\n" \
+	"  count(*) FILTER (WHERE a.state = 'active' AND a.wait_event_type IN\n" \
+	"    ('LWLock', 'IO') AND a.wait_event IN ('WALWrite', 'WALInsert',\n" \
+	"    'WALSync', 'WALBufMapping')) AS wal_waits,\n" \
+	"  count(*) FILTER (WHERE CASE WHEN a.wait_event_type = 'Lock' OR a.state IS NULL\n" \
+	"    THEN pg_blocking_pids(a.pid) && $1::int4[] ELSE false END) AS blocked"
+#define PROBE_FROM \
+	"\nFROM pg_stat_activity a\n" \
+	"WHERE a.backend_type = 'client backend'\n" \
+	"  AND a.pid <> pg_backend_pid() AND a.pid <> ALL ($1::int4[])\n" \
+	"  AND a.application_name IS DISTINCT FROM current_setting('application_name')"
+
+static const char probe_sql_text[] = PROBE_COUNTS PROBE_FROM;
 
 /*
  * The same and a transaction id: the probe's commit then waits for its
@@ -219,17 +222,7 @@ static const char probe_sql_text[] =
  * the application's commits do. Its latency is theirs.
  */
 static const char probe_write_sql_text[] =
-	"SELECT count(*) FILTER (WHERE a.state = 'active' OR a.state IS NULL) AS active,\n"
-	"  count(*) FILTER (WHERE a.state = 'active' AND a.wait_event_type IN\n"
-	"    ('LWLock', 'IO') AND a.wait_event IN ('WALWrite', 'WALInsert',\n"
-	"    'WALSync', 'WALBufMapping')) AS wal_waits,\n"
-	"  count(*) FILTER (WHERE CASE WHEN a.wait_event_type = 'Lock' OR a.state IS NULL\n"
-	"    THEN pg_blocking_pids(a.pid) && $1::int4[] ELSE false END) AS blocked,\n"
-	"  pg_current_xact_id() AS xid\n"
-	"FROM pg_stat_activity a\n"
-	"WHERE a.backend_type = 'client backend'\n"
-	"  AND a.pid <> pg_backend_pid() AND a.pid <> ALL ($1::int4[])\n"
-	"  AND a.application_name IS DISTINCT FROM current_setting('application_name')";
+	PROBE_COUNTS ",\n  pg_current_xact_id() AS xid" PROBE_FROM;
 
 const char *health_probe_sql(bool commit)
 {

@@ -12,6 +12,14 @@
 _Static_assert(METRICS_MAX_REASONS > THROTTLE_NCAUSES,
 	       "every throttle cause has a metrics label of its own");
 
+void report_throttle_change(struct backfill *bf)
+{
+	char line[THROTTLE_REASON_LEN + 64];
+
+	if (throttle_take_change(&bf->thr, ev_now(bf->loop), line, sizeof line) != 0)
+		log_info("%s", line);
+}
+
 void report_metrics(struct backfill *bf, double rate)
 {
 	struct metrics *m = &bf->metrics;
