@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kill_resume: kill -9 the daemon three times at different moments (right
-# after its first batch committed, while a batch is blocked on a row lock, and
-# shortly after a resume), then let it finish. Every row must be written
+# after its first batch committed, once a lease met a row the application holds
+# locked, and shortly after a resume), then let it finish. Every row must be written
 # exactly once (an audit trigger logs every change of the column), and the
 # progress row must always agree with the committed data.
 set -euo pipefail
