@@ -40,6 +40,7 @@
 #
 # Parameters (environment): ROWS=1000000 CLIENTS=8 TPS=800 DURATION=50
 # WARMUP=5 LATE_START=1.5 ROUNDS=3 RATE="5000" (one max-rate phase each) BF_ARGS=""
+# KEEP=1 (keep the work dir: each phase's backfill log and pgbench log)
 # (extra options for every backfill phase), PHASES="baseline default
 # max-rate" (tuning: any order, repeats allowed, and "with:OPT,OPT..." for
 # a backfill with those options, e.g. with:--batch-size=100). A full run takes about 15
@@ -47,7 +48,7 @@
 set -euo pipefail
 # shellcheck source=scripts/as_root.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/as_root.sh"
-as_root ROWS CLIENTS TPS DURATION WARMUP LATE_START ROUNDS RATE BF_ARGS PHASES -- "$@"
+as_root ROWS CLIENTS TPS DURATION WARMUP LATE_START ROUNDS RATE BF_ARGS PHASES KEEP -- "$@"
 
 ROWS=${ROWS:-1000000}
 CLIENTS=${CLIENTS:-8}
@@ -112,7 +113,11 @@ cleanup() {
 	set +e
 	[[ -z $BF_PID ]] || kill -9 "$BF_PID" 2>/dev/null
 	"$ROOT/scripts/pgtmp.sh" stop "$PGDIR" >/dev/null 2>&1
-	rm -rf "$WORK"
+	if [[ -n ${KEEP:-} ]]; then
+		echo "online: kept $WORK (the daemons' logs and pgbench's)" >&2
+	else
+		rm -rf "$WORK"
+	fi
 	exit "$rc"
 }
 trap cleanup EXIT
