@@ -12,6 +12,7 @@
 #define LOAD_ALPHA 0.03
 #define ACHIEVED_TAU 0.5
 #define WINDOW_MASK ((1u << PACE_WINDOW) - 1)
+#define ONSET_MASK ((1u << PACE_ONSET_WINDOW) - 1)
 
 /* A cut for a blocked session, and for the other harms. */
 #define CUT_BLOCKED 0.25
@@ -94,8 +95,17 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 		start_quiet(p, s->sent);
 	p->last_latency = latency;
 	p->load += LOAD_ALPHA * ((s->active > 0 ? 1.0 : 0.0) - p->load);
+	p->active_bits = (p->active_bits << 1 | (s->active > 0)) & ONSET_MASK;
 	if (s->blocked > 0 && p->load < PACE_LOAD_MIN)
 		p->load = PACE_LOAD_MIN;  /* someone waits on us: that is load */
+	/* A workload that starts is met at once, before the smoothed load
+	 * shows it: two sessions at work in one probe, or work seen by
+	 * PACE_ONSET_PROBES of the last PACE_ONSET_WINDOW probes. A poller is
+	 * one session, seen once in a hundred probes: neither. */
+	if (!p->loaded && (s->active >= 2 ||
+			   __builtin_popcount(p->active_bits) >= PACE_ONSET_PROBES) &&
+	    p->load < PACE_LOAD_MIN)
+		p->load = PACE_LOAD_MIN;
 	/* Loaded from PACE_LOAD_MIN on, free again under half of it: a load
 	 * hovering at the threshold does not flip every other second. */
 	p->loaded = p->load >= (p->loaded ? PACE_LOAD_MIN / 2 : PACE_LOAD_MIN);
@@ -122,8 +132,15 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 		return;
 	}
 	if (!was_loaded) {
-		/* Others start working: half speed at once, and a baseline. */
+		/* Others start working: back to the slow start at once (as TCP
+		 * restarts after idle: the full speed of an idle server says
+		 * nothing of what a loaded one bears), and a baseline. The
+		 * rate of the last harm, if any, still ends the fast growth. */
+		double ssthresh = p->ssthresh;
+
 		cut(p, CUT_HARM, s->at);
+		p->rate = fmax(p->c.min_rate, fmin(p->rate, PACE_START));
+		p->ssthresh = ssthresh;
 		start_quiet(p, s->at);
 		p->why = PACE_MEASURE;
 		snprintf(p->reason, sizeof p->reason, "other sessions started working");

@@ -1,7 +1,8 @@
 /*
  * test_pace.c - the pace controller (pace.h) on a simulated clock: free
  * while nobody works, a monitoring poller is not load, a step in load is
- * met within two probes, growth without harm, cuts on latency, WAL waits
+ * met at the first probe that sees it and restarts the slow start, one
+ * session's work seen twice in four probes is load, growth without harm, cuts on latency, WAL waits
  * and blocked sessions (one noisy probe is not harm), the floor, the
  * quiet windows that measure the baseline, and the controller off.
  */
@@ -104,15 +105,61 @@ START_TEST(test_load_step)
 	}
 	before = p.achieved;
 	ck_assert(before > 90000);
-	/* Load arrives: within two probes the rate is at most half of what
-	 * the batches reached, and a quiet window holds them. */
-	tick(4, 0, 0, 3 * BASE);
+	/* Load arrives: at the first probe that sees it the rate is back at
+	 * the slow start's, not half of an idle server's full speed, and a
+	 * quiet window holds the batches. */
 	tick(4, 0, 0, 3 * BASE);
 	ck_assert(pace_rate(&p, now) > 0);
-	ck_assert(pace_rate(&p, now) <= before / 2);
+	ck_assert(pace_rate(&p, now) <= PACE_START);
 	ck_assert(pace_quiet(&p, now));
 	ck_assert_str_eq(pace_reason(&p, now, why, sizeof why),
 			 "measuring the probe's baseline (no batch for 0.3 s)");
+}
+END_TEST
+
+START_TEST(test_onset_one_session)
+{
+	/* Long idle (the smoothed load near 0): one session at work, seen by
+	 * two of four probes, is a workload. */
+	for (int i = 0; i < 300; i++) {
+		tick(0, 0, 0, BASE);
+		fill(100000);
+	}
+	ck_assert(p.load < 0.001);
+	tick(1, 0, 0, BASE);
+	ck_assert_double_eq(pace_rate(&p, now), 0);
+	tick(0, 0, 0, BASE);
+	tick(1, 0, 0, BASE);
+	ck_assert(p.loaded);
+	ck_assert_double_eq(pace_rate(&p, now), PACE_START);
+	ck_assert(pace_quiet(&p, now));
+}
+END_TEST
+
+START_TEST(test_ramp_after_onset)
+{
+	double r;
+
+	/* After an idle start, a light load without harm: past the quiet
+	 * window the slow start grows the rate tenfold within 1.5 s (no
+	 * harm was seen, so nothing caps the fast growth). */
+	for (int i = 0; i < 50; i++) {
+		tick(0, 0, 0, BASE);
+		fill(100000);
+	}
+	tick(2, 0, 0, BASE);
+	ck_assert_double_eq(pace_rate(&p, now), PACE_START);
+	for (int i = 0; i < 4; i++) {
+		tick(1, 0, 0, BASE);
+		fill(0);
+	}
+	ck_assert(!pace_quiet(&p, now));
+	for (int i = 0; i < 15; i++) {
+		tick(i % 3 == 0, 0, 0, BASE);
+		fill(0);
+	}
+	r = pace_rate(&p, now);
+	ck_assert_msg(r >= 10 * PACE_START, "%g rows/s after 1.5 s", r);
 }
 END_TEST
 
@@ -273,6 +320,8 @@ static Suite *pace_suite(void)
 	tcase_add_test(t, test_free_when_idle);
 	tcase_add_test(t, test_poller_is_not_load);
 	tcase_add_test(t, test_load_step);
+	tcase_add_test(t, test_onset_one_session);
+	tcase_add_test(t, test_ramp_after_onset);
 	tcase_add_test(t, test_growth_without_harm);
 	tcase_add_test(t, test_latency_harm);
 	tcase_add_test(t, test_wal_waits_and_blocked);
