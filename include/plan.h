@@ -79,6 +79,7 @@
 #define PLAN_CHECK_LABEL "not_null_check"
 #define PLAN_INDEX_LABEL "key"
 #define PLAN_NULL_INDEX_LABEL "null_idx"
+#define PLAN_DEFAULT_LABEL "nanoid"       /* the id function */
 
 /* PostgreSQL's NAMEDATALEN - 1: the longest identifier, in bytes. */
 #define PLAN_MAX_IDENT 63
