@@ -544,6 +544,46 @@ START_TEST(test_leave_out_steps)
 }
 END_TEST
 
+/* The id default: function in the table's schema, values as quoted
+ * literals in a body whose dollar-quote tag they cannot end, the mask
+ * and length of the alphabet, the down's order. */
+START_TEST(test_default_step)
+{
+	struct config c;
+	struct plan p;
+	const char *up, *down;
+
+	make_config(&c, "--schema", "S\"", "--table", "t", "--column", "c",
+		    "--alphabet", "ab'\\$c", "--prefix", "x$nb$'", "--size", "7",
+		    NULL);
+	build(&p, &c, T0);
+	ck_assert_str_eq(p.files[2].name,
+			 "20240102030406_set_c_default_on_t.up.sql");
+	up = p.files[2].text;
+	ck_assert_ptr_nonnull(strstr(up, "step 2 of 7 (up)"));
+	ck_assert_ptr_nonnull(strstr(up, "CREATE OR REPLACE FUNCTION "
+				     "\"S\"\"\".\"t_c_nanoid\"() RETURNS text\n"));
+	/* the prefix holds $nb$: another tag */
+	ck_assert_ptr_nonnull(strstr(up, "AS $nb1$\n"));
+	ck_assert_ptr_nonnull(strstr(up, "alphabet constant text := E'ab''\\\\$c';\n"));
+	ck_assert_ptr_nonnull(strstr(up, "id text := E'x$nb$''';\n"));
+	ck_assert_ptr_nonnull(strstr(up, "& 7;\n      IF k < 6 THEN"));
+	ck_assert_ptr_nonnull(strstr(up, "IF drawn = 7 THEN"));
+	ck_assert_ptr_nonnull(strstr(up, "ALTER TABLE \"S\"\"\".\"t\" ALTER COLUMN "
+				     "\"c\" SET DEFAULT \"S\"\"\".\"t_c_nanoid\"();\n"));
+	/* CREATE FUNCTION, SET lock_timeout, SET DEFAULT, RESET */
+	ck_assert_int_eq(statements(up), 4);
+	down = p.files[3].text;
+	ck_assert_ptr_nonnull(strstr(down, "DROP DEFAULT;\nRESET lock_timeout;\n"
+				     "DROP FUNCTION IF EXISTS \"S\"\"\".\"t_c_nanoid\"();\n"));
+	/* With the default, the check step asks for no code change. */
+	ck_assert_ptr_nonnull(strstr(find(&p, "_not_null_check_to_", "up")->text,
+				     "the default of step 2"));
+	plan_free(&p);
+	config_free(&c);
+}
+END_TEST
+
 /* ---- partitioned tables (the tree `plan --dsn` reads) -------------------- */
 
 /* A tree in memory: add_rel() in the order plan_tree_read() gives. */
@@ -1431,6 +1471,7 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, test_options_in_comments);
 	tcase_add_test(tc, test_idspace_with_rows);
 	tcase_add_test(tc, test_leave_out_steps);
+	tcase_add_test(tc, test_default_step);
 	tcase_add_test(tc, test_partitions_unique_each);
 	tcase_add_test(tc, test_partitions_one_index);
 	tcase_add_test(tc, test_partitions_hostile_names);
