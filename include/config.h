@@ -65,6 +65,7 @@ struct config {
 	bool no_unique;             /* plan/finalize: no unique index step */
 	bool no_not_null;           /* plan/finalize: no NOT NULL steps */
 	bool null_index;            /* plan: partial index WHERE column IS NULL */
+	bool no_default;            /* plan: no in-database nanoid default step */
 	bool add_column;            /* run: create the column if missing */
 	bool finalize;              /* run (--until-done): NOT NULL + UNIQUE after */
 	long ddl_lock_timeout;      /* ms, lock_timeout of each DDL; default 2000 */

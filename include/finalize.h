@@ -17,6 +17,10 @@
  *             validated check).
  *   UNIQUE:   CREATE UNIQUE INDEX CONCURRENTLY <t>_<c>_key.
  *
+ * plan's id default (its step 2) has no counterpart here: it belongs
+ * before the backfill, and these steps come after it. A default on the
+ * column is left as it is, and changes none of the steps.
+ *
  * Idempotent: a step already done is skipped (the column is NOT NULL; a
  * validated check of exactly "c IS NOT NULL" under any name is used as it
  * is; any valid, unique, non-partial index on exactly (c) counts). A

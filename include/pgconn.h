@@ -113,4 +113,13 @@ char *pgconn_quote(PGconn *conn, const char *name);
  */
 char *pgconn_quote_ident(const char *name);
 
+/*
+ * Quotes a string literal without a connection: E'...' with every quote
+ * and backslash doubled, so it means s whatever
+ * standard_conforming_strings is. For the few values DDL cannot take as
+ * parameters (a function body's constants). The caller free()s the
+ * result; NULL if out of memory.
+ */
+char *pgconn_quote_literal(const char *s);
+
 #endif

@@ -8,19 +8,27 @@
  * after every version already in DIR):
  *
  *   1 add_C_to_T                       ADD COLUMN IF NOT EXISTS, nullable
- *   2 backfill_C_in_T                  comments only: how to run the backfill,
+ *   2 set_C_default_on_T               CREATE OR REPLACE FUNCTION T_C_nanoid()
+ *                                      (plan_object_name, in T's schema): an
+ *                                      id of cfg's alphabet, size and prefix
+ *                                      (rollout_id_function); SET DEFAULT it.
+ *                                      Down: DROP DEFAULT, DROP FUNCTION
+ *   3 backfill_C_in_T                  comments only: how to run the backfill,
  *                                      and the format's id space (idspace.h)
- *   3 add_C_not_null_check_to_T        CHECK (C IS NOT NULL) NOT VALID
- *   4 validate_C_not_null_check_on_T   VALIDATE CONSTRAINT
- *   5 set_C_not_null_on_T              SET NOT NULL, drop the check
- *   6 create_C_unique_index_on_T       CREATE UNIQUE INDEX CONCURRENTLY
+ *   4 add_C_not_null_check_to_T        CHECK (C IS NOT NULL) NOT VALID
+ *   5 validate_C_not_null_check_on_T   VALIDATE CONSTRAINT
+ *   6 set_C_not_null_on_T              SET NOT NULL, drop the check
+ *   7 create_C_unique_index_on_T       CREATE UNIQUE INDEX CONCURRENTLY
  *                                      (starts with "-- no-transaction")
  *
- * --no-not-null leaves out 3-5, --no-unique leaves out 6. --null-index
- * (cfg->null_index) adds two steps, both "-- no-transaction":
+ * --no-default (cfg->no_default) leaves out 2, --no-not-null 4-6,
+ * --no-unique 7. `finalize` has no default step: it makes the column NOT
+ * NULL and UNIQUE with or without a default and leaves one in place.
+ * --null-index (cfg->null_index) adds two steps, both "-- no-transaction":
  *
- *   create_C_null_index_on_T           after 1: CREATE INDEX CONCURRENTLY
- *                                      IF NOT EXISTS T_C_null_idx ON T
+ *   create_C_null_index_on_T           after the backfill: CREATE INDEX
+ *                                      CONCURRENTLY IF NOT EXISTS
+ *                                      T_C_null_idx ON T
  *                                      (--key's columns, else C)
  *                                      WHERE C IS NULL
  *   drop_C_null_index_on_T             last (unless --no-not-null: the
@@ -79,6 +87,7 @@
 #define PLAN_CHECK_LABEL "not_null_check"
 #define PLAN_INDEX_LABEL "key"
 #define PLAN_NULL_INDEX_LABEL "null_idx"
+#define PLAN_DEFAULT_LABEL "nanoid"       /* the id function */
 
 /* PostgreSQL's NAMEDATALEN - 1: the longest identifier, in bytes. */
 #define PLAN_MAX_IDENT 63

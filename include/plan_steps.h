@@ -2,7 +2,7 @@
  * plan_steps.h - the steps of a plan between the files that make it: plan.c
  * chooses and numbers the steps and names every object once (struct
  * plan_names); plan_text.c and plan_null.c write each step's up and down
- * file from those names. Internal to `plan` (plan.h is its contract).
+ * file from those names (plan_default.c the id default's). Internal to `plan` (plan.h is its contract).
  *
  * Every writer appends to an sbuf and leaves oom set if memory ran out;
  * the statements themselves come from rollout.h.
@@ -19,6 +19,7 @@
 
 enum plan_step_kind {
 	STEP_ADD_COLUMN,
+	STEP_DEFAULT,           /* the id function and the column's default */
 	STEP_BACKFILL,
 	STEP_ADD_CHECK,
 	STEP_VALIDATE,
@@ -69,6 +70,8 @@ struct plan_names {
 	char *null_c;       /* qnull_full for comments */
 	char *null_cols;    /* the null index's columns: --key's, else qc */
 	char *null_cols_c;  /* null_cols for comments */
+	char *qfn;          /* "schema"."table_column_nanoid", the id function */
+	char *fn_c;         /* qfn for comments */
 	char *cmd_target;   /* --schema/--table/--column as shell words */
 	char slug_t[25], slug_c[25];
 	long lock_ms;
@@ -79,6 +82,7 @@ struct plan_names {
 	char *keys_c;               /* tree->partkeys for comments */
 	int only_step, first_leaf_step, last_leaf_step, attach_step;
 	int backfill_step, not_null_step;
+	int default_step;   /* the id default's step; 0: --no-default */
 	/* --null-index: its first and last build, first and last drop step
 	 * (0: none); one each for a table, one per indexed leaf partitioned */
 	int first_null_step, last_null_step, first_drop_step, last_drop_step;
@@ -119,6 +123,10 @@ void plan_drop_null_index_up(struct sbuf *b, struct plan_step st,
 			     const struct plan_names *n, int step);
 void plan_drop_null_index_down(struct sbuf *b, struct plan_step st,
 			       const struct plan_names *n, int step);
+
+/* The id default's up and down (plan_default.c). */
+void plan_default_up(struct sbuf *b, const struct plan_names *n, int step);
+void plan_default_down(struct sbuf *b, const struct plan_names *n, int step);
 
 /*
  * The format's id space and, where the catalog gave the table's rows

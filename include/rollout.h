@@ -13,7 +13,10 @@
  * Every function takes identifiers already quoted (PQescapeIdentifier, or
  * pgconn_quote_ident() where there is no connection) and returns one
  * statement, without a terminating ';', in a new string the caller
- * free()s; NULL if out of memory. No value is ever part of the text.
+ * free()s; NULL if out of memory. No value is ever part of the text,
+ * except in the id function's body, where the id format's alphabet and
+ * prefix are constants: string literals quoted by pgconn_quote_literal(),
+ * in a body dollar-quoted with a tag that occurs nowhere in it.
  */
 #ifndef NB_ROLLOUT_H
 #define NB_ROLLOUT_H
@@ -67,5 +70,35 @@ char *rollout_null_index(const char *qidx, const char *qt, const char *qcols,
  * or (not concurrently) several, comma-separated.
  */
 char *rollout_drop_index(const char *qidxs, bool concurrently);
+
+/*
+ * CREATE OR REPLACE FUNCTION qfn() RETURNS text: a nanoid of prefix and
+ * size symbols of alphabet (already checked by nanoid_check_*), in
+ * PL/pgSQL, for a column default. VOLATILE and PARALLEL SAFE.
+ *
+ * The randomness is gen_random_uuid()'s (core since PostgreSQL 13, drawn
+ * from pg_strong_random(), the CSPRNG pgcrypto's gen_random_bytes() uses
+ * too): no extension to install, so the step needs no CREATE privilege on
+ * the database and works where pgcrypto is not available. A version 4
+ * uuid has 122 random bits; the function uses only its 14 wholly random
+ * bytes (all but byte 6, whose high nibble is the version, and byte 8,
+ * whose two high bits are the variant), so every byte it reads is
+ * uniform. Each is masked with the next power of two minus one and
+ * rejected if it is no index of the alphabet, as nanoid.c does: every
+ * symbol equally likely, whatever the alphabet's length (byte % length
+ * would favour the first 256 % length symbols).
+ */
+char *rollout_id_function(const char *qfn, const char *alphabet, long size,
+			  const char *prefix);
+
+/* ALTER TABLE qt ALTER COLUMN qc SET DEFAULT qfn(): rows inserted from now
+ * on get an id; a catalog change only, the existing rows stay NULL. */
+char *rollout_set_default(const char *qt, const char *qc, const char *qfn);
+
+/* ALTER TABLE qt ALTER COLUMN qc DROP DEFAULT. */
+char *rollout_drop_default(const char *qt, const char *qc);
+
+/* DROP FUNCTION IF EXISTS qfn(): after the default that uses it. */
+char *rollout_drop_id_function(const char *qfn);
 
 #endif

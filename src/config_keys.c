@@ -112,6 +112,9 @@ const struct key_def config_keys[] = {
 	K_BOOL("null-index", null_index, "false", 0,
 	       "plan: a partial index WHERE column IS NULL for cheap service "
 	       "probes, dropped at the end"),
+	K_BOOL("no-default", no_default, "false", 0,
+	       "plan: leave out the column default that gives inserted rows an "
+	       "id"),
 	K_BOOL("add-column", add_column, "false", 0,
 	       "create the column (text, nullable) if missing, then fill it"),
 	K_BOOL("finalize", finalize, "false", 0,

@@ -112,11 +112,12 @@ static const struct subcommand subcommands[] = {
 	  "78 a bad\nvalue, target, privilege or id format.\n",
 	  true, check_config_main, NULL, 0 },
 	{ "plan", "plan --table T --column C --out DIR [--schema S] [--dsn DSN]\n"
-	  "         [--no-unique] [--no-not-null] [--null-index] [--size N] "
-	  "[--alphabet A]\n         [--prefix P]\n"
-	  "Write the rollout (add the column, backfill, NOT NULL, unique index) "
-	  "as sqlx\nmigration files in DIR. Needs no database; with --dsn it "
-	  "reads the table's\npartitions and indexes from the catalog.\n"
+	  "         [--no-unique] [--no-not-null] [--no-default] [--null-index]\n"
+	  "         [--size N] [--alphabet A] [--prefix P]\n"
+	  "Write the rollout (add the column, a nanoid default for inserts, "
+	  "backfill,\nNOT NULL, unique index) as sqlx migration files in DIR "
+	  "(--no-default: no\ndefault). Needs no database; with --dsn it reads "
+	  "the table's partitions and\nindexes from the catalog.\n"
 	  "Exit status: 0 written, 64 usage error, 78 bad directory, 1 write "
 	  "failure.\n", true, plan_main, NULL, 0 },
 	{ "finalize", "finalize --table T --column C [--schema S] [--dsn DSN]\n"

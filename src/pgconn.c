@@ -189,3 +189,26 @@ char *pgconn_quote_ident(const char *name)
 	*o = '\0';
 	return out;
 }
+
+char *pgconn_quote_literal(const char *s)
+{
+	size_t n = 3;
+	char *out, *o;
+
+	for (const char *p = s; *p; p++)
+		n += *p == '\'' || *p == '\\' ? 2 : 1;
+	out = malloc(n + 1);
+	if (out == NULL)
+		return NULL;
+	o = out;
+	*o++ = 'E';
+	*o++ = '\'';
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'' || *p == '\\')
+			*o++ = *p;
+		*o++ = *p;
+	}
+	*o++ = '\'';
+	*o = '\0';
+	return out;
+}

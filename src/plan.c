@@ -168,6 +168,8 @@ static void names_free(struct plan_names *n)
 	free(n->null_cols);
 	free(n->null_cols_c);
 	free(n->cmd_target);
+	free(n->qfn);
+	free(n->fn_c);
 	free(n->keys_c);
 	for (int i = 0; n->rels != NULL && i < n->tree->nrels; i++) {
 		free(n->rels[i].qt);
@@ -246,7 +248,7 @@ static int names_init(struct plan_names *n, const struct config *cfg,
 		      const struct plan_tree *tree)
 {
 	char chk[PLAN_MAX_IDENT + 1], idx[PLAN_MAX_IDENT + 1];
-	char nul[PLAN_MAX_IDENT + 1];
+	char nul[PLAN_MAX_IDENT + 1], fn[PLAN_MAX_IDENT + 1];
 	char *qs = NULL, *qtab = NULL, *t = NULL, *s = NULL, *c = NULL;
 	struct sbuf cmd = { 0 }, cols = { 0 };
 	int rc = -1;
@@ -257,6 +259,7 @@ static int names_init(struct plan_names *n, const struct config *cfg,
 	plan_object_name(cfg->table, cfg->column, PLAN_CHECK_LABEL, chk);
 	plan_object_name(cfg->table, cfg->column, PLAN_INDEX_LABEL, idx);
 	plan_object_name(cfg->table, cfg->column, PLAN_NULL_INDEX_LABEL, nul);
+	plan_object_name(cfg->table, cfg->column, PLAN_DEFAULT_LABEL, fn);
 	plan_slug(cfg->table, n->slug_t, sizeof n->slug_t);
 	plan_slug(cfg->column, n->slug_c, sizeof n->slug_c);
 
@@ -265,18 +268,26 @@ static int names_init(struct plan_names *n, const struct config *cfg,
 	n->qchk = pgconn_quote_ident(chk);
 	n->qidx = pgconn_quote_ident(idx);
 	n->qnull = pgconn_quote_ident(nul);
+	n->qfn = pgconn_quote_ident(fn);
 	if (cfg->schema != NULL) {
 		qs = pgconn_quote_ident(cfg->schema);
 		n->qt = joined(qs, ".", qtab);
 		n->qidx_full = joined(qs, ".", n->qidx);
 		n->qnull_full = joined(qs, ".", n->qnull);
+		/* The function lives in the table's schema, as its indexes do. */
+		{
+			char *full = joined(qs, ".", n->qfn);
+
+			free(n->qfn);
+			n->qfn = full;
+		}
 	} else {
 		n->qt = qtab ? strdup(qtab) : NULL;
 		n->qidx_full = n->qidx ? strdup(n->qidx) : NULL;
 		n->qnull_full = n->qnull ? strdup(n->qnull) : NULL;
 	}
 	if (!n->qt || !n->qc || !n->qchk || !n->qidx || !n->qidx_full ||
-	    !n->qnull || !n->qnull_full)
+	    !n->qnull || !n->qnull_full || !n->qfn)
 		goto out;
 	/* The null index's columns: --key's (config_validate split them),
 	 * else the column itself (see up_text, STEP_NULL_INDEX). */
@@ -300,8 +311,9 @@ static int names_init(struct plan_names *n, const struct config *cfg,
 	n->idx_c = comment_safe(n->qidx);
 	n->null_c = comment_safe(n->qnull_full);
 	n->null_cols_c = comment_safe(n->null_cols);
+	n->fn_c = comment_safe(n->qfn);
 	if (!n->target || !n->qt_c || !n->col_c || !n->chk_c || !n->idx_c ||
-	    !n->null_c || !n->null_cols_c)
+	    !n->null_c || !n->null_cols_c || !n->fn_c)
 		goto out;
 	{
 		char *full = joined(n->target, ".", n->col_c);
@@ -377,6 +389,9 @@ static const char *description(struct plan_step st, const struct plan_names *n,
 	case STEP_ADD_COLUMN:
 		snprintf(buf, len, "add_%s_to_%s", c, t);
 		break;
+	case STEP_DEFAULT:
+		snprintf(buf, len, "set_%s_default_on_%s", c, t);
+		break;
 	case STEP_BACKFILL:
 		snprintf(buf, len, "backfill_%s_in_%s", c, t);
 		break;
@@ -444,7 +459,7 @@ static int steps_of(const struct config *cfg, struct plan_names *n,
 		    struct plan_step **out)
 {
 	const struct plan_tree *tree = n->tree;
-	int max = 8 + (plan_partitioned(n) ? 3 * tree->nrels + 2 : 0), k = 0;
+	int max = 9 + (plan_partitioned(n) ? 3 * tree->nrels + 2 : 0), k = 0;
 	struct plan_step *st = calloc((size_t)max, sizeof *st);
 
 	if (st == NULL)
@@ -452,6 +467,13 @@ static int steps_of(const struct config *cfg, struct plan_names *n,
 	for (int i = 0; i < max; i++)
 		st[i].rel = -1;
 	st[k++].kind = STEP_ADD_COLUMN;
+	/* Right after the column: from then on no insert leaves a NULL for
+	 * the backfill, and code that does not know the column keeps working
+	 * through NOT NULL. */
+	if (!cfg->no_default) {
+		st[k].kind = STEP_DEFAULT;
+		n->default_step = ++k;
+	}
 	st[k].kind = STEP_BACKFILL;
 	n->backfill_step = ++k;
 	/* After the backfill, not before: an index that names the column

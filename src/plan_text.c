@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "idspace.h"
+#include "pgconn.h"
 #include "rollout.h"
 
 void plan_sql(struct sbuf *b, char *stmt)
@@ -84,19 +85,16 @@ static void lock_note(struct sbuf *b, const struct plan_names *n, const char *lo
 			  "-- partition, each of which can make it wait.\n");
 }
 
-/*
- * A string literal that means s whatever standard_conforming_strings is:
- * E'...' with every quote and backslash doubled.
- */
+/* A string literal that means s whatever standard_conforming_strings is. */
 static void sb_literal(struct sbuf *b, const char *s)
 {
-	sb_printf(b, "E'");
-	for (; *s; s++) {
-		if (*s == '\'' || *s == '\\')
-			sb_printf(b, "%c", *s);
-		sb_printf(b, "%c", *s);
-	}
-	sb_printf(b, "'");
+	char *q = pgconn_quote_literal(s);
+
+	if (q == NULL)
+		b->oom = true;
+	else
+		sb_printf(b, "%s", q);
+	free(q);
 }
 
 /*
@@ -230,6 +228,10 @@ void plan_up_text(struct sbuf *b, struct plan_step st,
 		locked(b, n, rollout_add_column(n->qt, n->qc));
 		break;
 
+	case STEP_DEFAULT:
+		plan_default_up(b, n, step);
+		break;
+
 	case STEP_BACKFILL:
 		plan_header(b, n, step, "up",
 			    "backfill the column. Nothing to run here.");
@@ -256,7 +258,16 @@ void plan_up_text(struct sbuf *b, struct plan_step st,
 			if (verdict[0] != '\0')
 				sb_printf(b, "-- Warning: %s.\n", verdict);
 		}
-		if (!cfg->no_not_null)
+		if (!cfg->no_not_null && n->default_step)
+			sb_printf(b,
+				  "-- Run it after step %d and before step %d. "
+				  "Rows inserted since step %d\n"
+				  "-- got their id from the column's default, so "
+				  "code that does not write\n"
+				  "-- %s keeps working after step %d as well.\n",
+				  step - 1, n->not_null_step - 2,
+				  n->default_step, n->col_c, n->not_null_step - 2);
+		else if (!cfg->no_not_null)
 			sb_printf(b,
 				  "-- Run it after step %d and before step %d. "
 				  "From step %d on,\n"
@@ -284,11 +295,21 @@ void plan_up_text(struct sbuf *b, struct plan_step st,
 			  "-- NOT VALID: the check applies to rows inserted or "
 			  "updated from now\n"
 			  "-- on, without scanning the existing rows (step %d "
-			  "does that).\n"
-			  "-- Deploy with: application code that writes %s on "
-			  "every INSERT;\n"
-			  "-- from here on a NULL is an error.\n",
-			  step + 1, n->col_c);
+			  "does that).\n",
+			  step + 1);
+		if (n->default_step)
+			sb_printf(b,
+				  "-- An INSERT without %s still works: the "
+				  "default of step %d gives\n"
+				  "-- it an id. From here on only an explicit NULL "
+				  "is an error.\n",
+				  n->col_c, n->default_step);
+		else
+			sb_printf(b,
+				  "-- Deploy with: application code that writes %s "
+				  "on every INSERT;\n"
+				  "-- from here on a NULL is an error.\n",
+				  n->col_c);
 		if (plan_partitioned(n))
 			sb_printf(b, "-- Every partition inherits the check.\n");
 		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
@@ -522,6 +543,10 @@ void plan_down_text(struct sbuf *b, struct plan_step st,
 				  n->col_c);
 		lock_note(b, n, "Its ACCESS EXCLUSIVE lock", true);
 		locked(b, n, rollout_drop_column(n->qt, n->qc));
+		break;
+
+	case STEP_DEFAULT:
+		plan_default_down(b, n, step);
 		break;
 
 	case STEP_BACKFILL:

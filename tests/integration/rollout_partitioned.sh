@@ -322,14 +322,15 @@ DSN="dbname=viaplan"
 # Without --dsn: the steps of a plain table, and it says so.
 run_bf plan --table events --column public_id --out "$WORK/nodsn"
 assert_eq "$RC" 0 "plan without --dsn: exit 0"
-assert_eq "$(wc -l <"$OUT")" 12 "plan without --dsn: the 12 files of a plain table"
+assert_eq "$(wc -l <"$OUT")" 14 "plan without --dsn: the 14 files of a plain table"
 assert_file_match "$ERR" 'info: plan: planned for a plain table, without reading the catalog; for a partitioned table plan with --dsn' \
 	"plan without --dsn: says to pass --dsn for a partitioned table"
 assert_file_match "$(ls "$WORK"/nodsn/*_unique_index_*.up.sql)" '^-- Planned without --dsn, for a plain table' \
 	"plan without --dsn: the index file says so too"
 
 declare -A NSTEPS
-NSTEPS=([events]=$((5 + 4)) [readings]=$((5 + 4)) [tokens]=$((5 + 1 + 4 + 1)))
+# the steps of a plain table (add, default, backfill, 3 NOT NULL), then the index steps
+NSTEPS=([events]=$((6 + 4)) [readings]=$((6 + 4)) [tokens]=$((6 + 1 + 4 + 1)))
 for t in events readings tokens; do
 	run_bf plan --dsn "$DSN" --table $t --column public_id --out "$WORK/$t"
 	assert_eq "$RC" 0 "plan --dsn $t: exit 0"

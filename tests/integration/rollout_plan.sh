@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # rollout_plan: `plan` writes the rollout as sqlx migration files. Applied in
-# order with psql (ups), with the backfill run as step 2's comment says, they
+# order with psql (ups), with the backfill run as the backfill step's comment says, they
 # leave the column NOT NULL with a valid unique index; the downs in reverse
 # restore the original table (catalog fingerprint and data). File names match
 # sqlx's pattern; the concurrent-index files start with "-- no-transaction",
@@ -20,7 +20,7 @@ SQLX_NAME_RE='^[0-9]{14}_[a-z0-9_]+\.(up|down)\.sql$'
 
 pg_start
 
-# `nanoid-backfill` on PATH, as the command in step 2's comment calls it.
+# `nanoid-backfill` on PATH, as the command in the backfill step's comment calls it.
 mkdir -p "$WORK/bin"
 ln -s "$NB" "$WORK/bin/nanoid-backfill"
 export PATH="$WORK/bin:$PATH"
@@ -110,7 +110,7 @@ check_no_transaction() {
 }
 
 # ---------------------------------------------------------------------------
-# A: hostile names, applied with psql -f; the backfill runs from step 2's comment.
+# A: hostile names, applied with psql -f; the backfill runs from the backfill step's comment.
 S='My "Schema"'
 T=$'Order "Items"\n; DROP TABLE victim; --'
 C='Public Id'
@@ -130,8 +130,8 @@ DATA0=$(table_digest "$QT")
 
 run_bf plan --schema "$S" --table "$T" --column "$C" --out "$WORK/a"
 assert_eq "$RC" 0 "plan A: exit 0"
-assert_eq "$(wc -l <"$OUT")" 12 "plan A: prints the 12 paths it wrote"
-check_files "$WORK/a" 6
+assert_eq "$(wc -l <"$OUT")" 14 "plan A: prints the 14 paths it wrote"
+check_files "$WORK/a" 7
 check_no_transaction "$WORK/a"
 assert_file_match "$(ls "$WORK"/a/*_add_public_id_to_*.down.sql)" \
 	'^-- WARNING: THIS DOWN LOSES DATA' "the column's down says it loses data"
@@ -153,11 +153,11 @@ assert_file_match "$(ls "$WORK"/a/*backfill*.up.sql)" '^-- Target: .*\\x0a; DROP
 for f in "$WORK"/a/*.up.sql; do
 	if [[ $f == *_backfill_* ]]; then
 		cmd=$(sed -n 's/^--   \(nanoid-backfill --dsn .*\)$/\1/p' "$f")
-		assert_match "$cmd" '--until-done$' "step 2's comment has the backfill command"
+		assert_match "$cmd" '--until-done$' "the backfill step's comment has the backfill command"
 		_next_run
 		RC=0
 		(eval "$cmd") >"$OUT" 2>"$ERR" || RC=$?
-		assert_eq "$RC" 0 "the backfill command from step 2's comment: exit 0"
+		assert_eq "$RC" 0 "the backfill command from the backfill step's comment: exit 0"
 	fi
 	apply_psql "$f"
 done
@@ -193,12 +193,12 @@ FP0=$(fingerprint "$OID")
 DATA0=$(table_digest orders)
 run_bf plan --table orders --column public_id --out "$WORK/b" --size 12 --prefix ord_ --ddl-lock-timeout 1500
 assert_eq "$RC" 0 "plan B: exit 0"
-check_files "$WORK/b" 6
+check_files "$WORK/b" 7
 assert_file_match "$(ls "$WORK"/b/*backfill*.up.sql)" "--size 12 --prefix 'ord_' --until-done" \
 	"size and prefix appear in the backfill command"
 assert_file_match "$(ls "$WORK"/b/*backfill*.up.sql)" \
 	'^-- Id space: 12 symbols of 64 \(10\^21\.7 distinct ids\); 1e\+09 ids: p\(collision\) ~ 0\.00011\.$' \
-	"step 2 gives the id space of --size 12"
+	"the backfill step gives the id space of --size 12"
 assert_file_match "$ERR" 'info: plan: ids: 12 symbols of 64 \(10\^21\.7 distinct ids\); 1e\+09 ids: p\(collision\) ~ 0\.00011$' \
 	"plan logs the id space"
 # With --dsn, the table's 30,000 rows too: 64^3 ids would likely repeat.
@@ -209,7 +209,7 @@ assert_file_match "$(ls "$WORK"/b3/*backfill*.up.sql)" \
 	"plan --dsn: p(collision) at the table's rows"
 assert_file_match "$(ls "$WORK"/b3/*backfill*.up.sql)" \
 	'^-- Warning: duplicates are likely: p\(collision\) ~ 1 over 30,000 rows with 262,144 distinct ids .*--allow-duplicates\.$' \
-	"plan --dsn --size 3: step 2 warns"
+	"plan --dsn --size 3: the backfill step warns"
 assert_file_match "$ERR" 'warn: plan: duplicates are likely: p\(collision\) ~ 1 over 30,000 rows' \
 	"plan --dsn --size 3: the log warns"
 assert_file_match "$(ls "$WORK"/b/*add_public_id_to_orders.up.sql)" "SET lock_timeout = '1500ms'" \
@@ -257,11 +257,11 @@ CREATE TABLE nn (id int PRIMARY KEY); INSERT INTO nn SELECT generate_series(1, 5
 SQL
 run_bf plan --table nu --column c --out "$WORK/nu" --no-unique
 assert_eq "$RC" 0 "plan --no-unique: exit 0"
-check_files "$WORK/nu" 5
+check_files "$WORK/nu" 6
 assert_eq "$(ls "$WORK"/nu | grep -c unique_index || true)" 0 "--no-unique: no index step"
 run_bf plan --table nn --column c --out "$WORK/nn" --no-not-null
 assert_eq "$RC" 0 "plan --no-not-null: exit 0"
-check_files "$WORK/nn" 3
+check_files "$WORK/nn" 4
 assert_eq "$(ls "$WORK"/nn | grep -c not_null || true)" 0 "--no-not-null: no NOT NULL steps"
 for t in nu nn; do
 	for f in "$WORK/$t"/*.up.sql; do
@@ -323,9 +323,9 @@ DATA0=$(table_digest "$QT")
 
 run_bf plan --schema "$S" --table "$TN" --column "$C" --null-index --out "$WORK/ni"
 assert_eq "$RC" 0 "plan --null-index: exit 0"
-check_files "$WORK/ni" 8
-assert_match "$(ls "$WORK"/ni/*.up.sql | sed -n '3p')" '_create_public_id_null_index_on_null_idx_drop_table_[a-z]*\.up\.sql$' \
-	"plan --null-index: the build is step 3, right after the backfill's"
+check_files "$WORK/ni" 9
+assert_match "$(ls "$WORK"/ni/*.up.sql | sed -n '4p')" '_create_public_id_null_index_on_null_idx_drop_table_[a-z]*\.up\.sql$' \
+	"plan --null-index: the build is step 4, right after the backfill's"
 assert_match "$(ls "$WORK"/ni/*.up.sql | tail -n 1)" '_drop_public_id_null_index_on_null_idx_drop_table_[a-z]*\.up\.sql$' \
 	"plan --null-index: the drop is the last step"
 check_null_files "$WORK/ni"
@@ -387,7 +387,7 @@ OID=$(psqlc "SELECT 'nik'::regclass::oid")
 FP0=$(fingerprint "$OID")
 run_bf plan --table nik --column public_id --key region,id --null-index --no-unique --out "$WORK/nik"
 assert_eq "$RC" 0 "plan --null-index --key --no-unique: exit 0"
-check_files "$WORK/nik" 7
+check_files "$WORK/nik" 8
 assert_match "$(ls "$WORK"/nik/*.up.sql | tail -n 1)" '_drop_public_id_null_index_on_nik\.up\.sql$' \
 	"--no-unique: the drop follows SET NOT NULL"
 for f in "$WORK"/nik/*.up.sql; do
@@ -436,8 +436,8 @@ pe_eu_public_id_null_idx true
 pe_other_public_id_null_idx true"
 run_bf plan --dsn "dbname=$PGDATABASE" --table pe --column public_id --null-index --out "$WORK/pe"
 assert_eq "$RC" 0 "plan --dsn --null-index, partitioned: exit 0"
-# add, backfill, 4 builds, 3 NOT NULL steps, 4 unique indexes, 4 drops
-check_files "$WORK/pe" 17
+# add, default, backfill, 4 builds, 3 NOT NULL steps, 4 unique indexes, 4 drops
+check_files "$WORK/pe" 18
 assert_eq "$(ls "$WORK"/pe | grep -c '_create_public_id_null_index_on_pe_.*\.up\.sql$')" 4 \
 	"partitioned: one partial index build per leaf partition"
 assert_eq "$(ls "$WORK"/pe | grep -c '_drop_public_id_null_index_on_pe_.*\.up\.sql$')" 4 \

@@ -114,6 +114,7 @@ static const struct sample {
 	{ "no-unique", NULL, "true" },
 	{ "no-not-null", NULL, "true" },
 	{ "null-index", NULL, "true" },
+	{ "no-default", NULL, "true" },
 	{ "add-column", NULL, "true" },
 	{ "finalize", NULL, "true" },
 	{ "ddl-lock-timeout", "500", "500" },

@@ -232,16 +232,18 @@ START_TEST(test_file_names)
 	static const char *const want[] = {
 		"20240102030405_add_public_id_to_orders.up.sql",
 		"20240102030405_add_public_id_to_orders.down.sql",
-		"20240102030406_backfill_public_id_in_orders.up.sql",
-		"20240102030406_backfill_public_id_in_orders.down.sql",
-		"20240102030407_add_public_id_not_null_check_to_orders.up.sql",
-		"20240102030407_add_public_id_not_null_check_to_orders.down.sql",
-		"20240102030408_validate_public_id_not_null_check_on_orders.up.sql",
-		"20240102030408_validate_public_id_not_null_check_on_orders.down.sql",
-		"20240102030409_set_public_id_not_null_on_orders.up.sql",
-		"20240102030409_set_public_id_not_null_on_orders.down.sql",
-		"20240102030410_create_public_id_unique_index_on_orders.up.sql",
-		"20240102030410_create_public_id_unique_index_on_orders.down.sql",
+		"20240102030406_set_public_id_default_on_orders.up.sql",
+		"20240102030406_set_public_id_default_on_orders.down.sql",
+		"20240102030407_backfill_public_id_in_orders.up.sql",
+		"20240102030407_backfill_public_id_in_orders.down.sql",
+		"20240102030408_add_public_id_not_null_check_to_orders.up.sql",
+		"20240102030408_add_public_id_not_null_check_to_orders.down.sql",
+		"20240102030409_validate_public_id_not_null_check_on_orders.up.sql",
+		"20240102030409_validate_public_id_not_null_check_on_orders.down.sql",
+		"20240102030410_set_public_id_not_null_on_orders.up.sql",
+		"20240102030410_set_public_id_not_null_on_orders.down.sql",
+		"20240102030411_create_public_id_unique_index_on_orders.up.sql",
+		"20240102030411_create_public_id_unique_index_on_orders.down.sql",
 	};
 	struct config c;
 	struct plan p;
@@ -251,8 +253,8 @@ START_TEST(test_file_names)
 				 REG_EXTENDED | REG_NOSUB), 0);
 	make_config(&c, "--table", "orders", "--column", "public_id", NULL);
 	build(&p, &c, T0);
-	ck_assert_int_eq(p.nsteps, 6);
-	ck_assert_int_eq(p.nfiles, 12);
+	ck_assert_int_eq(p.nsteps, 7);
+	ck_assert_int_eq(p.nfiles, 14);
 	for (int i = 0; i < p.nfiles; i++) {
 		ck_assert_str_eq(p.files[i].name, want[i]);
 		ck_assert_msg(regexec(&re, p.files[i].name, 0, NULL, 0) == 0,
@@ -503,8 +505,9 @@ END_TEST
 START_TEST(test_leave_out_steps)
 {
 	static const struct { const char *flag; int steps; const char *absent; } cases[] = {
-		{ "--no-unique", 5, "unique_index" },
-		{ "--no-not-null", 3, "not_null" },
+		{ "--no-unique", 6, "unique_index" },
+		{ "--no-not-null", 4, "not_null" },
+		{ "--no-default", 6, "default" },
 	};
 	struct config c;
 	struct plan p;
@@ -524,8 +527,8 @@ START_TEST(test_leave_out_steps)
 	make_config(&c, "--table", "t", "--column", "c", "--no-unique",
 		    "--no-not-null", NULL);
 	build(&p, &c, T0);
-	ck_assert_int_eq(p.nsteps, 2);
-	ck_assert_ptr_nonnull(strstr(p.files[0].text, "step 1 of 2 (up)"));
+	ck_assert_int_eq(p.nsteps, 3);
+	ck_assert_ptr_nonnull(strstr(p.files[0].text, "step 1 of 3 (up)"));
 	/* No later step to announce. */
 	ck_assert_ptr_null(strstr(find(&p, "_backfill_", "up")->text, "before step"));
 	plan_free(&p);
@@ -535,7 +538,47 @@ START_TEST(test_leave_out_steps)
 	build(&p, &c, T0);
 	ck_assert_ptr_null(strstr(find(&p, "_backfill_", "up")->text, "From step"));
 	ck_assert_ptr_nonnull(strstr(find(&p, "_unique_index_", "up")->text,
-				     "step 3 of 3 (up)"));
+				     "step 4 of 4 (up)"));
+	plan_free(&p);
+	config_free(&c);
+}
+END_TEST
+
+/* The id default: function in the table's schema, values as quoted
+ * literals in a body whose dollar-quote tag they cannot end, the mask
+ * and length of the alphabet, the down's order. */
+START_TEST(test_default_step)
+{
+	struct config c;
+	struct plan p;
+	const char *up, *down;
+
+	make_config(&c, "--schema", "S\"", "--table", "t", "--column", "c",
+		    "--alphabet", "ab'\\$c", "--prefix", "x$nb$'", "--size", "7",
+		    NULL);
+	build(&p, &c, T0);
+	ck_assert_str_eq(p.files[2].name,
+			 "20240102030406_set_c_default_on_t.up.sql");
+	up = p.files[2].text;
+	ck_assert_ptr_nonnull(strstr(up, "step 2 of 7 (up)"));
+	ck_assert_ptr_nonnull(strstr(up, "CREATE OR REPLACE FUNCTION "
+				     "\"S\"\"\".\"t_c_nanoid\"() RETURNS text\n"));
+	/* the prefix holds $nb$: another tag */
+	ck_assert_ptr_nonnull(strstr(up, "AS $nb1$\n"));
+	ck_assert_ptr_nonnull(strstr(up, "alphabet constant text := E'ab''\\\\$c';\n"));
+	ck_assert_ptr_nonnull(strstr(up, "id text := E'x$nb$''';\n"));
+	ck_assert_ptr_nonnull(strstr(up, "& 7;\n      IF k < 6 THEN"));
+	ck_assert_ptr_nonnull(strstr(up, "IF drawn = 7 THEN"));
+	ck_assert_ptr_nonnull(strstr(up, "ALTER TABLE \"S\"\"\".\"t\" ALTER COLUMN "
+				     "\"c\" SET DEFAULT \"S\"\"\".\"t_c_nanoid\"();\n"));
+	/* CREATE FUNCTION, SET lock_timeout, SET DEFAULT, RESET */
+	ck_assert_int_eq(statements(up), 4);
+	down = p.files[3].text;
+	ck_assert_ptr_nonnull(strstr(down, "DROP DEFAULT;\nRESET lock_timeout;\n"
+				     "DROP FUNCTION IF EXISTS \"S\"\"\".\"t_c_nanoid\"();\n"));
+	/* With the default, the check step asks for no code change. */
+	ck_assert_ptr_nonnull(strstr(find(&p, "_not_null_check_to_", "up")->text,
+				     "the default of step 2"));
 	plan_free(&p);
 	config_free(&c);
 }
@@ -613,7 +656,7 @@ START_TEST(test_partitions_unique_each)
 	const char *text;
 
 	events_tree(&t);
-	make_config(&c, "--table", "events", "--column", "public_id", NULL);
+	make_config(&c, "--table", "events", "--column", "public_id", "--no-default", NULL);
 	build_tree(&p, &c, &t);
 	/* 5 steps as for a plain table, then one per leaf, none else */
 	ck_assert_int_eq(p.nsteps, 5 + 4);
@@ -670,7 +713,7 @@ START_TEST(test_partitions_unique_each)
 	/* --no-unique: nothing per partition. */
 	config_free(&c);
 	make_config(&c, "--table", "events", "--column", "public_id",
-		    "--no-unique", NULL);
+		    "--no-unique", "--no-default", NULL);
 	build_tree(&p, &c, &t);
 	ck_assert_int_eq(p.nsteps, 5);
 	ck_assert_int_eq(count_named(&p, "unique_index"), 0);
@@ -710,7 +753,7 @@ START_TEST(test_partitions_one_index)
 
 	tokens_tree(&t);
 	make_config(&c, "--schema", "public", "--table", "tk", "--column", "c",
-		    NULL);
+		    "--no-default", NULL);
 	build_tree(&p, &c, &t);
 	ck_assert_int_eq(p.nsteps, 5 + 1 + 4 + 1);
 	for (int i = 0; i < 6; i++)
@@ -778,7 +821,7 @@ START_TEST(test_partitions_one_index)
 	 * attach. */
 	tree_init(&t, true, "RANGE (c)");
 	add_rel(&t, "public", "tk", 'p', -1);
-	make_config(&c, "--table", "tk", "--column", "c", NULL);
+	make_config(&c, "--table", "tk", "--column", "c", "--no-default", NULL);
 	build_tree(&p, &c, &t);
 	ck_assert_int_eq(p.nsteps, 6);
 	ck_assert_int_eq(count_named(&p, "_on_only_tk"), 2);
@@ -803,7 +846,7 @@ START_TEST(test_partitions_hostile_names)
 	add_rel(&t, "S\"", "Events 1", 'r', 0);
 	add_rel(&t, "S\"", "events_1", 'r', 0);
 	make_config(&c, "--schema", "S\"", "--table", "t", "--column", "c'd",
-		    NULL);
+		    "--no-default", NULL);
 	build_tree(&p, &c, &t);
 	for (int i = 0; i < p.nfiles; i++) {
 		char *bare = bare_sql(p.files[i].text);
@@ -999,7 +1042,7 @@ START_TEST(test_null_index_files)
 	config_free(&c);
 
 	make_config(&c, "--schema", "shop", "--table", "orders", "--column",
-		    "public_id", "--null-index", NULL);
+		    "public_id", "--null-index", "--no-default", NULL);
 	build(&p, &c, T0);
 	ck_assert_int_eq(p.nsteps, 8);
 	for (int i = 0; i < p.nfiles; i++) {
@@ -1076,7 +1119,7 @@ START_TEST(test_null_index_options)
 
 	/* --key: the index is on the key columns. */
 	make_config(&c, "--table", "t", "--column", "c", "--null-index",
-		    "--key", "region,Id", NULL);
+		    "--key", "region,Id", "--no-default", NULL);
 	build(&p, &c, T0);
 	text = find(&p, "create_c_null_index_on_t", "up")->text;
 	ck_assert_str_eq(last_line(text), "CREATE INDEX CONCURRENTLY IF NOT "
@@ -1091,7 +1134,7 @@ START_TEST(test_null_index_options)
 
 	/* --no-unique: dropped right after SET NOT NULL. */
 	make_config(&c, "--table", "t", "--column", "c", "--null-index",
-		    "--no-unique", NULL);
+		    "--no-unique", "--no-default", NULL);
 	build(&p, &c, T0);
 	ck_assert_int_eq(p.nsteps, 7);
 	ck_assert_ptr_nonnull(strstr(p.files[10].name, "_set_c_not_null_on_t."));
@@ -1101,7 +1144,7 @@ START_TEST(test_null_index_options)
 
 	/* --no-not-null: the column stays nullable, the index stays. */
 	make_config(&c, "--table", "t", "--column", "c", "--null-index",
-		    "--no-not-null", NULL);
+		    "--no-not-null", "--no-default", NULL);
 	build(&p, &c, T0);
 	ck_assert_int_eq(p.nsteps, 4);
 	ck_assert_int_eq(count_named(&p, "create_c_null_index_on_t"), 2);
@@ -1114,7 +1157,7 @@ START_TEST(test_null_index_options)
 	/* Both left out: add, backfill, index. */
 	config_free(&c);
 	make_config(&c, "--table", "t", "--column", "c", "--null-index",
-		    "--no-not-null", "--no-unique", NULL);
+		    "--no-not-null", "--no-unique", "--no-default", NULL);
 	build(&p, &c, T0);
 	ck_assert_int_eq(p.nsteps, 3);
 	ck_assert_ptr_nonnull(strstr(p.files[4].name, "_create_c_null_index_on_t."));
@@ -1132,7 +1175,7 @@ START_TEST(test_null_index_hostile_names)
 
 	make_config(&c, "--schema", "My \"S\"", "--table",
 		    "t\"\n; DROP TABLE victim; --", "--column", "c'd\"e",
-		    "--null-index", "--key", "k\"); DROP TABLE victim; --", NULL);
+		    "--null-index", "--key", "k\"); DROP TABLE victim; --", "--no-default", NULL);
 	build(&p, &c, T0);
 	for (int i = 0; i < p.nfiles; i++) {
 		char *bare = bare_sql(p.files[i].text);
@@ -1161,7 +1204,7 @@ START_TEST(test_null_index_hostile_names)
 	/* Long names: 63 bytes, as PostgreSQL would cut them. */
 	memset(a60, 'a', 60);
 	a60[60] = '\0';
-	make_config(&c, "--table", a60, "--column", "bb", "--null-index", NULL);
+	make_config(&c, "--table", a60, "--column", "bb", "--null-index", "--no-default", NULL);
 	build(&p, &c, T0);
 	plan_object_name(a60, "bb", PLAN_NULL_INDEX_LABEL, want);
 	ck_assert_uint_eq(strlen(want), PLAN_MAX_IDENT);
@@ -1187,7 +1230,7 @@ START_TEST(test_null_index_partitions)
 	/* One per leaf partition, none on a partitioned one. */
 	events_tree(&t);
 	make_config(&c, "--table", "events", "--column", "public_id",
-		    "--null-index", NULL);
+		    "--null-index", "--no-default", NULL);
 	build_tree(&p, &c, &t);
 	/* add, backfill, 4 builds, 3 NOT NULL steps, 4 unique, 4 drops */
 	ck_assert_int_eq(p.nsteps, 1 + 1 + 4 + 3 + 4 + 4);
@@ -1254,7 +1297,7 @@ START_TEST(test_null_index_partitions)
 	add_rel(&t, "public", "ev_a_remote", 'f', 0);
 	add_rel(&t, "public", "ev_eu", 'r', 0);
 	make_config(&c, "--table", "ev", "--column", "c", "--null-index",
-		    "--no-unique", NULL);
+		    "--no-unique", "--no-default", NULL);
 	build_tree(&p, &c, &t);
 	ck_assert_int_eq(p.nsteps, 1 + 1 + 1 + 3 + 1);
 	ck_assert_int_eq(count_named(&p, "ev_a_remote"), 0);
@@ -1374,8 +1417,8 @@ START_TEST(test_write)
 	snprintf(sub, sizeof sub, "%s/migrations", dir);
 	ck_assert_msg(plan_write(&p, sub, &config_error, err, sizeof err) == 0,
 		      "%s", err);
-	ck_assert_int_eq(count_files(sub), 12);
-	snprintf(path, sizeof path, "%s/%s", sub, p.files[10].name);
+	ck_assert_int_eq(count_files(sub), 14);
+	snprintf(path, sizeof path, "%s/%s", sub, p.files[12].name);
 	f = fopen(path, "r");
 	ck_assert_ptr_nonnull(f);
 	ck_assert_ptr_nonnull(fgets(buf, sizeof buf, f));
@@ -1388,7 +1431,7 @@ START_TEST(test_write)
 	ck_assert_int_eq(plan_write(&p, sub, &config_error, err, sizeof err), -1);
 	ck_assert_int_eq(config_error, 1);
 	ck_assert_ptr_nonnull(strstr(err, "already has step"));
-	ck_assert_int_eq(count_files(sub), 12);
+	ck_assert_int_eq(count_files(sub), 14);
 
 	/* Not a directory; no parent. */
 	touch(dir, "file");
@@ -1428,6 +1471,7 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, test_options_in_comments);
 	tcase_add_test(tc, test_idspace_with_rows);
 	tcase_add_test(tc, test_leave_out_steps);
+	tcase_add_test(tc, test_default_step);
 	tcase_add_test(tc, test_partitions_unique_each);
 	tcase_add_test(tc, test_partitions_one_index);
 	tcase_add_test(tc, test_partitions_hostile_names);
