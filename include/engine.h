@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <ev.h>
 
+#include "bar.h"
 #include "batch.h"
 #include "config.h"
 #include "fill.h"
@@ -137,6 +138,12 @@ struct backfill {
 	struct worker *workers;
 	int nworkers;
 	ev_timer tick;
+	enum bar_mode progress_mode; /* lines every tick, or the bar (bar.h) */
+	ev_timer bar;                /* the bar's redraws, BAR_INTERVAL apart */
+	bool bar_have_rate;          /* bar_rate holds a measurement */
+	double bar_rate;             /* rows/s, smoothed over the redraws */
+	long long bar_rows;          /* rows at the last redraw, and when */
+	ev_tstamp bar_at;
 	ev_timer watchdog;           /* WATCHDOG=1 when systemd asks for it */
 	ev_signal sig_term, sig_int, sig_hup, sig_usr1, sig_usr2;
 	int argc;                    /* to parse again on reload */
