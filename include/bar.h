@@ -22,6 +22,11 @@ enum bar_mode {
  * so often that a slow terminal or ssh link is kept busy. */
 #define BAR_INTERVAL 0.25
 
+/* Redraws whose span the bar's rows/s are measured over (2 s): one redraw
+ * sees a batch or two, whose rate alone would jump at every redraw; a run
+ * that stops filling shows 0 rows/s that long after. */
+#define BAR_RATE_SAMPLES 8
+
 /* Widths bar_line() accepts; a wider terminal gets a BAR_MAX_WIDTH line. */
 #define BAR_MAX_WIDTH 512
 

@@ -140,10 +140,11 @@ struct backfill {
 	ev_timer tick;
 	enum bar_mode progress_mode; /* lines every tick, or the bar (bar.h) */
 	ev_timer bar;                /* the bar's redraws, BAR_INTERVAL apart */
-	bool bar_have_rate;          /* bar_rate holds a measurement */
-	double bar_rate;             /* rows/s, smoothed over the redraws */
-	long long bar_rows;          /* rows at the last redraw, and when */
-	ev_tstamp bar_at;
+	/* rows and time at the last BAR_RATE_SAMPLES redraws, a ring from
+	 * bar_next: the bar's rows/s are over their span */
+	long long bar_rows[BAR_RATE_SAMPLES];
+	ev_tstamp bar_at[BAR_RATE_SAMPLES];
+	int bar_n, bar_next;
 	ev_timer watchdog;           /* WATCHDOG=1 when systemd asks for it */
 	ev_signal sig_term, sig_int, sig_hup, sig_usr1, sig_usr2;
 	int argc;                    /* to parse again on reload */

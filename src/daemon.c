@@ -1,8 +1,8 @@
 /*
  * daemon.c - the run's process: the libev loop, its timers (progress,
  * watchdog, health, max-runtime, the progress bar's redraws), signals,
- * reload and stop (backfill.h is
- * its contract; engine.h says how the parts fit).
+ * reload and stop (backfill.h is its contract; engine.h says how the parts
+ * fit).
  *
  * Signals arrive through ev_signal: libev catches them and runs the
  * callbacks from the loop, not in signal context, so they may do anything
@@ -405,7 +405,7 @@ int backfill_run(struct config *cfg, int argc, char **argv)
 	/* libpq writes to sockets; a peer that went away must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 
-	bf.started = bf.last_tick = bf.bar_at = ev_now(loop);
+	bf.started = bf.last_tick = ev_now(loop);
 	ev_timer_start(loop, &bf.tick);
 	if (bf.progress_mode == BAR_BAR)
 		ev_timer_start(loop, &bf.bar);

@@ -117,16 +117,11 @@ void report_tick(struct backfill *bf, double now)
 	notify_status("%s%s%s", line, why ? "; throttled: " : "", why ? why : "");
 }
 
-/* Seconds over which the bar's rows/s are smoothed: a redraw sees one or
- * two batches, whose rate alone would jump at every redraw. */
-#define BAR_RATE_SECONDS 2.0
-
 void report_bar(struct backfill *bf, double now)
 {
 	long long rows = engine_rows(bf);
 	double elapsed = now - bf->started;
 	double avg = elapsed > 0 ? (double)rows / elapsed : 0;
-	double dt = now - bf->bar_at;
 	const char *why;
 	char note[THROTTLE_REASON_LEN + 16] = "", line[BAR_MAX_WIDTH];
 	struct bar_view v = { .rows = rows, .total = bf->estimate, .eta = -1,
@@ -134,23 +129,30 @@ void report_bar(struct backfill *bf, double now)
 
 	if (bf->progress_mode != BAR_BAR || bf->setup != SETUP_DONE)
 		return;
-	if (dt > 0) {
-		double inst = (double)(rows - bf->bar_rows) / dt;
+	/* The rate over the samples' span, the oldest replaced by now's: it
+	 * starts with the first bar, not with the seconds connecting and
+	 * checking took before it. */
+	if (bf->bar_n > 0) {
+		int oldest = bf->bar_n < BAR_RATE_SAMPLES ? 0 : bf->bar_next;
+		double span = now - bf->bar_at[oldest];
 
-		bf->bar_rate = !bf->bar_have_rate ? inst :
-			       bf->bar_rate + (inst - bf->bar_rate) *
-			       (1 - exp(-dt / BAR_RATE_SECONDS));
-		bf->bar_have_rate = true;
-		bf->bar_rows = rows;
-		bf->bar_at = now;
+		if (span > 0)
+			v.rate = (double)(rows - bf->bar_rows[oldest]) / span;
 	}
+	bf->bar_rows[bf->bar_next] = rows;
+	bf->bar_at[bf->bar_next] = now;
+	bf->bar_next = (bf->bar_next + 1) % BAR_RATE_SAMPLES;
+	if (bf->bar_n < BAR_RATE_SAMPLES)
+		bf->bar_n++;
 	/* Done: the run's rate, as the "done:" line says it. */
-	v.rate = bf->job_done ? avg : bf->bar_rate;
+	if (bf->job_done)
+		v.rate = avg;
 	if (bf->estimate > 0 && avg > 0)
 		v.eta = (bf->estimate - (double)rows) / avg;  /* as the lines' ETA */
 	why = throttle_reason(&bf->thr, now);
+	/* Done: what held the run back is over, and says nothing now. */
 	if (bf->job_done)
-		;       /* what held it back is over */
+		note[0] = '\0';
 	else if (bf->stopping)
 		snprintf(note, sizeof note, "stopping");
 	else if (why != NULL)
