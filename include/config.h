@@ -44,6 +44,7 @@ struct config {
 	double idle_interval;       /* seconds between service passes; default 60 */
 	double full_sweep_interval; /* seconds between whole-table NULL checks; 24h */
 	double progress_interval;   /* seconds between progress lines; default 5 */
+	char *progress;             /* "auto" (default), "bar" or "lines" (bar.h) */
 	char *log_level;            /* "error", "warn", "info" (default), "debug" */
 
 	/* parallelism and batch sizing */

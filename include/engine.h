@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <ev.h>
 
+#include "bar.h"
 #include "batch.h"
 #include "config.h"
 #include "fill.h"
@@ -137,6 +138,13 @@ struct backfill {
 	struct worker *workers;
 	int nworkers;
 	ev_timer tick;
+	enum bar_mode progress_mode; /* lines every tick, or the bar (bar.h) */
+	ev_timer bar;                /* the bar's redraws, BAR_INTERVAL apart */
+	/* rows and time at the last BAR_RATE_SAMPLES redraws, a ring from
+	 * bar_next: the bar's rows/s are over their span */
+	long long bar_rows[BAR_RATE_SAMPLES];
+	ev_tstamp bar_at[BAR_RATE_SAMPLES];
+	int bar_n, bar_next;
 	ev_timer watchdog;           /* WATCHDOG=1 when systemd asks for it */
 	ev_signal sig_term, sig_int, sig_hup, sig_usr1, sig_usr2;
 	int argc;                    /* to parse again on reload */

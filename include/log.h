@@ -35,6 +35,31 @@ int log_level_parse(const char *name, enum log_level *out);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * The status line: one line at the foot of a terminal, redrawn in place
+ * (the progress bar, report.c). While it is shown, every log line clears
+ * it, is printed, and draws it again, all in one write, so that neither
+ * is garbled and log lines stay whole.
+ *
+ * log_status() shows line (printable, shorter than the terminal is wide,
+ * at most LOG_STATUS_MAX - 1 bytes; longer is cut) in place of the last
+ * one: "\r", the line, then "erase to the end of the line". The same line
+ * again writes nothing. log_status_end() leaves the line shown on the
+ * screen, ends it with a newline, so the cursor is on a fresh line, and
+ * forgets it; log lines after it print as usual. Without a status line it
+ * does nothing.
+ */
+#define LOG_STATUS_MAX 1024
+void log_status(const char *line);
+void log_status_end(void);
+
+/* Whether stderr is a terminal, and not the systemd journal. */
+bool log_stderr_is_terminal(void);
+
+/* stderr's width in columns: the terminal's (TIOCGWINSZ), else $COLUMNS,
+ * else 80. Asked again at every call: terminals are resized. */
+int log_stderr_columns(void);
+
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)

@@ -14,6 +14,7 @@ PKGS=(
 	pgbouncer                                      # tests: poolers.sh runs its own (no service is started for it)
 	procps                                         # ps/pgrep when debugging tests
 	python3 systemd man-db groff-base              # tests: JSON checks, systemd-analyze, man page warnings
+	bsdutils                                       # tests: script(1), the pseudo-terminal of progress_bar.sh (Essential; named for clarity)
 	valgrind                                       # scripts/valgrind.sh: memcheck stage
 	clang libclang-rt-dev                          # scripts/fuzz.sh: libFuzzer (-fsanitize=fuzzer)
 )

@@ -83,6 +83,9 @@ const struct key_def config_keys[] = {
 		   "past the highest integer key"),
 	K_DOUBLE("progress-interval", progress_interval, "5", 0.1, 3600.0,
 		 "SEC", KEY_RELOAD, "pause between progress lines"),
+	K_STRING("progress", progress, "auto", "auto|bar|lines", 0,
+		 "a bar redrawn in place or a line every progress-interval; "
+		 "auto: the bar on a terminal"),
 	K_LOGLEVEL("log-level", log_level, "info", KEY_RELOAD,
 		   "error, warn, info or debug"),
 	/* parallelism and batch sizing */

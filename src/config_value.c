@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bar.h"
 #include "hours.h"
 #include "log.h"
 #include "nanoid.h"
@@ -523,6 +524,11 @@ enum config_result config_validate(struct config *c, char *err, size_t errlen)
 	if (c->pause_file != NULL && strlen(c->pause_file) >= PATH_MAX) {
 		config_seterr(err, errlen, "--pause-file: longer than %d bytes",
 			      PATH_MAX - 1);
+		return CONFIG_INVALID;
+	}
+	if (!bar_setting_valid(c->progress)) {
+		config_seterr(err, errlen, "--progress: '%s' is not auto, bar or lines",
+			      c->progress);
 		return CONFIG_INVALID;
 	}
 	if (strcmp(c->order, "key") != 0 && strcmp(c->order, "physical") != 0 &&

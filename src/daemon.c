@@ -1,7 +1,8 @@
 /*
  * daemon.c - the run's process: the libev loop, its timers (progress,
- * watchdog, health, max-runtime), signals, reload and stop (backfill.h is
- * its contract; engine.h says how the parts fit).
+ * watchdog, health, max-runtime, the progress bar's redraws), signals,
+ * reload and stop (backfill.h is its contract; engine.h says how the parts
+ * fit).
  *
  * Signals arrive through ev_signal: libev catches them and runs the
  * callbacks from the loop, not in signal context, so they may do anything
@@ -33,6 +34,16 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)revents;
 	if (!bf->finished)  /* the final line was said */
 		report_tick(bf, ev_now(loop));
+}
+
+/* Every BAR_INTERVAL, when the progress is a bar. */
+static void bar_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct backfill *bf = t->data;
+
+	(void)revents;
+	if (!bf->finished)
+		report_bar(bf, ev_now(loop));
 }
 
 static void watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -373,6 +384,9 @@ int backfill_run(struct config *cfg, int argc, char **argv)
 
 	ev_timer_init(&bf.tick, tick_cb, cfg->progress_interval, cfg->progress_interval);
 	bf.tick.data = &bf;
+	bf.progress_mode = report_progress_mode(cfg);
+	ev_timer_init(&bf.bar, bar_cb, BAR_INTERVAL, BAR_INTERVAL);
+	bf.bar.data = &bf;
 	watch_signals(&bf, true);
 	conn_init(&bf.mon, loop, 0, mon_connect, mon_result, &bf);
 	ev_timer_init(&bf.health, health_cb, cfg->health_interval, cfg->health_interval);
@@ -393,12 +407,17 @@ int backfill_run(struct config *cfg, int argc, char **argv)
 
 	bf.started = bf.last_tick = ev_now(loop);
 	ev_timer_start(loop, &bf.tick);
+	if (bf.progress_mode == BAR_BAR)
+		ev_timer_start(loop, &bf.bar);
 	arm_runtime(&bf);
 	engine_start(&bf);
 	if (!bf.finished)
 		ev_run(loop, 0);
 
 	report_metrics(&bf, 0);
+	ev_now_update(loop);
+	report_bar_end(&bf, ev_now(loop));
+	ev_timer_stop(loop, &bf.bar);
 	watch_signals(&bf, false);
 	ev_timer_stop(loop, &bf.health);
 	ev_timer_stop(loop, &bf.probe);

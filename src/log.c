@@ -3,7 +3,8 @@
  *
  * Each line is built whole in a buffer and handed to stdio in one call:
  * stderr is unbuffered, so that is one write(2), and lines from one
- * process never interleave with each other.
+ * process never interleave with each other. A status line (log_status)
+ * goes into the same write: cleared before the line, drawn again after.
  */
 #include "log.h"
 
@@ -12,15 +13,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define LOG_LINE_MAX 4096
 
+/* Back to the line's start, and erase to its end (ECMA-48 EL). */
+#define STATUS_CLEAR "\r\033[K"
+
 static enum log_level current_level = LOG_INFO;
 
 /* -1: not detected yet; 0: plain stderr; 1: stderr is the journal. */
 static int journal_stream = -1;
+
+/* The status line on the screen now; shown is false when there is none. */
+static char status_line[LOG_STATUS_MAX];
+static bool status_shown;
 
 static const struct {
 	const char *name;
@@ -140,6 +149,68 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	line[len++] = '\n';
 	line[len] = '\0';
 
-	fwrite(line, 1, len, stderr);
+	if (status_shown) {
+		char out[sizeof STATUS_CLEAR + LOG_LINE_MAX + LOG_STATUS_MAX];
+		size_t clear = sizeof STATUS_CLEAR - 1, slen = strlen(status_line);
+
+		memcpy(out, STATUS_CLEAR, clear);
+		memcpy(out + clear, line, len);
+		memcpy(out + clear + len, status_line, slen);
+		fwrite(out, 1, clear + len + slen, stderr);
+	} else {
+		fwrite(line, 1, len, stderr);
+	}
 	errno = saved_errno;
+}
+
+void log_status(const char *line)
+{
+	char out[LOG_STATUS_MAX + 8];
+	size_t n;
+
+	if (status_shown && strncmp(line, status_line, sizeof status_line - 1) == 0)
+		return;
+	snprintf(status_line, sizeof status_line, "%s", line);
+	n = strlen(status_line);
+	/* "\r", the line, then erase what a longer last line left behind. */
+	out[0] = '\r';
+	memcpy(out + 1, status_line, n);
+	memcpy(out + 1 + n, "\033[K", 3);
+	fwrite(out, 1, n + 4, stderr);
+	status_shown = true;
+}
+
+void log_status_end(void)
+{
+	if (!status_shown)
+		return;
+	fwrite("\n", 1, 1, stderr);
+	status_shown = false;
+	status_line[0] = '\0';
+}
+
+bool log_stderr_is_terminal(void)
+{
+	if (journal_stream < 0)
+		journal_stream = detect_journal();
+	return !journal_stream && isatty(STDERR_FILENO);
+}
+
+int log_stderr_columns(void)
+{
+	struct winsize ws;
+	const char *env = getenv("COLUMNS");
+	char *end;
+	long n;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	/* Not a terminal, or a pseudo-terminal nobody gave a size. */
+	if (env != NULL && *env != '\0') {
+		errno = 0;
+		n = strtol(env, &end, 10);
+		if (errno == 0 && *end == '\0' && n > 0 && n <= 10000)
+			return (int)n;
+	}
+	return 80;
 }

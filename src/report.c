@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "log.h"
 #include "notify.h"
@@ -57,6 +58,12 @@ void report_metrics(struct backfill *bf, double rate)
 		log_warn("cannot write the metrics file %s", bf->cfg->metrics_file);
 }
 
+enum bar_mode report_progress_mode(const struct config *cfg)
+{
+	return bar_mode_choose(cfg->progress, log_stderr_is_terminal(), getenv("TERM"),
+			       getenv("NO_COLOR"));
+}
+
 void report_tick(struct backfill *bf, double now)
 {
 	long long rows = engine_rows(bf);
@@ -104,7 +111,61 @@ void report_tick(struct backfill *bf, double now)
 	if (bf->busy > 0)
 		snprintf(busy, sizeof busy, "; %lld rows locked by others, skipped for "
 			 "a later look", bf->busy);
-	log_info("progress: %s%s%s%s%s", line, taken, busy, why ? "; throttled: " : "",
-		 why ? why : "");
+	if (bf->progress_mode == BAR_LINES)
+		log_info("progress: %s%s%s%s%s", line, taken, busy,
+			 why ? "; throttled: " : "", why ? why : "");
 	notify_status("%s%s%s", line, why ? "; throttled: " : "", why ? why : "");
+}
+
+void report_bar(struct backfill *bf, double now)
+{
+	long long rows = engine_rows(bf);
+	double elapsed = now - bf->started;
+	double avg = elapsed > 0 ? (double)rows / elapsed : 0;
+	const char *why;
+	char note[THROTTLE_REASON_LEN + 16] = "", line[BAR_MAX_WIDTH];
+	struct bar_view v = { .rows = rows, .total = bf->estimate, .eta = -1,
+			      .done = bf->job_done };
+
+	if (bf->progress_mode != BAR_BAR || bf->setup != SETUP_DONE)
+		return;
+	/* The rate over the samples' span, the oldest replaced by now's: it
+	 * starts with the first bar, not with the seconds connecting and
+	 * checking took before it. */
+	if (bf->bar_n > 0) {
+		int oldest = bf->bar_n < BAR_RATE_SAMPLES ? 0 : bf->bar_next;
+		double span = now - bf->bar_at[oldest];
+
+		if (span > 0)
+			v.rate = (double)(rows - bf->bar_rows[oldest]) / span;
+	}
+	bf->bar_rows[bf->bar_next] = rows;
+	bf->bar_at[bf->bar_next] = now;
+	bf->bar_next = (bf->bar_next + 1) % BAR_RATE_SAMPLES;
+	if (bf->bar_n < BAR_RATE_SAMPLES)
+		bf->bar_n++;
+	/* Done: the run's rate, as the "done:" line says it. */
+	if (bf->job_done)
+		v.rate = avg;
+	if (bf->estimate > 0 && avg > 0)
+		v.eta = (bf->estimate - (double)rows) / avg;  /* as the lines' ETA */
+	why = throttle_reason(&bf->thr, now);
+	/* Done: what held the run back is over, and says nothing now. */
+	if (bf->job_done)
+		note[0] = '\0';
+	else if (bf->stopping)
+		snprintf(note, sizeof note, "stopping");
+	else if (why != NULL)
+		snprintf(note, sizeof note, "throttled: %s", why);
+	else if (bf->prog.state == JOB_IDLE)
+		snprintf(note, sizeof note, "idle until the next pass");
+	v.note = note;
+	bar_line(line, sizeof line, &v, log_stderr_columns());
+	log_status(line);
+}
+
+void report_bar_end(struct backfill *bf, double now)
+{
+	report_bar(bf, now);
+	log_status_end();
 }

@@ -104,6 +104,7 @@ static const struct sample {
 	{ "workers", "3", "3" },
 	{ "lease-size", "5000", "5000" },
 	{ "order", "physical", "physical" },
+	{ "progress", "lines", "lines" },
 	{ "batch-time", "250", "250" },
 	{ "min-batch-size", "50", "50" },
 	{ "max-batch-size", "9000", "9000" },
