@@ -17,6 +17,7 @@ PKGS=(
 	bsdutils                                       # tests: script(1), the pseudo-terminal of progress_bar.sh (Essential; named for clarity)
 	valgrind                                       # scripts/valgrind.sh: memcheck stage
 	clang libclang-rt-dev                          # scripts/fuzz.sh: libFuzzer (-fsanitize=fuzzer)
+	debhelper dpkg-dev lintian                     # tests: deb_package.sh builds and checks the .deb
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

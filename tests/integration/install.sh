@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # install: `meson install --destdir` puts the binary, both systemd units
-# (pointing at the installed binary), the example job file and both man
-# pages where they belong; the pages render without a warning. No
-# PostgreSQL needed.
+# (pointing at the installed binary), the sysusers.d file for their user,
+# the example job file and both man pages where they belong; the pages
+# render without a warning. No PostgreSQL needed.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -23,6 +23,7 @@ want=(
 	"$BINDIR/nanoid-backfill"
 	"$PREFIX/lib/systemd/system/nanoid-backfill@.service"
 	"$PREFIX/lib/systemd/system/nanoid-backfill-once@.service"
+	"$PREFIX/lib/sysusers.d/nanoid-backfill.conf"
 	"$DATADIR/doc/nanoid-backfill/example.conf"
 	"$MANDIR/man8/nanoid-backfill.8"
 	"$MANDIR/man5/nanoid-backfill.conf.5"
@@ -37,6 +38,12 @@ pass "the installed binary is executable"
 for u in nanoid-backfill@.service nanoid-backfill-once@.service; do
 	assert_file_match "$DEST$PREFIX/lib/systemd/system/$u" "^ExecStart=$BINDIR/nanoid-backfill " \
 		"$u: ExecStart names the installed binary"
+done
+# The units' User= is the user the sysusers.d file declares.
+assert_file_match "$DEST$PREFIX/lib/sysusers.d/nanoid-backfill.conf" \
+	'^u nanoid-backfill - "[^"]+" / /usr/sbin/nologin$' "sysusers.d: a system user nanoid-backfill, no login"
+for u in nanoid-backfill@.service nanoid-backfill-once@.service; do
+	assert_file_match "$DEST$PREFIX/lib/systemd/system/$u" '^User=nanoid-backfill$' "$u: User=nanoid-backfill"
 done
 cmp -s "$DEST$DATADIR/doc/nanoid-backfill/example.conf" "$REPO_ROOT/config/example.conf" ||
 	fail "the installed example.conf differs from config/example.conf"

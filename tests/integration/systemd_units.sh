@@ -41,14 +41,14 @@ S=$BUILD/systemd/nanoid-backfill@.service
 O=$BUILD/systemd/nanoid-backfill-once@.service
 for want in '^Type=notify$' '^NotifyAccess=main$' '^WatchdogSec=[1-9]' \
 	'^ExecReload=/bin/kill -HUP \$MAINPID$' '^Restart=on-failure$' \
-	'^RestartPreventExitStatus=64 78$' '^DynamicUser=yes$' \
+	'^RestartPreventExitStatus=64 78$' '^User=nanoid-backfill$' '^DynamicUser=yes$' \
 	'^ProtectSystem=strict$' '^NoNewPrivileges=yes$' '^CapabilityBoundingSet=$' \
 	'^RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6$' '^SystemCallFilter=@system-service$'; do
 	assert_file_match "$S" "$want" "service unit: $want"
 done
 assert_file_nomatch "$S" '--until-done' "service unit: runs as a service (no --until-done)"
 for want in '^Type=oneshot$' '^RemainAfterExit=no$' 'ExecStart=.* --until-done$' \
-	'^DynamicUser=yes$' '^ProtectSystem=strict$'; do
+	'^User=nanoid-backfill$' '^DynamicUser=yes$' '^ProtectSystem=strict$'; do
 	assert_file_match "$O" "$want" "oneshot unit: $want"
 done
 
