@@ -112,13 +112,16 @@ static const struct subcommand subcommands[] = {
 	  "78 a bad\nvalue, target, privilege or id format.\n",
 	  true, check_config_main, NULL, 0 },
 	{ "plan", "plan --table T --column C --out DIR [--schema S] [--dsn DSN]\n"
-	  "         [--no-unique] [--no-not-null] [--null-index] [--size N] "
-	  "[--alphabet A]\n         [--prefix P]\n"
+	  "         [--format FORMAT] [--no-unique] [--no-not-null] "
+	  "[--null-index]\n         [--size N] [--alphabet A] [--prefix P]\n"
 	  "Write the rollout (add the column, backfill, NOT NULL, unique index) "
-	  "as sqlx\nmigration files in DIR. Needs no database; with --dsn it "
+	  "as\nmigration files in DIR. Needs no database; with --dsn it "
 	  "reads the table's\npartitions and indexes from the catalog.\n"
-	  "Exit status: 0 written, 64 usage error, 78 bad directory, 1 write "
-	  "failure.\n", true, plan_main, NULL, 0 },
+	  "--format: sqlx (default), golang-migrate, goose, dbmate, "
+	  "sql-migrate, knex,\nflyway or psql (numbered scripts for psql -f), "
+	  "each in the tool's own layout.\n"
+	  "Exit status: 0 written, 64 usage error, 78 bad directory or value, "
+	  "1 write\nfailure.\n", true, plan_main, NULL, 0 },
 	{ "finalize", "finalize --table T --column C [--schema S] [--dsn DSN]\n"
 	  "         [--no-unique] [--no-not-null] [--ddl-lock-timeout MS] "
 	  "[--ddl-retries N]\n"
