@@ -16,6 +16,7 @@ PKGS=(
 	python3 systemd man-db groff-base              # tests: JSON checks, systemd-analyze, man page warnings
 	valgrind                                       # scripts/valgrind.sh: memcheck stage
 	clang libclang-rt-dev                          # scripts/fuzz.sh: libFuzzer (-fsanitize=fuzzer)
+	nodejs npm sql-migrate                         # tests: plan_formats.sh runs knex and dbmate (npm) and sql-migrate
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
