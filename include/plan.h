@@ -22,7 +22,7 @@
  *                                      the file starts "-- no-transaction")
  *
  * --no-not-null leaves out 3-5, --no-unique leaves out 6. --null-index
- * (cfg->null_index) adds two steps, both "-- no-transaction":
+ * (cfg->null_index) adds two steps, both outside a transaction:
  *
  *   create_C_null_index_on_T           after 1: CREATE INDEX CONCURRENTLY
  *                                      IF NOT EXISTS T_C_null_idx ON T
