@@ -64,7 +64,7 @@ struct plan_format {
 	 */
 	const char *no_tx[2];
 	const char *unit;
-	const char *rollback;   /* where the rollback is, for the comments */
+	const char *rollback;   /* where the rollback is: plan's last log line */
 	/* Appends the step's files to out (at most PLAN_FORMAT_MAX_FILES),
 	 * counting them in *n. Returns 0; -1 out of memory; -2 with one line
 	 * in err when the text cannot be carried (see above). */

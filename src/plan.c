@@ -753,6 +753,8 @@ int plan_run(const struct config *cfg)
 		printf("%s/%s\n", cfg->out, p.files[i].name);
 	fflush(stdout);
 	say_partitions(cfg, cfg->dsn ? &tree : NULL);
+	log_info("plan: %d steps for %s; the rollback: %s", p.nsteps,
+		 p.format->tool, p.format->rollback);
 	{
 		char summary[512], verdict[512];
 

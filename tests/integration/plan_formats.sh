@@ -304,6 +304,8 @@ SQL
 	assert_eq "$RC" 0 "$fmt: plan exits 0"
 	assert_eq "$(wc -l <"$OUT")" "$(ls "$dir/all" | wc -l)" "$fmt: plan prints the path of every file it wrote"
 	check_layout "$fmt" "$dir/all"
+	assert_file_match "$ERR" "^nanoid-backfill: info: plan: 6 steps for .*; the rollback: " \
+		"$fmt: plan's log says where the rollback is"
 
 	mkdir -p "$dir/run"
 	cp "$dir"/all/*_add_public_id_to_orders* "$dir"/all/*_backfill_public_id_in_orders* "$dir/run/"
