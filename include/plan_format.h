@@ -75,6 +75,7 @@ struct plan_format {
 	const char *up_mark, *down_mark;
 	const char *no_tx_option;       /* appended to both marks */
 	const char *block_begin, *block_end;
+	bool blank_bare;                /* a bare "--" comment line left empty */
 };
 
 /* The format called name, or NULL. */

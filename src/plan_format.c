@@ -203,7 +203,7 @@ static void put_lines(struct sbuf *b, const char *s, size_t len, bool blank_bare
  * has a line starting with "--", which the tool would read as its own.
  */
 static int put_sql(struct sbuf *b, const struct plan_format *f, const char *text,
-		   bool blank_bare, char *err, size_t errlen)
+		   char *err, size_t errlen)
 {
 	struct plan_sql_stmt st;
 	size_t pos = 0, done = 0;
@@ -218,13 +218,13 @@ static int put_sql(struct sbuf *b, const struct plan_format *f, const char *text
 		}
 		if (!st.block || f->block_begin == NULL)
 			continue;
-		put_lines(b, text + done, st.line - done, blank_bare);
+		put_lines(b, text + done, st.line - done, f->blank_bare);
 		sb_printf(b, "%s\n%.*s%s%s\n", f->block_begin,
 			  (int)(st.end - st.line), text + st.line,
 			  text[st.end - 1] == '\n' ? "" : "\n", f->block_end);
 		done = st.end;
 	}
-	put_lines(b, text + done, strlen(text) - done, blank_bare);
+	put_lines(b, text + done, strlen(text) - done, f->blank_bare);
 	return 0;
 }
 
@@ -266,17 +266,16 @@ static int write_sections(const struct plan_format *f,
 			  struct plan_file *out, int *n, char *err, size_t errlen)
 {
 	const char *opt = s->outside_tx && f->no_tx_option ? f->no_tx_option : "";
-	bool blank_bare = strcmp(f->name, "sql-migrate") == 0;
 	struct sbuf b = { 0 };
 	int rc;
 
 	if (s->outside_tx && f->file_no_tx != NULL)
 		sb_printf(&b, "%s\n", f->file_no_tx);
 	sb_printf(&b, "%s%s\n", f->up_mark, opt);
-	rc = put_sql(&b, f, s->up, blank_bare, err, errlen);
+	rc = put_sql(&b, f, s->up, err, errlen);
 	sb_printf(&b, "\n%s%s\n", f->down_mark, opt);
 	if (rc == 0)
-		rc = put_sql(&b, f, s->down, blank_bare, err, errlen);
+		rc = put_sql(&b, f, s->down, err, errlen);
 	if (rc < 0) {
 		free(b.s);
 		return rc;
@@ -539,7 +538,7 @@ static const struct plan_format formats[] = {
 	  .write = write_sections, .up_mark = "-- +migrate Up",
 	  .down_mark = "-- +migrate Down", .no_tx_option = " notransaction",
 	  .block_begin = "-- +migrate StatementBegin",
-	  .block_end = "-- +migrate StatementEnd" },
+	  .block_end = "-- +migrate StatementEnd", .blank_bare = true },
 	{ .name = "knex", .tool = "knex", .prefix = "", .sep = "_",
 	  .no_tx = { "exports.config\n"
 		     "-- = { transaction: false } tells knex to run this "
