@@ -63,6 +63,7 @@ struct config {
 
 	/* rollout: plan, finalize, verify, --add-column */
 	char *out;                  /* plan: migrations directory; NULL: unset */
+	char *format;               /* plan: the migration tool (plan_format.h) */
 	bool no_unique;             /* plan/finalize: no unique index step */
 	bool no_not_null;           /* plan/finalize: no NOT NULL steps */
 	bool null_index;            /* plan: partial index WHERE column IS NULL */

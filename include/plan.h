@@ -2,10 +2,14 @@
  * plan.h - the `plan` subcommand: the whole rollout as migration files.
  *
  *   nanoid-backfill plan --table T --column C [--schema S] --out DIR [--dsn DSN]
+ *                        [--format FORMAT]
  *
- * writes sqlx's reversible layout, DIR/<YYYYMMDDHHMMSS>_<description>.up.sql
- * and .down.sql, one pair per step, versions strictly increasing (UTC, and
- * after every version already in DIR):
+ * writes the steps as migrations of one tool (plan_format.h: each format's
+ * files, versions, up/down pairing and marker for a step outside a
+ * transaction). The default, sqlx, is its reversible layout,
+ * DIR/<YYYYMMDDHHMMSS>_<description>.up.sql and .down.sql, one pair per
+ * step, versions strictly increasing (UTC, and after every version
+ * already in DIR; psql's step numbers after the highest there):
  *
  *   1 add_C_to_T                       ADD COLUMN IF NOT EXISTS, nullable
  *   2 set_C_default_on_T               CREATE OR REPLACE FUNCTION T_C_nanoid()
@@ -19,12 +23,13 @@
  *   5 validate_C_not_null_check_on_T   VALIDATE CONSTRAINT
  *   6 set_C_not_null_on_T              SET NOT NULL, drop the check
  *   7 create_C_unique_index_on_T       CREATE UNIQUE INDEX CONCURRENTLY
- *                                      (starts with "-- no-transaction")
+ *                                      (outside a transaction: in sqlx
+ *                                      the file starts "-- no-transaction")
  *
  * --no-default (cfg->no_default) leaves out 2, --no-not-null 4-6,
  * --no-unique 7. `finalize` has no default step: it makes the column NOT
  * NULL and UNIQUE with or without a default and leaves one in place.
- * --null-index (cfg->null_index) adds two steps, both "-- no-transaction":
+ * --null-index (cfg->null_index) adds two steps, both outside a transaction:
  *
  *   create_C_null_index_on_T           after the backfill: CREATE INDEX
  *                                      CONCURRENTLY IF NOT EXISTS
@@ -80,6 +85,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "plan_format.h"
 
 #define PLAN_NAME_LEN 160
 
@@ -98,9 +104,11 @@ struct plan_file {
 };
 
 struct plan {
-	struct plan_file *files;    /* up, down, up, down, ... by version */
+	struct plan_file *files;    /* each step's files in step order, as
+	                             * its format writes them (sqlx: up, down) */
 	int nfiles;
 	int nsteps;
+	const struct plan_format *format;   /* cfg->format's (plan_format.h) */
 };
 
 /* One table of a partition tree. */
@@ -147,8 +155,10 @@ int plan_run(const struct config *cfg);
  * seconds); step i gets first + i - 1. tree: NULL when the catalog was
  * not read (the steps of a plain table, and the index step says to plan
  * with --dsn for a partitioned one); else what plan_tree_read() found,
- * nrels 0 for a plain table. Returns 0, or -1 with one line in err (out
- * of memory). Release with plan_free().
+ * nrels 0 for a plain table. The files are in cfg->format's layout
+ * (NULL: sqlx). Returns 0; -1 with one line in err (out of memory); -2
+ * with one line in err when the format cannot carry a name (plan_format.h;
+ * a config error). Release with plan_free().
  */
 int plan_build(struct plan *p, const struct config *cfg,
 	       const struct plan_tree *tree, time_t first, char *err,
@@ -172,20 +182,22 @@ void plan_tree_free(struct plan_tree *t);
 const struct plan_rel *plan_tree_foreign(const struct plan_tree *t);
 
 /*
- * The version step 1 may use in dir: now, or one second after the latest
- * <YYYYMMDDHHMMSS>_ version already there, whichever is later. Returns 0,
- * or -1 with one line in err if dir cannot be read or holds a version
- * that is not a timestamp and is later than now (nothing could follow it).
- * A missing dir is fine (it is created when the plan is written).
+ * The version step 1 may use in dir, among f's migrations there: now, or
+ * one second after the latest <YYYYMMDDHHMMSS> version already there,
+ * whichever is later; for a format numbered in sequence (psql), one after
+ * the highest number there, else 1. Returns 0, or -1 with one line in err
+ * if dir cannot be read or holds a version that is not a timestamp and
+ * is later than now (nothing could follow it). A missing dir is fine (it
+ * is created when the plan is written).
  */
-int plan_first_version(const char *dir, time_t now, time_t *first,
-		       char *err, size_t errlen);
+int plan_first_version(const char *dir, const struct plan_format *f,
+		       time_t now, time_t *first, char *err, size_t errlen);
 
 /*
  * Writes p's files into dir (created if missing; its parent must exist),
  * each created exclusively: an existing file is never overwritten. Fails
- * before writing anything if dir already has a migration with the same
- * description as one of p's. Returns 0; or -1 with one line in err and
+ * before writing anything if dir already has a migration of p's format
+ * with the same description as one of p's. Returns 0; or -1 with one line in err and
  * *config_error set when the directory is the problem (nothing written),
  * cleared when writing failed (what was written is removed again).
  */

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "plan.h"
+#include "plan_format.h"
 #include "sbuf.h"
 
 enum plan_step_kind {
@@ -55,6 +56,8 @@ struct plan_rel_names {
 /* Everything a step's text needs, quoted and escaped once. */
 struct plan_names {
 	const struct config *cfg;
+	const struct plan_format *fmt;  /* how the tool runs a step outside a
+	                                 * transaction, for the comments */
 	char *qt;           /* "schema"."table" or "table" */
 	char *qc;           /* "column" */
 	char *qchk;         /* "table_column_not_null_check" */
@@ -93,7 +96,15 @@ static inline bool plan_partitioned(const struct plan_names *n)
 	return n->tree != NULL && n->tree->nrels > 0;
 }
 
-/* The header every file starts with (after "-- no-transaction"): step
+/*
+ * Whether st must run outside a transaction, its up and its down alike
+ * (CREATE or DROP INDEX CONCURRENTLY): the format then marks its files
+ * for the tool (plan_format.h), and its text says how, in the words of
+ * n->fmt->no_tx.
+ */
+bool plan_outside_transaction(struct plan_step st);
+
+/* The header every file starts with (after a format's marker): step
  * number of the plan's steps, dir "up" or "down", what it does. */
 void plan_header(struct sbuf *b, const struct plan_names *n, int step,
 		 const char *dir, const char *what);

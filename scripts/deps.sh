@@ -18,7 +18,12 @@ PKGS=(
 	valgrind                                       # scripts/valgrind.sh: memcheck stage
 	clang libclang-rt-dev                          # scripts/fuzz.sh: libFuzzer (-fsanitize=fuzzer)
 	debhelper dpkg-dev lintian                     # tests: deb_package.sh builds and checks the .deb
+	nodejs sql-migrate                             # tests: plan_formats.sh runs knex and dbmate (from npm) and sql-migrate
 )
+# plan_formats.sh installs knex and dbmate with npm. Debian's npm package
+# conflicts with a nodejs from NodeSource, which brings its own npm: it is
+# wanted only where no npm is found.
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: not a Debian system (no dpkg-query); install the equivalent of: ${PKGS[*]}"

@@ -108,6 +108,9 @@ const struct key_def config_keys[] = {
 	/* rollout */
 	K_STRING("out", out, NULL, "DIR", KEY_EMPTY_NULL,
 		 "plan: directory to write the migration files to"),
+	K_STRING("format", format, "sqlx", "FORMAT", 0,
+		 "plan: migration tool: sqlx, golang-migrate, goose, dbmate, "
+		 "sql-migrate, knex, flyway or psql"),
 	K_BOOL("no-unique", no_unique, "false", 0,
 	       "plan, finalize: leave out the unique index"),
 	K_BOOL("no-not-null", no_not_null, "false", 0,

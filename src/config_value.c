@@ -22,6 +22,7 @@
 #include "hours.h"
 #include "log.h"
 #include "nanoid.h"
+#include "plan_format.h"
 
 static const char *const bool_true[] = { "true", "yes", "on", "1" };
 static const char *const bool_false[] = { "false", "no", "off", "0" };
@@ -535,6 +536,11 @@ enum config_result config_validate(struct config *c, char *err, size_t errlen)
 	    strcmp(c->order, "auto") != 0) {
 		config_seterr(err, errlen, "--order: '%s' is not key, physical or auto",
 			      c->order);
+		return CONFIG_INVALID;
+	}
+	if (plan_format_find(c->format) == NULL) {
+		config_seterr(err, errlen, "--format: '%s' is not one of %s",
+			      c->format, plan_format_names());
 		return CONFIG_INVALID;
 	}
 	return split_key(c, err, errlen);

@@ -112,14 +112,17 @@ static const struct subcommand subcommands[] = {
 	  "78 a bad\nvalue, target, privilege or id format.\n",
 	  true, check_config_main, NULL, 0 },
 	{ "plan", "plan --table T --column C --out DIR [--schema S] [--dsn DSN]\n"
-	  "         [--no-unique] [--no-not-null] [--no-default] [--null-index]\n"
-	  "         [--size N] [--alphabet A] [--prefix P]\n"
+	  "         [--format FORMAT] [--no-unique] [--no-not-null] [--no-default]\n"
+	  "         [--null-index] [--size N] [--alphabet A] [--prefix P]\n"
 	  "Write the rollout (add the column, a nanoid default for inserts, "
-	  "backfill,\nNOT NULL, unique index) as sqlx migration files in DIR "
+	  "backfill,\nNOT NULL, unique index) as migration files in DIR "
 	  "(--no-default: no\ndefault). Needs no database; with --dsn it reads "
 	  "the table's partitions and\nindexes from the catalog.\n"
-	  "Exit status: 0 written, 64 usage error, 78 bad directory, 1 write "
-	  "failure.\n", true, plan_main, NULL, 0 },
+	  "--format: sqlx (default), golang-migrate, goose, dbmate, "
+	  "sql-migrate, knex,\nflyway or psql (numbered scripts for psql -f), "
+	  "each in the tool's own layout.\n"
+	  "Exit status: 0 written, 64 usage error, 78 bad directory or value, "
+	  "1 write\nfailure.\n", true, plan_main, NULL, 0 },
 	{ "finalize", "finalize --table T --column C [--schema S] [--dsn DSN]\n"
 	  "         [--no-unique] [--no-not-null] [--ddl-lock-timeout MS] "
 	  "[--ddl-retries N]\n"

@@ -1,8 +1,9 @@
 /*
- * plan.c - the rollout as sqlx migration files (see plan.h): which steps,
- * in which order, with which object names, and the command itself. Each
- * step's text is written by plan_text.c and plan_null.c, the directory by
- * plan_files.c, the partition tree read by plan_tree.c.
+ * plan.c - the rollout as migration files (see plan.h): which steps, in
+ * which order, with which object names, and the command itself. Each
+ * step's text is written by plan_text.c and plan_null.c, named and
+ * wrapped for the tool by plan_format.c, the directory by plan_files.c,
+ * the partition tree read by plan_tree.c.
  */
 #include "plan.h"
 
@@ -17,6 +18,7 @@
 #include "exit_codes.h"
 #include "log.h"
 #include "nanoid.h"
+#include "plan_format.h"
 #include "plan_steps.h"
 #include "sbuf.h"
 
@@ -380,6 +382,9 @@ static char *id_options(const struct config *cfg)
 	return b.s;
 }
 
+/* A step's description, as file names carry it. */
+#define PLAN_DESC_LEN (PLAN_NAME_LEN - 40)
+
 static const char *description(struct plan_step st, const struct plan_names *n,
 			       char *buf, size_t len)
 {
@@ -525,25 +530,22 @@ void plan_free(struct plan *p)
 }
 
 /*
- * desc, made different from the descriptions of the steps before it:
- * two partitions' names can give the same slug ("Events_1", "events 1").
+ * desc, made different from the descriptions of the nd steps before it
+ * (have): two partitions' names can give the same slug ("Events_1",
+ * "events 1").
  */
-static void distinct_desc(char *desc, size_t len, const struct plan *p)
+static void distinct_desc(char *desc, size_t len, char (*have)[PLAN_DESC_LEN],
+			  int nd)
 {
-	char base[PLAN_NAME_LEN];
-	const char *have;
+	char base[PLAN_DESC_LEN];
 	int n = 1;
 	bool clash;
 
 	snprintf(base, sizeof base, "%s", desc);
 	do {
 		clash = false;
-		for (int i = 0; i < p->nfiles && !clash; i += 2) {
-			size_t nh = strlen(p->files[i].name) - 15 - 7;
-
-			have = p->files[i].name + 15;
-			clash = nh == strlen(desc) && strncmp(have, desc, nh) == 0;
-		}
+		for (int i = 0; i < nd && !clash; i++)
+			clash = strcmp(have[i], desc) == 0;
 		if (clash) {
 			char suffix[16];
 			size_t keep = strlen(base), ns;
@@ -562,58 +564,78 @@ int plan_build(struct plan *p, const struct config *cfg,
 	       const struct plan_tree *tree, time_t first, char *err,
 	       size_t errlen)
 {
+	const struct plan_format *fmt = plan_format_find(cfg->format);
 	struct plan_step *steps = NULL;
 	struct plan_names n;
-	char desc[PLAN_NAME_LEN - 40], version[16];
+	char (*descs)[PLAN_DESC_LEN] = NULL;
+	char version[24];
 	char *id_opts = NULL;
 	int rc = -1;
 
 	memset(p, 0, sizeof *p);
+	if (fmt == NULL) {
+		snprintf(err, errlen, "--format: '%s' is not one of %s",
+			 cfg->format, plan_format_names());
+		return -2;
+	}
+	p->format = fmt;
 	if (names_init(&n, cfg, tree) < 0 || (id_opts = id_options(cfg)) == NULL ||
 	    (p->nsteps = steps_of(cfg, &n, &steps)) < 0 ||
-	    (p->files = calloc(2 * (size_t)p->nsteps, sizeof *p->files)) == NULL) {
+	    (descs = calloc((size_t)p->nsteps + 1, sizeof *descs)) == NULL ||
+	    (p->files = calloc(PLAN_FORMAT_MAX_FILES * (size_t)p->nsteps,
+			       sizeof *p->files)) == NULL) {
 		names_free(&n);
 		free(id_opts);
 		free(steps);
+		free(descs);
 		p->nsteps = 0;
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	n.nsteps = p->nsteps;
+	n.fmt = fmt;
 	for (int i = 0; i < p->nsteps; i++) {
-		time_t t = first + i;
-		struct tm tm;
+		struct sbuf up = { 0 }, down = { 0 };
+		struct plan_format_step fs;
+		int added = 0, w;
 
-		if (gmtime_r(&t, &tm) == NULL ||
-		    strftime(version, sizeof version, "%Y%m%d%H%M%S", &tm) != 14) {
+		if (plan_format_version(fmt, first + i, version, sizeof version) < 0) {
 			snprintf(err, errlen, "cannot format the version of step %d",
 				 i + 1);
 			goto out;
 		}
-		description(steps[i], &n, desc, sizeof desc);
-		distinct_desc(desc, sizeof desc, p);
-		for (int dir = 0; dir < 2; dir++) {
-			struct plan_file *f = &p->files[p->nfiles];
-			struct sbuf b = { 0 };
-
-			snprintf(f->name, sizeof f->name, "%s_%s.%s.sql", version,
-				 desc, dir == 0 ? "up" : "down");
-			if (dir == 0)
-				plan_up_text(&b, steps[i], &n, i + 1, id_opts);
-			else
-				plan_down_text(&b, steps[i], &n, i + 1);
-			if (b.oom) {
-				free(b.s);
-				snprintf(err, errlen, "out of memory");
-				goto out;
-			}
-			f->text = b.s;
-			p->nfiles++;
+		description(steps[i], &n, descs[i], sizeof descs[i]);
+		distinct_desc(descs[i], sizeof descs[i], descs, i);
+		plan_up_text(&up, steps[i], &n, i + 1, id_opts);
+		plan_down_text(&down, steps[i], &n, i + 1);
+		if (up.oom || down.oom) {
+			free(up.s);
+			free(down.s);
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		fs.version = version;
+		fs.desc = descs[i];
+		fs.up = up.s;
+		fs.down = down.s;
+		fs.outside_tx = plan_outside_transaction(steps[i]);
+		fs.step = i + 1;
+		fs.nsteps = p->nsteps;
+		w = fmt->write(fmt, &fs, &p->files[p->nfiles], &added, err, errlen);
+		p->nfiles += added;
+		free(up.s);
+		free(down.s);
+		if (w == -1)
+			snprintf(err, errlen, "out of memory");
+		if (w < 0) {
+			rc = w;
+			goto out;
 		}
 	}
 	rc = 0;
 out:
 	free(steps);
+	free(descs);
 	free(id_opts);
 	names_free(&n);
 	if (rc < 0)
@@ -722,7 +744,14 @@ int plan_run(const struct config *cfg)
 			  "(see --help)");
 		return NB_EXIT_USAGE;
 	}
-	if (plan_first_version(cfg->out, time(NULL), &first, err, sizeof err) < 0) {
+	if (plan_format_find(cfg->format) == NULL) {
+		/* config_validate refuses it first; plan_build relies on it */
+		log_error("--format: '%s' is not one of %s", cfg->format,
+			  plan_format_names());
+		return NB_EXIT_CONFIG;
+	}
+	if (plan_first_version(cfg->out, plan_format_find(cfg->format),
+			       time(NULL), &first, err, sizeof err) < 0) {
 		log_error("%s", err);
 		return NB_EXIT_CONFIG;
 	}
@@ -730,11 +759,11 @@ int plan_run(const struct config *cfg)
 		plan_tree_free(&tree);
 		return rc;
 	}
-	if (plan_build(&p, cfg, cfg->dsn ? &tree : NULL, first, err,
-		       sizeof err) < 0) {
+	rc = plan_build(&p, cfg, cfg->dsn ? &tree : NULL, first, err, sizeof err);
+	if (rc < 0) {
 		log_error("%s", err);
 		plan_tree_free(&tree);
-		return NB_EXIT_FAILURE;
+		return rc == -2 ? NB_EXIT_CONFIG : NB_EXIT_FAILURE;
 	}
 	if (plan_write(&p, cfg->out, &config_error, err, sizeof err) < 0) {
 		log_error("%s", err);
@@ -746,6 +775,8 @@ int plan_run(const struct config *cfg)
 		printf("%s/%s\n", cfg->out, p.files[i].name);
 	fflush(stdout);
 	say_partitions(cfg, cfg->dsn ? &tree : NULL);
+	log_info("plan: %d steps for %s; the rollback: %s", p.nsteps,
+		 p.format->tool, p.format->rollback);
 	{
 		char summary[512], verdict[512];
 

@@ -11,10 +11,13 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "plan_format.h"
 
 /* One line into err (vsnprintf: truncating a long path is fine here). */
 __attribute__((format(printf, 3, 4)))
@@ -49,27 +52,48 @@ static int parse_version(const char *digits, time_t *out)
 	return 0;
 }
 
-/* Length of the version prefix of a migration file name ("123_x.sql"),
- * 0 if the name is not one. */
-static size_t version_len(const char *name)
+/* Length of the version of a migration file name of f ("123_x.sql"), its
+ * digits at *digits; 0 if the name is not one. */
+static size_t version_len(const struct plan_format *f, const char *name,
+			  const char **digits)
 {
-	size_t n = strspn(name, "0123456789"), len = strlen(name);
+	const char *desc;
+	size_t dlen;
 
-	if (n == 0 || name[n] != '_' || len < 4 ||
-	    strcmp(name + len - 4, ".sql") != 0)
-		return 0;
-	return n;
+	return plan_format_parse(f, name, digits, &desc, &dlen);
 }
 
-int plan_first_version(const char *dir, time_t now, time_t *first,
-		       char *err, size_t errlen)
+/* A format numbered in sequence: one after the highest number in d. */
+static int next_in_sequence(DIR *d, const struct plan_format *f, time_t *first)
+{
+	struct dirent *e;
+	const char *digits;
+
+	*first = 1;
+	while ((e = readdir(d)) != NULL) {
+		size_t n = version_len(f, e->d_name, &digits);
+		long long v;
+
+		/* a timestamp is no step number of this plan's kind */
+		if (n == 0 || n > 9)
+			continue;
+		v = strtoll(digits, NULL, 10);
+		if (v >= *first)
+			*first = (time_t)v + 1;
+	}
+	return 0;
+}
+
+int plan_first_version(const char *dir, const struct plan_format *f,
+		       time_t now, time_t *first, char *err, size_t errlen)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	char now_v[16];
 	struct tm tm;
+	int rc;
 
-	*first = now;
+	*first = f->sequence ? 1 : now;
 	if (d == NULL) {
 		if (errno == ENOENT)
 			return 0;
@@ -77,24 +101,30 @@ int plan_first_version(const char *dir, time_t now, time_t *first,
 			 dir, strerror(errno));
 		return -1;
 	}
+	if (f->sequence) {
+		rc = next_in_sequence(d, f, first);
+		closedir(d);
+		return rc;
+	}
 	gmtime_r(&now, &tm);
 	strftime(now_v, sizeof now_v, "%Y%m%d%H%M%S", &tm);
 	while ((e = readdir(d)) != NULL) {
-		size_t n = version_len(e->d_name);
+		const char *digits;
+		size_t n = version_len(f, e->d_name, &digits);
 		time_t t;
 
 		if (n == 0)
 			continue;
-		if (n == 14 && parse_version(e->d_name, &t) == 0) {
+		if (n == 14 && parse_version(digits, &t) == 0) {
 			if (t >= *first)
 				*first = t + 1;
 			continue;
 		}
-		/* sqlx versions are any integer; ours must sort after it. */
-		if (n > 14 || (n == 14 && strncmp(e->d_name, now_v, 14) > 0)) {
+		/* Versions are any integer; ours must sort after it. */
+		if (n > 14 || (n == 14 && strncmp(digits, now_v, 14) > 0)) {
 			errf(err, errlen, "--out: '%s' in '%s' has version "
 				 "%.*s, later than any timestamp a new step "
-				 "could have", e->d_name, dir, (int)n, e->d_name);
+				 "could have", e->d_name, dir, (int)n, digits);
 			closedir(d);
 			return -1;
 		}
@@ -105,24 +135,17 @@ int plan_first_version(const char *dir, time_t now, time_t *first,
 
 /* ---- writing ------------------------------------------------------------ */
 
-/* The description part of a migration file name: after the version and
- * '_', before ".up.sql", ".down.sql" or ".sql". */
-static size_t desc_of(const char *name, const char **desc)
+/* The description part of a migration file name of f: after the version
+ * and the separator, before ".up.sql", ".down.sql", ".sql" or ".js". */
+static size_t desc_of(const struct plan_format *f, const char *name,
+		      const char **desc)
 {
-	size_t v = version_len(name), len = strlen(name);
-	static const char *const ends[] = { ".up.sql", ".down.sql", ".sql" };
+	const char *digits;
+	size_t len;
 
-	if (v == 0)
+	if (plan_format_parse(f, name, &digits, desc, &len) == 0)
 		return 0;
-	*desc = name + v + 1;
-	len -= v + 1;
-	for (size_t i = 0; i < 3; i++) {
-		size_t e = strlen(ends[i]);
-
-		if (len >= e && strcmp(*desc + len - e, ends[i]) == 0)
-			return len - e;
-	}
-	return 0;
+	return len;
 }
 
 static int already_planned(const struct plan *p, const char *dir, char *err,
@@ -137,11 +160,11 @@ static int already_planned(const struct plan *p, const char *dir, char *err,
 		const char *have, *want;
 		size_t nh, nw;
 
-		nh = desc_of(e->d_name, &have);
+		nh = desc_of(p->format, e->d_name, &have);
 		if (nh == 0)
 			continue;
 		for (int i = 0; i < p->nfiles; i++) {
-			nw = desc_of(p->files[i].name, &want);
+			nw = desc_of(p->format, p->files[i].name, &want);
 			if (nw == nh && strncmp(have, want, nh) == 0) {
 				errf(err, errlen, "--out: '%s' already has "
 					 "step '%.*s' (%s); remove the earlier "

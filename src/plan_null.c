@@ -70,20 +70,18 @@ static void null_create_sql(struct sbuf *b, const struct plan_names *n,
 	plan_sql(b, rollout_null_index(o->qidx, o->qt, n->null_cols, n->qc));
 }
 
-static void null_no_transaction(struct sbuf *b, const char *what)
+static void null_no_transaction(struct sbuf *b, const struct plan_names *n,
+				const char *what)
 {
 	sb_printf(b,
 		  "--\n"
-		  "-- %s cannot run in a transaction: the first\n"
-		  "-- line tells sqlx to run this file without one (psql -f "
-		  "runs it as it\n"
-		  "-- is), and it is the only statement in the file, since "
+		  "-- %s cannot run in a transaction: %s since "
 		  "PostgreSQL runs\n"
 		  "-- a query string of several statements as one transaction. "
 		  "No\n"
 		  "-- lock_timeout, and none needed: its SHARE UPDATE EXCLUSIVE "
 		  "lock blocks\n"
-		  "-- neither reads nor writes.\n", what);
+		  "-- neither reads nor writes.\n", what, n->fmt->no_tx[1]);
 }
 
 void plan_null_index_up(struct sbuf *b, struct plan_step st,
@@ -93,7 +91,6 @@ void plan_null_index_up(struct sbuf *b, struct plan_step st,
 	struct null_on o = null_on(st, n);
 	int drop;
 
-	sb_printf(b, "-- no-transaction\n");
 	plan_header(b, n, step, "up",
 		    "a partial index on the rows where the column is NULL.");
 	null_partition(b, st, n, step, &drop);
@@ -164,7 +161,7 @@ void plan_null_index_up(struct sbuf *b, struct plan_step st,
 			  "-- indexes the key columns, which key-ordered batches "
 			  "walk in order.)\n",
 			  n->col_c, n->col_c);
-	null_no_transaction(b, "CREATE INDEX CONCURRENTLY");
+	null_no_transaction(b, n, "CREATE INDEX CONCURRENTLY");
 	sb_printf(b,
 		  "-- IF NOT EXISTS keeps an index of that name that is already "
 		  "there as it\n"
@@ -196,7 +193,6 @@ void plan_null_index_down(struct sbuf *b, struct plan_step st,
 	struct null_on o = null_on(st, n);
 	int drop;
 
-	sb_printf(b, "-- no-transaction\n");
 	plan_header(b, n, step, "down",
 		    "drop the partial index concurrently. No data is lost.");
 	null_partition(b, st, n, step, &drop);
@@ -216,7 +212,6 @@ void plan_drop_null_index_up(struct sbuf *b, struct plan_step st,
 	struct null_on o = null_on(st, n);
 	int built;
 
-	sb_printf(b, "-- no-transaction\n");
 	plan_header(b, n, step, "up",
 		    "drop the partial index on the NULL rows concurrently.");
 	null_partition(b, st, n, step, &built);
@@ -229,7 +224,7 @@ void plan_drop_null_index_up(struct sbuf *b, struct plan_step st,
 		  "column\n"
 		  "-- from being HOT, and every insert evaluates its predicate.\n",
 		  built, o.idx_c, n->not_null_step, n->col_c);
-	null_no_transaction(b, "DROP INDEX CONCURRENTLY");
+	null_no_transaction(b, n, "DROP INDEX CONCURRENTLY");
 	plan_sql(b, rollout_drop_index(o.qidx_full, true));
 }
 
@@ -239,7 +234,6 @@ void plan_drop_null_index_down(struct sbuf *b, struct plan_step st,
 	struct null_on o = null_on(st, n);
 	int built;
 
-	sb_printf(b, "-- no-transaction\n");
 	plan_header(b, n, step, "down",
 		    "build the partial index again. No data is lost.");
 	null_partition(b, st, n, step, &built);
@@ -251,7 +245,7 @@ void plan_drop_null_index_down(struct sbuf *b, struct plan_step st,
 		  "step %d's\n"
 		  "-- down allows NULL again, the service's probes read it.\n",
 		  built, n->not_null_step);
-	null_no_transaction(b, "CREATE INDEX CONCURRENTLY");
+	null_no_transaction(b, n, "CREATE INDEX CONCURRENTLY");
 	sb_printf(b,
 		  "-- IF NOT EXISTS keeps an index of that name that is already "
 		  "there.\n");

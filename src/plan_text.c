@@ -205,6 +205,26 @@ void plan_idspace_lines(const struct config *cfg, const struct plan_tree *tree,
 		verdict[0] = '\0';
 }
 
+bool plan_outside_transaction(struct plan_step st)
+{
+	switch (st.kind) {
+	case STEP_UNIQUE_INDEX:
+	case STEP_LEAF_INDEX:
+	case STEP_NULL_INDEX:
+	case STEP_DROP_NULL_INDEX:
+		return true;
+	case STEP_ADD_COLUMN:
+	case STEP_BACKFILL:
+	case STEP_ADD_CHECK:
+	case STEP_VALIDATE:
+	case STEP_SET_NOT_NULL:
+	case STEP_INDEX_ONLY:
+	case STEP_ATTACH:
+		break;
+	}
+	return false;
+}
+
 void plan_up_text(struct sbuf *b, struct plan_step st,
 		  const struct plan_names *n, int step, const char *id_opts)
 {
@@ -372,16 +392,12 @@ void plan_up_text(struct sbuf *b, struct plan_step st,
 		break;
 
 	case STEP_UNIQUE_INDEX:
-		/* sqlx reads the marker only as the very first line. */
-		sb_printf(b, "-- no-transaction\n");
 		plan_header(b, n, step, "up", "build the unique index concurrently.");
 		sb_printf(b,
 			  "--\n"
 			  "-- CREATE INDEX CONCURRENTLY cannot run in a "
-			  "transaction: the first line\n"
-			  "-- tells sqlx to run this file without one (psql -f "
-			  "runs it as it is).\n"
-			  "-- It is the only statement in the file because "
+			  "transaction: %s.\n"
+			  "-- It is the only statement in the %s because "
 			  "PostgreSQL runs a query\n"
 			  "-- string of several statements as one transaction. So "
 			  "no lock_timeout\n"
@@ -396,7 +412,7 @@ void plan_up_text(struct sbuf *b, struct plan_step st,
 			  "drop it,\n"
 			  "-- fix the cause (`nanoid-backfill verify` lists "
 			  "duplicates), apply again.\n",
-			  n->idx_c);
+			  n->fmt->no_tx[0], n->fmt->unit, n->idx_c);
 		if (tree == NULL)
 			plan_without_dsn_note(b);
 		plan_sql(b, rollout_unique_index(n->qidx, n->qt, n->qc));
@@ -441,17 +457,14 @@ void plan_up_text(struct sbuf *b, struct plan_step st,
 		break;
 
 	case STEP_LEAF_INDEX:
-		sb_printf(b, "-- no-transaction\n");
 		plan_header(b, n, step, "up",
 			    "build a partition's unique index concurrently.");
 		sb_printf(b,
 			  "-- Partition %d of %d: %s\n"
 			  "--\n"
 			  "-- CREATE INDEX CONCURRENTLY cannot run in a "
-			  "transaction: the first line\n"
-			  "-- tells sqlx to run this file without one (psql -f "
-			  "runs it as it is),\n"
-			  "-- and it is the only statement in the file. No "
+			  "transaction: %s,\n"
+			  "-- and it is the only statement in the %s. No "
 			  "lock_timeout, and none\n"
 			  "-- needed: its SHARE UPDATE EXCLUSIVE lock on the "
 			  "partition blocks\n"
@@ -463,7 +476,8 @@ void plan_up_text(struct sbuf *b, struct plan_step st,
 			  "-- fix the cause (`nanoid-backfill verify` lists "
 			  "duplicates), apply again.\n",
 			  step - n->first_leaf_step + 1, tree->nleaves,
-			  n->rels[st.rel].t_c, n->rels[st.rel].idx_c);
+			  n->rels[st.rel].t_c, n->fmt->no_tx[0], n->fmt->unit,
+			  n->rels[st.rel].idx_c);
 		if (tree->global)
 			sb_printf(b, "-- Step %d attaches it to the index of %s.\n",
 				  n->attach_step,
@@ -594,7 +608,6 @@ void plan_down_text(struct sbuf *b, struct plan_step st,
 		break;
 
 	case STEP_UNIQUE_INDEX:
-		sb_printf(b, "-- no-transaction\n");
 		plan_header(b, n, step, "down",
 			    "drop the unique index concurrently. No data is lost.");
 		sb_printf(b,
@@ -636,7 +649,6 @@ void plan_down_text(struct sbuf *b, struct plan_step st,
 		break;
 
 	case STEP_LEAF_INDEX:
-		sb_printf(b, "-- no-transaction\n");
 		plan_header(b, n, step, "down",
 			    "drop a partition's unique index concurrently. No data is "
 		       "lost.");

@@ -112,6 +112,7 @@ static const struct sample {
 	{ "synchronous-commit", NULL, "true" },
 	/* rollout */
 	{ "out", "db/migrations", "db/migrations" },
+	{ "format", "goose", "goose" },
 	{ "no-unique", NULL, "true" },
 	{ "no-not-null", NULL, "true" },
 	{ "null-index", NULL, "true" },

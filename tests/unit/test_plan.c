@@ -1374,10 +1374,12 @@ START_TEST(test_first_version)
 	time_t first;
 
 	/* Empty: now. */
-	ck_assert_int_eq(plan_first_version(dir, T0, &first, err, sizeof err), 0);
+	ck_assert_int_eq(plan_first_version(dir, plan_format_find(NULL), T0,
+					    &first, err, sizeof err), 0);
 	ck_assert_int_eq(first, T0);
 	snprintf(missing, sizeof missing, "%s/none", dir);
-	ck_assert_int_eq(plan_first_version(missing, T0, &first, err, sizeof err), 0);
+	ck_assert_int_eq(plan_first_version(missing, plan_format_find(NULL), T0,
+					    &first, err, sizeof err), 0);
 	ck_assert_int_eq(first, T0);
 
 	/* Older migrations and other files do not matter. */
@@ -1385,17 +1387,20 @@ START_TEST(test_first_version)
 	touch(dir, "0001_very_old.up.sql");
 	touch(dir, "README.md");
 	touch(dir, "29991231235959_not_sql.txt");
-	ck_assert_int_eq(plan_first_version(dir, T0, &first, err, sizeof err), 0);
+	ck_assert_int_eq(plan_first_version(dir, plan_format_find(NULL), T0,
+					    &first, err, sizeof err), 0);
 	ck_assert_int_eq(first, T0);
 
 	/* A later one (clock skew, a plan made a second ago): after it. */
 	touch(dir, "20240102030500_later.down.sql");
-	ck_assert_int_eq(plan_first_version(dir, T0, &first, err, sizeof err), 0);
+	ck_assert_int_eq(plan_first_version(dir, plan_format_find(NULL), T0,
+					    &first, err, sizeof err), 0);
 	ck_assert_int_eq(first, T0 + 55 + 1);
 
 	/* A version that is no time and later than now: nothing can follow. */
 	touch(dir, "99999999999999_odd.up.sql");
-	ck_assert_int_eq(plan_first_version(dir, T0, &first, err, sizeof err), -1);
+	ck_assert_int_eq(plan_first_version(dir, plan_format_find(NULL), T0,
+					    &first, err, sizeof err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "99999999999999"));
 	remove_dir(dir);
 }
