@@ -214,6 +214,7 @@ bool plan_outside_transaction(struct plan_step st)
 	case STEP_DROP_NULL_INDEX:
 		return true;
 	case STEP_ADD_COLUMN:
+	case STEP_DEFAULT:
 	case STEP_BACKFILL:
 	case STEP_ADD_CHECK:
 	case STEP_VALIDATE:

@@ -34,7 +34,7 @@ fi
 command -v sql-migrate >/dev/null || fail "sql-migrate is not installed (Debian package sql-migrate; scripts/deps.sh)"
 pass "tools: dbmate $("$MODS/.bin/dbmate" --version | awk '{print $NF}'), knex $(node -p "require('$MODS/knex/package.json').version"), sql-migrate, psql"
 
-# Columns, constraints and indexes of orders, one line each.
+# Columns, constraints and indexes of orders and the functions of its schema, one line each.
 fingerprint() {
 	psqlc "SELECT string_agg(x, E'\n' ORDER BY x) FROM (
 	  SELECT 'col ' || attname || ' ' || format_type(atttypid, atttypmod) || ' ' || attnotnull
@@ -42,7 +42,8 @@ fingerprint() {
 	  UNION ALL SELECT 'con ' || conname || ' ' || pg_get_constraintdef(oid)
 	    FROM pg_constraint WHERE conrelid = 'orders'::regclass
 	  UNION ALL SELECT 'idx ' || pg_get_indexdef(indexrelid) || ' ' || indisvalid
-	    FROM pg_index WHERE indrelid = 'orders'::regclass) f(x)"
+	    FROM pg_index WHERE indrelid = 'orders'::regclass
+	  UNION ALL SELECT 'fn ' || proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace) f(x)"
 }
 
 # psql_q ARGS...: psql with the test's settings, output to $WORK/apply.out.
@@ -222,8 +223,8 @@ check_layout() {
 			[[ $(basename "$f") =~ ^[0-9]+_[a-z0-9_]+\.(up|down)\.sql$ ]] || { bad=1; echo "# bad name $f"; }
 		done
 		for f in "$dir"/*.up.sql; do [[ -f ${f%.up.sql}.down.sql ]] || bad=1; done
-		assert_eq "$(ls "$dir"/*.up.sql | sed 's|.*/||; s|_.*||' | sort -u | wc -l)" 6 \
-			"golang-migrate: 6 distinct versions, each an up and a down"
+		assert_eq "$(ls "$dir"/*.up.sql | sed 's|.*/||; s|_.*||' | sort -u | wc -l)" 7 \
+			"golang-migrate: 7 distinct versions, each an up and a down"
 		for f in "$dir"/*unique_index*; do
 			assert_eq "$(grep -v '^--' "$f" | grep -c ';$')" 1 "golang-migrate: $(basename "$f") is one statement (one Exec, no transaction)"
 		done ;;
@@ -273,7 +274,7 @@ check_layout() {
 			fi
 		done ;;
 	psql)
-		assert_eq "$(ls "$dir" | sed 's/_.*//' | sort -u | tr '\n' ' ')" "01 02 03 04 05 06 " "psql: steps numbered 01 to 06"
+		assert_eq "$(ls "$dir" | sed 's/_.*//' | sort -u | tr '\n' ' ')" "01 02 03 04 05 06 07 " "psql: steps numbered 01 to 07"
 		for f in "$dir"/[0-9]*.sql; do
 			[[ -f ${f%.sql}.down.sql || $f == *.down.sql ]] || bad=1
 			conc=$(grep -c 'CONCURRENTLY' "$f" || true)
@@ -304,14 +305,20 @@ SQL
 	assert_eq "$RC" 0 "$fmt: plan exits 0"
 	assert_eq "$(wc -l <"$OUT")" "$(ls "$dir/all" | wc -l)" "$fmt: plan prints the path of every file it wrote"
 	check_layout "$fmt" "$dir/all"
-	assert_file_match "$ERR" "^nanoid-backfill: info: plan: 6 steps for .*; the rollback: " \
+	assert_file_match "$ERR" "^nanoid-backfill: info: plan: 7 steps for .*; the rollback: " \
 		"$fmt: plan's log says where the rollback is"
 
 	mkdir -p "$dir/run"
-	cp "$dir"/all/*_add_public_id_to_orders* "$dir"/all/*_backfill_public_id_in_orders* "$dir/run/"
+	cp "$dir"/all/*_add_public_id_to_orders* "$dir"/all/*_set_public_id_default_on_orders* \
+		"$dir"/all/*_backfill_public_id_in_orders* "$dir/run/"
 	deploy "$fmt" "$dir/run"
 	assert_sql "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'public_id'" f \
 		"$fmt: first deploy: the column is there, nullable"
+	# The default's function body holds semicolons inside dollar quotes:
+	# the tool must have sent it whole.
+	psqlc "INSERT INTO orders (id, total) VALUES (3001, 1)" >/dev/null
+	assert_match "$(psqlc "SELECT public_id FROM orders WHERE id = 3001")" "$NB_DEFAULT_ID_RE" \
+		"$fmt: first deploy: a row inserted without the column gets an id from the default"
 	run_bf --dsn "dbname=$DB" --table orders --column public_id --until-done
 	assert_eq "$RC" 0 "$fmt: the backfill between the deploys: exit 0"
 	cp "$dir"/all/* "$dir/run/"
@@ -323,11 +330,11 @@ SQL
 	               AND i.indisvalid AND i.indnatts = 1" 1 "$fmt: second deploy: one valid unique index on it"
 	assert_sql "SELECT count(*) FROM pg_constraint WHERE conrelid = 'orders'::regclass AND contype = 'c'" 0 \
 		"$fmt: second deploy: the helper check is gone"
-	assert_eq "$(history_count "$fmt" | tr -d ' ')" 6 "$fmt: the tool's history holds the 6 steps"
+	assert_eq "$(history_count "$fmt" | tr -d ' ')" 7 "$fmt: the tool's history holds the 7 steps"
 	run_bf verify --dsn "dbname=$DB" --table orders --column public_id
 	assert_eq "$RC" 0 "$fmt: verify is clean"
 
-	rollback "$fmt" "$dir/run" 6
+	rollback "$fmt" "$dir/run" 7
 	assert_eq "$(fingerprint)" "$fp0" "$fmt: after every rollback the table is as before (no column, check or index)"
 	assert_eq "$(history_count "$fmt" | tr -d ' ')" 0 "$fmt: and the tool's history is empty"
 	unset PGDATABASE
@@ -340,7 +347,7 @@ done
 # psql numbers a second plan in the same directory after the first.
 run_bf plan --table orders --column other_id --format psql --out "$WORK/psql/all"
 assert_eq "$RC" 0 "psql: a second plan into the same directory: exit 0"
-assert_match "$(head -n 1 "$OUT")" '/07_add_other_id_to_orders\.sql$' "psql: and it starts at 07"
+assert_match "$(head -n 1 "$OUT")" '/08_add_other_id_to_orders\.sql$' "psql: and it starts at 08"
 
 # ---------------------------------------------------------------------------
 # Partitioned by the column: the attach step checks every leaf's index in a
