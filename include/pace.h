@@ -32,8 +32,10 @@
  * start at PACE_START rows/s, the first probe opens a quiet window, and
  * without other sessions at work the limit goes a few probes later. The
  * rate starts at PACE_START rows/s, grows while nothing is harmed - by
- * PACE_GROWTH a probe up to the rate of the last cut, by PACE_STEP rows/s
- * a probe past it, as TCP's slow start and congestion avoidance - but to
+ * PACE_GROWTH a probe up to the rate of the last cut, by PACE_STEP_SHARE
+ * of that rate a probe past it (a cut to half is made good in about ten
+ * seconds: the harm lies above, and each return to it is a tail the
+ * application sees), as TCP's slow start and congestion avoidance - but to
  * at most twice what the batches reach, so that a cut bites at once; it
  * halves on harm (never under --min-rate), and after a cut holds for
  * PACE_HOLD seconds. When other
@@ -57,7 +59,8 @@
 #define PACE_PROBE_INTERVAL 0.1   /* seconds between probes */
 #define PACE_START 2000.0         /* rows/s at the start */
 #define PACE_GROWTH 1.25          /* a probe's growth without harm, */
-#define PACE_STEP 100.0           /* and past the rate of the last harm, rows/s */
+#define PACE_STEP_SHARE 0.01      /* and past the rate of the last cut, this */
+#define PACE_STEP_MIN 10.0        /* share of it (at least this, rows/s) */
 #define PACE_HOLD 0.5             /* seconds without growth after a cut */
 #define PACE_QUIET 0.3            /* seconds of a quiet window */
 #define PACE_REPROBE 10.0         /* seconds between quiet windows under load */

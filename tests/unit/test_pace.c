@@ -209,13 +209,44 @@ START_TEST(test_latency_harm)
 		tick(3, 0, 0, BASE);
 		fill(0);
 	}
-	/* Then growth is additive: PACE_STEP a probe, the harm lies above. */
+	/* Then growth is additive: PACE_STEP_SHARE of the cut's rate a probe,
+	 * the harm lies above. */
 	r = pace_rate(&p, now);
 	for (int i = 0; i < 10; i++) {
 		tick(3, 0, 0, BASE);
 		fill(0);
 	}
-	ck_assert_double_eq_tol(pace_rate(&p, now), r + 10 * PACE_STEP, 1e-6);
+	ck_assert_double_eq_tol(pace_rate(&p, now),
+				r + 10 * fmax(PACE_STEP_MIN, PACE_STEP_SHARE * p.ssthresh), 1e-6);
+}
+END_TEST
+
+START_TEST(test_return_to_harm)
+{
+	/* Whatever the rate's scale, a cut to half is made good in about ten
+	 * seconds: one return to the harm every ten seconds, not every one. */
+	for (int scale = 0; scale < 2; scale++) {
+		double harmed;
+		int probes = 0;
+
+		setup();
+		loaded();
+		for (int i = 0; i < (scale ? 30 : 8); i++) {
+			tick(3, 0, 0, BASE);
+			fill(0);
+		}
+		harmed = p.achieved;
+		tick(3, 0, 0, 3 * BASE);
+		tick(3, 0, 0, 3 * BASE);
+		ck_assert(pace_rate(&p, now) <= harmed / 2 + 1);
+		while (pace_rate(&p, now) < harmed && probes < 1000) {
+			tick(3, 0, 0, BASE);
+			fill(0);
+			probes++;
+		}
+		ck_assert_msg(probes >= 80 && probes <= 130, "from %g rows/s: %d probes",
+			      harmed, probes);
+	}
 }
 END_TEST
 
@@ -324,6 +355,7 @@ static Suite *pace_suite(void)
 	tcase_add_test(t, test_ramp_after_onset);
 	tcase_add_test(t, test_growth_without_harm);
 	tcase_add_test(t, test_latency_harm);
+	tcase_add_test(t, test_return_to_harm);
 	tcase_add_test(t, test_wal_waits_and_blocked);
 	tcase_add_test(t, test_hysteresis);
 	tcase_add_test(t, test_floor);
