@@ -16,6 +16,13 @@
  */
 char *pgtext_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * A dollar-quote tag ("$nb$", else "$nb1$", ...) that body does not hold,
+ * so that text in the body (a prefix, a name) can never end the quote.
+ * len: at least 16.
+ */
+void pgtext_dollar_tag(char *tag, size_t len, const char *body);
+
 /* Writes "a, b, c" (n items) to buf, cut short if it does not fit. */
 void pgtext_join(char *buf, size_t len, char *const *items, int n);
 

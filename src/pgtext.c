@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 char *pgtext_printf(const char *fmt, ...)
 {
@@ -31,4 +32,16 @@ void pgtext_join(char *buf, size_t len, char *const *items, int n)
 				buf[used++] = *p;
 	}
 	buf[used] = '\0';
+}
+
+void pgtext_dollar_tag(char *tag, size_t len, const char *body)
+{
+	for (int i = 0;; i++) {
+		if (i == 0)
+			snprintf(tag, len, "$nb$");
+		else
+			snprintf(tag, len, "$nb%d$", i);
+		if (strstr(body, tag) == NULL)
+			return;
+	}
 }

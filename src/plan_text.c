@@ -13,6 +13,7 @@
 
 #include "idspace.h"
 #include "pgconn.h"
+#include "pgtext.h"
 #include "rollout.h"
 
 void plan_sql(struct sbuf *b, char *stmt)
@@ -140,14 +141,7 @@ static void attach_guard(struct sbuf *b, const struct plan_names *n)
 		free(body.s);
 		return;
 	}
-	for (int i = 0;; i++) {
-		if (i == 0)
-			snprintf(tag, sizeof tag, "$nb$");
-		else
-			snprintf(tag, sizeof tag, "$nb%d$", i);
-		if (strstr(body.s, tag) == NULL)
-			break;
-	}
+	pgtext_dollar_tag(tag, sizeof tag, body.s);
 	sb_printf(b, "DO %s%s%s;\n", tag, body.s, tag);
 	free(body.s);
 }

@@ -135,14 +135,7 @@ char *rollout_id_function(const char *qfn, const char *alphabet, long size,
 		return NULL;
 	}
 	/* A prefix may hold "$nb$": the tag is one the body does not. */
-	for (int i = 0;; i++) {
-		if (i == 0)
-			snprintf(tag, sizeof tag, "$nb$");
-		else
-			snprintf(tag, sizeof tag, "$nb%d$", i);
-		if (strstr(body.s, tag) == NULL)
-			break;
-	}
+	pgtext_dollar_tag(tag, sizeof tag, body.s);
 	sb_printf(&out, "CREATE OR REPLACE FUNCTION %s() RETURNS text\n"
 		  "LANGUAGE plpgsql VOLATILE PARALLEL SAFE\n"
 		  "AS %s%s%s", qfn, tag, body.s, tag);
