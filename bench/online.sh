@@ -16,7 +16,9 @@
 #              limit (the pace off: it would cap the rate at its own)
 #   late       the backfill (defaults) starts first, the workload LATE_START
 #              seconds later, as a morning ramp would: statistics over the
-#              workload's whole run
+#              workload's whole run, against the baseline's whole run (its
+#              start included too; and, for the record, against the
+#              baseline's window without it)
 #   idle       no workload: the backfill of the whole table with the pace
 #              off (--max-latency-increase 0), timed
 #   poller     no workload but a monitoring poller (psql, SELECT count(*)
@@ -253,6 +255,12 @@ phase() {
 		to=$(awk -v a="$t0" -v d="$DURATION" 'BEGIN { printf "%.3f", a + d }')
 	fi
 	read -r P_COUNT P_TPS P_P50 P_P99 P_SP50 P_SP99 <<<"$(stats "$prefix" "$from" "$to")"
+	if [[ $backfill != yes ]]; then
+		# The workload's whole run too, its start included: what the
+		# late phase's window (which begins with the workload) is
+		# compared with.
+		read -r _ _ _ P_P99_ALL _ P_SP99_ALL <<<"$(stats "$prefix" "$t0" "$to")"
+	fi
 	P_WINDOW=$(awk -v a="$from" -v b="$to" 'BEGIN { printf "%.1f", b - a }')
 	st=$(grep -E '^(number of failed|latency average)' "$WORK/$name.pgbench" | tr '\n' ' ')
 	log "phase $name: $P_COUNT transactions in ${P_WINDOW}s: $P_TPS tps, p50 $P_P50 ms, p99 $P_P99 ms (service: p50 $P_SP50 ms, p99 $P_SP99 ms); backfill rows $P_ROWS at $P_RATE rows/s ($st)"
@@ -294,13 +302,19 @@ TABLE=()
 declare -A RATIOS=() SRATIOS=() RATES=()
 SPEEDS=''             # poller: its rate against idle's, per round
 LABELS=()
-B_P99='' B_SP99=''
+B_P99='' B_SP99='' B_P99_ALL='' B_SP99_ALL=''
+# row [REF_P99 REF_SP99]: against the baseline's window, or these.
 row() {
+	local r99=${1:-$B_P99} rs99=${2:-$B_SP99}
 	((P_FAILED == 0)) || what="$what (FAILED)"
-	TABLE+=("| $round | $p | $what | $P_WINDOW s | $P_TPS | $P_P50 ms | $P_P99 ms | $(ratio "$P_P99" "$B_P99") | $P_SP50 ms | $P_SP99 ms | $(ratio "$P_SP99" "$B_SP99") | $rate |")
+	TABLE+=("| $round | $p | $what | $P_WINDOW s | $P_TPS | $P_P50 ms | $P_P99 ms | $(ratio "$P_P99" "$r99") | $P_SP50 ms | $P_SP99 ms | $(ratio "$P_SP99" "$rs99") | $rate |")
+	summary "$r99" "$rs99"
+}
+# summary REF_P99 REF_SP99: this phase's ratios for the summary table.
+summary() {
 	[[ -v "RATIOS[$what]" ]] || LABELS+=("$what")
-	RATIOS[$what]+=" $(ratio "$P_P99" "$B_P99" | tr -d x)"
-	SRATIOS[$what]+=" $(ratio "$P_SP99" "$B_SP99" | tr -d x)"
+	RATIOS[$what]+=" $(ratio "$P_P99" "$1" | tr -d x)"
+	SRATIOS[$what]+=" $(ratio "$P_SP99" "$2" | tr -d x)"
 	RATES[$what]+=" $P_RATE"
 }
 # times N: "Nx", or "-" for none
@@ -313,13 +327,14 @@ median() {
 			else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 for ((round = 1; round <= ROUNDS; round++)); do
-	B_P99='' B_SP99=''
+	B_P99='' B_SP99='' B_P99_ALL='' B_SP99_ALL=''
 	for p in ${PHASES:-baseline default max-rate}; do
 		case $p in
 		baseline)
 			phase baseline no
 			if [[ -z $B_P99 ]]; then
 				B_P99=$P_P99 B_SP99=$P_SP99
+				B_P99_ALL=$P_P99_ALL B_SP99_ALL=$P_SP99_ALL
 			fi
 			what="none"
 			rate="-"
@@ -343,8 +358,15 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		late)
 			# shellcheck disable=SC2086
 			phase late late $BF_ARGS
+			# Its window starts with the workload: against the
+			# baseline's whole run, its start included (and, for the
+			# record, against the baseline's window without it).
 			what="defaults, load starting ${LATE_START} s after the backfill${BF_ARGS:+ $BF_ARGS}"
 			rate="$P_RATE ($P_ROWS rows)"
+			row "$B_P99_ALL" "$B_SP99_ALL"
+			what="$what, against the baseline's window without its start"
+			summary "$B_P99" "$B_SP99"
+			continue
 			;;
 		idle | poller)
 			if [[ $p == idle ]]; then
@@ -391,7 +413,8 @@ mkdir -p "$RESULTS"
 	echo "row, bigint key), while nanoid-backfill fills its NULL public_id column. Latency from each"
 	echo "transaction's scheduled start (pgbench -R: queueing counts); \"service\" from its actual start"
 	echo "(without pgbench's own scheduling lag). Over the seconds the backfill ran (baseline: seconds"
-	echo "$WARMUP..$DURATION of its run). A fresh copy of the table for every phase. $ROUNDS rounds,"
+	echo "$WARMUP..$DURATION of its run; the late phase, whose window is the workload's whole run, its"
+	echo "start included, against the baseline's whole run: seconds 0..$DURATION). A fresh copy of the table for every phase. $ROUNDS rounds,"
 	echo "interleaved; each phase against the baseline of its round; medians over the rounds."
 	echo
 	echo "| backfill | p99 vs baseline (median) | per round | p99 service vs baseline (median) | backfill rows/s (median) |"

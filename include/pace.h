@@ -33,9 +33,10 @@
  * without other sessions at work the limit goes a few probes later. The
  * rate starts at PACE_START rows/s, grows while nothing is harmed - by
  * PACE_GROWTH a probe up to the rate of the last cut, by PACE_STEP_SHARE
- * of that rate a probe past it (a cut to half is made good in about ten
- * seconds: the harm lies above, and each return to it is a tail the
- * application sees), as TCP's slow start and congestion avoidance - but to
+ * of that rate a probe past it, at most PACE_STEP rows/s (a cut to half
+ * of up to 20,000 rows/s is made good in about ten seconds: the harm lies
+ * above, and each return to it is a tail the application sees), as TCP's
+ * slow start and congestion avoidance - but to
  * at most twice what the batches reach, so that a cut bites at once; it
  * halves on harm (never under --min-rate), and after a cut holds for
  * PACE_HOLD seconds. When other
@@ -60,7 +61,8 @@
 #define PACE_START 2000.0         /* rows/s at the start */
 #define PACE_GROWTH 1.25          /* a probe's growth without harm, */
 #define PACE_STEP_SHARE 0.01      /* and past the rate of the last cut, this */
-#define PACE_STEP_MIN 10.0        /* share of it (at least this, rows/s) */
+#define PACE_STEP_MIN 10.0        /* share of it, at least PACE_STEP_MIN and */
+#define PACE_STEP 100.0           /* at most PACE_STEP rows/s (pace_step()) */
 #define PACE_HOLD 0.5             /* seconds without growth after a cut */
 #define PACE_QUIET 0.3            /* seconds of a quiet window */
 #define PACE_REPROBE 10.0         /* seconds between quiet windows under load */
@@ -127,6 +129,10 @@ void pace_sample(struct pace *p, const struct pace_sample *s);
 
 /* Batches filled rows rows; now is when. Bounds the growth. */
 void pace_rows(struct pace *p, long rows, double now);
+
+/* How much the rate grows a probe past the rate of the last cut,
+ * ssthresh, rows/s. */
+double pace_step(double ssthresh);
 
 /* The rate in force at now, rows/s; 0: none. */
 double pace_rate(const struct pace *p, double now);

@@ -77,6 +77,11 @@ static void cut(struct pace *p, double factor, double at)
 	p->hold_until = at + PACE_HOLD;
 }
 
+double pace_step(double ssthresh)
+{
+	return fmin(PACE_STEP, fmax(PACE_STEP_MIN, PACE_STEP_SHARE * ssthresh));
+}
+
 static void start_quiet(struct pace *p, double at)
 {
 	p->quiet_from = at;
@@ -178,11 +183,10 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 	if (s->at < p->hold_until)
 		return;
 	/* No harm: grow (by a quarter a probe up to where harm was last seen,
-	 * by PACE_STEP_SHARE of it past it: about ten seconds back to the rate
-	 * that harmed, whatever its scale), but not far past what the batches
-	 * reach. */
+	 * by PACE_STEP_SHARE of it past it, at most PACE_STEP: a slow return
+	 * to the rate that harmed), but not far past what the batches reach. */
 	p->rate = p->rate < p->ssthresh ? p->rate * PACE_GROWTH :
-		  p->rate + fmax(PACE_STEP_MIN, PACE_STEP_SHARE * p->ssthresh);
+		  p->rate + pace_step(p->ssthresh);
 	p->rate = fmin(p->rate, fmax(2 * p->achieved, PACE_START));
 	if (p->rate < p->c.min_rate)
 		p->rate = p->c.min_rate;
