@@ -40,12 +40,14 @@
  * at most twice what the batches reach, so that a cut bites at once; it
  * halves on harm (never under --min-rate), and after a cut holds for
  * PACE_HOLD seconds. When other
- * sessions start working (the smoothed load, or at once: two at work in
- * one probe, or work in PACE_ONSET_PROBES of the last PACE_ONSET_WINDOW
- * probes), the rate goes back to the slow start's PACE_START at once and
- * a quiet window takes a baseline: a load that arrives while the
- * backfill runs at full speed is met within one or two probes, and
- * finds the backfill slow, not at the idle server's full speed.
+ * sessions start working (the smoothed load, which two probes seeing a
+ * session within a few seconds raise to PACE_LOAD_MIN, or at once: two
+ * at work in one probe, or one waiting on our locks), the rate goes back
+ * to at most the slow start's PACE_START at once, forgets the rate of the
+ * last harm (another load's), and a quiet window takes a baseline: a load
+ * that arrives while the backfill runs at full speed is met within one or
+ * two probes, and finds the backfill slow, not at the idle server's full
+ * speed.
  *
  * Pure logic: no clock, no I/O; every time is an argument, on one clock
  * that never goes back. The throttle (throttle.h) owns one and asks it
@@ -67,8 +69,6 @@
 #define PACE_QUIET 0.3            /* seconds of a quiet window */
 #define PACE_REPROBE 10.0         /* seconds between quiet windows under load */
 #define PACE_LOAD_MIN 0.04        /* share of probes seeing others at work */
-#define PACE_ONSET_WINDOW 4       /* or: others seen in this many of the */
-#define PACE_ONSET_PROBES 2       /* last probes, or 2 at work in one */
 #define PACE_BATCH_SECONDS 0.025  /* a paced batch: this many seconds' rows */
 #define PACE_WINDOW 10            /* probes a harm is counted over, */
 #define PACE_HARM_PROBES 2        /* and how many of them make one */
@@ -111,7 +111,6 @@ struct pace {
 	double hold_until;
 	double ssthresh;        /* the rate after the last cut: growth slows there */
 	unsigned slow_bits, wal_bits; /* the last PACE_WINDOW probes: slow, WAL waits */
-	unsigned active_bits;   /* the last PACE_ONSET_WINDOW: others at work */
 	double achieved;        /* rows/s the batches reached, smoothed */
 	double rows_at;         /* when rows were last counted */
 	double rows;            /* counted since then */

@@ -12,7 +12,6 @@
 #define LOAD_ALPHA 0.03
 #define ACHIEVED_TAU 0.5
 #define WINDOW_MASK ((1u << PACE_WINDOW) - 1)
-#define ONSET_MASK ((1u << PACE_ONSET_WINDOW) - 1)
 
 /* A cut for a blocked session, and for the other harms. */
 #define CUT_BLOCKED 0.25
@@ -89,6 +88,19 @@ static void start_quiet(struct pace *p, double at)
 	p->window_min = -1;
 }
 
+/*
+ * Others start working: back to the slow start at once, at most
+ * PACE_START (as TCP restarts after idle: the full speed of an idle
+ * server says nothing of what a loaded one bears), with no rate of a last
+ * harm (that was another load's), and a quiet window for a baseline.
+ */
+static void restart(struct pace *p, double at)
+{
+	p->rate = fmax(p->c.min_rate, fmin(p->rate, PACE_START));
+	p->ssthresh = HUGE_VAL;
+	start_quiet(p, at);
+}
+
 void pace_sample(struct pace *p, const struct pace_sample *s)
 {
 	double latency = s->at - s->sent;
@@ -100,16 +112,13 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 		start_quiet(p, s->sent);
 	p->last_latency = latency;
 	p->load += LOAD_ALPHA * ((s->active > 0 ? 1.0 : 0.0) - p->load);
-	p->active_bits = (p->active_bits << 1 | (s->active > 0)) & ONSET_MASK;
 	if (s->blocked > 0 && p->load < PACE_LOAD_MIN)
 		p->load = PACE_LOAD_MIN;  /* someone waits on us: that is load */
 	/* A workload that starts is met at once, before the smoothed load
-	 * shows it: two sessions at work in one probe, or work seen by
-	 * PACE_ONSET_PROBES of the last PACE_ONSET_WINDOW probes. A poller is
-	 * one session, seen once in a hundred probes: neither. */
-	if (!p->loaded && (s->active >= 2 ||
-			   __builtin_popcount(p->active_bits) >= PACE_ONSET_PROBES) &&
-	    p->load < PACE_LOAD_MIN)
+	 * shows it: two sessions at work in one probe. (One session seen by
+	 * two probes within a few seconds is load by the smoothing alone.) A
+	 * poller is one session, seen once in a hundred probes. */
+	if (!p->loaded && s->active >= 2 && p->load < PACE_LOAD_MIN)
 		p->load = PACE_LOAD_MIN;
 	/* Loaded from PACE_LOAD_MIN on, free again under half of it: a load
 	 * hovering at the threshold does not flip every other second. */
@@ -126,6 +135,8 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 
 	if (s->blocked > 0) {
 		cut(p, CUT_BLOCKED, s->at);
+		if (!was_loaded)
+			restart(p, s->at);
 		snprintf(p->reason, sizeof p->reason, "%ld session%s wait%s on our locks",
 			 s->blocked, s->blocked == 1 ? "" : "s", s->blocked == 1 ? "s" : "");
 		return;
@@ -137,16 +148,8 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 		return;
 	}
 	if (!was_loaded) {
-		/* Others start working: back to the slow start at once (as TCP
-		 * restarts after idle: the full speed of an idle server says
-		 * nothing of what a loaded one bears), and a baseline. The
-		 * rate of the last harm, if any, still ends the fast growth. */
-		double ssthresh = p->ssthresh;
-
 		cut(p, CUT_HARM, s->at);
-		p->rate = fmax(p->c.min_rate, fmin(p->rate, PACE_START));
-		p->ssthresh = ssthresh;
-		start_quiet(p, s->at);
+		restart(p, s->at);
 		p->why = PACE_MEASURE;
 		snprintf(p->reason, sizeof p->reason, "other sessions started working");
 		return;

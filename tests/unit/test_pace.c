@@ -1,7 +1,8 @@
 /*
  * test_pace.c - the pace controller (pace.h) on a simulated clock: free
  * while nobody works, a monitoring poller is not load, a step in load is
- * met at the first probe that sees it and restarts the slow start, one
+ * met at the first probe that sees it and restarts the slow start (also
+ * when it waits on our locks, and forgetting an old load's harm), one
  * session's work seen twice in four probes is load, growth without harm, cuts on latency, WAL waits
  * and blocked sessions (one noisy probe is not harm), the floor, the
  * quiet windows that measure the baseline, and the controller off.
@@ -120,7 +121,8 @@ END_TEST
 START_TEST(test_onset_one_session)
 {
 	/* Long idle (the smoothed load near 0): one session at work, seen by
-	 * two of four probes, is a workload. */
+	 * two of four probes, is a workload (by the smoothing alone), and
+	 * meets the slow start. */
 	for (int i = 0; i < 300; i++) {
 		tick(0, 0, 0, BASE);
 		fill(100000);
@@ -133,6 +135,55 @@ START_TEST(test_onset_one_session)
 	ck_assert(p.loaded);
 	ck_assert_double_eq(pace_rate(&p, now), PACE_START);
 	ck_assert(pace_quiet(&p, now));
+}
+END_TEST
+
+START_TEST(test_onset_blocked)
+{
+	char why[PACE_REASON_LEN];
+
+	/* A workload whose first statement waits on our row locks: the
+	 * onset's slow start and quiet window, not only a quarter of the
+	 * idle server's full speed. */
+	for (int i = 0; i < 50; i++) {
+		tick(0, 0, 0, BASE);
+		fill(100000);
+	}
+	tick(3, 0, 1, BASE);
+	ck_assert(pace_rate(&p, now) > 0);
+	ck_assert(pace_rate(&p, now) <= PACE_START);
+	ck_assert(pace_quiet(&p, now));
+	tick(3, 0, 0, BASE);
+	ck_assert(pace_quiet(&p, now));
+	ck_assert_str_eq(pace_reason(&p, now, why, sizeof why),
+			 "measuring the probe's baseline (no batch for 0.3 s)");
+}
+END_TEST
+
+START_TEST(test_onset_forgets_old_harm)
+{
+	double r;
+
+	/* A load harmed at 1,000 rows/s, then a long free spell: the next
+	 * load's slow start grows fast again, not by the old cut's step. */
+	loaded();
+	p.rate = p.ssthresh = 1000;
+	p.achieved = 1000;
+	tick(3, 0, 0, 3 * BASE);
+	tick(3, 0, 0, 3 * BASE);
+	ck_assert(pace_rate(&p, now) <= 1000);
+	for (int i = 0; i < 300; i++) {
+		tick(0, 0, 0, BASE);
+		fill(100000);
+	}
+	ck_assert_double_eq(pace_rate(&p, now), 0);
+	tick(2, 0, 0, BASE);
+	for (int i = 0; i < 19; i++) {
+		tick(i % 3 == 0, 0, 0, BASE);
+		fill(0);
+	}
+	r = pace_rate(&p, now);
+	ck_assert_msg(r >= 10 * PACE_START, "%g rows/s 2 s after the onset", r);
 }
 END_TEST
 
@@ -263,14 +314,16 @@ START_TEST(test_wal_waits_and_blocked)
 	tick(3, 2, 0, BASE);
 	ck_assert(pace_rate(&p, now) <= r / 2 + 1);
 	ck_assert_str_eq(pace_reason(&p, now, why, sizeof why), "2 sessions wait on WAL");
-	/* A session waiting on our locks: a quarter, at once, even unloaded. */
+	/* A session waiting on our locks: a quarter, at once (unloaded, see
+	 * test_onset_blocked). */
 	setup();
+	loaded();
 	for (int i = 0; i < 10; i++) {
-		tick(0, 0, 0, BASE);
-		fill(100000);
+		tick(3, 0, 0, BASE);
+		fill(0);
 	}
 	r = p.achieved;
-	tick(1, 0, 1, BASE);
+	tick(3, 0, 1, BASE);
 	ck_assert(pace_rate(&p, now) > 0);
 	ck_assert(pace_rate(&p, now) <= r / 4 + 1);
 	ck_assert_str_eq(pace_reason(&p, now, why, sizeof why), "1 session waits on our locks");
@@ -354,6 +407,8 @@ static Suite *pace_suite(void)
 	tcase_add_test(t, test_load_step);
 	tcase_add_test(t, test_onset_one_session);
 	tcase_add_test(t, test_ramp_after_onset);
+	tcase_add_test(t, test_onset_blocked);
+	tcase_add_test(t, test_onset_forgets_old_harm);
 	tcase_add_test(t, test_growth_without_harm);
 	tcase_add_test(t, test_latency_harm);
 	tcase_add_test(t, test_return_to_harm);
