@@ -53,7 +53,7 @@
  *
  * Without --dsn plan reads no catalog and plans for a plain table. With
  * --dsn it reads the table's partition tree (plan_tree_read); for a
- * partitioned table step 6 becomes one step per partition, since CREATE
+ * partitioned table step 7 becomes one step per partition, since CREATE
  * INDEX CONCURRENTLY cannot run on a partitioned table:
  *
  *   tree partitioned by C alone at every level (plan_tree.global):
@@ -74,7 +74,7 @@
  *
  * and --null-index's two steps become one per leaf partition that is a
  * table (a foreign table gets none): create_C_null_index_on_<leaf> after
- * step 1, drop_C_null_index_on_<leaf> at the end.
+ * the backfill, drop_C_null_index_on_<leaf> at the end.
  */
 #ifndef NB_PLAN_H
 #define NB_PLAN_H

@@ -141,8 +141,8 @@ void plan_default_down(struct sbuf *b, const struct plan_names *n, int step);
 
 /*
  * The format's id space and, where the catalog gave the table's rows
- * (tree non-NULL), the birthday bound over them: one line for step 2's
- * comment and the log, and the verdict ("" if none).
+ * (tree non-NULL), the birthday bound over them: one line for the
+ * backfill step's comment and the log, and the verdict ("" if none).
  */
 void plan_idspace_lines(const struct config *cfg, const struct plan_tree *tree,
 			char *summary, size_t slen, char *verdict, size_t vlen);

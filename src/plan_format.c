@@ -296,9 +296,10 @@ static int js_sql(struct sbuf *b, const char *sql, char *err, size_t errlen)
 
 	for (p = sql; *p; p++) {
 		if (p[0] == '\\' && p[1] == '?') {
-			snprintf(err, errlen, "--format knex: a name holds a "
-				 "backslash before a '?', which knex.raw() cannot "
-				 "pass on; plan with another --format");
+			snprintf(err, errlen, "--format knex: a name, the "
+				 "alphabet or the prefix holds a backslash before "
+				 "a '?', which knex.raw() cannot pass on; plan with "
+				 "another --format");
 			return -2;
 		}
 	}

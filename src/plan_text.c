@@ -184,7 +184,8 @@ static void enforced_note(struct sbuf *b, const struct plan_names *n)
  * The format's id space and, where the catalog gave the table's rows, the
  * birthday bound over them. The unique index comes after the backfill
  * (its last step), so a repeat drawn meanwhile is not rejected: it fails
- * that step instead. One line for step 2's comment, one for the log.
+ * that step instead. One line for the backfill step's comment, one for
+ * the log.
  */
 void plan_idspace_lines(const struct config *cfg, const struct plan_tree *tree,
 			char *summary, size_t slen, char *verdict, size_t vlen)

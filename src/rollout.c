@@ -136,8 +136,11 @@ char *rollout_id_function(const char *qfn, const char *alphabet, long size,
 	}
 	/* A prefix may hold "$nb$": the tag is one the body does not. */
 	pgtext_dollar_tag(tag, sizeof tag, body.s);
+	/* Its operators resolve in pg_catalog whatever the inserting
+	 * session's search_path: no other schema's || or & can stand in. */
 	sb_printf(&out, "CREATE OR REPLACE FUNCTION %s() RETURNS text\n"
 		  "LANGUAGE plpgsql VOLATILE PARALLEL SAFE\n"
+		  "SET search_path = pg_catalog, pg_temp\n"
 		  "AS %s%s%s", qfn, tag, body.s, tag);
 	free(body.s);
 	if (out.oom) {
