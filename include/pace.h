@@ -42,12 +42,13 @@
  * PACE_HOLD seconds. When other
  * sessions start working (the smoothed load, which two probes seeing a
  * session within a few seconds raise to PACE_LOAD_MIN, or at once: two
- * at work in one probe, or one waiting on our locks), the rate goes back
- * to at most the slow start's PACE_START at once, forgets the rate of the
- * last harm (another load's), and a quiet window takes a baseline: a load
- * that arrives while the backfill runs at full speed is met within one or
- * two probes, and finds the backfill slow, not at the idle server's full
- * speed.
+ * at work in one probe, or one waiting on our locks), the rate is halved
+ * at once - for those two sure signs it goes back to at most the slow
+ * start's PACE_START, since one session seen now and then may be a
+ * poller - forgets the rate of the last harm (another load's), and a
+ * quiet window takes a baseline: a workload that arrives while the
+ * backfill runs at full speed is met within one or two probes, and finds
+ * the backfill slow, not at the idle server's full speed.
  *
  * Pure logic: no clock, no I/O; every time is an argument, on one clock
  * that never goes back. The throttle (throttle.h) owns one and asks it

@@ -89,14 +89,18 @@ static void start_quiet(struct pace *p, double at)
 }
 
 /*
- * Others start working: back to the slow start at once, at most
- * PACE_START (as TCP restarts after idle: the full speed of an idle
- * server says nothing of what a loaded one bears), with no rate of a last
- * harm (that was another load's), and a quiet window for a baseline.
+ * Others start working: a quiet window for a baseline, no rate of a last
+ * harm (that was another load's), and, where the probe is sure (two
+ * sessions at work at once, or one waiting on our locks), back to the
+ * slow start at once, at most PACE_START, as TCP restarts after idle: the
+ * full speed of an idle server says nothing of what a loaded one bears.
+ * One session seen now and then may be a monitoring poller whose queries
+ * happened to fall close together: the cut before (half) is all.
  */
-static void restart(struct pace *p, double at)
+static void restart(struct pace *p, bool sure, double at)
 {
-	p->rate = fmax(p->c.min_rate, fmin(p->rate, PACE_START));
+	if (sure)
+		p->rate = fmax(p->c.min_rate, fmin(p->rate, PACE_START));
 	p->ssthresh = HUGE_VAL;
 	start_quiet(p, at);
 }
@@ -136,7 +140,7 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 	if (s->blocked > 0) {
 		cut(p, CUT_BLOCKED, s->at);
 		if (!was_loaded)
-			restart(p, s->at);
+			restart(p, true, s->at);
 		snprintf(p->reason, sizeof p->reason, "%ld session%s wait%s on our locks",
 			 s->blocked, s->blocked == 1 ? "" : "s", s->blocked == 1 ? "s" : "");
 		return;
@@ -149,7 +153,7 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 	}
 	if (!was_loaded) {
 		cut(p, CUT_HARM, s->at);
-		restart(p, s->at);
+		restart(p, s->active >= 2, s->at);
 		p->why = PACE_MEASURE;
 		snprintf(p->reason, sizeof p->reason, "other sessions started working");
 		return;

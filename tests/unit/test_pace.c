@@ -1,9 +1,10 @@
 /*
  * test_pace.c - the pace controller (pace.h) on a simulated clock: free
  * while nobody works, a monitoring poller is not load, a step in load is
- * met at the first probe that sees it and restarts the slow start (also
- * when it waits on our locks, and forgetting an old load's harm), one
- * session's work seen twice in four probes is load, growth without harm, cuts on latency, WAL waits
+ * met at the first probe that sees two sessions at work and restarts the
+ * slow start (also when it waits on our locks, and forgetting an old
+ * load's harm), one session's work seen twice in four probes is load at
+ * half speed (a poller's queries may fall so close), growth without harm, cuts on latency, WAL waits
  * and blocked sessions (one noisy probe is not harm), the floor, the
  * quiet windows that measure the baseline, and the controller off.
  */
@@ -121,8 +122,9 @@ END_TEST
 START_TEST(test_onset_one_session)
 {
 	/* Long idle (the smoothed load near 0): one session at work, seen by
-	 * two of four probes, is a workload (by the smoothing alone), and
-	 * meets the slow start. */
+	 * two of four probes, is load (by the smoothing alone): a quiet window
+	 * and half speed, not the slow start, since a poller's queries may
+	 * fall so close together now and then. */
 	for (int i = 0; i < 300; i++) {
 		tick(0, 0, 0, BASE);
 		fill(100000);
@@ -133,7 +135,8 @@ START_TEST(test_onset_one_session)
 	tick(0, 0, 0, BASE);
 	tick(1, 0, 0, BASE);
 	ck_assert(p.loaded);
-	ck_assert_double_eq(pace_rate(&p, now), PACE_START);
+	ck_assert(pace_rate(&p, now) > PACE_START);
+	ck_assert(pace_rate(&p, now) <= p.achieved / 2 + 1);
 	ck_assert(pace_quiet(&p, now));
 }
 END_TEST
