@@ -13,9 +13,9 @@
  *     of the application queue behind our WAL), in PACE_HARM_PROBES of
  *     the last PACE_WINDOW probes;
  *   - the probe slower than --max-latency-increase times its baseline,
- *     in PACE_HARM_PROBES of the last PACE_WINDOW probes, while other
- *     sessions work (a latency that only our own load raises harms
- *     nobody). A tail, not the median: the application's p99 is what
+ *     in PACE_HARM_PROBES of the last PACE_WINDOW probes, each of which
+ *     saw another session at work (a latency that only our own load
+ *     raises harms nobody). A tail, not the median: the application's p99 is what
  *     the pace protects, and a tail shows as a few slow probes.
  * The baseline is the probe's latency with no batch running: the
  * controller asks for a short quiet window (PACE_QUIET seconds without

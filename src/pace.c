@@ -169,8 +169,12 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 	 * protect, and a tail shows as a few slow probes, not as a slow
 	 * median. */
 	p->wal_bits = (p->wal_bits << 1 | (s->wal_waits > 0)) & WINDOW_MASK;
+	/* A slow probe is harm only where another session was at work to
+	 * suffer it: a latency that only our own batches raise (the load
+	 * still counted from a poller's queries a moment ago) harms nobody. */
 	p->slow_bits = (p->slow_bits << 1 |
-			(p->baseline > 0 && latency > p->c.max_increase * p->baseline)) &
+			(s->active > 0 && p->baseline > 0 &&
+			 latency > p->c.max_increase * p->baseline)) &
 		       WINDOW_MASK;
 	if (__builtin_popcount(p->wal_bits) >= PACE_HARM_PROBES) {
 		cut(p, CUT_HARM, s->at);

@@ -141,6 +141,37 @@ START_TEST(test_onset_one_session)
 }
 END_TEST
 
+START_TEST(test_own_latency_is_no_harm)
+{
+	double r;
+
+	/* Loaded by a poller's two queries close together, then our own
+	 * batches slow the probe while nobody else is at work: no cut. */
+	for (int i = 0; i < 300; i++) {
+		tick(0, 0, 0, BASE);
+		fill(100000);
+	}
+	tick(1, 0, 0, BASE);
+	tick(1, 0, 0, BASE);
+	ck_assert(p.loaded);
+	for (int i = 0; i < 4; i++) {
+		tick(0, 0, 0, BASE);
+		fill(0);
+	}
+	r = pace_rate(&p, now);
+	for (int i = 0; i < 10; i++) {
+		tick(0, 0, 0, 3 * BASE);
+		fill(0);
+		ck_assert_msg(pace_rate(&p, now) >= r, "cut at probe %d", i);
+	}
+	/* The same slow probes with someone at work are harm. */
+	r = pace_rate(&p, now);
+	tick(1, 0, 0, 3 * BASE);
+	tick(1, 0, 0, 3 * BASE);
+	ck_assert(pace_rate(&p, now) < r);
+}
+END_TEST
+
 START_TEST(test_onset_blocked)
 {
 	char why[PACE_REASON_LEN];
@@ -411,6 +442,7 @@ static Suite *pace_suite(void)
 	tcase_add_test(t, test_onset_one_session);
 	tcase_add_test(t, test_ramp_after_onset);
 	tcase_add_test(t, test_onset_blocked);
+	tcase_add_test(t, test_own_latency_is_no_harm);
 	tcase_add_test(t, test_onset_forgets_old_harm);
 	tcase_add_test(t, test_growth_without_harm);
 	tcase_add_test(t, test_latency_harm);
