@@ -47,6 +47,15 @@ static void fill(double free)
 	pace_rows(&p, (long)((r > 0 ? r : free) * PACE_PROBE_INTERVAL), now);
 }
 
+/* n probes with nobody else at work, the batches at full speed. */
+static void idle(int n)
+{
+	for (int i = 0; i < n; i++) {
+		tick(0, 0, 0, BASE);
+		fill(100000);
+	}
+}
+
 /* Under load, past the quiet window: a baseline and a rate. */
 static void loaded(void)
 {
@@ -68,10 +77,7 @@ START_TEST(test_free_when_idle)
 	ck_assert_double_eq(pace_rate(&p, now), PACE_START);
 	tick(0, 0, 0, BASE);
 	ck_assert(pace_quiet(&p, now));
-	for (int i = 0; i < 5; i++) {
-		tick(0, 0, 0, BASE);
-		fill(100000);
-	}
+	idle(5);
 	for (int i = 0; i < 100; i++) {
 		tick(0, 0, 0, BASE);
 		fill(100000);
@@ -101,10 +107,7 @@ START_TEST(test_load_step)
 	double before;
 	char why[PACE_REASON_LEN];
 
-	for (int i = 0; i < 50; i++) {
-		tick(0, 0, 0, BASE);
-		fill(100000);
-	}
+	idle(50);
 	before = p.achieved;
 	ck_assert(before > 90000);
 	/* Load arrives: at the first probe that sees it the rate is back at
@@ -125,10 +128,7 @@ START_TEST(test_onset_one_session)
 	 * two of four probes, is load (by the smoothing alone): a quiet window
 	 * and half speed, not the slow start, since a poller's queries may
 	 * fall so close together now and then. */
-	for (int i = 0; i < 300; i++) {
-		tick(0, 0, 0, BASE);
-		fill(100000);
-	}
+	idle(300);
 	ck_assert(p.load < 0.001);
 	tick(1, 0, 0, BASE);
 	ck_assert_double_eq(pace_rate(&p, now), 0);
@@ -147,10 +147,7 @@ START_TEST(test_own_latency_is_no_harm)
 
 	/* Loaded by a poller's two queries close together, then our own
 	 * batches slow the probe while nobody else is at work: no cut. */
-	for (int i = 0; i < 300; i++) {
-		tick(0, 0, 0, BASE);
-		fill(100000);
-	}
+	idle(300);
 	tick(1, 0, 0, BASE);
 	tick(1, 0, 0, BASE);
 	ck_assert(p.loaded);
@@ -179,10 +176,7 @@ START_TEST(test_onset_blocked)
 	/* A workload whose first statement waits on our row locks: the
 	 * onset's slow start and quiet window, not only a quarter of the
 	 * idle server's full speed. */
-	for (int i = 0; i < 50; i++) {
-		tick(0, 0, 0, BASE);
-		fill(100000);
-	}
+	idle(50);
 	tick(3, 0, 1, BASE);
 	ck_assert(pace_rate(&p, now) > 0);
 	ck_assert(pace_rate(&p, now) <= PACE_START);
@@ -206,10 +200,7 @@ START_TEST(test_onset_forgets_old_harm)
 	tick(3, 0, 0, 3 * BASE);
 	tick(3, 0, 0, 3 * BASE);
 	ck_assert(pace_rate(&p, now) <= 1000);
-	for (int i = 0; i < 300; i++) {
-		tick(0, 0, 0, BASE);
-		fill(100000);
-	}
+	idle(300);
 	ck_assert_double_eq(pace_rate(&p, now), 0);
 	tick(2, 0, 0, BASE);
 	for (int i = 0; i < 19; i++) {
@@ -228,10 +219,7 @@ START_TEST(test_ramp_after_onset)
 	/* After an idle start, a light load without harm: past the quiet
 	 * window the slow start grows the rate tenfold within 1.5 s (no
 	 * harm was seen, so nothing caps the fast growth). */
-	for (int i = 0; i < 50; i++) {
-		tick(0, 0, 0, BASE);
-		fill(100000);
-	}
+	idle(50);
 	tick(2, 0, 0, BASE);
 	ck_assert_double_eq(pace_rate(&p, now), PACE_START);
 	for (int i = 0; i < 4; i++) {
