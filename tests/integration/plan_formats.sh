@@ -213,9 +213,18 @@ history_count() {
 	esac
 }
 
+# marked_when_concurrent FILE ERE N WHAT: FILE has N lines matching ERE if it
+# holds CONCURRENTLY (the tool's outside-a-transaction marker), else none.
+marked_when_concurrent() {
+	local conc n
+	conc=$(grep -c CONCURRENTLY "$1" || true)
+	n=$(grep -cE "$2" "$1" || true)
+	assert_eq "$n" "$((conc > 0 ? $3 : 0))" "$4"
+}
+
 # check_layout FORMAT DIR: names, versions, pairing and markers by the tool's rules.
 check_layout() {
-	local fmt=$1 dir=$2 f name bad=0 conc n
+	local fmt=$1 dir=$2 f name bad=0 conc
 	case $fmt in
 	golang-migrate)
 		# source/parse.go: ^([0-9]+)_(.*)\.(down|up)\.(.*)$, one up and one down per version
@@ -234,29 +243,25 @@ check_layout() {
 			[[ $name =~ ^[0-9]{14}_[a-z0-9_]+\.sql$ ]] || { bad=1; echo "# bad name $name"; }
 			assert_eq "$(grep -c '^-- +goose Up$' "$f")$(grep -c '^-- +goose Down$' "$f")" 11 \
 				"goose: $name has one Up and one Down annotation"
-			conc=$(grep -c CONCURRENTLY "$f" || true)
-			n=$(grep -c '^-- +goose NO TRANSACTION$' "$f" || true)
-			assert_eq "$n" "$((conc > 0 ? 1 : 0))" "goose: $name says NO TRANSACTION exactly when it holds CONCURRENTLY"
+			marked_when_concurrent "$f" '^-- \+goose NO TRANSACTION$' 1 \
+				"goose: $name says NO TRANSACTION exactly when it holds CONCURRENTLY"
 		done ;;
 	dbmate)
 		for f in "$dir"/*; do
-			conc=$(grep -c 'CONCURRENTLY' "$f" || true)
-			n=$(grep -cE '^-- migrate:(up|down) transaction:false$' "$f" || true)
-			assert_eq "$n" "$((conc > 0 ? 2 : 0))" "dbmate: $(basename "$f"): transaction:false on both directives exactly when CONCURRENTLY"
+			marked_when_concurrent "$f" '^-- migrate:(up|down) transaction:false$' 2 \
+				"dbmate: $(basename "$f"): transaction:false on both directives exactly when CONCURRENTLY"
 		done ;;
 	sql-migrate)
 		for f in "$dir"/*; do
-			conc=$(grep -c 'CONCURRENTLY' "$f" || true)
-			n=$(grep -cE '^-- \+migrate (Up|Down) notransaction$' "$f" || true)
-			assert_eq "$n" "$((conc > 0 ? 2 : 0))" "sql-migrate: $(basename "$f"): notransaction on Up and Down exactly when CONCURRENTLY"
+			marked_when_concurrent "$f" '^-- \+migrate (Up|Down) notransaction$' 2 \
+				"sql-migrate: $(basename "$f"): notransaction on Up and Down exactly when CONCURRENTLY"
 		done ;;
 	knex)
 		for f in "$dir"/*; do
 			[[ $(basename "$f") =~ ^[0-9]{14}_[a-z0-9_]+\.js$ ]] || bad=1
 			node --check "$f" || { bad=1; echo "# $f is not valid JavaScript"; }
-			conc=$(grep -c 'CONCURRENTLY' "$f" || true)
-			n=$(grep -c '^exports.config = { transaction: false };$' "$f" || true)
-			assert_eq "$n" "$((conc > 0 ? 1 : 0))" "knex: $(basename "$f"): config.transaction false exactly when CONCURRENTLY"
+			marked_when_concurrent "$f" '^exports\.config = \{ transaction: false \};$' 1 \
+				"knex: $(basename "$f"): config.transaction false exactly when CONCURRENTLY"
 		done ;;
 	flyway)
 		for f in "$dir"/*; do
