@@ -119,12 +119,14 @@ int health_from_result(struct health_sample *s, const struct pg_result *res,
  * health connection with one text parameter, the daemon's own backend
  * pids (p.values[0] of health_params()). Its answer: the other client
  * sessions (not ours, not another nanoid-backfill's) at work, those of
- * them waiting on WAL, and sessions waiting on a lock our backends hold.
+ * them waiting on WAL, sessions waiting on a lock our backends hold, and
+ * how many other client sessions are connected at all.
  */
 struct health_probe {
 	long active;
 	long wal_waits;
 	long blocked;
+	long connected;         /* other client sessions, at work or idle */
 };
 
 /* With commit, the probe takes a transaction id, so that its commit

@@ -156,10 +156,13 @@ static void probe_result(struct backfill *bf, PGresult *res)
 	}
 	s = (struct pace_sample){ .sent = bf->probe_sent, .at = ev_time(),
 				  .quiet = bf->probe_quiet, .active = probe.active,
-				  .wal_waits = probe.wal_waits, .blocked = probe.blocked };
+				  .wal_waits = probe.wal_waits, .blocked = probe.blocked,
+				  .alone = probe.connected == 0 };
 	throttle_probe(&bf->thr, &s);
-	log_debug("probe: %.2f ms%s, %ld active, %ld on WAL, %ld blocked; pace %.0f rows/s",
-		  (s.at - s.sent) * 1000, s.quiet ? " (quiet)" : "", s.active, s.wal_waits,
+	log_debug("probe: %.2f ms%s, %ld connected, %ld active, %ld on WAL, %ld blocked; "
+		  "pace %.0f rows/s",
+		  (s.at - s.sent) * 1000, s.quiet ? " (quiet)" : "", probe.connected, s.active,
+		  s.wal_waits,
 		  s.blocked, throttle_rate(&bf->thr, s.at));
 }
 

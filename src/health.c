@@ -207,7 +207,8 @@ int health_from_result(struct health_sample *s, const struct pg_result *res,
 	"    ('LWLock', 'IO') AND a.wait_event IN ('WALWrite', 'WALInsert',\n" \
 	"    'WALSync', 'WALBufMapping')) AS wal_waits,\n" \
 	"  count(*) FILTER (WHERE CASE WHEN a.wait_event_type = 'Lock' OR a.state IS NULL\n" \
-	"    THEN pg_blocking_pids(a.pid) && $1::int4[] ELSE false END) AS blocked"
+	"    THEN pg_blocking_pids(a.pid) && $1::int4[] ELSE false END) AS blocked,\n" \
+	"  count(*) AS connected"
 #define PROBE_FROM \
 	"\nFROM pg_stat_activity a\n" \
 	"WHERE a.backend_type = 'client backend'\n" \
@@ -232,14 +233,14 @@ const char *health_probe_sql(bool commit)
 int health_probe_from_result(struct health_probe *p, const struct pg_result *res,
 			     char *err, size_t errlen)
 {
-	long *out[3] = { &p->active, &p->wal_waits, &p->blocked };
+	long *out[4] = { &p->active, &p->wal_waits, &p->blocked, &p->connected };
 
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
-	    PQntuples(res) != 1 || PQnfields(res) < 3) {
-		snprintf(err, errlen, "probe: expected one row of three columns");
+	    PQntuples(res) != 1 || PQnfields(res) < 4) {
+		snprintf(err, errlen, "probe: expected one row of four columns");
 		return -1;
 	}
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		char *end;
 
 		*out[i] = strtol(PQgetvalue(res, 0, i), &end, 10);

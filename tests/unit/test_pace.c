@@ -1,6 +1,7 @@
 /*
  * test_pace.c - the pace controller (pace.h) on a simulated clock: free
- * while nobody works, a monitoring poller is not load, a step in load is
+ * while nobody works (at the first probe when nobody is connected at
+ * all), a monitoring poller is not load, a step in load is
  * met at the first probe that sees two sessions at work and restarts the
  * slow start (also when it waits on our locks, and forgetting an old
  * load's harm), one session's work seen twice in four probes is load at
@@ -85,6 +86,42 @@ START_TEST(test_free_when_idle)
 	}
 	ck_assert_double_eq(pace_rate(&p, now), 0);
 	ck_assert_ptr_null(pace_reason(&p, now, why, sizeof why));
+}
+END_TEST
+
+/* One probe that finds no other client session connected at all. */
+static void alone(void)
+{
+	struct pace_sample s;
+
+	now += PACE_PROBE_INTERVAL;
+	s = (struct pace_sample){ .sent = now - BASE, .at = now, .alone = true };
+	s.quiet = pace_quiet(&p, s.sent);
+	pace_sample(&p, &s);
+}
+
+START_TEST(test_alone_is_free_at_once)
+{
+	/* Nobody connected: no slow start, no quiet window, from the first
+	 * probe on. */
+	ck_assert_double_eq(pace_rate(&p, now), PACE_START);
+	alone();
+	ck_assert_double_eq(pace_rate(&p, now), 0);
+	ck_assert(!pace_quiet(&p, now));
+	for (int i = 0; i < 50; i++) {
+		alone();
+		fill(100000);
+		ck_assert(!pace_quiet(&p, now));
+		ck_assert_double_eq(pace_rate(&p, now), 0);
+	}
+	/* A workload connects: met at its first probe that sees two of its
+	 * sessions at work, at most the slow start's rate. */
+	tick(0, 0, 0, BASE);
+	ck_assert_double_eq(pace_rate(&p, now), 0);
+	tick(2, 0, 0, BASE);
+	ck_assert(pace_rate(&p, now) > 0);
+	ck_assert(pace_rate(&p, now) <= PACE_START);
+	ck_assert(pace_quiet(&p, now));
 }
 END_TEST
 
@@ -425,6 +462,7 @@ static Suite *pace_suite(void)
 
 	tcase_add_checked_fixture(t, setup, NULL);
 	tcase_add_test(t, test_free_when_idle);
+	tcase_add_test(t, test_alone_is_free_at_once);
 	tcase_add_test(t, test_poller_is_not_load);
 	tcase_add_test(t, test_load_step);
 	tcase_add_test(t, test_onset_one_session);
