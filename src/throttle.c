@@ -430,8 +430,8 @@ static void pace_reason_line(struct throttle *t, double now)
 	if (pace_quiet(&t->pace, now))
 		snprintf(t->pace_reason, sizeof(t->pace_reason), "pace: %s", r);
 	else
-		snprintf(t->pace_reason, sizeof(t->pace_reason), "pace %.7g rows/s: %s",
-			 throttle_rate(t, now), r ? r : "no harm seen");
+		snprintf(t->pace_reason, sizeof(t->pace_reason), "pace %ld rows/s: %s",
+			 (long)(throttle_rate(t, now) + 0.5), r ? r : "no harm seen");
 }
 
 bool throttle_probe_wanted(const struct throttle *t)
