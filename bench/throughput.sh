@@ -29,6 +29,10 @@
 # rotated by one per round):
 #
 #   ceiling    UPDATE bench_t SET public_id = md5(id::text)   (one statement)
+#   batched    the same UPDATE in 1000-row transactions: windows of blocks
+#              in physical order, one COMMIT each, synchronous_commit off
+#              (bench/batched_update.sql): what committing every 1000 rows
+#              costs by itself, whatever the tool
 #   plpgsql    UPDATE bench_t SET public_id = nanoid()        (seq only; bench/nanoid_plpgsql.sql)
 #   rowbyrow   bench/rowbyrow.c: SELECT 1000 NULL ids, UPDATE them one by one,
 #              autocommit; stopped after ROWBYROW_SECONDS, time extrapolated
@@ -103,7 +107,7 @@ done
 # EXTRA: NAME:OPTIONS entries separated by ';' (or newlines); OPTIONS are
 # split on blanks. Options naming another target are refused: every
 # contender fills bench_t.public_id and is checked there.
-BUILTIN=(ceiling plpgsql rowbyrow backfill-1 backfill-2)
+BUILTIN=(ceiling batched plpgsql rowbyrow backfill-1 backfill-2)
 EXTRA_NAMES=()
 declare -A EXTRA_ARGS=()
 IFS=';' read -ra _items <<<"${EXTRA//$'\n'/;}"
@@ -259,6 +263,7 @@ done
 log "server settings: $SETTINGS_SHOWN"
 
 psqlq -f "$ROOT/bench/nanoid_plpgsql.sql"
+psqlq -f "$ROOT/bench/batched_update.sql"
 psqlc "SELECT length(nanoid()) = 21" | grep -qx t || die "the PL/pgSQL nanoid() does not return 21 symbols"
 
 # --- the tables ---------------------------------------------------------------
@@ -379,6 +384,7 @@ verify() {
 
 declare -A LABEL=(
 	[ceiling]="single UPDATE, md5 (ceiling)"
+	[batched]="the same UPDATE in 1000-row transactions"
 	[plpgsql]="single UPDATE, PL/pgSQL nanoid()"
 	[rowbyrow]="row-by-row script"
 	[backfill-1]="nanoid-backfill --workers 1"
@@ -387,6 +393,7 @@ declare -A LABEL=(
 NB_ARGS="--table bench_t --column public_id --until-done"
 declare -A COMMAND=(
 	[ceiling]="psql -c 'UPDATE bench_t SET public_id = md5(id::text)'"
+	[batched]="psql -c 'SET synchronous_commit = off' -c 'CALL bench_batched(1000, $ROWS)'"
 	[plpgsql]="psql -c 'UPDATE bench_t SET public_id = nanoid()'"
 	[rowbyrow]="rowbyrow $ROWBYROW_SECONDS"
 	[backfill-1]="nanoid-backfill $NB_ARGS --workers 1"
@@ -400,9 +407,9 @@ done
 # contenders S: the contenders of shape S, in report order
 contenders() {
 	if [[ $1 == seq ]]; then
-		echo ceiling plpgsql rowbyrow backfill-1 backfill-2 "${EXTRA_NAMES[@]}"
+		echo ceiling batched plpgsql rowbyrow backfill-1 backfill-2 "${EXTRA_NAMES[@]}"
 	else
-		echo ceiling backfill-1 backfill-2 "${EXTRA_NAMES[@]}"
+		echo ceiling batched backfill-1 backfill-2 "${EXTRA_NAMES[@]}"
 	fi
 }
 is_nb() { [[ $1 == backfill-* || -n ${EXTRA_ARGS[$1]:-} ]]; }
@@ -462,11 +469,12 @@ contender() {
 	local s=$1 c=$2 r=$3 k="$1/$2" t0 t1 out rows secs fin tag="$1-$2-r$3"
 	fresh_copy "$s"
 	case $c in
-	ceiling | plpgsql)
-		local sql="UPDATE bench_t SET public_id = md5(id::text)"
+	ceiling | plpgsql | batched)
+		local sql="UPDATE bench_t SET public_id = md5(id::text)" pre="SET synchronous_commit = on"
 		[[ $c == plpgsql ]] && sql="UPDATE bench_t SET public_id = nanoid()"
+		[[ $c == batched ]] && sql="CALL bench_batched(1000, $ROWS)" pre="SET synchronous_commit = off"
 		t0=$(now_s)
-		run psql -X -v ON_ERROR_STOP=1 -q -c "$sql" >&2
+		run psql -X -v ON_ERROR_STOP=1 -q -c "$pre" -c "$sql" >&2
 		t1=$(now_s)
 		verify "$ROWS" "$tag"
 		TIME[$k,$r]=$(secs "$t0" "$t1")
@@ -623,10 +631,11 @@ mkdir -p "$RESULTS"
 	echo "Wall time of the client command from start to exit; median over the rounds; ratios to the"
 	echo "same shape's ceiling median (below 1.00x is faster)."
 	echo
-	echo "| shape | bytes a row | order chosen (--order auto) | ceiling | --workers 1 | vs ceiling | --workers 2 | vs ceiling |"
-	echo "|---|---:|---|---:|---:|---:|---:|---:|"
+	echo "| shape | bytes a row | order chosen (--order auto) | ceiling | in 1000-row transactions | vs ceiling | --workers 1 | vs ceiling | --workers 2 | vs ceiling |"
+	echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"
 	for s in "${SHAPE_LIST[@]}"; do
 		echo "| $s | ${BYTES_PER_ROW[$s]} | $(order_of "$s/backfill-1") | $(fmt_s "${MED[$s/ceiling]}") |" \
+			"$(fmt_s "${MED[$s/batched]}") | $(ratio "${MED[$s/batched]}" "${MED[$s/ceiling]}") |" \
 			"$(fmt_s "${MED[$s/backfill-1]}") | $(ratio "${MED[$s/backfill-1]}" "${MED[$s/ceiling]}") |" \
 			"$(fmt_s "${MED[$s/backfill-2]}") | $(ratio "${MED[$s/backfill-2]}" "${MED[$s/ceiling]}") |"
 	done
@@ -768,6 +777,7 @@ mkdir -p "$RESULTS"
 		echo "$TABLE_SQL"
 	fi
 	echo "psql -f bench/nanoid_plpgsql.sql    # once, before the rounds: nanoid() for plpgsql"
+	echo "psql -f bench/batched_update.sql    # once, before the rounds: bench_batched() for batched"
 	echo "$ROWBYROW_CC    # rowbyrow"
 	echo "/usr/bin/time -f '%e %U %S %M' nanoid-backfill ...    # RSS and CPU of every backfill run"
 	echo
