@@ -137,10 +137,17 @@ static void sb_clashed(struct sb *b, const char *target, const char *qc, bool gu
 #define ID_OF(n) "(convert_from(substring($2 FROM ((" n " - 1) * $3 + 1)::int FOR $3)," \
 	" 'UTF8') COLLATE \"default\")"
 
+/* Each row of the batch its own number, 1..n, in no particular order: the
+ * ids are random, so which row gets which does not matter, and ordering
+ * them would sort the batch a second time. */
+#define RANK_ROWS "row_number() OVER () AS nb_n"
+
 /* The rows the fill gave a value, and those it updated that are NULL
- * still (a BEFORE trigger set the column back). */
-#define FILLED "(SELECT count(*) FROM upd WHERE upd.nb_filled)"
-#define LEFT_NULL "(SELECT count(*) FROM upd WHERE NOT upd.nb_filled)"
+ * still (a BEFORE trigger set the column back): one pass over upd. */
+#define DONE "done AS (SELECT count(*) FILTER (WHERE upd.nb_filled) AS nb_filled," \
+	" count(*) FILTER (WHERE NOT upd.nb_filled) AS nb_left FROM upd)"
+#define FILLED "done.nb_filled"
+#define LEFT_NULL "done.nb_left"
 
 /*
  * How long a batch waits for a row lock another session holds, before it
@@ -195,8 +202,8 @@ static void sb_lock(struct sb *b, const char *target, int n, bool keys, bool car
  * lower bound after a backoff (RESTART), rather than being done: its
  * busy rows are looked at again, without spinning on them.
  */
-#define TALLY "tally AS (SELECT (SELECT count(*) FROM cand) AS nb_found," \
-	" (SELECT count(*) FROM cand) - (SELECT count(*) FROM batch) AS nb_busy)"
+#define TALLY "tally AS (SELECT c.n AS nb_found, c.n - (SELECT count(*) FROM batch) AS nb_busy" \
+	" FROM (SELECT count(*) AS n FROM cand) AS c)"
 #define LEASE_END_BY_KEY "tally.nb_found < $1"
 #define LEASE_END_PHYS "(tally.nb_found < $1 AND $9)"
 #define RESTART_IF(end) "(" end " AND busy + tally.nb_busy > 0)"
@@ -263,16 +270,15 @@ static char *build(char *const *qk, int n, const char *qt, const char *qc,
 	sb_key_aliases(&b, n, "", "");
 	sb_add(&b, ") AS (");
 	sb_lock(&b, qt, n, true, variant & BATCH_CAREFUL, key_update);
-	sb_add(&b, "), ranked AS (SELECT batch.*, row_number() OVER (ORDER BY ");
-	sb_key_aliases(&b, n, "", "");
-	sb_add(&b, ") AS nb_n FROM batch), numbered AS (SELECT ranked.*, " ID_OF("ranked.nb_n")
+	sb_add(&b, "), ranked AS (SELECT batch.*, " RANK_ROWS " FROM batch),"
+		   " numbered AS (SELECT ranked.*, " ID_OF("ranked.nb_n")
 		   " AS nb_id FROM ranked), upd(nb_filled) AS (");
 	sb_fill(&b, qt, qc, guard);
 	sb_add(&b, "), last AS (SELECT ");
 	sb_key_aliases(&b, n, "", "");
 	sb_add(&b, " FROM cand ORDER BY ");
 	sb_key_aliases(&b, n, "", " DESC");
-	sb_add(&b, " LIMIT 1), " TALLY ", progress AS (UPDATE ");
+	sb_add(&b, " LIMIT 1), " TALLY ", " DONE ", progress AS (UPDATE ");
 	sb_add(&b, leases);
 	sb_add(&b, " SET cursor = CASE WHEN " RESTART " THEN lo ELSE COALESCE((SELECT ARRAY[");
 	sb_key_aliases(&b, n, "last.", "::text");
@@ -282,12 +288,12 @@ static char *build(char *const *qk, int n, const char *qt, const char *qc,
 		   " state = CASE WHEN tally.nb_found < $1 AND NOT " RESTART " THEN '");
 	sb_add(&b, progress_lease_state_name(LEASE_DONE));
 	sb_add(&b, "' ELSE state END"
-		   " FROM tally WHERE job = $4 AND lease = $5) SELECT tally.nb_found, "
+		   " FROM tally, done WHERE job = $4 AND lease = $5) SELECT tally.nb_found, "
 		   FILLED ", ");
 	sb_clashed(&b, qt, qc, guard);
 	sb_add(&b, ", " LEFT_NULL ", tally.nb_busy, ");
 	sb_key_aliases(&b, n, "last.", "::text");
-	sb_add(&b, " FROM tally LEFT JOIN last ON true");
+	sb_add(&b, " FROM tally CROSS JOIN done LEFT JOIN last ON true");
 	if (b.oom) {
 		free(b.s);
 		return NULL;
@@ -447,8 +453,7 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 		sb_add(&b, ROW_LOCK_WAIT);
 	sb_add(&b, " ORDER BY ctid LIMIT $1), batch(nb_ctid) AS (");
 	sb_lock(&b, only, 0, false, careful, key_update);
-	sb_add(&b, "), ranked AS (SELECT nb_ctid,"
-		   " row_number() OVER (ORDER BY nb_ctid) AS nb_n FROM batch),"
+	sb_add(&b, "), ranked AS (SELECT nb_ctid, " RANK_ROWS " FROM batch),"
 		   " numbered AS (SELECT ranked.*, " ID_OF("ranked.nb_n") " AS nb_id FROM ranked),"
 		   " upd(nb_filled) AS (");
 	sb_fill(&b, only, qc, guard);
@@ -456,6 +461,7 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 	 * busy rows restart it. */
 	sb_add(&b, "),"
 		   " found AS (SELECT count(*) AS n, max(nb_ctid) AS last FROM cand), " TALLY ","
+		   " " DONE ","
 		   " progress AS (UPDATE ");
 	sb_add(&b, leases);
 	sb_add(&b, " SET cursor = CASE WHEN " RESTART_PHYS " THEN lo ELSE"
@@ -466,10 +472,10 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 		   " state = CASE WHEN found.n < $1 AND $9 AND NOT " RESTART_PHYS " THEN '");
 	sb_add(&b, progress_lease_state_name(LEASE_DONE));
 	sb_add(&b, "' ELSE state END"
-		   " FROM found, tally WHERE job = $4 AND lease = $5)"
+		   " FROM found, tally, done WHERE job = $4 AND lease = $5)"
 		   " SELECT found.n, " FILLED ", ");
 	sb_clashed(&b, only, qc, guard);
-	sb_add(&b, ", " LEFT_NULL ", tally.nb_busy, found.last::text FROM found, tally");
+	sb_add(&b, ", " LEFT_NULL ", tally.nb_busy, found.last::text FROM found, tally, done");
 	free(only);
 	free(qc);
 	if (b.oom) {
