@@ -272,6 +272,20 @@ START_TEST(test_max_batch)
 	ck_assert_int_eq(throttle_max_batch(&t, 0.0), 25);
 	make_throttle(&t, 0.0, "max-rate", "0.5", (char *)NULL);
 	ck_assert_int_eq(throttle_max_batch(&t, 0.0), 1);
+
+	/* Under the pace (others at work): PACE_BATCH_SECONDS' worth of
+	 * rows, never more than PACE_BATCH_ROWS however fast it goes. */
+	make_throttle(&t, 0.0, "max-latency-increase", "1.5", (char *)NULL);
+	t.pace.why = PACE_RAMP;
+	t.pace.rate = 4000;
+	ck_assert_int_eq(throttle_max_batch(&t, 0.0), 100);
+	t.pace.rate = 40000;
+	ck_assert_int_eq(throttle_max_batch(&t, 0.0), PACE_BATCH_ROWS);
+	/* A max-rate under the pace's rate sizes its own batches. */
+	make_throttle(&t, 0.0, "max-latency-increase", "1.5", "max-rate", "20000", (char *)NULL);
+	t.pace.why = PACE_RAMP;
+	t.pace.rate = 40000;
+	ck_assert_int_eq(throttle_max_batch(&t, 0.0), 5000);
 }
 END_TEST
 
