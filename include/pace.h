@@ -31,9 +31,10 @@
  * Until the first probes tell, the server counts as loaded: batches
  * start at PACE_START rows/s, the first probe opens a quiet window, and
  * without other sessions at work the limit goes a few probes later - at
- * once, where a probe finds no other client session connected at all:
- * with nobody there, there is nobody to harm, and the slow start would
- * only cost an idle server's backfill its first half second. The
+ * once, where the first probe finds no other client session connected at
+ * all (and none it cannot see into): with nobody there, there is nobody
+ * to harm, and the slow start would only cost an idle server's backfill
+ * its first half second. The
  * rate starts at PACE_START rows/s, grows while nothing is harmed - by
  * PACE_GROWTH a probe up to the rate of the last cut, by PACE_STEP_SHARE
  * of that rate a probe past it, at most PACE_STEP rows/s (a cut to half
@@ -91,7 +92,8 @@ struct pace_sample {
 	long active;            /* other client sessions at work */
 	long wal_waits;         /* of them, waiting on WAL */
 	long blocked;           /* other sessions waiting on our locks */
-	bool alone;             /* no other client session connected at all */
+	bool alone;             /* no other client session connected at all,
+				 * and none the role cannot see into */
 };
 
 /* Why the rate is what it is. */

@@ -195,9 +195,11 @@ int health_from_result(struct health_sample *s, const struct pg_result *res,
  * The pace's probe (pace.h): what the other client sessions do right now.
  * Cheap enough for ten a second: one pass over pg_stat_activity, and
  * pg_blocking_pids() only for a session waiting on a heavyweight lock. A
- * session the role cannot see into (state NULL: another role's, without
- * pg_read_all_stats) counts as at work, as the health query counts it:
- * blind, the pace errs towards the application.
+ * session the role cannot see into (another role's, without
+ * pg_read_all_stats) shows no backend type, state or wait: the counts
+ * cannot include it (the throttle warns that the role is blind), but
+ * `connected` does, so that the pace never takes a server it cannot see
+ * for one where nobody is connected.
  * WAL waits are the LWLock and IO events of a commit queued behind WAL
  * being written or flushed.
  */
@@ -208,7 +210,11 @@ int health_from_result(struct health_sample *s, const struct pg_result *res,
 	"    'WALSync', 'WALBufMapping')) AS wal_waits,\n" \
 	"  count(*) FILTER (WHERE CASE WHEN a.wait_event_type = 'Lock' OR a.state IS NULL\n" \
 	"    THEN pg_blocking_pids(a.pid) && $1::int4[] ELSE false END) AS blocked,\n" \
-	"  count(*) AS connected"
+	"  (SELECT count(*) FROM pg_stat_activity o\n" \
+	"    WHERE (o.backend_type = 'client backend' OR o.backend_type IS NULL)\n" \
+	"      AND o.pid <> pg_backend_pid() AND o.pid <> ALL ($1::int4[])\n" \
+	"      AND o.application_name IS DISTINCT FROM\n" \
+	"          current_setting('application_name')) AS connected"
 #define PROBE_FROM \
 	"\nFROM pg_stat_activity a\n" \
 	"WHERE a.backend_type = 'client backend'\n" \

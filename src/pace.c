@@ -116,8 +116,11 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 		start_quiet(p, s->sent);
 	p->last_latency = latency;
 	p->load += LOAD_ALPHA * ((s->active > 0 ? 1.0 : 0.0) - p->load);
-	if (s->alone)
-		p->load = 0;  /* nobody connected: nobody at work, now or a moment ago */
+	/* Nobody connected at the first probe: no slow start. Only then: a
+	 * load whose sessions connect per request is "alone" between them,
+	 * and its sightings must add up as any others do. */
+	if (s->alone && p->samples == 1)
+		p->load = 0;
 	if (s->blocked > 0 && p->load < PACE_LOAD_MIN)
 		p->load = PACE_LOAD_MIN;  /* someone waits on us: that is load */
 	/* A workload that starts is met at once, before the smoothed load

@@ -606,9 +606,9 @@ long throttle_max_batch(const struct throttle *t, double now)
 	 * that a transaction arriving meanwhile waits little (the tail: under
 	 * light load the pace ran at 35,000 rows/s in batches of 1,000 and
 	 * the application's p99 was 1.9x; in batches of at most 250, 1.5x at
-	 * 19,000 rows/s). Under max-rate alone a quarter second's worth
-	 * paces evenly. */
-	if (p > 0 && r == p)
+	 * 19,000 rows/s), also where a lower max-rate is the rate in force.
+	 * Under max-rate alone a quarter second's worth paces evenly. */
+	if (p > 0)
 		r = fmin(ceil(r * PACE_BATCH_SECONDS), PACE_BATCH_ROWS);
 	else
 		r = ceil(r * 0.25);

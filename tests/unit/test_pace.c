@@ -125,6 +125,21 @@ START_TEST(test_alone_is_free_at_once)
 }
 END_TEST
 
+START_TEST(test_alone_only_at_start)
+{
+	/* An application that connects per request is "alone" between its
+	 * requests: after the first probe that forgets nothing, and its
+	 * session seen twice within a few probes is load as any other. */
+	alone();
+	ck_assert_double_eq(pace_rate(&p, now), 0);
+	tick(1, 0, 0, BASE);
+	alone();
+	ck_assert_double_eq(pace_rate(&p, now), 0);
+	tick(1, 0, 0, BASE);
+	ck_assert_msg(pace_rate(&p, now) > 0, "load %g", p.load);
+}
+END_TEST
+
 START_TEST(test_poller_is_not_load)
 {
 	/* A 1 Hz poller's query of a few ms, seen by one probe in a hundred. */
@@ -463,6 +478,7 @@ static Suite *pace_suite(void)
 	tcase_add_checked_fixture(t, setup, NULL);
 	tcase_add_test(t, test_free_when_idle);
 	tcase_add_test(t, test_alone_is_free_at_once);
+	tcase_add_test(t, test_alone_only_at_start);
 	tcase_add_test(t, test_poller_is_not_load);
 	tcase_add_test(t, test_load_step);
 	tcase_add_test(t, test_onset_one_session);

@@ -281,10 +281,18 @@ START_TEST(test_max_batch)
 	ck_assert_int_eq(throttle_max_batch(&t, 0.0), 100);
 	t.pace.rate = 40000;
 	ck_assert_int_eq(throttle_max_batch(&t, 0.0), PACE_BATCH_ROWS);
-	/* A max-rate under the pace's rate sizes its own batches. */
+	/* A max-rate under the pace's rate: others are at work all the
+	 * same, the batches as short. */
+	make_throttle(&t, 0.0, "max-latency-increase", "1.5", "max-rate", "4000", (char *)NULL);
+	t.pace.why = PACE_RAMP;
+	t.pace.rate = 40000;
+	ck_assert_int_eq(throttle_max_batch(&t, 0.0), 100);
 	make_throttle(&t, 0.0, "max-latency-increase", "1.5", "max-rate", "20000", (char *)NULL);
 	t.pace.why = PACE_RAMP;
 	t.pace.rate = 40000;
+	ck_assert_int_eq(throttle_max_batch(&t, 0.0), PACE_BATCH_ROWS);
+	/* Nobody else at work (the pace free): max-rate's quarter second. */
+	t.pace.why = PACE_FREE;
 	ck_assert_int_eq(throttle_max_batch(&t, 0.0), 5000);
 }
 END_TEST
