@@ -602,12 +602,12 @@ long throttle_max_batch(const struct throttle *t, double now)
 	if (r <= 0)
 		return LONG_MAX;
 	/* Under the pace, others are at work: a batch's locks and WAL last
-	 * PACE_BATCH_SECONDS' worth of rows, at most PACE_BATCH_ROWS, so
-	 * that a transaction arriving meanwhile waits little (the tail: under
-	 * light load the pace ran at 35,000 rows/s in batches of 1,000 and
-	 * the application's p99 was 1.9x; in batches of at most 250, 1.5x at
-	 * 19,000 rows/s), also where a lower max-rate is the rate in force.
-	 * Under max-rate alone a quarter second's worth paces evenly. */
+	 * PACE_BATCH_SECONDS' worth of rows, and at most PACE_BATCH_ROWS (a
+	 * few ms) however fast the pace has grown, also where a lower
+	 * max-rate is the rate in force: what a transaction arriving
+	 * meanwhile waits for is one batch (the README has the light-load
+	 * runs). Under max-rate alone a quarter second's worth paces
+	 * evenly. */
 	if (p > 0)
 		r = fmin(ceil(r * PACE_BATCH_SECONDS), PACE_BATCH_ROWS);
 	else
