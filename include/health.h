@@ -126,7 +126,8 @@ struct health_probe {
 	long active;
 	long wal_waits;
 	long blocked;
-	long connected;         /* other client sessions, at work or idle */
+	long connected;         /* other client sessions, at work or idle, and
+				 * those the role cannot see into */
 };
 
 /* With commit, the probe takes a transaction id, so that its commit

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # throttle_pace: the default pace follows measured harm, not presence.
+#   0. a server where nobody else is connected: the first probe says so
+#      and the pace is free at once (no quiet window, no slow start);
 #   1. an idle server with a monitoring poller (a psql query every second)
 #      is not load: the paced run of 200,000 rows takes at most 1.5x the
 #      unpaced one (plus a second), and no harm is named;
@@ -30,8 +32,20 @@ CREATE TABLE t2 (id bigint PRIMARY KEY, n int NOT NULL DEFAULT 0, public_id text
 INSERT INTO t2 SELECT i, 0, NULL FROM generate_series(1, 200000) i;
 CREATE TABLE t4 (id bigint PRIMARY KEY, public_id text);
 INSERT INTO t4 SELECT i, NULL FROM generate_series(1, 100000) i;
+CREATE TABLE t0 (id bigint PRIMARY KEY, public_id text);
+INSERT INTO t0 SELECT i, NULL FROM generate_series(1, 100000) i;
 ANALYZE;
 SQL
+
+# 0. Nobody else connected.
+wait_for 10 "no other session" no_other_backends
+run_bf --table t0 --column public_id --until-done --log-level debug
+assert_eq "$RC" 0 "nobody connected: exit 0"
+assert_sql "SELECT count(*) FROM t0 WHERE public_id IS NULL" 0 "nobody connected: no NULL left"
+first_probe=$(grep -m 1 'debug: probe: ' "$ERR" || true)
+[[ -n $first_probe ]] || fail "nobody connected: no probe in the debug log"
+assert_match "$first_probe" ', 0 connected, 0 active' "nobody connected: the first probe sees nobody"
+assert_file_nomatch "$ERR" 'debug: probe: [0-9.]+ ms \(quiet\)' "nobody connected: no quiet window"
 
 # 1. A poller on an idle server.
 wait_for 10 "no other session" no_other_backends
