@@ -57,6 +57,16 @@ static void idle(int n)
 	}
 }
 
+/* n probes of a light load without harm: one in three sees a session at
+ * work, the batches at the rate in force. */
+static void light(int n)
+{
+	for (int i = 0; i < n; i++) {
+		tick(i % 3 == 0, 0, 0, BASE);
+		fill(0);
+	}
+}
+
 /* Under load, past the quiet window: a baseline and a rate. */
 static void loaded(void)
 {
@@ -255,10 +265,7 @@ START_TEST(test_onset_forgets_old_harm)
 	idle(300);
 	ck_assert_double_eq(pace_rate(&p, now), 0);
 	tick(2, 0, 0, BASE);
-	for (int i = 0; i < 19; i++) {
-		tick(i % 3 == 0, 0, 0, BASE);
-		fill(0);
-	}
+	light(19);
 	r = pace_rate(&p, now);
 	ck_assert_msg(r >= 10 * PACE_START, "%g rows/s 2 s after the onset", r);
 }
@@ -279,10 +286,7 @@ START_TEST(test_ramp_after_onset)
 		fill(0);
 	}
 	ck_assert(!pace_quiet(&p, now));
-	for (int i = 0; i < 15; i++) {
-		tick(i % 3 == 0, 0, 0, BASE);
-		fill(0);
-	}
+	light(15);
 	r = pace_rate(&p, now);
 	ck_assert_msg(r >= 10 * PACE_START, "%g rows/s after 1.5 s", r);
 }
