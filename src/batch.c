@@ -202,8 +202,11 @@ static void sb_lock(struct sb *b, const char *target, int n, bool keys, bool car
  * lower bound after a backoff (RESTART), rather than being done: its
  * busy rows are looked at again, without spinning on them.
  */
-#define TALLY "tally AS (SELECT c.n AS nb_found, c.n - (SELECT count(*) FROM batch) AS nb_busy" \
-	" FROM (SELECT count(*) AS n FROM cand) AS c)"
+#define TALLY_OF(n, from) "tally AS (SELECT " n " AS nb_found," \
+	" " n " - (SELECT count(*) FROM batch) AS nb_busy FROM " from ")"
+#define TALLY TALLY_OF("c.n", "(SELECT count(*) AS n FROM cand) AS c")
+/* In physical order `found` has counted the candidates already. */
+#define TALLY_PHYS TALLY_OF("found.n", "found")
 #define LEASE_END_BY_KEY "tally.nb_found < $1"
 #define LEASE_END_PHYS "(tally.nb_found < $1 AND $9)"
 #define RESTART_IF(end) "(" end " AND busy + tally.nb_busy > 0)"
@@ -460,7 +463,7 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 	/* The window's walk ends where the lease does ($9): only there can
 	 * busy rows restart it. */
 	sb_add(&b, "),"
-		   " found AS (SELECT count(*) AS n, max(nb_ctid) AS last FROM cand), " TALLY ","
+		   " found AS (SELECT count(*) AS n, max(nb_ctid) AS last FROM cand), " TALLY_PHYS ","
 		   " " DONE ","
 		   " progress AS (UPDATE ");
 	sb_add(&b, leases);
