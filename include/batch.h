@@ -100,8 +100,6 @@ struct batch_sql {
 /* Name of a prepared batch statement variant. */
 const char *batch_stmt_name(int variant);
 
-/* Name of the prepared physical batch statement of relation rel. */
-void batch_physical_name(char *buf, size_t len, Oid rel, bool careful);
 
 /*
  * Builds the statements for target t, with the leases table leases
@@ -127,6 +125,8 @@ struct batch {
 	 * block as batches found them (0: unknown), which sizes the next */
 	long long win_from, win_to;
 	double density;
+	bool direct;                    /* the batch in flight is BATCH_PHYS_DIRECT */
+	bool overflowed;                /* the last direct one ran out of ids */
 	char end_txt[48];
 
 	unsigned char limit_be[4], id_len_be[4];
@@ -193,17 +193,61 @@ int batch_read_result(struct batch *b, const PGresult *res,
 void batch_free(struct batch *b);
 
 /*
- * Physical order. batch_physical_stmt() builds the batch statement for one
- * relation (parameters as the key statement's first six, then $7 the
- * ctid after which to start, $8 the window's end ctid, exclusive, $9
- * whether that end is the lease's), in the careful form or not; NULL on
- * failure. The cursor and the
+ * Physical order: the forms of a relation's batch statement.
+ *   BATCH_PHYS_FAST     finds the window's first `limit` NULL rows (ctid order),
+ *                       then updates them by ctid, numbering them for their ids;
+ *   BATCH_PHYS_CAREFUL  the same, locking the rows found without waiting
+ *                       (see the top of this file);
+ *   BATCH_PHYS_DIRECT   one UPDATE of the window's NULL rows up to its
+ *                       `limit`-th (found by a scan of the window in the
+ *                       same statement), numbered as it goes by the
+ *                       session's counter (BATCH_COUNTER): no join back to
+ *                       the rows by ctid, no numbering pass. Sent
+ *                       BATCH_SPARE_IDS ids more than `limit`: a row the
+ *                       application updates meanwhile draws a second number.
+ *                       Not with the id guard (it cannot count clashes).
+ */
+enum batch_form { BATCH_PHYS_FAST, BATCH_PHYS_CAREFUL, BATCH_PHYS_DIRECT, BATCH_PHYS_FORMS };
+
+/*
+ * The direct form's row counter: a temporary sequence, one in each
+ * session (so no other statement can draw from it while a batch does;
+ * the backfill refuses poolers that change sessions, pooler.h). Set to 1
+ * once per statement before its first row, it numbers the rows 1, 2, ...
+ * CACHE: numbers come from the session's memory, not the sequence's page.
+ */
+#define BATCH_COUNTER "pg_temp.nanoid_backfill_n"
+#define BATCH_COUNTER_SQL "CREATE TEMPORARY SEQUENCE IF NOT EXISTS nanoid_backfill_n CACHE 1000"
+
+/*
+ * batch_physical_stmt() builds the batch statement for one relation
+ * (parameters as the key statement's first six, then $7 the ctid after
+ * which to start, $8 the window's end ctid, exclusive, $9 whether that end
+ * is the lease's) in the given form; NULL on failure. The cursor and the
  * upper bound of b are ctids, "(block,offset)"; the window covers about
  * limit / density blocks, at most BATCH_MAX_WINDOW.
  */
 char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
-			  const char *column, const char *leases, bool guard, bool careful,
-			  bool key_update);
+			  const char *column, const char *leases, bool guard,
+			  enum batch_form form, bool key_update);
+
+/* Name of the prepared physical batch statement of relation rel. */
+void batch_physical_name(char *buf, size_t len, Oid rel, enum batch_form form);
+
+/*
+ * Whether the next physical batch of b may take the direct form: not
+ * right after a direct batch ran out of ids (rows redrawn more often than
+ * BATCH_SPARE_IDS), which the fast form then walks past whatever happens.
+ */
+bool batch_may_direct(const struct batch *b);
+
+/* The form of b's next physical batch: careful, direct or fast. */
+enum batch_form batch_form_of(const struct batch *b);
+
+/* The ids the next batch of b needs: limit, and BATCH_SPARE_IDS more in
+ * the direct form. */
+#define BATCH_SPARE_IDS 16
+long batch_ids(const struct batch *b);
 
 /*
  * The lease carve query for physical order; its answer is no row when
@@ -219,14 +263,18 @@ void batch_format_tid(char *buf, size_t len, long long block, long offset);
 /* Blocks the next physical batch of b reads. */
 long long batch_window(const struct batch *b);
 
-/* Fills b's arrays for a physical batch; -1 if the cursor is malformed. */
+/* Fills b's arrays for a physical batch (b->direct says which form), ids
+ * holding batch_ids(b) ids; -1 if the cursor is malformed. */
 int batch_physical_params(struct batch *b, const unsigned char *ids,
 			  const char *job, double rate);
 
 /*
  * Reads a physical batch's result, moves the cursor as the statement did
  * and learns the density; limit is the batch's as sent. *lease_done: the
- * statement finished the lease.
+ * statement finished the lease. The answer: found, filled, clashed, left
+ * NULL, busy, the last ctid found (the direct form: NULL when the window
+ * held fewer than limit), and in the direct form whether the ids ran out
+ * (the cursor then stays).
  */
 int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 			struct batch_counts *n, bool *lease_done);

@@ -47,6 +47,7 @@ enum worker_step {
 	WORKER_SETUP,           /* a statement of setup.c (w->setup_step) */
 	WORKER_PREPARE,         /* by key: a batch statement variant */
 	WORKER_PREPARE_LEAF,    /* physical: a relation's batch statement */
+	WORKER_COUNTER,         /* physical: the direct form's row counter */
 	WORKER_JOB,             /* a statement of the job protocol (w->job.step) */
 	WORKER_SESSION_AGAIN,   /* session settings again after a reload */
 	WORKER_BATCH,
@@ -70,11 +71,11 @@ enum setup_state { SETUP_NONE, SETUP_RUNNING, SETUP_DONE };
 
 struct backfill;
 
-/* The physical batch statements of one relation of the target: the fast
- * form and the careful one (batch.h). */
+/* The physical batch statements of one relation of the target, by
+ * enum batch_form (batch.h); no direct form with the id guard. */
 struct leaf_sql {
 	Oid rel;
-	char *sql[2];
+	char *sql[BATCH_PHYS_FORMS];
 };
 
 struct worker {
@@ -102,9 +103,11 @@ struct worker {
 	Oid lease_rel;               /* physical: that relation */
 	long long carved_lo, carved_hi, carved_end; /* physical: the blocks just
 						     * carved, and the relation's end */
-	long long *ready;            /* physical: relations (2 * oid, + 1 for the
-				      * careful form) whose statement this session
-				      * has prepared */
+	long long *ready;            /* physical: relation and form
+				      * (BATCH_PHYS_FORMS * oid + form) whose
+				      * statement this session has prepared */
+	bool counter;                /* physical: the session has its row
+				      * counter (BATCH_COUNTER) */
 	int nready, ready_cap;
 
 	struct throttle_lane lane;   /* this worker's pacing */
@@ -163,6 +166,8 @@ struct backfill {
 	bool probe_commits;          /* the probe in flight takes an xid */
 	bool probe_read_only;        /* the server refused that: never again */
 	bool careful_logged;         /* said once that leases skip locked rows */
+	bool no_counter;             /* a session could not create its row
+				      * counter: no direct form (batch.h) */
 	ev_timer health;
 	ev_timer probe;              /* the pace's, every PACE_PROBE_INTERVAL */
 	ev_timer runtime;            /* --max-runtime */

@@ -43,13 +43,18 @@ int statements_read_take(struct worker *w, PGresult *res, struct progress_lease 
 /* The worker starts on lease l (taken over): its relation, bounds, cursor. */
 int statements_start_taken(struct worker *w, const struct progress_lease *l);
 
-/* Physical order: prepares the lease relation's batch statement. */
+/* Physical order: prepares the lease relation's batch statement in the
+ * form of w's next batch (batch_form_of). */
 int statements_prepare_leaf(struct worker *w);
+
+/* Physical order: creates the session's row counter of the direct form
+ * (BATCH_COUNTER_SQL), if it has none yet. */
+int statements_counter(struct worker *w);
 
 /* By key: prepares batch statement variant v. */
 int statements_prepare(struct worker *w, int variant);
 
-/* Draws w->b.limit fresh ids and sends the batch. */
+/* Draws the batch's fresh ids (batch_ids) and sends it. */
 int statements_batch(struct worker *w);
 
 #endif

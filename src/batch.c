@@ -422,6 +422,69 @@ static char *build_unfilled(char *const *qk, int n, const char *qt,
 }
 
 /*
+ * The direct form (batch.h): the window's first $1 NULL rows, as the fast
+ * form finds them (cand, found), then "UPDATE ONLY target SET column =
+ * <id number nextval> WHERE the ctid is in the window, not past the last
+ * row found when $1 were, and the column is NULL RETURNING whether it
+ * holds a value now, and its number". Both scans read in the statement's
+ * snapshot, so the UPDATE meets the rows found and no others. The counter
+ * is set back to 1 by a one-time filter, which runs once, before the
+ * first row is read (as ROW_LOCK_WAIT). nextval is in the SET, not the
+ * WHERE: there it would have to be read back with currval in the SET, a
+ * second call for every row. A row the application updated meanwhile is
+ * checked again on its newest version (EvalPlanQual), which draws a new
+ * number: the numbers may have gaps, never a repeat, so no id goes to two
+ * rows. Should the gaps run past the ids sent, '' is cut from the ids and
+ * NULLIF makes it NULL: the row stays NULL, and the answer's last column
+ * says the ids ran out (the cursor stays; the engine walks on from it in
+ * the fast form).
+ */
+#define DIRECT_IDS "(octet_length($2) / $3)"
+#define DIRECT_OUT "(upd_n.n > " DIRECT_IDS ")"
+#define DIRECT_END "(found.n < $1 AND NOT " DIRECT_OUT " AND $9)"
+static void build_direct(struct sb *b, const char *only, const char *qc,
+			 const char *leases)
+{
+	sb_add(b, "WITH cand(nb_ctid) AS (SELECT ctid FROM ");
+	sb_add(b, only);
+	sb_add(b, " WHERE ctid > $7::tid AND ctid < $8::tid AND ");
+	sb_add(b, qc);
+	sb_add(b, " IS NULL" ROW_LOCK_WAIT " ORDER BY ctid LIMIT $1),"
+		  " found AS (SELECT count(*) AS n, max(nb_ctid) AS last FROM cand),"
+		  " upd(nb_filled, nb_n) AS (UPDATE ");
+	sb_add(b, only);
+	sb_add(b, " AS nanoid_backfill_t SET ");
+	sb_add(b, qc);
+	sb_add(b, " = NULLIF(" ID_OF("nextval('" BATCH_COUNTER "')") ", '')"
+		  " WHERE nanoid_backfill_t.ctid > $7::tid AND nanoid_backfill_t.ctid < $8::tid"
+		  " AND nanoid_backfill_t.ctid <= (SELECT CASE WHEN found.n < $1 THEN $8::tid"
+		  " ELSE found.last END FROM found) AND nanoid_backfill_t.");
+	sb_add(b, qc);
+	sb_add(b, " IS NULL AND (SELECT setval('" BATCH_COUNTER "', 1, false)) IS NOT NULL"
+		  " RETURNING nanoid_backfill_t.");
+	sb_add(b, qc);
+	sb_add(b, " IS NOT NULL, currval('" BATCH_COUNTER "')),"
+		  " upd_n AS (SELECT COALESCE(max(upd.nb_n), 0) AS n FROM upd),"
+		  " tally AS (SELECT found.n AS nb_found, 0 AS nb_busy FROM found),"
+		  " done AS (SELECT count(*) FILTER (WHERE upd.nb_filled) AS nb_filled,"
+		  " count(*) FILTER (WHERE NOT upd.nb_filled AND upd.nb_n <= " DIRECT_IDS ")"
+		  " AS nb_left FROM upd),"
+		  " progress AS (UPDATE ");
+	sb_add(b, leases);
+	sb_add(b, " SET cursor = CASE WHEN " RESTART_IF(DIRECT_END) " THEN lo"
+		  " WHEN " DIRECT_OUT " THEN cursor"
+		  " ELSE ARRAY[CASE WHEN found.n < $1 THEN $8::tid ELSE found.last END::text] END,"
+		  " " LEASE_BUSY_IF(DIRECT_END) ","
+		  " rows_done = rows_done + " FILLED ","
+		  " batches = batches + 1, rate = $6, updated_at = now(),"
+		  " state = CASE WHEN " DIRECT_END " AND NOT " RESTART_IF(DIRECT_END) " THEN '");
+	sb_add(b, progress_lease_state_name(LEASE_DONE));
+	sb_add(b, "' ELSE state END FROM found, upd_n, tally, done WHERE job = $4 AND lease = $5)"
+		  " SELECT found.n, " FILLED ", 0, " LEFT_NULL ", tally.nb_busy, found.last::text, "
+		  DIRECT_OUT " FROM found, upd_n, tally, done");
+}
+
+/*
  * Physical order, one relation (a table, or one partition or child of a
  * tree, named by qt and updated with ONLY): the NULL rows of the window
  * ($7, $8) of ctids, lowest first, at most $1 of them. ORDER BY ctid
@@ -432,12 +495,13 @@ static char *build_unfilled(char *const *qk, int n, const char *qt,
  * lease's, which a short window then finishes.
  */
 char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
-			  const char *column, const char *leases, bool guard, bool careful,
-			  bool key_update)
+			  const char *column, const char *leases, bool guard,
+			  enum batch_form form, bool key_update)
 {
 	char *qs = pgconn_quote(conn, nsp), *qr = pgconn_quote(conn, rel);
 	char *qc = pgconn_quote(conn, column);
 	char *only = qs && qr ? pgtext_printf("ONLY %s.%s", qs, qr) : NULL;
+	bool careful = form == BATCH_PHYS_CAREFUL;
 	struct sb b = { 0 };
 
 	free(qs);
@@ -446,6 +510,10 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 		free(only);
 		free(qc);
 		return NULL;
+	}
+	if (form == BATCH_PHYS_DIRECT) {
+		build_direct(&b, only, qc, leases);
+		goto out;
 	}
 	sb_add(&b, "WITH cand(nb_ctid) AS (SELECT ctid FROM ");
 	sb_add(&b, only);
@@ -479,6 +547,7 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 		   " SELECT found.n, " FILLED ", ");
 	sb_clashed(&b, only, qc, guard);
 	sb_add(&b, ", " LEFT_NULL ", tally.nb_busy, found.last::text FROM found, tally, done");
+out:
 	free(only);
 	free(qc);
 	if (b.oom) {
@@ -543,6 +612,21 @@ void batch_format_tid(char *buf, size_t len, long long block, long offset)
 	snprintf(buf, len, "(%lld,%ld)", block, offset);
 }
 
+bool batch_may_direct(const struct batch *b)
+{
+	return !b->overflowed;
+}
+
+enum batch_form batch_form_of(const struct batch *b)
+{
+	return b->careful ? BATCH_PHYS_CAREFUL : b->direct ? BATCH_PHYS_DIRECT : BATCH_PHYS_FAST;
+}
+
+long batch_ids(const struct batch *b)
+{
+	return b->direct ? b->limit + BATCH_SPARE_IDS : b->limit;
+}
+
 long long batch_window(const struct batch *b)
 {
 	double blocks = b->density > 0 ? ceil((double)b->limit / b->density) :
@@ -570,6 +654,8 @@ int batch_physical_params(struct batch *b, const unsigned char *ids,
 		b->win_to = hi;
 	batch_format_tid(b->end_txt, sizeof b->end_txt, b->win_to, 0);
 	batch_params(b, ids, job, rate);
+	/* The direct form is sent more ids than $1 rows. */
+	b->lengths[1] = (int)((size_t)batch_ids(b) * b->sql->id_len);
 	b->values[BATCH_FIXED_PARAMS] = b->cursor[0];
 	b->values[BATCH_FIXED_PARAMS + 1] = b->end_txt;
 	b->values[BATCH_FIXED_PARAMS + 2] = b->win_to == hi ? "t" : "f";
@@ -594,10 +680,17 @@ int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 	double sample, blocks;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != 6 || batch_parse_tid(b->hi[0], &hi, &hioff) != 0)
+	    PQnfields(res) != (b->direct ? 7 : 6) ||
+	    batch_parse_tid(b->hi[0], &hi, &hioff) != 0)
 		return -1;
 	read_counts(res, n);
 	*lease_done = false;
+	if (b->direct) {
+		b->overflowed = PQgetvalue(res, 0, 6)[0] == 't';
+		if (b->overflowed)
+			/* The ids ran out: on from the cursor as it stands. */
+			return 0;
+	}
 	if (n->found < limit) {
 		/* The window is done: on from its end, as the statement did. */
 		blocks = (double)(b->win_to - b->win_from);
@@ -616,9 +709,11 @@ int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 	return 0;
 }
 
-void batch_physical_name(char *buf, size_t len, Oid rel, bool careful)
+void batch_physical_name(char *buf, size_t len, Oid rel, enum batch_form form)
 {
-	snprintf(buf, len, "nanoid_backfill_phys_%u%s", rel, careful ? "_careful" : "");
+	static const char *const suffix[BATCH_PHYS_FORMS] = { "", "_careful", "_direct" };
+
+	snprintf(buf, len, "nanoid_backfill_phys_%u%s", rel, suffix[form]);
 }
 
 const char *batch_stmt_name(int variant)

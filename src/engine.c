@@ -184,6 +184,7 @@ static void forget_session(struct worker *w)
 	job_reset(&w->job);
 	w->prepared = 0;
 	w->nready = 0;
+	w->counter = false;
 	if (bf->setup == SETUP_RUNNING && w->step == WORKER_SETUP)
 		bf->setup = SETUP_NONE;
 	w->step = WORKER_NONE;
@@ -247,6 +248,7 @@ static const char *doing(const struct worker *w)
 	case WORKER_SETUP: return setup_step_doing(w->setup_step);
 	case WORKER_PREPARE:
 	case WORKER_PREPARE_LEAF: return "preparing the batch statements";
+	case WORKER_COUNTER: return "creating the batches' row counter";
 	case WORKER_JOB: return job_step_doing(w->job.step);
 	case WORKER_BATCH: return "running a batch";
 	case WORKER_STOPPED: return "recording the stop";
@@ -385,6 +387,17 @@ static bool handle_error(struct worker *w, PGresult *res)
 		/* The column refused the sample id: setup says so (78), stopping
 		 * or not. */
 		answer_setup(w, res);
+		return true;
+	}
+	if (w->step == WORKER_COUNTER && action != RETRY_AGAIN) {
+		/* No temporary objects for this role (42501), or some other
+		 * refusal: the fast form does the same, a little slower. */
+		if (!bf->no_counter)
+			log_warn("worker %d: %s: %s (SQLSTATE %s); batches find their rows "
+				 "before they update them instead", w->id, doing(w), msg, state);
+		bf->no_counter = true;
+		w->step = WORKER_NONE;
+		run_batch(w);
 		return true;
 	}
 	if (w->step == WORKER_BATCH && class == RETRY_CLASS_UNIQUE) {
@@ -538,11 +551,17 @@ static bool pace(struct worker *w)
 	return false;
 }
 
-/* Physical order: has this session prepared the lease relation's statement? */
+/* Physical order: the lease relation and the next batch's form, as one key. */
+static long long leaf_key(const struct worker *w)
+{
+	return BATCH_PHYS_FORMS * (long long)w->lease_rel + batch_form_of(&w->b);
+}
+
+/* Has this session prepared the lease relation's statement in that form? */
 static bool leaf_ready(const struct worker *w)
 {
 	for (int i = 0; i < w->nready; i++)
-		if (w->ready[i] == 2 * (long long)w->lease_rel + w->b.careful)
+		if (w->ready[i] == leaf_key(w))
 			return true;
 	return false;
 }
@@ -560,7 +579,7 @@ static void after_prepare_leaf(struct worker *w)
 		w->ready = p;
 		w->ready_cap = cap;
 	}
-	w->ready[w->nready++] = 2 * (long long)w->lease_rel + w->b.careful;
+	w->ready[w->nready++] = leaf_key(w);
 	run_batch(w);
 }
 
@@ -577,9 +596,19 @@ static void run_batch(struct worker *w)
 		send_session(w, WORKER_SESSION_AGAIN);
 		return;
 	}
-	if (!bf->sql.by_key && !leaf_ready(w)) {
-		sent(w, WORKER_PREPARE_LEAF, statements_prepare_leaf(w));
-		return;
+	if (!bf->sql.by_key) {
+		/* The direct form where it can be (batch.h), once the session
+		 * has its counter. */
+		w->b.direct = !bf->sql.guard && !bf->no_counter && !w->b.careful &&
+			      batch_may_direct(&w->b);
+		if (w->b.direct && !w->counter) {
+			sent(w, WORKER_COUNTER, statements_counter(w));
+			return;
+		}
+		if (!leaf_ready(w)) {
+			sent(w, WORKER_PREPARE_LEAF, statements_prepare_leaf(w));
+			return;
+		}
 	}
 	if (!pace(w))
 		return;
@@ -613,8 +642,10 @@ static void after_batch(struct worker *w, PGresult *res)
 	fill_committed(&w->fill, c.filled, took);
 	bf->metrics.batches++;
 	throttle_after_batch(&bf->thr, &w->lane, ev_now(bf->loop), c.filled, took);
-	log_debug("worker %d: lease %d: %ld rows found, %ld filled, %ld busy in %.1f ms",
-		  w->id, w->b.lease, c.found, c.filled, c.busy, took * 1000);
+	log_debug("worker %d: lease %d: %ld rows found, %ld filled, %ld busy in %.1f ms%s",
+		  w->id, w->b.lease, c.found, c.filled, c.busy, took * 1000,
+		  bf->sql.by_key ? "" : w->b.direct ? " (direct)" : w->b.careful ? " (careful)" :
+		  " (fast)");
 	if (lease_done) {
 		/* The statement marked the lease done; let it go. */
 		carry_out(w, job_lease_done(&w->job));
@@ -746,6 +777,10 @@ static void on_result(struct conn *conn, PGresult *res)
 		after_session(w);
 		break;
 	case WORKER_PREPARE_LEAF: after_prepare_leaf(w); break;
+	case WORKER_COUNTER:
+		w->counter = true;
+		run_batch(w);
+		break;
 	case WORKER_JOB: answer_job(w, res); break;
 	case WORKER_SESSION_AGAIN: run_batch(w); break;
 	case WORKER_BATCH: after_batch(w, res); break;

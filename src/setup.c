@@ -134,10 +134,9 @@ void setup_free(struct backfill *bf)
 {
 	if (bf->have_sql)
 		batch_sql_free(&bf->sql);
-	for (int i = 0; i < bf->nleaf; i++) {
-		free(bf->leaf[i].sql[0]);
-		free(bf->leaf[i].sql[1]);
-	}
+	for (int i = 0; i < bf->nleaf; i++)
+		for (int f = 0; f < BATCH_PHYS_FORMS; f++)
+			free(bf->leaf[i].sql[f]);
 	free(bf->leaf);
 	if (bf->have_prog)
 		progress_free(&bf->prog);

@@ -115,12 +115,19 @@ static int leaf_statement(struct worker *w, Oid rel, const char *schema,
 		bf->leaf_cap = cap;
 	}
 	l = &bf->leaf[bf->nleaf];
-	for (int careful = 0; careful < 2; careful++) {
-		l->sql[careful] = batch_physical_stmt(w->conn.conn, schema, name,
-						      bf->target.column, bf->prog.leases,
-						      bf->sql.guard, careful, bf->sql.key_update);
-		if (!l->sql[careful]) {
-			free(l->sql[0]);
+	memset(l->sql, 0, sizeof l->sql);
+	for (int f = 0; f < BATCH_PHYS_FORMS; f++) {
+		/* With the guard, ids may be taken: only the forms that count
+		 * and skip such rows (batch.h). */
+		if (f == BATCH_PHYS_DIRECT && bf->sql.guard)
+			continue;
+		l->sql[f] = batch_physical_stmt(w->conn.conn, schema, name,
+						bf->target.column, bf->prog.leases,
+						bf->sql.guard, (enum batch_form)f,
+						bf->sql.key_update);
+		if (!l->sql[f]) {
+			for (int i = 0; i < f; i++)
+				free(l->sql[i]);
 			return -1;
 		}
 	}
@@ -389,9 +396,16 @@ int statements_prepare_leaf(struct worker *w)
 {
 	char name[64];
 
-	batch_physical_name(name, sizeof name, w->lease_rel, w->b.careful);
-	return conn_send_prepare(&w->conn, name, w->bf->leaf[w->leaf].sql[w->b.careful],
+	enum batch_form f = batch_form_of(&w->b);
+
+	batch_physical_name(name, sizeof name, w->lease_rel, f);
+	return conn_send_prepare(&w->conn, name, w->bf->leaf[w->leaf].sql[f],
 				 BATCH_PHYS_PARAMS, w->bf->sql.phys_types);
+}
+
+int statements_counter(struct worker *w)
+{
+	return conn_send(&w->conn, BATCH_COUNTER_SQL, 0, NULL, NULL, NULL, NULL);
 }
 
 static int ensure_ids(struct backfill *bf, long limit)
@@ -431,13 +445,13 @@ int statements_batch(struct worker *w)
 	char name[64];
 	int v;
 
-	if (draw_ids(bf, w->b.limit) != 0)
+	if (draw_ids(bf, batch_ids(&w->b)) != 0)
 		return STATEMENTS_FAILED;
 	if (!bf->sql.by_key) {
 		if (batch_physical_params(&w->b, bf->ids, bf->prog.job, w->fill.rate) != 0)
 			return failed(bf, "lease %d has a malformed ctid in the progress "
 				      "table", w->b.lease);
-		batch_physical_name(name, sizeof name, w->lease_rel, w->b.careful);
+		batch_physical_name(name, sizeof name, w->lease_rel, batch_form_of(&w->b));
 		w->sent_at = ev_time();
 		return conn_send_prepared(&w->conn, name, BATCH_PHYS_PARAMS, w->b.values,
 					    w->b.lengths, w->b.formats);

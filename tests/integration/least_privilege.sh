@@ -4,7 +4,9 @@
 # SELECT on the table, UPDATE of the one column, USAGE on the progress schema
 # and SELECT, INSERT, UPDATE, DELETE on its two tables (the schema created
 # beforehand by a run as a superuser).
-#   1. with exactly those grants it fills the table;
+#   1. with exactly those grants it fills the table (without TEMPORARY on
+#      the database, with one warning: physical batches join back to their
+#      rows); given TEMPORARY, with no warning and direct batches;
 #   2. without the progress schema and without CREATE on the database:
 #      exit 78 naming the permission, nothing created;
 #   3. a job file holding a password that group or others can read gets a
@@ -66,6 +68,29 @@ assert_sql "SELECT count(*) FROM app.orders WHERE public_id !~ '$NB_DEFAULT_ID_R
 assert_sql "SELECT md5(string_agg(id || public_id, ',' ORDER BY id)) FROM app.orders WHERE id % 7 = 0" "$KEPT" \
 	"as the role: pre-existing values kept"
 assert_sql "SELECT state FROM $NB_PROGRESS_VIEW WHERE table_name = 'orders'" 'done' "as the role: the job is done"
+# No TEMPORARY on the database (revoked from PUBLIC above): one warning,
+# and batches that join back to the rows they found.
+assert_eq "$(grep -c "warn: worker [0-9]: creating the batches' row counter: .*(SQLSTATE 42501); batches find their rows before they update them instead" "$ERR")" 1 \
+	"as the role, without TEMPORARY: one warning for both workers"
+
+# 1b. With TEMPORARY: no warning, and the batches update their windows directly.
+psqlf <<SQL
+UPDATE app.orders SET public_id = NULL WHERE id % 7 <> 0;
+GRANT TEMPORARY ON DATABASE "$DB" TO backfill;
+SQL
+run_bf "${AS_ROLE[@]}" --schema app --table orders --column public_id --until-done --workers 2 \
+	--batch-size 500 --lease-size 5000 --order physical --job orders-temp --log-level debug
+assert_eq "$RC" 0 "as the role, with TEMPORARY: exit 0 ($(tail -n 1 "$ERR"))"
+assert_file_nomatch "$ERR" "row counter" "as the role, with TEMPORARY: no warning"
+assert_file_match "$ERR" 'rows found, [0-9]+ filled, 0 busy in [0-9.]+ ms \(direct\)' \
+	"as the role, with TEMPORARY: direct batches"
+assert_sql "SELECT count(*) FROM app.orders WHERE public_id IS NULL" 0 "as the role, with TEMPORARY: no NULL left"
+assert_sql "SELECT count(DISTINCT public_id) FROM app.orders" 20000 "as the role, with TEMPORARY: every value distinct"
+assert_sql "SELECT md5(string_agg(id || public_id, ',' ORDER BY id)) FROM app.orders WHERE id % 7 = 0" "$KEPT" \
+	"as the role, with TEMPORARY: pre-existing values kept"
+psqlf <<SQL
+REVOKE TEMPORARY ON DATABASE "$DB" FROM backfill;
+SQL
 
 run_bf status "${AS_ROLE[@]}"
 assert_eq "$RC" 0 "as the role: 'status' works"

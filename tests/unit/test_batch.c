@@ -4,7 +4,7 @@
  * cursor, finishes the lease and teaches the density. The answers are
  * fabricated PGresults (PQmakeEmptyPGresult + PQsetvalue), shaped as the
  * physical batch statement returns them: found, filled, clashed, left
- * NULL, busy, last ctid.
+ * NULL, busy, last ctid (and in the direct form whether the ids ran out).
  */
 #include <check.h>
 #include <stdlib.h>
@@ -14,36 +14,44 @@
 
 #include "batch.h"
 
+/* A one-row answer of n text columns; a NULL value is SQL NULL. */
+static PGresult *make_answer(int n, const char *const *values)
+{
+	PGresAttDesc cols[8];
+	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+
+	memset(cols, 0, sizeof cols);
+	for (int i = 0; i < n; i++) {
+		cols[i].name = (char *)"c";
+		cols[i].typlen = -1;
+		cols[i].atttypmod = -1;
+	}
+	ck_assert_ptr_nonnull(res);
+	ck_assert_int_eq(PQsetResultAttrs(res, n, cols), 1);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(PQsetvalue(res, 0, i, (char *)values[i],
+					    values[i] ? (int)strlen(values[i]) : -1), 1);
+	return res;
+}
+
 /* A physical batch's answer: found, filled, clashed and left NULL (0
  * here), busy, last; last NULL for SQL NULL. */
 static PGresult *answer_busy(const char *found, const char *filled, const char *busy,
 			     const char *last)
 {
-	PGresAttDesc cols[6];
-	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-	const char *names[6] = { "n", "count", "clashed", "left_null", "busy", "last" };
-
-	memset(cols, 0, sizeof cols);
-	for (int i = 0; i < 6; i++) {
-		cols[i].name = (char *)names[i];
-		cols[i].format = 0;
-		cols[i].typlen = -1;
-		cols[i].atttypmod = -1;
-	}
-	ck_assert_ptr_nonnull(res);
-	ck_assert_int_eq(PQsetResultAttrs(res, 6, cols), 1);
-	ck_assert_int_eq(PQsetvalue(res, 0, 0, (char *)found, (int)strlen(found)), 1);
-	ck_assert_int_eq(PQsetvalue(res, 0, 1, (char *)filled, (int)strlen(filled)), 1);
-	ck_assert_int_eq(PQsetvalue(res, 0, 2, (char *)"0", 1), 1);
-	ck_assert_int_eq(PQsetvalue(res, 0, 3, (char *)"0", 1), 1);
-	ck_assert_int_eq(PQsetvalue(res, 0, 4, (char *)busy, (int)strlen(busy)), 1);
-	ck_assert_int_eq(PQsetvalue(res, 0, 5, (char *)last, last ? (int)strlen(last) : -1), 1);
-	return res;
+	return make_answer(6, (const char *const[]){ found, filled, "0", "0", busy, last });
 }
 
 static PGresult *answer(const char *found, const char *filled, const char *last)
 {
 	return answer_busy(found, filled, "0", last);
+}
+
+/* The direct form's answer: the same six, then whether the ids ran out. */
+static PGresult *answer_direct(const char *found, const char *filled, const char *last,
+			       const char *out)
+{
+	return make_answer(7, (const char *const[]){ found, filled, "0", "0", "0", last, out });
 }
 
 /* A batch over lease [lo, hi) blocks, cursor at its start. */
@@ -248,6 +256,90 @@ START_TEST(test_malformed_answers)
 }
 END_TEST
 
+START_TEST(test_direct_params)
+{
+	struct batch_sql sql;
+	struct batch b;
+	unsigned char ids[21 * (1000 + BATCH_SPARE_IDS)];
+
+	lease(&b, &sql, 1000, 0, 100);
+	b.density = 100;
+	ck_assert_int_eq(batch_ids(&b), 1000);
+	ck_assert_int_eq(batch_form_of(&b), BATCH_PHYS_FAST);
+	b.direct = true;
+	ck_assert_int_eq(batch_form_of(&b), BATCH_PHYS_DIRECT);
+	ck_assert_int_eq(batch_ids(&b), 1000 + BATCH_SPARE_IDS);
+	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
+	/* $1 is the rows wanted; the ids are more. */
+	ck_assert_int_eq(b.lengths[0], 4);
+	ck_assert_int_eq(((const unsigned char *)b.values[0])[2], 1000 >> 8);
+	ck_assert_int_eq(((const unsigned char *)b.values[0])[3], 1000 & 0xff);
+	ck_assert_int_eq(b.lengths[1], 21 * (1000 + BATCH_SPARE_IDS));
+	b.careful = true;  /* a lease that met a locked row stays careful */
+	ck_assert_int_eq(batch_form_of(&b), BATCH_PHYS_CAREFUL);
+	batch_free(&b);
+}
+END_TEST
+
+START_TEST(test_direct_answers)
+{
+	struct batch_sql sql;
+	struct batch b;
+	unsigned char ids[21 * (1000 + BATCH_SPARE_IDS)];
+	PGresult *res;
+	struct batch_counts n;
+	bool done;
+
+	lease(&b, &sql, 1000, 0, 100);
+	b.density = 100;
+	b.direct = true;
+	ck_assert(batch_may_direct(&b));
+	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
+	/* 1000 rows found and filled: on from the last of them. */
+	res = answer_direct("1000", "1000", "(9,40)", "f");
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), 0);
+	ck_assert(!done);
+	ck_assert_str_eq(b.cursor[0], "(9,40)");
+	ck_assert(batch_may_direct(&b));
+	PQclear(res);
+
+	/* The ids ran out: the cursor stays, and the next batch is fast. */
+	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
+	res = answer_direct("1000", "990", "(19,2)", "t");
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), 0);
+	ck_assert(!done);
+	ck_assert_str_eq(b.cursor[0], "(9,40)");
+	ck_assert_int_eq(n.filled, 990);
+	ck_assert(!batch_may_direct(&b));
+	PQclear(res);
+
+	/* A fast batch passes them; direct again after it. */
+	b.direct = false;
+	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
+	res = answer("1000", "1000", "(19,2)");
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), 0);
+	ck_assert_str_eq(b.cursor[0], "(19,2)");
+	PQclear(res);
+	b.overflowed = false;  /* as the engine's next read of a direct answer */
+
+	/* The last window, short: the lease is done. */
+	b.direct = true;
+	b.density = 1;
+	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
+	res = answer_direct("7", "7", "(99,1)", "f");
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), 0);
+	ck_assert(done);
+	ck_assert_str_eq(b.cursor[0], "(100,0)");
+	PQclear(res);
+
+	/* A direct answer has seven columns. */
+	res = answer("7", "7", "(99,1)");
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), -1);
+	PQclear(res);
+	batch_free(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("batch");
@@ -262,6 +354,8 @@ int main(void)
 	tcase_add_test(tc, test_full_batch_moves_to_its_last_row);
 	tcase_add_test(tc, test_short_window_moves_to_its_end);
 	tcase_add_test(tc, test_malformed_answers);
+	tcase_add_test(tc, test_direct_params);
+	tcase_add_test(tc, test_direct_answers);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
