@@ -18,7 +18,10 @@
  *     that need it;
  *   - fills the rows it locked with the ids sent along, but only where the
  *     column is still NULL (the guard: a value the application wrote
- *     meanwhile is never overwritten);
+ *     meanwhile is never overwritten): the direct form (BATCH_DIRECT, the
+ *     default) with one UPDATE of the key range (cursor, last key found],
+ *     numbering the rows as it goes with the session's counter, the fast
+ *     and careful forms by joining back to the rows found by ctid;
  *   - moves the lease's cursor and counters in the progress table, and marks
  *     the lease done when the batch came up short;
  *   - with the id guard (a unique index on the column and an id space
@@ -37,8 +40,9 @@
  * encoding), $3 the length of one id (int4, binary), $4 job (text), $5 lease
  * (int4, text), $6 the worker's rate in rows/s (float8, text), then the
  * cursor's key values (text, typed by the key columns' types), then the
- * lease's upper bound's. A statement variant that has no cursor or no upper
- * bound ignores those parameters.
+ * lease's upper bound's, then the counter's base (int8: the direct
+ * variants number their rows from it). A statement variant that has no
+ * cursor or no upper bound ignores those parameters.
  */
 #ifndef NB_BATCH_H
 #define NB_BATCH_H
@@ -56,15 +60,19 @@
 
 /* Statement variants: with a lower bound (cursor), with an upper bound,
  * careful (locking without waiting, for a lease with rows the application
- * holds locked). */
+ * holds locked) or direct (no join back to the rows found: see the forms
+ * of physical order below, which are the same three). Never careful and
+ * direct at once: 0-7, then 8-11 direct. No direct one with the guard. */
 #define BATCH_LOWER 1
 #define BATCH_UPPER 2
 #define BATCH_CAREFUL 4
-#define BATCH_VARIANTS 8
+#define BATCH_DIRECT 8
+#define BATCH_VARIANTS 12
 
 /* Built once per process; shared by every worker. */
 struct batch_sql {
-	char *stmt[BATCH_VARIANTS];     /* by BATCH_LOWER | BATCH_UPPER | BATCH_CAREFUL */
+	char *stmt[BATCH_VARIANTS];     /* by BATCH_LOWER | BATCH_UPPER | BATCH_CAREFUL
+					 * or BATCH_DIRECT; NULL: not built */
 	char *boundary[2];              /* lease boundary: [0] from start, [1] past $2.. */
 	char *boundary_int;             /* integer key: by arithmetic, no scan */
 	bool int_key;                   /* a single int2/int4/int8 key column */
@@ -89,10 +97,10 @@ struct batch_sql {
 	size_t id_len;
 	bool by_key;                    /* WALK_KEY: stmt and boundary are built */
 	int width;                      /* values in a cursor: target_width() */
-	Oid phys_types[BATCH_FIXED_PARAMS + 3];   /* of a physical batch */
+	Oid phys_types[BATCH_FIXED_PARAMS + 4];   /* of a physical batch */
 };
 
-#define BATCH_PHYS_PARAMS (BATCH_FIXED_PARAMS + 3)
+#define BATCH_PHYS_PARAMS (BATCH_FIXED_PARAMS + 4)
 
 /* Most blocks one physical batch reads: 32 MiB of 8 kB pages. */
 #define BATCH_MAX_WINDOW 4096
@@ -127,6 +135,8 @@ struct batch {
 	double density;
 	bool direct;                    /* the batch in flight is BATCH_PHYS_DIRECT */
 	bool overflowed;                /* the last direct one ran out of ids */
+	long long base;                 /* the session's counter, as last seen */
+	char base_txt[24];
 	char end_txt[48];
 
 	unsigned char limit_be[4], id_len_be[4];
@@ -184,8 +194,9 @@ struct batch_counts {
 };
 
 /*
- * Reads a batch result into c and moves the cursor to the last key found.
- * Returns 0, or -1 if the result has an unexpected shape.
+ * Reads a batch result into c and moves the cursor to the last key found
+ * (not when a direct batch ran out of ids: b->overflowed). Returns 0, or
+ * -1 if the result has an unexpected shape.
  */
 int batch_read_result(struct batch *b, const PGresult *res,
 		      struct batch_counts *c);
@@ -210,20 +221,27 @@ void batch_free(struct batch *b);
 enum batch_form { BATCH_PHYS_FAST, BATCH_PHYS_CAREFUL, BATCH_PHYS_DIRECT, BATCH_PHYS_FORMS };
 
 /*
- * The direct form's row counter: a temporary sequence, one in each
- * session (so no other statement can draw from it while a batch does;
- * the backfill refuses poolers that change sessions, pooler.h). Set to 1
- * once per statement before its first row, it numbers the rows 1, 2, ...
- * CACHE: numbers come from the session's memory, not the sequence's page.
+ * The direct forms' row counter: a temporary sequence, one in each
+ * session (so no other statement draws from it while a batch does; the
+ * backfill refuses poolers that change sessions, pooler.h). Never set
+ * back: a batch numbers its rows from the counter's value before it
+ * (struct batch's base), which the session's setup (BATCH_COUNTER_SQL)
+ * and every direct answer give. CACHE: numbers come from the session's
+ * memory, not the sequence's page.
  */
 #define BATCH_COUNTER "pg_temp.nanoid_backfill_n"
-#define BATCH_COUNTER_SQL "CREATE TEMPORARY SEQUENCE IF NOT EXISTS nanoid_backfill_n CACHE 1000"
+#define BATCH_COUNTER_SQL "CREATE TEMPORARY SEQUENCE IF NOT EXISTS nanoid_backfill_n CACHE 1000; " \
+	"SELECT nextval('" BATCH_COUNTER "')"
+
+/* Reads BATCH_COUNTER_SQL's answer into b's base; -1 if malformed. */
+int batch_read_counter(struct batch *b, const PGresult *res);
 
 /*
  * batch_physical_stmt() builds the batch statement for one relation
  * (parameters as the key statement's first six, then $7 the ctid after
  * which to start, $8 the window's end ctid, exclusive, $9 whether that end
- * is the lease's) in the given form; NULL on failure. The cursor and the
+ * is the lease's, $10 the counter's base for the direct form) in the given
+ * form; NULL on failure. The cursor and the
  * upper bound of b are ctids, "(block,offset)"; the window covers about
  * limit / density blocks, at most BATCH_MAX_WINDOW.
  */
@@ -274,7 +292,7 @@ int batch_physical_params(struct batch *b, const unsigned char *ids,
  * statement finished the lease. The answer: found, filled, clashed, left
  * NULL, busy, the last ctid found (the direct form: NULL when the window
  * held fewer than limit), and in the direct form whether the ids ran out
- * (the cursor then stays).
+ * (the cursor then stays) and the counter's value (the next base).
  */
 int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 			struct batch_counts *n, bool *lease_done);

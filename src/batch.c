@@ -66,6 +66,20 @@ static void sb_params(struct sb *b, int first, int n)
 	}
 }
 
+/* Appends "(pfx k1, pfx k2) op ($first, $first + 1) AND ": a bound of the
+ * key that a btree index on (k1, k2) scans from or to. */
+static void sb_key_bound(struct sb *b, char *const *qk, int n, const char *pfx,
+			 const char *op, int first)
+{
+	sb_add(b, "(");
+	sb_keys(b, qk, n, pfx, "");
+	sb_add(b, ") ");
+	sb_add(b, op);
+	sb_add(b, " (");
+	sb_params(b, first, n);
+	sb_add(b, ") AND ");
+}
+
 /* Appends "nb_k1, nb_k2, ...": the key columns as the CTEs name them. */
 static void sb_key_aliases(struct sb *b, int n, const char *pfx, const char *sfx)
 {
@@ -220,6 +234,110 @@ static void sb_lock(struct sb *b, const char *target, int n, bool keys, bool car
 #define LEASE_BUSY_PHYS LEASE_BUSY_IF(LEASE_END_PHYS)
 
 /*
+ * The direct forms (batch.h), by key and in physical order, share: the
+ * UPDATE of the rows the candidates' scan found, again by the same bounds,
+ * "SET column = <id number nextval - base>", base ($B: the counter's value
+ * before the statement, as the last answer gave it) so the rows number
+ * 1, 2, ... Both scans read in the statement's snapshot, so the UPDATE
+ * meets the rows found and no others. nextval is in the SET, not the
+ * WHERE: there it would have to be read back with currval in the SET, a
+ * second call for every row. A row the application updated meanwhile is
+ * checked again on its newest version (EvalPlanQual), which draws a new
+ * number: the numbers may have gaps, never a repeat, so no id goes to two
+ * rows. (Nothing in the statement may set the counter: EvalPlanQual runs
+ * again the subqueries inside the UPDATE's plan, and a reset there would
+ * number the rows after it from 1 again.) A number outside the ids sent
+ * (gaps past the spare ones, or a base behind) cuts '' from them, which
+ * NULLIF makes NULL: the row stays NULL, and the answer says the ids ran
+ * out (DIRECT_OUT: the cursor stays, and the engine walks on from it in
+ * the fast form). The answer ends with currval: the next statement's base.
+ */
+#define DIRECT_IDS "(octet_length($2) / $3)"
+#define DIRECT_OUT "(upd_n.n > " DIRECT_IDS ")"
+
+/* "UPDATE target SET column = the next id WHERE <bounds> AND column IS
+ * NULL RETURNING filled, number": upd; base names the base's parameter. */
+static void sb_direct_update(struct sb *b, const char *target, const char *qc,
+			     const char *bounds, const char *base)
+{
+	sb_add(b, "upd(nb_filled, nb_n) AS (UPDATE ");
+	sb_add(b, target);
+	sb_add(b, " AS nanoid_backfill_t SET ");
+	sb_add(b, qc);
+	sb_add(b, " = NULLIF(convert_from(substring($2 FROM ((nextval('" BATCH_COUNTER "') - ");
+	sb_add(b, base);
+	sb_add(b, " - 1) * $3 + 1)::int FOR $3), 'UTF8') COLLATE \"default\", '') WHERE ");
+	sb_add(b, bounds);
+	sb_add(b, " AND nanoid_backfill_t.");
+	sb_add(b, qc);
+	sb_add(b, " IS NULL RETURNING nanoid_backfill_t.");
+	sb_add(b, qc);
+	sb_add(b, " IS NOT NULL, currval('" BATCH_COUNTER "') - ");
+	sb_add(b, base);
+	sb_add(b, "),"
+		  " upd_n AS (SELECT COALESCE(max(upd.nb_n), 0) AS n FROM upd),"
+		  " done AS (SELECT count(*) FILTER (WHERE upd.nb_filled) AS nb_filled,"
+		  " count(*) FILTER (WHERE NOT upd.nb_filled AND upd.nb_n <= " DIRECT_IDS ")"
+		  " AS nb_left FROM upd)");
+}
+
+/* The counter's value now, the next base: after the UPDATE, as the answer
+ * row is made from what upd returned. */
+#define DIRECT_BASE "currval('" BATCH_COUNTER "')::text"
+
+/*
+ * By key, after cand: the UPDATE of (cursor, last key found]. When the
+ * candidates came up short they are every NULL row up to the lease's
+ * bound, so the last of them bounds the UPDATE either way; no candidate,
+ * no row ((k) <= NULL).
+ */
+#define LEASE_END_KEY_DIRECT "(tally.nb_found < $1 AND NOT " DIRECT_OUT ")"
+static void build_key_direct(struct sb *b, char *const *qk, int n, const char *qt,
+			     const char *qc, const char *leases, int variant)
+{
+	struct sb bounds = { 0 };
+	char base[16];
+
+	snprintf(base, sizeof base, "$%d", BATCH_FIXED_PARAMS + 2 * n + 1);
+	if (variant & BATCH_LOWER)
+		sb_key_bound(&bounds, qk, n, "nanoid_backfill_t.", ">", BATCH_FIXED_PARAMS + 1);
+	sb_add(&bounds, "(");
+	sb_keys(&bounds, qk, n, "nanoid_backfill_t.", "");
+	sb_add(&bounds, ") <= (SELECT ");
+	sb_key_aliases(&bounds, n, "last.", "");
+	sb_add(&bounds, " FROM last)");
+	if (bounds.oom) {
+		b->oom = true;
+		free(bounds.s);
+		return;
+	}
+	sb_add(b, "last AS (SELECT ");
+	sb_key_aliases(b, n, "", "");
+	sb_add(b, " FROM cand ORDER BY ");
+	sb_key_aliases(b, n, "", " DESC");
+	sb_add(b, " LIMIT 1), ");
+	sb_direct_update(b, qt, qc, bounds.s, base);
+	free(bounds.s);
+	sb_add(b, ", tally AS (SELECT count(*) AS nb_found, 0 AS nb_busy FROM cand),"
+		  " progress AS (UPDATE ");
+	sb_add(b, leases);
+	sb_add(b, " SET cursor = CASE WHEN " RESTART_IF(LEASE_END_KEY_DIRECT) " THEN lo"
+		  " WHEN " DIRECT_OUT " THEN cursor ELSE COALESCE((SELECT ARRAY[");
+	sb_key_aliases(b, n, "last.", "::text");
+	sb_add(b, "] FROM last), cursor) END, " LEASE_BUSY_IF(LEASE_END_KEY_DIRECT) ","
+		  " rows_done = rows_done + " FILLED ","
+		  " batches = batches + 1, rate = $6, updated_at = now(),"
+		  " state = CASE WHEN " LEASE_END_KEY_DIRECT " AND NOT "
+		  RESTART_IF(LEASE_END_KEY_DIRECT) " THEN '");
+	sb_add(b, progress_lease_state_name(LEASE_DONE));
+	sb_add(b, "' ELSE state END FROM tally, done, upd_n WHERE job = $4 AND lease = $5)"
+		  " SELECT tally.nb_found, " FILLED ", 0, " LEFT_NULL ", tally.nb_busy, ");
+	sb_key_aliases(b, n, "last.", "::text");
+	sb_add(b, ", " DIRECT_OUT ", " DIRECT_BASE
+		  " FROM tally CROSS JOIN done CROSS JOIN upd_n LEFT JOIN last ON true");
+}
+
+/*
  * The statement; see batch.h for what it does. Notes on the less obvious:
  *   - row comparison (k1, k2) > ($7, $8) is what a btree index on (k1, k2)
  *     can scan from directly, so a composite key pages like a single one;
@@ -249,27 +367,22 @@ static char *build(char *const *qk, int n, const char *qt, const char *qc,
 	sb_add(&b, " FROM ");
 	sb_add(&b, qt);
 	sb_add(&b, " WHERE ");
-	if (variant & BATCH_LOWER) {
-		sb_add(&b, "(");
-		sb_keys(&b, qk, n, "", "");
-		sb_add(&b, ") > (");
-		sb_params(&b, BATCH_FIXED_PARAMS + 1, n);
-		sb_add(&b, ") AND ");
-	}
-	if (variant & BATCH_UPPER) {
-		sb_add(&b, "(");
-		sb_keys(&b, qk, n, "", "");
-		sb_add(&b, ") <= (");
-		sb_params(&b, BATCH_FIXED_PARAMS + 1 + n, n);
-		sb_add(&b, ") AND ");
-	}
+	if (variant & BATCH_LOWER)
+		sb_key_bound(&b, qk, n, "", ">", BATCH_FIXED_PARAMS + 1);
+	if (variant & BATCH_UPPER)
+		sb_key_bound(&b, qk, n, "", "<=", BATCH_FIXED_PARAMS + 1 + n);
 	sb_add(&b, qc);
 	sb_add(&b, " IS NULL");
 	if (!(variant & BATCH_CAREFUL))
 		sb_add(&b, ROW_LOCK_WAIT);
 	sb_add(&b, " ORDER BY ");
 	sb_keys(&b, qk, n, "", "");
-	sb_add(&b, " LIMIT $1), batch(nb_ctid, ");
+	sb_add(&b, " LIMIT $1), ");
+	if (variant & BATCH_DIRECT) {
+		build_key_direct(&b, qk, n, qt, qc, leases, variant);
+		goto out;
+	}
+	sb_add(&b, "batch(nb_ctid, ");
 	sb_key_aliases(&b, n, "", "");
 	sb_add(&b, ") AS (");
 	sb_lock(&b, qt, n, true, variant & BATCH_CAREFUL, key_update);
@@ -297,6 +410,7 @@ static char *build(char *const *qk, int n, const char *qt, const char *qc,
 	sb_add(&b, ", " LEFT_NULL ", tally.nb_busy, ");
 	sb_key_aliases(&b, n, "last.", "::text");
 	sb_add(&b, " FROM tally CROSS JOIN done LEFT JOIN last ON true");
+out:
 	if (b.oom) {
 		free(b.s);
 		return NULL;
@@ -422,25 +536,11 @@ static char *build_unfilled(char *const *qk, int n, const char *qt,
 }
 
 /*
- * The direct form (batch.h): the window's first $1 NULL rows, as the fast
- * form finds them (cand, found), then "UPDATE ONLY target SET column =
- * <id number nextval> WHERE the ctid is in the window, not past the last
- * row found when $1 were, and the column is NULL RETURNING whether it
- * holds a value now, and its number". Both scans read in the statement's
- * snapshot, so the UPDATE meets the rows found and no others. The counter
- * is set back to 1 by a one-time filter, which runs once, before the
- * first row is read (as ROW_LOCK_WAIT). nextval is in the SET, not the
- * WHERE: there it would have to be read back with currval in the SET, a
- * second call for every row. A row the application updated meanwhile is
- * checked again on its newest version (EvalPlanQual), which draws a new
- * number: the numbers may have gaps, never a repeat, so no id goes to two
- * rows. Should the gaps run past the ids sent, '' is cut from the ids and
- * NULLIF makes it NULL: the row stays NULL, and the answer's last column
- * says the ids ran out (the cursor stays; the engine walks on from it in
- * the fast form).
+ * Physical order's direct form (see the direct forms above): the
+ * window's first $1 NULL rows, found as the fast form finds them, then the
+ * UPDATE of the window up to the last of them when $1 were found, else
+ * the whole window.
  */
-#define DIRECT_IDS "(octet_length($2) / $3)"
-#define DIRECT_OUT "(upd_n.n > " DIRECT_IDS ")"
 #define DIRECT_END "(found.n < $1 AND NOT " DIRECT_OUT " AND $9)"
 static void build_direct(struct sb *b, const char *only, const char *qc,
 			 const char *leases)
@@ -450,25 +550,12 @@ static void build_direct(struct sb *b, const char *only, const char *qc,
 	sb_add(b, " WHERE ctid > $7::tid AND ctid < $8::tid AND ");
 	sb_add(b, qc);
 	sb_add(b, " IS NULL" ROW_LOCK_WAIT " ORDER BY ctid LIMIT $1),"
-		  " found AS (SELECT count(*) AS n, max(nb_ctid) AS last FROM cand),"
-		  " upd(nb_filled, nb_n) AS (UPDATE ");
-	sb_add(b, only);
-	sb_add(b, " AS nanoid_backfill_t SET ");
-	sb_add(b, qc);
-	sb_add(b, " = NULLIF(" ID_OF("nextval('" BATCH_COUNTER "')") ", '')"
-		  " WHERE nanoid_backfill_t.ctid > $7::tid AND nanoid_backfill_t.ctid < $8::tid"
-		  " AND nanoid_backfill_t.ctid <= (SELECT CASE WHEN found.n < $1 THEN $8::tid"
-		  " ELSE found.last END FROM found) AND nanoid_backfill_t.");
-	sb_add(b, qc);
-	sb_add(b, " IS NULL AND (SELECT setval('" BATCH_COUNTER "', 1, false)) IS NOT NULL"
-		  " RETURNING nanoid_backfill_t.");
-	sb_add(b, qc);
-	sb_add(b, " IS NOT NULL, currval('" BATCH_COUNTER "')),"
-		  " upd_n AS (SELECT COALESCE(max(upd.nb_n), 0) AS n FROM upd),"
-		  " tally AS (SELECT found.n AS nb_found, 0 AS nb_busy FROM found),"
-		  " done AS (SELECT count(*) FILTER (WHERE upd.nb_filled) AS nb_filled,"
-		  " count(*) FILTER (WHERE NOT upd.nb_filled AND upd.nb_n <= " DIRECT_IDS ")"
-		  " AS nb_left FROM upd),"
+		  " found AS (SELECT count(*) AS n, max(nb_ctid) AS last FROM cand), ");
+	sb_direct_update(b, only, qc,
+			 "nanoid_backfill_t.ctid > $7::tid AND nanoid_backfill_t.ctid < $8::tid"
+			 " AND nanoid_backfill_t.ctid <= (SELECT CASE WHEN found.n < $1 THEN $8::tid"
+			 " ELSE found.last END FROM found)", "$10");
+	sb_add(b, ", tally AS (SELECT found.n AS nb_found, 0 AS nb_busy FROM found),"
 		  " progress AS (UPDATE ");
 	sb_add(b, leases);
 	sb_add(b, " SET cursor = CASE WHEN " RESTART_IF(DIRECT_END) " THEN lo"
@@ -481,7 +568,7 @@ static void build_direct(struct sb *b, const char *only, const char *qc,
 	sb_add(b, progress_lease_state_name(LEASE_DONE));
 	sb_add(b, "' ELSE state END FROM found, upd_n, tally, done WHERE job = $4 AND lease = $5)"
 		  " SELECT found.n, " FILLED ", 0, " LEFT_NULL ", tally.nb_busy, found.last::text, "
-		  DIRECT_OUT " FROM found, upd_n, tally, done");
+		  DIRECT_OUT ", " DIRECT_BASE " FROM found, upd_n, tally, done");
 }
 
 /*
@@ -654,12 +741,34 @@ int batch_physical_params(struct batch *b, const unsigned char *ids,
 		b->win_to = hi;
 	batch_format_tid(b->end_txt, sizeof b->end_txt, b->win_to, 0);
 	batch_params(b, ids, job, rate);
-	/* The direct form is sent more ids than $1 rows. */
-	b->lengths[1] = (int)((size_t)batch_ids(b) * b->sql->id_len);
 	b->values[BATCH_FIXED_PARAMS] = b->cursor[0];
 	b->values[BATCH_FIXED_PARAMS + 1] = b->end_txt;
 	b->values[BATCH_FIXED_PARAMS + 2] = b->win_to == hi ? "t" : "f";
+	b->values[BATCH_FIXED_PARAMS + 3] = b->base_txt;
 	return 0;
+}
+
+/* The counter's value in column col of a direct answer: the next base. */
+static int read_base(struct batch *b, const PGresult *res, int col)
+{
+	char *end;
+	long long v;
+
+	if (PQgetisnull(res, 0, col))
+		return -1;
+	v = strtoll(PQgetvalue(res, 0, col), &end, 10);
+	if (*end != '\0' || v < 1)
+		return -1;
+	b->base = v;
+	return 0;
+}
+
+int batch_read_counter(struct batch *b, const PGresult *res)
+{
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    PQnfields(res) != 1)
+		return -1;
+	return read_base(b, res, 0);
 }
 
 /* The counts every batch answers first: found, filled, clashed, left NULL. */
@@ -680,17 +789,17 @@ int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 	double sample, blocks;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != (b->direct ? 7 : 6) ||
+	    PQnfields(res) != (b->direct ? 8 : 6) ||
 	    batch_parse_tid(b->hi[0], &hi, &hioff) != 0)
 		return -1;
 	read_counts(res, n);
 	*lease_done = false;
-	if (b->direct) {
-		b->overflowed = PQgetvalue(res, 0, 6)[0] == 't';
-		if (b->overflowed)
-			/* The ids ran out: on from the cursor as it stands. */
-			return 0;
-	}
+	b->overflowed = b->direct && PQgetvalue(res, 0, 6)[0] == 't';
+	if (b->direct && read_base(b, res, 7) != 0)
+		return -1;
+	if (b->overflowed)
+		/* The ids ran out: on from the cursor as it stands. */
+		return 0;
 	if (n->found < limit) {
 		/* The window is done: on from its end, as the statement did. */
 		blocks = (double)(b->win_to - b->win_from);
@@ -723,9 +832,11 @@ const char *batch_stmt_name(int variant)
 		"nanoid_backfill_batch_hi", "nanoid_backfill_batch_lo_hi",
 		"nanoid_backfill_careful", "nanoid_backfill_careful_lo",
 		"nanoid_backfill_careful_hi", "nanoid_backfill_careful_lo_hi",
+		"nanoid_backfill_direct", "nanoid_backfill_direct_lo",
+		"nanoid_backfill_direct_hi", "nanoid_backfill_direct_lo_hi",
 	};
 
-	return names[variant & (BATCH_VARIANTS - 1)];
+	return variant >= 0 && variant < BATCH_VARIANTS ? names[variant] : names[0];
 }
 
 int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
@@ -788,10 +899,13 @@ int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
 
 		if (!only)
 			goto out;
-		for (int v = 0; v < BATCH_VARIANTS; v++)
+		for (int v = 0; v < BATCH_VARIANTS; v++) {
+			if ((v & BATCH_DIRECT) && guard)
+				continue; /* see batch.h */
 			if (!(s->stmt[v] = build(qk, t->nkeys, only, qc, leases, v, guard,
 						 s->key_update)))
 				break;
+		}
 		s->boundary[0] = build_boundary(qk, t->nkeys, only, false);
 		s->boundary[1] = build_boundary(qk, t->nkeys, only, true);
 		s->boundary_int = build_boundary_int(qk[0], only);
@@ -799,7 +913,7 @@ int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
 		if (!s->boundary[0] || !s->boundary[1] || !s->boundary_int)
 			goto out;
 		for (int v = 0; v < BATCH_VARIANTS; v++)
-			if (!s->stmt[v])
+			if (!s->stmt[v] && !((v & BATCH_DIRECT) && guard))
 				goto out;
 	}
 
@@ -813,11 +927,14 @@ int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
 		s->types[BATCH_FIXED_PARAMS + i] = t->key_types[i];
 		s->types[BATCH_FIXED_PARAMS + t->nkeys + i] = t->key_types[i];
 	}
-	s->nparams = BATCH_FIXED_PARAMS + 2 * t->nkeys;
+	/* and last the direct forms' base (the others leave it unused) */
+	s->types[BATCH_FIXED_PARAMS + 2 * t->nkeys] = PGBIN_INT8OID;
+	s->nparams = BATCH_FIXED_PARAMS + 2 * t->nkeys + 1;
 	memcpy(s->phys_types, s->types, sizeof(Oid) * BATCH_FIXED_PARAMS);
 	s->phys_types[BATCH_FIXED_PARAMS] = PGBIN_TIDOID;
 	s->phys_types[BATCH_FIXED_PARAMS + 1] = PGBIN_TIDOID;
 	s->phys_types[BATCH_FIXED_PARAMS + 2] = PGBIN_BOOLOID;
+	s->phys_types[BATCH_FIXED_PARAMS + 3] = PGBIN_INT8OID;
 	s->boundary_types[0] = PGBIN_INT4OID;
 	for (int i = 0; i < t->nkeys; i++)
 		s->boundary_types[1 + i] = t->key_types[i];
@@ -902,7 +1019,8 @@ int batch_params(struct batch *b, const unsigned char *ids, const char *job,
 	b->lengths[0] = 4;
 	b->formats[0] = 1;
 	b->values[1] = (const char *)ids;
-	b->lengths[1] = (int)((size_t)b->limit * b->sql->id_len);
+	/* The direct forms are sent more ids than $1 rows. */
+	b->lengths[1] = (int)((size_t)batch_ids(b) * b->sql->id_len);
 	b->formats[1] = 1;
 	b->values[2] = (const char *)b->id_len_be;
 	b->lengths[2] = 4;
@@ -914,8 +1032,10 @@ int batch_params(struct batch *b, const unsigned char *ids, const char *job,
 		b->values[BATCH_FIXED_PARAMS + i] = b->has_cursor ? b->cursor[i] : NULL;
 		b->values[BATCH_FIXED_PARAMS + n + i] = b->has_hi ? b->hi[i] : NULL;
 	}
+	snprintf(b->base_txt, sizeof b->base_txt, "%lld", b->base);
+	b->values[BATCH_FIXED_PARAMS + 2 * n] = b->base_txt;
 	return (b->has_cursor ? BATCH_LOWER : 0) | (b->has_hi ? BATCH_UPPER : 0) |
-	       (b->careful ? BATCH_CAREFUL : 0);
+	       (b->careful ? BATCH_CAREFUL : b->direct ? BATCH_DIRECT : 0);
 }
 
 const char *batch_boundary_params(struct batch *b, char *const *from,
@@ -960,11 +1080,13 @@ int batch_read_result(struct batch *b, const PGresult *res,
 	int n = b->sql->nkeys;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != 5 + n)
+	    PQnfields(res) != 5 + n + (b->direct ? 2 : 0) ||
+	    (b->direct && read_base(b, res, 6 + n) != 0))
 		return -1;
 	read_counts(res, c);
-	if (c->found == 0)
-		return 0; /* the cursor stays; the lease is done */
+	b->overflowed = b->direct && PQgetvalue(res, 0, 5 + n)[0] == 't';
+	if (c->found == 0 || b->overflowed)
+		return 0; /* the cursor stays; the lease is done, or walked on */
 	for (int i = 0; i < n; i++) {
 		if (PQgetisnull(res, 0, 5 + i))
 			return -1;

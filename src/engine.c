@@ -40,6 +40,7 @@
 
 static void run_batch(struct worker *w);
 static void after_session(struct worker *w);
+static void after_counter(struct worker *w);
 static void worker_stop(struct worker *w);
 static void send_session(struct worker *w, enum worker_step step);
 static void carry_out(struct worker *w, struct job_action a);
@@ -374,6 +375,10 @@ static bool handle_error(struct worker *w, PGresult *res)
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return false;
+	/* A failed batch drew numbers its answer never told: the counter is
+	 * read again before the next direct one (after_counter). */
+	if (w->step == WORKER_BATCH && w->b.direct)
+		w->counter = false;
 	state = pgconn_sqlstate(res);
 	class = retry_classify(state);
 	action = retry_action(RETRY_ENGINE, state);
@@ -397,7 +402,7 @@ static bool handle_error(struct worker *w, PGresult *res)
 				 "before they update them instead", w->id, doing(w), msg, state);
 		bf->no_counter = true;
 		w->step = WORKER_NONE;
-		run_batch(w);
+		after_counter(w);
 		return true;
 	}
 	if (w->step == WORKER_BATCH && class == RETRY_CLASS_UNIQUE) {
@@ -551,6 +556,24 @@ static bool pace(struct worker *w)
 	return false;
 }
 
+/* Whether batches may take the direct form (batch.h): not with the id
+ * guard, not where a session could not create its counter. */
+static bool use_direct(const struct backfill *bf)
+{
+	return !bf->sql.guard && !bf->no_counter;
+}
+
+/* The counter is made, or read again after a failed batch (or cannot be
+ * made): by key at the session's start, on with the statements to
+ * prepare; else on with the batch. */
+static void after_counter(struct worker *w)
+{
+	if (w->bf->sql.by_key && w->prepared < BATCH_VARIANTS)
+		after_session(w);
+	else
+		run_batch(w);
+}
+
 /* Physical order: the lease relation and the next batch's form, as one key. */
 static long long leaf_key(const struct worker *w)
 {
@@ -596,11 +619,10 @@ static void run_batch(struct worker *w)
 		send_session(w, WORKER_SESSION_AGAIN);
 		return;
 	}
+	/* The direct form where it can be (batch.h): by key its statements
+	 * were prepared with the session's counter (after_session). */
+	w->b.direct = use_direct(bf) && !w->b.careful && batch_may_direct(&w->b);
 	if (!bf->sql.by_key) {
-		/* The direct form where it can be (batch.h), once the session
-		 * has its counter. */
-		w->b.direct = !bf->sql.guard && !bf->no_counter && !w->b.careful &&
-			      batch_may_direct(&w->b);
 		if (w->b.direct && !w->counter) {
 			sent(w, WORKER_COUNTER, statements_counter(w));
 			return;
@@ -626,7 +648,7 @@ static void after_batch(struct worker *w, PGresult *res)
 
 	if (bf->sql.by_key) {
 		rc = batch_read_result(&w->b, res, &c);
-		lease_done = c.found < w->fill.sent;
+		lease_done = c.found < w->fill.sent && !w->b.overflowed;
 	} else {
 		rc = batch_read_physical(&w->b, res, w->fill.sent, &c, &lease_done);
 	}
@@ -644,8 +666,7 @@ static void after_batch(struct worker *w, PGresult *res)
 	throttle_after_batch(&bf->thr, &w->lane, ev_now(bf->loop), c.filled, took);
 	log_debug("worker %d: lease %d: %ld rows found, %ld filled, %ld busy in %.1f ms%s",
 		  w->id, w->b.lease, c.found, c.filled, c.busy, took * 1000,
-		  bf->sql.by_key ? "" : w->b.direct ? " (direct)" : w->b.careful ? " (careful)" :
-		  " (fast)");
+		  w->b.direct ? " (direct)" : w->b.careful ? " (careful)" : " (fast)");
 	if (lease_done) {
 		/* The statement marked the lease done; let it go. */
 		carry_out(w, job_lease_done(&w->job));
@@ -734,11 +755,19 @@ static void after_session(struct worker *w)
 	case SETUP_DONE:
 		break;
 	}
-	if (bf->sql.by_key && w->prepared < BATCH_VARIANTS) {
-		int v = w->prepared;
-
-		sent(w, WORKER_PREPARE, statements_prepare(w, v));
-		return;
+	if (bf->sql.by_key) {
+		/* The direct variants need the counter to exist when prepared. */
+		if (use_direct(bf) && !w->counter) {
+			sent(w, WORKER_COUNTER, statements_counter(w));
+			return;
+		}
+		while (w->prepared < BATCH_VARIANTS && (w->prepared & BATCH_DIRECT) &&
+		       !use_direct(bf))
+			w->prepared++;
+		if (w->prepared < BATCH_VARIANTS) {
+			sent(w, WORKER_PREPARE, statements_prepare(w, w->prepared));
+			return;
+		}
 	}
 	carry_out(w, job_acquire(&w->job));
 }
@@ -778,8 +807,12 @@ static void on_result(struct conn *conn, PGresult *res)
 		break;
 	case WORKER_PREPARE_LEAF: after_prepare_leaf(w); break;
 	case WORKER_COUNTER:
+		if (batch_read_counter(&w->b, res) != 0) {
+			fail(bf, NB_EXIT_FAILURE, "unexpected answer to the counter's setup");
+			return;
+		}
 		w->counter = true;
-		run_batch(w);
+		after_counter(w);
 		break;
 	case WORKER_JOB: answer_job(w, res); break;
 	case WORKER_SESSION_AGAIN: run_batch(w); break;

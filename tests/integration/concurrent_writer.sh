@@ -4,12 +4,15 @@
 # random and half just ahead of the daemon's committed cursor (inside or next
 # to its in-flight batch). The daemon must never overwrite a value the
 # application wrote: an audit trigger records every overwrite of a non-NULL.
+# Then rows updated under the batches (EvalPlanQual rechecks): no id may go
+# to two rows, by key or in physical order.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
 N=200000
 BATCH=200
 CURSOR_COL=cursor   # lease column holding the last key of the lease's last batch
+need_pgbench
 pg_start
 
 psqlf <<SQL
@@ -89,5 +92,33 @@ assert_sql "SELECT count(*) FROM t WHERE public_id ~ '^app:'" "$app" \
 	"rows with app values = rows the application wrote"
 assert_sql "SELECT rows_done FROM $NB_JOBS WHERE table_name = 't'" "$((N - app))" \
 	"rows_done counts only the rows the daemon wrote ($N - $app)"
+
+# Rows updated under the batches (other columns, by 4 sessions): each such
+# row is checked again on its newest version (EvalPlanQual) and draws a
+# second number from the batch's counter. The numbers must never repeat:
+# no id given to two rows, in either order.
+psqlf <<'SQL'
+CREATE TABLE epq (id bigint PRIMARY KEY, c text, v int NOT NULL DEFAULT 0);
+INSERT INTO epq SELECT i, NULL, 0 FROM generate_series(1, 50000) i;
+ANALYZE epq;
+SQL
+printf '\\set id random(1, 50000)\nUPDATE epq SET v = v + 1 WHERE id BETWEEN :id AND :id + 3;\n' >"$WORK/epq.sql"
+for order in key physical; do
+	psqlf <<<"UPDATE epq SET c = NULL"
+	"$PGBENCH" -n -c 4 -T 4 -f "$WORK/epq.sql" >"$WORK/epq-$order.out" 2>&1 &
+	bench=$!
+	BG_PIDS+=("$bench")
+	sleep 0.5
+	run_bf --table epq --column c --until-done --order "$order" --batch-size 500 \
+		--max-latency-increase 0 --job "epq-$order" --log-level debug
+	wait "$bench" || fail "$order, rows updated under the batches: pgbench failed: $(tail -n 3 "$WORK/epq-$order.out")"
+	_forget_pid "$bench"
+	assert_eq "$RC" 0 "$order, rows updated under the batches: exit 0"
+	assert_file_match "$ERR" 'rows found, [0-9]+ filled, 0 busy in [0-9.]+ ms \(direct\)' \
+		"$order, rows updated under the batches: direct batches"
+	assert_sql "SELECT count(*) FILTER (WHERE c IS NULL), count(DISTINCT c) FROM epq" "0|50000" \
+		"$order, rows updated under the batches: no NULL, 50000 distinct ids"
+	assert_sql "SELECT sum(v) > 0 FROM epq" t "$order, rows updated under the batches: they were updated"
+done
 
 finish

@@ -36,6 +36,15 @@ NB_ERR_RE='^nanoid-backfill: error: ' # the one stderr line of a failure
 NB_RESUME_RE='resuming'               # info line when a job is picked up again
 NB_STOP_RE='stop'                     # info line on SIGTERM ("stopping")
 NB_DEFAULT_ID_RE='^[A-Za-z0-9_-]{21}$' # default alphabet and size
+
+# need_pgbench: PGBENCH is the server's pgbench (PG_BINDIR's, else the
+# newest installed), or the test fails.
+need_pgbench() {
+	PGBENCH=${PG_BINDIR:+$PG_BINDIR/pgbench}
+	[[ -n $PGBENCH && -x $PGBENCH ]] ||
+		PGBENCH=$(printf '%s\n' /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -n 1)
+	[[ -x $PGBENCH ]] || fail "no pgbench"
+}
 BF_TIMEOUT=${BF_TIMEOUT:-120}         # no single daemon run may take longer
 NB_PROGRESS_VIEW=$NB_PROGRESS_SCHEMA.job_progress # rows_done per job, open pass included
 NB_THROTTLED_RE='throttled: '         # log/progress line while a pause or pacing holds

@@ -12,10 +12,7 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
-PGBENCH=${PG_BINDIR:+$PG_BINDIR/pgbench}
-[[ -n $PGBENCH && -x $PGBENCH ]] ||
-	PGBENCH=$(printf '%s\n' /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -n 1)
-[[ -x $PGBENCH ]] || fail "no pgbench"
+need_pgbench
 pg_start
 
 # make_table T: 20,000 rows, 100 of them with a value already (kept).

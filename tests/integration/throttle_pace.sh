@@ -17,10 +17,7 @@ set -euo pipefail
 # subject, with its defaults.
 BF_MAX_LATENCY_INCREASE=1.5
 HARM_RE='pace [0-9]+ rows/s: (probe |[0-9]+ sessions? wait|other sessions started)'
-PGBENCH=${PG_BINDIR:+$PG_BINDIR/pgbench}
-[[ -n $PGBENCH && -x $PGBENCH ]] ||
-	PGBENCH=$(printf '%s\n' /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -n 1)
-[[ -x $PGBENCH ]] || fail "no pgbench"
+need_pgbench
 pg_start
 
 psqlf <<SQL

@@ -47,11 +47,13 @@ static PGresult *answer(const char *found, const char *filled, const char *last)
 	return answer_busy(found, filled, "0", last);
 }
 
-/* The direct form's answer: the same six, then whether the ids ran out. */
+/* The direct form's answer: the same six, then whether the ids ran out
+ * and the counter's value. */
 static PGresult *answer_direct(const char *found, const char *filled, const char *last,
-			       const char *out)
+			       const char *out, const char *counter)
 {
-	return make_answer(7, (const char *const[]){ found, filled, "0", "0", "0", last, out });
+	return make_answer(8, (const char *const[]){ found, filled, "0", "0", "0", last, out,
+						     counter });
 }
 
 /* A batch over lease [lo, hi) blocks, cursor at its start. */
@@ -296,16 +298,19 @@ START_TEST(test_direct_answers)
 	ck_assert(batch_may_direct(&b));
 	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
 	/* 1000 rows found and filled: on from the last of them. */
-	res = answer_direct("1000", "1000", "(9,40)", "f");
+	ck_assert_str_eq(b.values[BATCH_FIXED_PARAMS + 3], "0");  /* the base */
+	res = answer_direct("1000", "1000", "(9,40)", "f", "1003");
 	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), 0);
 	ck_assert(!done);
 	ck_assert_str_eq(b.cursor[0], "(9,40)");
 	ck_assert(batch_may_direct(&b));
+	ck_assert(b.base == 1003);  /* three numbers went to rows redrawn */
 	PQclear(res);
 
 	/* The ids ran out: the cursor stays, and the next batch is fast. */
 	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
-	res = answer_direct("1000", "990", "(19,2)", "t");
+	ck_assert_str_eq(b.values[BATCH_FIXED_PARAMS + 3], "1003");
+	res = answer_direct("1000", "990", "(19,2)", "t", "2020");
 	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), 0);
 	ck_assert(!done);
 	ck_assert_str_eq(b.cursor[0], "(9,40)");
@@ -326,15 +331,82 @@ START_TEST(test_direct_answers)
 	b.direct = true;
 	b.density = 1;
 	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
-	res = answer_direct("7", "7", "(99,1)", "f");
+	res = answer_direct("7", "7", "(99,1)", "f", "2027");
 	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), 0);
 	ck_assert(done);
 	ck_assert_str_eq(b.cursor[0], "(100,0)");
 	PQclear(res);
 
-	/* A direct answer has seven columns. */
+	/* A direct answer has eight columns, and a counter past 0. */
 	res = answer("7", "7", "(99,1)");
 	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), -1);
+	PQclear(res);
+	res = answer_direct("7", "7", "(99,1)", "f", "0");
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), -1);
+	PQclear(res);
+	res = answer_direct("7", "7", "(99,1)", "f", NULL);
+	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), -1);
+	PQclear(res);
+	batch_free(&b);
+}
+END_TEST
+
+START_TEST(test_key_direct)
+{
+	struct batch_sql sql;
+	struct batch b;
+	unsigned char ids[21 * (1000 + BATCH_SPARE_IDS)];
+	char lo[] = "100", hi[] = "5000";
+	struct batch_counts c;
+	PGresult *res;
+
+	memset(&sql, 0, sizeof sql);
+	sql.width = sql.nkeys = 1;
+	sql.id_len = 21;
+	batch_init(&b, &sql, 1000);
+	batch_set_cursor(&b, (char *const[]){ lo });
+	batch_set_hi(&b, (char *const[]){ hi });
+	ck_assert_int_eq(batch_params(&b, ids, "job", 0), BATCH_LOWER | BATCH_UPPER);
+	b.direct = true;
+	ck_assert_int_eq(batch_params(&b, ids, "job", 0), BATCH_LOWER | BATCH_UPPER | BATCH_DIRECT);
+	ck_assert_str_eq(batch_stmt_name(BATCH_LOWER | BATCH_UPPER | BATCH_DIRECT),
+			 "nanoid_backfill_direct_lo_hi");
+	b.careful = true;  /* careful wins: never both */
+	ck_assert_int_eq(batch_params(&b, ids, "job", 0), BATCH_LOWER | BATCH_UPPER | BATCH_CAREFUL);
+	b.careful = false;
+
+	/* Found and filled: on from the last key. */
+	ck_assert_str_eq(b.values[BATCH_FIXED_PARAMS + 2], "0");  /* the base */
+	res = make_answer(8, (const char *const[]){ "1000", "1000", "0", "0", "0", "1100", "f",
+						    "1000" });
+	ck_assert_int_eq(batch_read_result(&b, res, &c), 0);
+	ck_assert_str_eq(b.cursor[0], "1100");
+	ck_assert(!b.overflowed);
+	ck_assert(b.base == 1000);
+	PQclear(res);
+	ck_assert_int_eq(batch_params(&b, ids, "job", 0), BATCH_LOWER | BATCH_UPPER | BATCH_DIRECT);
+	ck_assert_str_eq(b.values[BATCH_FIXED_PARAMS + 2], "1000");
+	ck_assert_int_eq(b.lengths[1], 21 * (1000 + BATCH_SPARE_IDS));
+	/* The ids ran out: the cursor stays, and the next batch is fast. */
+	res = make_answer(8, (const char *const[]){ "1000", "980", "0", "0", "0", "2100", "t",
+						    "2020" });
+	ck_assert_int_eq(batch_read_result(&b, res, &c), 0);
+	ck_assert_str_eq(b.cursor[0], "1100");
+	ck_assert(b.overflowed);
+	ck_assert(!batch_may_direct(&b));
+	PQclear(res);
+	ck_assert(b.base == 2020);
+	/* Six columns are a fast answer, not a direct one. */
+	res = make_answer(6, (const char *const[]){ "1000", "980", "0", "0", "0", "2100" });
+	ck_assert_int_eq(batch_read_result(&b, res, &c), -1);
+	PQclear(res);
+	/* The session's counter, as its setup answers. */
+	res = make_answer(1, (const char *const[]){ "1" });
+	ck_assert_int_eq(batch_read_counter(&b, res), 0);
+	ck_assert(b.base == 1);
+	PQclear(res);
+	res = make_answer(1, (const char *const[]){ "x" });
+	ck_assert_int_eq(batch_read_counter(&b, res), -1);
 	PQclear(res);
 	batch_free(&b);
 }
@@ -356,6 +428,7 @@ int main(void)
 	tcase_add_test(tc, test_malformed_answers);
 	tcase_add_test(tc, test_direct_params);
 	tcase_add_test(tc, test_direct_answers);
+	tcase_add_test(tc, test_key_direct);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
