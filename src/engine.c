@@ -619,18 +619,17 @@ static void run_batch(struct worker *w)
 		send_session(w, WORKER_SESSION_AGAIN);
 		return;
 	}
-	/* The direct form where it can be (batch.h): by key its statements
-	 * were prepared with the session's counter (after_session). */
+	/* The direct form where it can be (batch.h), once the session has
+	 * its counter (by key made in after_session, before the statements
+	 * were prepared; read again here after a failed batch). */
 	w->b.direct = use_direct(bf) && !w->b.careful && batch_may_direct(&w->b);
-	if (!bf->sql.by_key) {
-		if (w->b.direct && !w->counter) {
-			sent(w, WORKER_COUNTER, statements_counter(w));
-			return;
-		}
-		if (!leaf_ready(w)) {
-			sent(w, WORKER_PREPARE_LEAF, statements_prepare_leaf(w));
-			return;
-		}
+	if (w->b.direct && !w->counter) {
+		sent(w, WORKER_COUNTER, statements_counter(w));
+		return;
+	}
+	if (!bf->sql.by_key && !leaf_ready(w)) {
+		sent(w, WORKER_PREPARE_LEAF, statements_prepare_leaf(w));
+		return;
 	}
 	if (!pace(w))
 		return;
