@@ -213,7 +213,7 @@ static void sb_lock(struct sb *b, const char *target, int n, bool keys, bool car
  * What a batch found (its candidates) and how many of them were busy
  * (locked by another session, or changed meanwhile). A lease whose walk
  * ends (the batch came up short) with busy rows in it restarts from its
- * lower bound after a backoff (RESTART), rather than being done: its
+ * lower bound after a backoff (sb_progress), rather than being done: its
  * busy rows are looked at again, without spinning on them.
  */
 #define TALLY_OF(n, from) "tally AS (SELECT " n " AS nb_found," \
@@ -223,15 +223,65 @@ static void sb_lock(struct sb *b, const char *target, int n, bool keys, bool car
 #define TALLY_PHYS TALLY_OF("found.n", "found")
 #define LEASE_END_BY_KEY "tally.nb_found < $1"
 #define LEASE_END_PHYS "(tally.nb_found < $1 AND $9)"
-#define RESTART_IF(end) "(" end " AND busy + tally.nb_busy > 0)"
-#define LEASE_BUSY_IF(end) "busy = CASE WHEN " end " THEN 0 ELSE busy + tally.nb_busy END," \
-	" retries = CASE WHEN " RESTART_IF(end) " THEN retries + 1 ELSE retries END," \
-	" retry_at = CASE WHEN " RESTART_IF(end) " THEN now()" \
-	" + least(0.2 * power(2, retries), 5) * interval '1 second' ELSE retry_at END"
-#define RESTART RESTART_IF(LEASE_END_BY_KEY)
-#define LEASE_BUSY LEASE_BUSY_IF(LEASE_END_BY_KEY)
-#define RESTART_PHYS RESTART_IF(LEASE_END_PHYS)
-#define LEASE_BUSY_PHYS LEASE_BUSY_IF(LEASE_END_PHYS)
+
+/*
+ * "progress AS (UPDATE leases SET cursor = ..., ... WHERE <the lease>)":
+ * the lease's row, in the batch's own transaction. end: the batch ended
+ * the lease's walk; a lease with busy rows then starts again from lo after
+ * a backoff (0.2 s, doubling, at most 5 s), and one without is done. cursor: the arms of
+ * the cursor's CASE after the restart's ("ELSE ... END"). from: the CTEs
+ * that end and cursor read, tally and done among them.
+ */
+static void sb_progress(struct sb *b, const char *leases, const char *end,
+			const char *cursor, const char *from)
+{
+	struct sb restart = { 0 };
+
+	sb_add(&restart, "(");
+	sb_add(&restart, end);
+	sb_add(&restart, " AND busy + tally.nb_busy > 0)");
+	if (restart.oom) {
+		b->oom = true;
+		return;
+	}
+	sb_add(b, "progress AS (UPDATE ");
+	sb_add(b, leases);
+	sb_add(b, " SET cursor = CASE WHEN ");
+	sb_add(b, restart.s);
+	sb_add(b, " THEN lo ");
+	sb_add(b, cursor);
+	sb_add(b, ", busy = CASE WHEN ");
+	sb_add(b, end);
+	sb_add(b, " THEN 0 ELSE busy + tally.nb_busy END, retries = CASE WHEN ");
+	sb_add(b, restart.s);
+	sb_add(b, " THEN retries + 1 ELSE retries END, retry_at = CASE WHEN ");
+	sb_add(b, restart.s);
+	sb_add(b, " THEN now() + least(0.2 * power(2, retries), 5) * interval '1 second'"
+		  " ELSE retry_at END, rows_done = rows_done + " FILLED ","
+		  " batches = batches + 1, rate = $6, updated_at = now(), state = CASE WHEN ");
+	sb_add(b, end);
+	sb_add(b, " AND NOT ");
+	sb_add(b, restart.s);
+	sb_add(b, " THEN '");
+	sb_add(b, progress_lease_state_name(LEASE_DONE));
+	sb_add(b, "' ELSE state END FROM ");
+	sb_add(b, from);
+	sb_add(b, " WHERE job = $4 AND lease = $5)");
+	free(restart.s);
+}
+
+/* By key, the cursor's arm: the last key found, or where it stands
+ * ("ELSE ... END"), built into c. */
+static void sb_key_cursor(struct sb *c, int n)
+{
+	sb_add(c, "ELSE COALESCE((SELECT ARRAY[");
+	sb_key_aliases(c, n, "last.", "::text");
+	sb_add(c, "] FROM last), cursor) END");
+}
+
+/* In physical order: the last ctid found, or the window's end when it
+ * came up short. */
+#define PHYS_CURSOR "ARRAY[CASE WHEN found.n < $1 THEN $8::tid ELSE found.last END::text]"
 
 /*
  * The direct forms (batch.h), by key and in physical order, share: the
@@ -253,7 +303,7 @@ static void sb_lock(struct sb *b, const char *target, int n, bool keys, bool car
  * the fast form). The answer ends with currval: the next statement's base.
  */
 #define DIRECT_IDS "(octet_length($2) / $3)"
-#define DIRECT_OUT "(upd_n.n > " DIRECT_IDS ")"
+#define DIRECT_OUT "(done.nb_max > " DIRECT_IDS ")"
 
 /* "UPDATE target SET column = the next id WHERE <bounds> AND column IS
  * NULL RETURNING filled, number": upd; base names the base's parameter. */
@@ -274,11 +324,11 @@ static void sb_direct_update(struct sb *b, const char *target, const char *qc,
 	sb_add(b, qc);
 	sb_add(b, " IS NOT NULL, currval('" BATCH_COUNTER "') - ");
 	sb_add(b, base);
+	/* One pass over upd: its counts and its highest number. */
 	sb_add(b, "),"
-		  " upd_n AS (SELECT COALESCE(max(upd.nb_n), 0) AS n FROM upd),"
 		  " done AS (SELECT count(*) FILTER (WHERE upd.nb_filled) AS nb_filled,"
 		  " count(*) FILTER (WHERE NOT upd.nb_filled AND upd.nb_n <= " DIRECT_IDS ")"
-		  " AS nb_left FROM upd)");
+		  " AS nb_left, COALESCE(max(upd.nb_n), 0) AS nb_max FROM upd)");
 }
 
 /* The counter's value now, the next base: after the UPDATE, as the answer
@@ -286,16 +336,16 @@ static void sb_direct_update(struct sb *b, const char *target, const char *qc,
 #define DIRECT_BASE "currval('" BATCH_COUNTER "')::text"
 
 /*
- * By key, after cand: the UPDATE of (cursor, last key found]. When the
- * candidates came up short they are every NULL row up to the lease's
- * bound, so the last of them bounds the UPDATE either way; no candidate,
- * no row ((k) <= NULL).
+ * By key, after cand and last: the UPDATE of (cursor, last key found].
+ * When the candidates came up short they are every NULL row up to the
+ * lease's bound, so the last of them bounds the UPDATE either way; no
+ * candidate, no row ((k) <= NULL).
  */
 #define LEASE_END_KEY_DIRECT "(tally.nb_found < $1 AND NOT " DIRECT_OUT ")"
 static void build_key_direct(struct sb *b, char *const *qk, int n, const char *qt,
 			     const char *qc, const char *leases, int variant)
 {
-	struct sb bounds = { 0 };
+	struct sb bounds = { 0 }, cursor = { 0 };
 	char base[16];
 
 	snprintf(base, sizeof base, "$%d", BATCH_FIXED_PARAMS + 2 * n + 1);
@@ -306,35 +356,21 @@ static void build_key_direct(struct sb *b, char *const *qk, int n, const char *q
 	sb_add(&bounds, ") <= (SELECT ");
 	sb_key_aliases(&bounds, n, "last.", "");
 	sb_add(&bounds, " FROM last)");
-	if (bounds.oom) {
+	sb_add(&cursor, "WHEN " DIRECT_OUT " THEN cursor ");
+	sb_key_cursor(&cursor, n);
+	if (bounds.oom || cursor.oom) {
 		b->oom = true;
-		free(bounds.s);
-		return;
+	} else {
+		sb_direct_update(b, qt, qc, bounds.s, base);
+		sb_add(b, ", tally AS (SELECT count(*) AS nb_found, 0 AS nb_busy FROM cand), ");
+		sb_progress(b, leases, LEASE_END_KEY_DIRECT, cursor.s, "tally, done");
+		sb_add(b, " SELECT tally.nb_found, " FILLED ", 0, " LEFT_NULL ", tally.nb_busy, ");
+		sb_key_aliases(b, n, "last.", "::text");
+		sb_add(b, ", " DIRECT_OUT ", " DIRECT_BASE
+			  " FROM tally CROSS JOIN done LEFT JOIN last ON true");
 	}
-	sb_add(b, "last AS (SELECT ");
-	sb_key_aliases(b, n, "", "");
-	sb_add(b, " FROM cand ORDER BY ");
-	sb_key_aliases(b, n, "", " DESC");
-	sb_add(b, " LIMIT 1), ");
-	sb_direct_update(b, qt, qc, bounds.s, base);
 	free(bounds.s);
-	sb_add(b, ", tally AS (SELECT count(*) AS nb_found, 0 AS nb_busy FROM cand),"
-		  " progress AS (UPDATE ");
-	sb_add(b, leases);
-	sb_add(b, " SET cursor = CASE WHEN " RESTART_IF(LEASE_END_KEY_DIRECT) " THEN lo"
-		  " WHEN " DIRECT_OUT " THEN cursor ELSE COALESCE((SELECT ARRAY[");
-	sb_key_aliases(b, n, "last.", "::text");
-	sb_add(b, "] FROM last), cursor) END, " LEASE_BUSY_IF(LEASE_END_KEY_DIRECT) ","
-		  " rows_done = rows_done + " FILLED ","
-		  " batches = batches + 1, rate = $6, updated_at = now(),"
-		  " state = CASE WHEN " LEASE_END_KEY_DIRECT " AND NOT "
-		  RESTART_IF(LEASE_END_KEY_DIRECT) " THEN '");
-	sb_add(b, progress_lease_state_name(LEASE_DONE));
-	sb_add(b, "' ELSE state END FROM tally, done, upd_n WHERE job = $4 AND lease = $5)"
-		  " SELECT tally.nb_found, " FILLED ", 0, " LEFT_NULL ", tally.nb_busy, ");
-	sb_key_aliases(b, n, "last.", "::text");
-	sb_add(b, ", " DIRECT_OUT ", " DIRECT_BASE
-		  " FROM tally CROSS JOIN done CROSS JOIN upd_n LEFT JOIN last ON true");
+	free(cursor.s);
 }
 
 /*
@@ -358,7 +394,7 @@ static void build_key_direct(struct sb *b, char *const *qk, int n, const char *q
 static char *build(char *const *qk, int n, const char *qt, const char *qc,
 		   const char *leases, int variant, bool guard, bool key_update)
 {
-	struct sb b = { 0 };
+	struct sb b = { 0 }, cursor = { 0 };
 
 	sb_add(&b, "WITH cand(nb_ctid, ");
 	sb_key_aliases(&b, n, "", "");
@@ -377,7 +413,11 @@ static char *build(char *const *qk, int n, const char *qt, const char *qc,
 		sb_add(&b, ROW_LOCK_WAIT);
 	sb_add(&b, " ORDER BY ");
 	sb_keys(&b, qk, n, "", "");
-	sb_add(&b, " LIMIT $1), ");
+	sb_add(&b, " LIMIT $1), last AS (SELECT ");
+	sb_key_aliases(&b, n, "", "");
+	sb_add(&b, " FROM cand ORDER BY ");
+	sb_key_aliases(&b, n, "", " DESC");
+	sb_add(&b, " LIMIT 1), ");
 	if (variant & BATCH_DIRECT) {
 		build_key_direct(&b, qk, n, qt, qc, leases, variant);
 		goto out;
@@ -390,22 +430,14 @@ static char *build(char *const *qk, int n, const char *qt, const char *qc,
 		   " numbered AS (SELECT ranked.*, " ID_OF("ranked.nb_n")
 		   " AS nb_id FROM ranked), upd(nb_filled) AS (");
 	sb_fill(&b, qt, qc, guard);
-	sb_add(&b, "), last AS (SELECT ");
-	sb_key_aliases(&b, n, "", "");
-	sb_add(&b, " FROM cand ORDER BY ");
-	sb_key_aliases(&b, n, "", " DESC");
-	sb_add(&b, " LIMIT 1), " TALLY ", " DONE ", progress AS (UPDATE ");
-	sb_add(&b, leases);
-	sb_add(&b, " SET cursor = CASE WHEN " RESTART " THEN lo ELSE COALESCE((SELECT ARRAY[");
-	sb_key_aliases(&b, n, "last.", "::text");
-	sb_add(&b, "] FROM last), cursor) END, " LEASE_BUSY ","
-		   " rows_done = rows_done + " FILLED ","
-		   " batches = batches + 1, rate = $6, updated_at = now(),"
-		   " state = CASE WHEN tally.nb_found < $1 AND NOT " RESTART " THEN '");
-	sb_add(&b, progress_lease_state_name(LEASE_DONE));
-	sb_add(&b, "' ELSE state END"
-		   " FROM tally, done WHERE job = $4 AND lease = $5) SELECT tally.nb_found, "
-		   FILLED ", ");
+	sb_add(&b, "), " TALLY ", " DONE ", ");
+	sb_key_cursor(&cursor, n);
+	if (cursor.oom)
+		b.oom = true;
+	else
+		sb_progress(&b, leases, LEASE_END_BY_KEY, cursor.s, "tally, done");
+	free(cursor.s);
+	sb_add(&b, " SELECT tally.nb_found, " FILLED ", ");
 	sb_clashed(&b, qt, qc, guard);
 	sb_add(&b, ", " LEFT_NULL ", tally.nb_busy, ");
 	sb_key_aliases(&b, n, "last.", "::text");
@@ -536,39 +568,24 @@ static char *build_unfilled(char *const *qk, int n, const char *qt,
 }
 
 /*
- * Physical order's direct form (see the direct forms above): the
- * window's first $1 NULL rows, found as the fast form finds them, then the
- * UPDATE of the window up to the last of them when $1 were found, else
- * the whole window.
+ * Physical order's direct form (see the direct forms above), after cand
+ * and found (the window's first $1 NULL rows, as the fast form finds
+ * them): the UPDATE of the window up to the last of them when $1 were
+ * found, else of the whole window.
  */
 #define DIRECT_END "(found.n < $1 AND NOT " DIRECT_OUT " AND $9)"
 static void build_direct(struct sb *b, const char *only, const char *qc,
 			 const char *leases)
 {
-	sb_add(b, "WITH cand(nb_ctid) AS (SELECT ctid FROM ");
-	sb_add(b, only);
-	sb_add(b, " WHERE ctid > $7::tid AND ctid < $8::tid AND ");
-	sb_add(b, qc);
-	sb_add(b, " IS NULL" ROW_LOCK_WAIT " ORDER BY ctid LIMIT $1),"
-		  " found AS (SELECT count(*) AS n, max(nb_ctid) AS last FROM cand), ");
 	sb_direct_update(b, only, qc,
 			 "nanoid_backfill_t.ctid > $7::tid AND nanoid_backfill_t.ctid < $8::tid"
 			 " AND nanoid_backfill_t.ctid <= (SELECT CASE WHEN found.n < $1 THEN $8::tid"
 			 " ELSE found.last END FROM found)", "$10");
-	sb_add(b, ", tally AS (SELECT found.n AS nb_found, 0 AS nb_busy FROM found),"
-		  " progress AS (UPDATE ");
-	sb_add(b, leases);
-	sb_add(b, " SET cursor = CASE WHEN " RESTART_IF(DIRECT_END) " THEN lo"
-		  " WHEN " DIRECT_OUT " THEN cursor"
-		  " ELSE ARRAY[CASE WHEN found.n < $1 THEN $8::tid ELSE found.last END::text] END,"
-		  " " LEASE_BUSY_IF(DIRECT_END) ","
-		  " rows_done = rows_done + " FILLED ","
-		  " batches = batches + 1, rate = $6, updated_at = now(),"
-		  " state = CASE WHEN " DIRECT_END " AND NOT " RESTART_IF(DIRECT_END) " THEN '");
-	sb_add(b, progress_lease_state_name(LEASE_DONE));
-	sb_add(b, "' ELSE state END FROM found, upd_n, tally, done WHERE job = $4 AND lease = $5)"
-		  " SELECT found.n, " FILLED ", 0, " LEFT_NULL ", tally.nb_busy, found.last::text, "
-		  DIRECT_OUT ", " DIRECT_BASE " FROM found, upd_n, tally, done");
+	sb_add(b, ", tally AS (SELECT found.n AS nb_found, 0 AS nb_busy FROM found), ");
+	sb_progress(b, leases, DIRECT_END, "WHEN " DIRECT_OUT " THEN cursor ELSE " PHYS_CURSOR " END",
+		    "found, tally, done");
+	sb_add(b, " SELECT found.n, " FILLED ", 0, " LEFT_NULL ", tally.nb_busy, found.last::text, "
+		  DIRECT_OUT ", " DIRECT_BASE " FROM found, tally, done");
 }
 
 /*
@@ -598,10 +615,6 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 		free(qc);
 		return NULL;
 	}
-	if (form == BATCH_PHYS_DIRECT) {
-		build_direct(&b, only, qc, leases);
-		goto out;
-	}
 	sb_add(&b, "WITH cand(nb_ctid) AS (SELECT ctid FROM ");
 	sb_add(&b, only);
 	sb_add(&b, " WHERE ctid > $7::tid AND ctid < $8::tid AND ");
@@ -609,7 +622,13 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 	sb_add(&b, " IS NULL");
 	if (!careful)
 		sb_add(&b, ROW_LOCK_WAIT);
-	sb_add(&b, " ORDER BY ctid LIMIT $1), batch(nb_ctid) AS (");
+	sb_add(&b, " ORDER BY ctid LIMIT $1),"
+		   " found AS (SELECT count(*) AS n, max(nb_ctid) AS last FROM cand), ");
+	if (form == BATCH_PHYS_DIRECT) {
+		build_direct(&b, only, qc, leases);
+		goto out;
+	}
+	sb_add(&b, "batch(nb_ctid) AS (");
 	sb_lock(&b, only, 0, false, careful, key_update);
 	sb_add(&b, "), ranked AS (SELECT nb_ctid, " RANK_ROWS " FROM batch),"
 		   " numbered AS (SELECT ranked.*, " ID_OF("ranked.nb_n") " AS nb_id FROM ranked),"
@@ -617,21 +636,9 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 	sb_fill(&b, only, qc, guard);
 	/* The window's walk ends where the lease does ($9): only there can
 	 * busy rows restart it. */
-	sb_add(&b, "),"
-		   " found AS (SELECT count(*) AS n, max(nb_ctid) AS last FROM cand), " TALLY_PHYS ","
-		   " " DONE ","
-		   " progress AS (UPDATE ");
-	sb_add(&b, leases);
-	sb_add(&b, " SET cursor = CASE WHEN " RESTART_PHYS " THEN lo ELSE"
-		   " ARRAY[CASE WHEN found.n < $1 THEN $8::tid ELSE found.last END::text] END,"
-		   " " LEASE_BUSY_PHYS ","
-		   " rows_done = rows_done + " FILLED ","
-		   " batches = batches + 1, rate = $6, updated_at = now(),"
-		   " state = CASE WHEN found.n < $1 AND $9 AND NOT " RESTART_PHYS " THEN '");
-	sb_add(&b, progress_lease_state_name(LEASE_DONE));
-	sb_add(&b, "' ELSE state END"
-		   " FROM found, tally, done WHERE job = $4 AND lease = $5)"
-		   " SELECT found.n, " FILLED ", ");
+	sb_add(&b, "), " TALLY_PHYS ", " DONE ", ");
+	sb_progress(&b, leases, LEASE_END_PHYS, "ELSE " PHYS_CURSOR " END", "found, tally, done");
+	sb_add(&b, " SELECT found.n, " FILLED ", ");
 	sb_clashed(&b, only, qc, guard);
 	sb_add(&b, ", " LEFT_NULL ", tally.nb_busy, found.last::text FROM found, tally, done");
 out:
