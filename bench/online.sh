@@ -24,6 +24,11 @@
 #   poller     no workload but a monitoring poller (psql, SELECT count(*)
 #              FROM pg_stat_activity once a second): the default backfill
 #              of the whole table, timed; its rate against idle's
+#   sql:R:B    no nanoid-backfill: a plain SQL writer (a second pgbench,
+#              writer.sql below) filling R rows/s in B-row transactions
+#              (B: 100 unless given) for as long as a backfill phase runs:
+#              what any writer at that rate costs the workload, the floor
+#              for a backfill at the same rate
 #
 # Each phase runs pgbench for DURATION seconds at a fixed arrival rate (TPS
 # transactions/s over CLIENTS connections: a production-like load with
@@ -44,8 +49,8 @@
 # WARMUP=5 LATE_START=1.5 ROUNDS=3 RATE="5000" (one max-rate phase each) BF_ARGS=""
 # KEEP=1 (keep the work dir: each phase's backfill log and pgbench log)
 # (extra options for every backfill phase), PHASES="baseline default
-# max-rate" (tuning: any order, repeats allowed, and "with:OPT,OPT..." for
-# a backfill with those options, e.g. with:--batch-size=100). A full run takes about 15
+# max-rate" (tuning: any order, repeats allowed, "with:OPT,OPT..." for
+# a backfill with those options, e.g. with:--batch-size=100, and sql:R:B). A full run takes about 15
 # minutes on 2 cores.
 set -euo pipefail
 # shellcheck source=scripts/as_root.sh
@@ -147,6 +152,8 @@ fresh_table() {
 	psql -X -v ON_ERROR_STOP=1 -q <<SQL
 DROP SCHEMA IF EXISTS nanoid_backfill CASCADE;
 DROP TABLE IF EXISTS bench_t;
+DROP SEQUENCE IF EXISTS bench_writer_pos;
+CREATE SEQUENCE bench_writer_pos;
 CREATE TABLE bench_t (id bigint PRIMARY KEY, counter int NOT NULL,
                       payload text NOT NULL, created_at timestamptz NOT NULL,
                       public_id text);
@@ -165,6 +172,18 @@ BEGIN;
 SELECT id, counter, payload, public_id FROM bench_t WHERE id = :id;
 UPDATE bench_t SET counter = counter + 1 WHERE id = :id2;
 END;
+SQL
+
+# The sql phase's writer: the next `batch` rows by key in one transaction,
+# the same IS NULL guard, md5 for an id, synchronous_commit off as
+# nanoid-backfill's sessions run: what any writer at that rate costs the
+# workload, whatever the tool (no lease, no ids to send, no probe).
+cat >"$WORK/writer.sql" <<'SQL'
+SET synchronous_commit = off;
+SELECT nextval('bench_writer_pos') * :batch AS hi \gset
+\set lo :hi - :batch
+UPDATE bench_t SET public_id = md5(id::text)
+ WHERE id > :lo AND id <= :hi AND public_id IS NULL;
 SQL
 
 # --- phases -----------------------------------------------------------------
@@ -222,6 +241,14 @@ phase() {
 		wait "$BF_PID" || rc=$?
 		BF_PID=
 		bf_end=$(now_s)
+	elif [[ $backfill == sql ]]; then
+		# No nanoid-backfill: a plain SQL writer at the same rate
+		# (sql_writer), for as long as a backfill phase's would run.
+		sleep "$WARMUP"
+		bf_start=$(now_s)
+		"$PGBENCH" -n -M prepared -c 1 -j 1 -R "$SQL_TPS" -T "$((DURATION - WARMUP - 3))" \
+			-D batch="$SQL_BATCH" -f "$WORK/writer.sql" >"$WORK/$name.writer" 2>&1 || rc=$?
+		bf_end=$(now_s)
 	elif [[ $backfill == yes ]]; then
 		sleep "$WARMUP"
 		bf_start=$(now_s)
@@ -233,7 +260,13 @@ phase() {
 		BF_PID=
 		bf_end=$(now_s)
 	fi
-	if [[ $backfill == yes ]]; then
+	if [[ $backfill == sql ]]; then
+		((rc == 0)) || { log "phase $name: the SQL writer failed (exit $rc):"; tail -n 5 "$WORK/$name.writer" >&2; P_FAILED=1; }
+		P_ROWS=$(psqlc "SELECT count(public_id) FROM bench_t")
+		P_RATE=$(awk -v n="$P_ROWS" -v a="$bf_start" -v b="$bf_end" 'BEGIN { printf "%.0f", n / (b - a) }')
+		from=$bf_start
+		to=$bf_end
+	elif [[ $backfill == yes ]]; then
 		if ((rc != 0)); then
 			log "phase $name: the backfill failed (exit $rc):"
 			tail -n 5 "$WORK/$name.bf.err" >&2
@@ -250,12 +283,12 @@ phase() {
 		# The workload's whole run: it met the backfill from its start.
 		from=$t0
 		to=$(awk -v a="$t0" -v d="$DURATION" 'BEGIN { printf "%.3f", a + d }')
-	elif [[ $backfill != yes ]]; then
+	elif [[ $backfill == no ]]; then
 		from=$(awk -v a="$t0" -v w="$WARMUP" 'BEGIN { printf "%.3f", a + w }')
 		to=$(awk -v a="$t0" -v d="$DURATION" 'BEGIN { printf "%.3f", a + d }')
 	fi
 	read -r P_COUNT P_TPS P_P50 P_P99 P_SP50 P_SP99 <<<"$(stats "$prefix" "$from" "$to")"
-	if [[ $backfill != yes ]]; then
+	if [[ $backfill == no ]]; then
 		# The workload's whole run too, its start included: what the
 		# late phase's window (which begins with the workload) is
 		# compared with.
@@ -395,6 +428,16 @@ for ((round = 1; round <= ROUNDS; round++)); do
 			# shellcheck disable=SC2086
 			phase with yes "${extra[@]}" $BF_ARGS
 			what="${extra[*]}${BF_ARGS:+ $BF_ARGS}"
+			rate="$P_RATE ($P_ROWS rows)"
+			;;
+		sql:*)
+			# "sql:5000:100": no nanoid-backfill, a plain SQL writer
+			# of 5000 rows/s in 100-row transactions (writer.sql)
+			IFS=: read -r _ sql_rate SQL_BATCH <<<"$p"
+			SQL_BATCH=${SQL_BATCH:-100}
+			SQL_TPS=$(awk -v r="$sql_rate" -v b="$SQL_BATCH" 'BEGIN { printf "%.3f", r / b }')
+			phase sql sql
+			what="no backfill: plain SQL, $sql_rate rows/s in $SQL_BATCH-row transactions"
 			rate="$P_RATE ($P_ROWS rows)"
 			;;
 		*) log "unknown phase '$p'"; exit 64 ;;
