@@ -243,7 +243,7 @@ phase() {
 		bf_end=$(now_s)
 	elif [[ $backfill == sql ]]; then
 		# No nanoid-backfill: a plain SQL writer at the same rate
-		# (sql_writer), for as long as a backfill phase's would run.
+		# (writer.sql), for as long as a backfill phase's would run.
 		sleep "$WARMUP"
 		bf_start=$(now_s)
 		"$PGBENCH" -n -M prepared -c 1 -j 1 -R "$SQL_TPS" -T "$((DURATION - WARMUP - 3))" \
@@ -435,6 +435,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
 			# of 5000 rows/s in 100-row transactions (writer.sql)
 			IFS=: read -r _ sql_rate SQL_BATCH <<<"$p"
 			SQL_BATCH=${SQL_BATCH:-100}
+			[[ $sql_rate =~ ^[1-9][0-9]*$ && $SQL_BATCH =~ ^[1-9][0-9]*$ ]] ||
+				{ log "phase '$p': want sql:ROWS_PER_S[:BATCH], whole numbers"; exit 64; }
 			SQL_TPS=$(awk -v r="$sql_rate" -v b="$SQL_BATCH" 'BEGIN { printf "%.3f", r / b }')
 			phase sql sql
 			what="no backfill: plain SQL, $sql_rate rows/s in $SQL_BATCH-row transactions"
