@@ -263,9 +263,6 @@ phase() {
 	if [[ $backfill == sql ]]; then
 		((rc == 0)) || { log "phase $name: the SQL writer failed (exit $rc):"; tail -n 5 "$WORK/$name.writer" >&2; P_FAILED=1; }
 		P_ROWS=$(psqlc "SELECT count(public_id) FROM bench_t")
-		P_RATE=$(awk -v n="$P_ROWS" -v a="$bf_start" -v b="$bf_end" 'BEGIN { printf "%.0f", n / (b - a) }')
-		from=$bf_start
-		to=$bf_end
 	elif [[ $backfill == yes ]]; then
 		if ((rc != 0)); then
 			log "phase $name: the backfill failed (exit $rc):"
@@ -274,6 +271,9 @@ phase() {
 		fi
 		P_ROWS=$(psqlc "SELECT coalesce((SELECT rows_done FROM nanoid_backfill.job_progress
 		                  WHERE job = 'bench-$name'), 0)" 2>/dev/null || echo 0)
+	fi
+	if [[ $backfill != no ]]; then
+		# A writer ran (the backfill or plain SQL): its rate, its window.
 		P_RATE=$(awk -v n="$P_ROWS" -v a="$bf_start" -v b="$bf_end" 'BEGIN { printf "%.0f", n / (b - a) }')
 		from=$bf_start
 		to=$bf_end
