@@ -209,13 +209,18 @@ void batch_free(struct batch *b);
  *                       then updates them by ctid, numbering them for their ids;
  *   BATCH_PHYS_CAREFUL  the same, locking the rows found without waiting
  *                       (see the top of this file);
- *   BATCH_PHYS_DIRECT   one UPDATE of the window's NULL rows up to its
- *                       `limit`-th (found by a scan of the window in the
- *                       same statement), numbered as it goes by the
- *                       session's counter (BATCH_COUNTER): no join back to
- *                       the rows by ctid, no numbering pass. Sent
- *                       BATCH_SPARE_IDS ids more than `limit`: a row the
- *                       application updates meanwhile draws a second number.
+ *   BATCH_PHYS_DIRECT   one UPDATE of the window's NULL rows, numbered as it
+ *                       goes by the session's counter (BATCH_COUNTER): no
+ *                       candidates' scan, no join back to the rows by
+ *                       ctid, no numbering pass. The window is sized from
+ *                       the density to hold about `limit` NULL rows (so
+ *                       not before a first batch has measured one); sent
+ *                       `limit` / BATCH_SLACK + BATCH_SPARE_IDS ids more
+ *                       (a window holds a block's rows more or less than
+ *                       the density says, and a row the application
+ *                       updates meanwhile draws a second number). Rows
+ *                       past the ids are left NULL and unwritten, and the
+ *                       cursor stays: the fast form goes on from it.
  *                       Not with the id guard (it cannot count clashes).
  */
 enum batch_form { BATCH_PHYS_FAST, BATCH_PHYS_CAREFUL, BATCH_PHYS_DIRECT, BATCH_PHYS_FORMS };
@@ -253,9 +258,11 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 void batch_physical_name(char *buf, size_t len, Oid rel, enum batch_form form);
 
 /*
- * Whether the next physical batch of b may take the direct form: not
- * right after a direct batch ran out of ids (rows redrawn more often than
- * BATCH_SPARE_IDS), which the fast form then walks past whatever happens.
+ * Whether the next batch of b may take the direct form: not right after a
+ * direct batch ran out of ids (a window denser than its density said, or
+ * rows redrawn more often than the spare ids), which the fast form then
+ * walks past whatever happens; in physical order not before a batch has
+ * measured the density that sizes the window.
  */
 bool batch_may_direct(const struct batch *b);
 
@@ -263,8 +270,9 @@ bool batch_may_direct(const struct batch *b);
 enum batch_form batch_form_of(const struct batch *b);
 
 /* The ids the next batch of b needs: limit, and BATCH_SPARE_IDS more in
- * the direct form. */
+ * the direct form (in physical order limit / BATCH_SLACK more again). */
 #define BATCH_SPARE_IDS 16
+#define BATCH_SLACK 8
 long batch_ids(const struct batch *b);
 
 /*
@@ -290,9 +298,11 @@ int batch_physical_params(struct batch *b, const unsigned char *ids,
  * Reads a physical batch's result, moves the cursor as the statement did
  * and learns the density; limit is the batch's as sent. *lease_done: the
  * statement finished the lease. The answer: found, filled, clashed, left
- * NULL, busy, the last ctid found (the direct form: NULL when the window
- * held fewer than limit), and in the direct form whether the ids ran out
- * (the cursor then stays) and the counter's value (the next base).
+ * NULL, busy, the last ctid found (NULL when the window held fewer than
+ * limit, and always in the direct form, whose found is every NULL row of
+ * the window, at most the ids sent), and in the direct form whether the
+ * ids ran out (the cursor then stays) and the counter's value (the next
+ * base).
  */
 int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 			struct batch_counts *n, bool *lease_done);

@@ -568,24 +568,47 @@ static char *build_unfilled(char *const *qk, int n, const char *qt,
 }
 
 /*
- * Physical order's direct form (see the direct forms above), after cand
- * and found (the window's first $1 NULL rows, as the fast form finds
- * them): the UPDATE of the window up to the last of them when $1 were
- * found, else of the whole window.
+ * Physical order's direct form: no candidates' scan, one UPDATE of the
+ * window's NULL rows, which the window's size (batch_window) keeps near
+ * the batch's size. Each NULL row the UPDATE meets draws a number in the
+ * WHERE, after the IS NULL test (the cheaper qual goes first: it is one
+ * node, the draw three), and is updated if its number has an id among
+ * those sent, which the SET reads back with currval; the window's rows
+ * past them are met, counted and left NULL, unwritten. A row the
+ * application updated meanwhile draws again on its newest version
+ * (EvalPlanQual): gaps, never a repeat. What the window held in all is
+ * the counter's advance (met): more than the ids sent and the ids ran out
+ * (DIRECT_OUT_MET: the cursor stays, and the fast form walks on from it);
+ * else the window is done and the cursor moves to its end, the lease's
+ * when $9. The lock wait is a one-time filter of the UPDATE's scan, as it
+ * is of the candidates' scan in the other forms.
  */
-#define DIRECT_END "(found.n < $1 AND NOT " DIRECT_OUT " AND $9)"
+#define DIRECT_MET "(currval('" BATCH_COUNTER "') - $10)"
+#define DIRECT_OUT_MET "(tally.nb_met > " DIRECT_IDS ")"
 static void build_direct(struct sb *b, const char *only, const char *qc,
 			 const char *leases)
 {
-	sb_direct_update(b, only, qc,
-			 "nanoid_backfill_t.ctid > $7::tid AND nanoid_backfill_t.ctid < $8::tid"
-			 " AND nanoid_backfill_t.ctid <= (SELECT CASE WHEN found.n < $1 THEN $8::tid"
-			 " ELSE found.last END FROM found)", "$10");
-	sb_add(b, ", tally AS (SELECT found.n AS nb_found, 0 AS nb_busy FROM found), ");
-	sb_progress(b, leases, DIRECT_END, "WHEN " DIRECT_OUT " THEN cursor ELSE " PHYS_CURSOR " END",
-		    "found, tally, done");
-	sb_add(b, " SELECT found.n, " FILLED ", 0, " LEFT_NULL ", tally.nb_busy, found.last::text, "
-		  DIRECT_OUT ", " DIRECT_BASE " FROM found, tally, done");
+	sb_add(b, "WITH upd(nb_filled) AS (UPDATE ");
+	sb_add(b, only);
+	sb_add(b, " AS nanoid_backfill_t SET ");
+	sb_add(b, qc);
+	sb_add(b, " = convert_from(substring($2 FROM ((" DIRECT_MET " - 1) * $3 + 1)::int"
+		  " FOR $3), 'UTF8') COLLATE \"default\""
+		  " WHERE nanoid_backfill_t.ctid > $7::tid AND nanoid_backfill_t.ctid < $8::tid"
+		  " AND nanoid_backfill_t.");
+	sb_add(b, qc);
+	sb_add(b, " IS NULL" ROW_LOCK_WAIT " AND nextval('" BATCH_COUNTER "') - $10 <= "
+		  DIRECT_IDS " RETURNING nanoid_backfill_t.");
+	sb_add(b, qc);
+	sb_add(b, " IS NOT NULL),"
+		  " done AS (SELECT count(*) FILTER (WHERE upd.nb_filled) AS nb_filled,"
+		  " count(*) FILTER (WHERE NOT upd.nb_filled) AS nb_left FROM upd),"
+		  " tally AS (SELECT " DIRECT_MET " AS nb_met, 0 AS nb_busy FROM done), ");
+	sb_progress(b, leases, "(NOT " DIRECT_OUT_MET " AND $9)",
+		    "WHEN " DIRECT_OUT_MET " THEN cursor ELSE ARRAY[$8::text] END", "tally, done");
+	sb_add(b, " SELECT LEAST(tally.nb_met, " DIRECT_IDS "), " FILLED ", 0, " LEFT_NULL
+		  ", tally.nb_busy, NULL::text, " DIRECT_OUT_MET ", " DIRECT_BASE
+		  " FROM tally, done");
 }
 
 /*
@@ -615,6 +638,10 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 		free(qc);
 		return NULL;
 	}
+	if (form == BATCH_PHYS_DIRECT) {
+		build_direct(&b, only, qc, leases);
+		goto out;
+	}
 	sb_add(&b, "WITH cand(nb_ctid) AS (SELECT ctid FROM ");
 	sb_add(&b, only);
 	sb_add(&b, " WHERE ctid > $7::tid AND ctid < $8::tid AND ");
@@ -624,10 +651,6 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 		sb_add(&b, ROW_LOCK_WAIT);
 	sb_add(&b, " ORDER BY ctid LIMIT $1),"
 		   " found AS (SELECT count(*) AS n, max(nb_ctid) AS last FROM cand), ");
-	if (form == BATCH_PHYS_DIRECT) {
-		build_direct(&b, only, qc, leases);
-		goto out;
-	}
 	sb_add(&b, "batch(nb_ctid) AS (");
 	sb_lock(&b, only, 0, false, careful, key_update);
 	sb_add(&b, "), ranked AS (SELECT nb_ctid, " RANK_ROWS " FROM batch),"
@@ -708,7 +731,9 @@ void batch_format_tid(char *buf, size_t len, long long block, long offset)
 
 bool batch_may_direct(const struct batch *b)
 {
-	return !b->overflowed;
+	/* In physical order the window's size is the direct form's only
+	 * bound: it needs a density. */
+	return !b->overflowed && (b->sql->by_key || b->density > 0);
 }
 
 enum batch_form batch_form_of(const struct batch *b)
@@ -718,13 +743,20 @@ enum batch_form batch_form_of(const struct batch *b)
 
 long batch_ids(const struct batch *b)
 {
-	return b->direct ? b->limit + BATCH_SPARE_IDS : b->limit;
+	if (!b->direct)
+		return b->limit;
+	if (b->sql->by_key)
+		return b->limit + BATCH_SPARE_IDS;
+	return b->limit + b->limit / BATCH_SLACK + BATCH_SPARE_IDS;
 }
 
 long long batch_window(const struct batch *b)
 {
-	double blocks = b->density > 0 ? ceil((double)b->limit / b->density) :
-			BATCH_MAX_WINDOW;
+	/* The direct form's window holds about limit NULL rows, not more
+	 * (its ids have slack for one block more); the others' at least
+	 * limit, which their candidates' scan cuts to limit. */
+	double want = (double)b->limit / b->density;
+	double blocks = b->density <= 0 ? BATCH_MAX_WINDOW : b->direct ? floor(want) : ceil(want);
 
 	if (blocks < 1)
 		blocks = 1;
@@ -804,10 +836,15 @@ int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 	b->overflowed = b->direct && PQgetvalue(res, 0, 6)[0] == 't';
 	if (b->direct && read_base(b, res, 7) != 0)
 		return -1;
-	if (b->overflowed)
+	if (b->direct && !b->overflowed) {
+		/* found is every NULL row the window held. */
+		blocks = (double)(b->win_to - b->win_from);
+		*lease_done = b->win_to >= hi;
+		batch_set_cursor(b, (char *const[]){ b->end_txt });
+	} else if (b->overflowed) {
 		/* The ids ran out: on from the cursor as it stands. */
 		return 0;
-	if (n->found < limit) {
+	} else if (n->found < limit) {
 		/* The window is done: on from its end, as the statement did. */
 		blocks = (double)(b->win_to - b->win_from);
 		*lease_done = b->win_to >= hi;

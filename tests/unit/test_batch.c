@@ -262,21 +262,27 @@ START_TEST(test_direct_params)
 {
 	struct batch_sql sql;
 	struct batch b;
-	unsigned char ids[21 * (1000 + BATCH_SPARE_IDS)];
+	unsigned char ids[21 * (1000 + 1000 / BATCH_SLACK + BATCH_SPARE_IDS)];
 
 	lease(&b, &sql, 1000, 0, 100);
-	b.density = 100;
+	/* No density yet: no direct form, whose window is all its bound. */
+	ck_assert(!batch_may_direct(&b));
+	b.density = 30;
+	ck_assert(batch_may_direct(&b));
 	ck_assert_int_eq(batch_ids(&b), 1000);
+	ck_assert_int_eq(batch_window(&b), 34);  /* at least 1000 rows */
 	ck_assert_int_eq(batch_form_of(&b), BATCH_PHYS_FAST);
 	b.direct = true;
 	ck_assert_int_eq(batch_form_of(&b), BATCH_PHYS_DIRECT);
-	ck_assert_int_eq(batch_ids(&b), 1000 + BATCH_SPARE_IDS);
+	ck_assert_int_eq(batch_window(&b), 33);  /* at most 1000 rows */
+	ck_assert_int_eq(batch_ids(&b), 1000 + 1000 / BATCH_SLACK + BATCH_SPARE_IDS);
 	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
 	/* $1 is the rows wanted; the ids are more. */
 	ck_assert_int_eq(b.lengths[0], 4);
 	ck_assert_int_eq(((const unsigned char *)b.values[0])[2], 1000 >> 8);
 	ck_assert_int_eq(((const unsigned char *)b.values[0])[3], 1000 & 0xff);
-	ck_assert_int_eq(b.lengths[1], 21 * (1000 + BATCH_SPARE_IDS));
+	ck_assert_int_eq(b.lengths[1], 21 * batch_ids(&b));
+	ck_assert_str_eq(b.values[BATCH_FIXED_PARAMS + 1], "(33,0)");
 	b.careful = true;  /* a lease that met a locked row stays careful */
 	ck_assert_int_eq(batch_form_of(&b), BATCH_PHYS_CAREFUL);
 	batch_free(&b);
@@ -287,7 +293,7 @@ START_TEST(test_direct_answers)
 {
 	struct batch_sql sql;
 	struct batch b;
-	unsigned char ids[21 * (1000 + BATCH_SPARE_IDS)];
+	unsigned char ids[21 * (1000 + 1000 / BATCH_SLACK + BATCH_SPARE_IDS)];
 	PGresult *res;
 	struct batch_counts n;
 	bool done;
@@ -297,12 +303,13 @@ START_TEST(test_direct_answers)
 	b.direct = true;
 	ck_assert(batch_may_direct(&b));
 	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
-	/* 1000 rows found and filled: on from the last of them. */
+	/* The window's 1000 NULL rows filled: on from its end, whatever the
+	 * last ctid column says (the direct form sends NULL). */
 	ck_assert_str_eq(b.values[BATCH_FIXED_PARAMS + 3], "0");  /* the base */
 	res = answer_direct("1000", "1000", "(9,40)", "f", "1003");
 	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), 0);
 	ck_assert(!done);
-	ck_assert_str_eq(b.cursor[0], "(9,40)");
+	ck_assert_str_eq(b.cursor[0], "(10,0)");
 	ck_assert(batch_may_direct(&b));
 	ck_assert(b.base == 1003);  /* three numbers went to rows redrawn */
 	PQclear(res);
@@ -310,11 +317,11 @@ START_TEST(test_direct_answers)
 	/* The ids ran out: the cursor stays, and the next batch is fast. */
 	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
 	ck_assert_str_eq(b.values[BATCH_FIXED_PARAMS + 3], "1003");
-	res = answer_direct("1000", "990", "(19,2)", "t", "2020");
+	res = answer_direct("1141", "1141", NULL, "t", "3000");
 	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), 0);
 	ck_assert(!done);
-	ck_assert_str_eq(b.cursor[0], "(9,40)");
-	ck_assert_int_eq(n.filled, 990);
+	ck_assert_str_eq(b.cursor[0], "(10,0)");
+	ck_assert_int_eq(n.filled, 1141);
 	ck_assert(!batch_may_direct(&b));
 	PQclear(res);
 
@@ -324,6 +331,7 @@ START_TEST(test_direct_answers)
 	res = answer("1000", "1000", "(19,2)");
 	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), 0);
 	ck_assert_str_eq(b.cursor[0], "(19,2)");
+	ck_assert(b.base == 3000);
 	PQclear(res);
 	b.overflowed = false;  /* as the engine's next read of a direct answer */
 
@@ -331,7 +339,7 @@ START_TEST(test_direct_answers)
 	b.direct = true;
 	b.density = 1;
 	ck_assert_int_eq(batch_physical_params(&b, ids, "job", 0), 0);
-	res = answer_direct("7", "7", "(99,1)", "f", "2027");
+	res = answer_direct("7", "7", NULL, "f", "3007");
 	ck_assert_int_eq(batch_read_physical(&b, res, 1000, &n, &done), 0);
 	ck_assert(done);
 	ck_assert_str_eq(b.cursor[0], "(100,0)");
@@ -363,6 +371,7 @@ START_TEST(test_key_direct)
 	memset(&sql, 0, sizeof sql);
 	sql.width = sql.nkeys = 1;
 	sql.id_len = 21;
+	sql.by_key = true;
 	batch_init(&b, &sql, 1000);
 	batch_set_cursor(&b, (char *const[]){ lo });
 	batch_set_hi(&b, (char *const[]){ hi });
