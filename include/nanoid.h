@@ -6,8 +6,9 @@
  * reject indices >= the alphabet length. Rejection instead of a modulo
  * keeps every symbol exactly equally likely.
  *
- * A generator owns a pool of random bytes that it refills in large chunks
- * with randombytes_buf(), so a batch of ids costs a handful of CSPRNG calls,
+ * A generator owns a pool of random bytes that it refills in large chunks,
+ * each the ChaCha20 stream of a fresh key from randombytes_buf() (one
+ * system call a refill), so a batch of ids costs a handful of CSPRNG calls,
  * not one per id. sodium_init() must have succeeded before any call here.
  */
 #ifndef NB_NANOID_H
