@@ -76,6 +76,20 @@ REPORT=$RESULTS/online-$STAMP.md
 
 log() { echo "online: $*" >&2; }
 
+# A phase that cannot run is refused before anything is built or started,
+# not when its turn comes after the phases before it ran.
+for p in ${PHASES:-baseline default max-rate}; do
+	case $p in
+	baseline | default | max-rate | late | idle | poller | with:?*) ;;
+	sql:*)
+		IFS=: read -r _ sql_rate sql_batch <<<"$p"
+		[[ $sql_rate =~ ^[1-9][0-9]*$ && ${sql_batch:-100} =~ ^[1-9][0-9]*$ ]] ||
+			{ log "phase '$p': want sql:ROWS_PER_S[:BATCH], whole numbers"; exit 64; }
+		;;
+	*) log "unknown phase '$p'"; exit 64 ;;
+	esac
+done
+
 # --- setup ------------------------------------------------------------------
 
 bash "$ROOT/scripts/deps.sh" >&2
@@ -352,12 +366,13 @@ summary() {
 }
 # times N: "Nx", or "-" for none
 times() { if [[ $1 == - ]]; then echo -; else echo "${1}x"; fi; }
-# median of the numbers in $1 ("-" for none)
+# median of the numbers in $1 ("-" for none); of an even count, the mean of
+# the middle two, as precise as they are (whole numbers stay whole)
 median() {
 	tr ' ' '\n' <<<"$1" | grep -E '^[0-9.]+$' | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR == 0) print "-";
+		awk '{ v[NR] = $1; if ($1 !~ /^[0-9]+$/) frac = 1 } END { if (NR == 0) print "-";
 			else if (NR % 2) print v[(NR + 1) / 2];
-			else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+			else printf(frac ? "%.2f\n" : "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
 for ((round = 1; round <= ROUNDS; round++)); do
 	B_P99='' B_SP99='' B_P99_ALL='' B_SP99_ALL=''
@@ -433,16 +448,14 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		sql:*)
 			# "sql:5000:100": no nanoid-backfill, a plain SQL writer
 			# of 5000 rows/s in 100-row transactions (writer.sql)
+			# (checked before the setup)
 			IFS=: read -r _ sql_rate SQL_BATCH <<<"$p"
 			SQL_BATCH=${SQL_BATCH:-100}
-			[[ $sql_rate =~ ^[1-9][0-9]*$ && $SQL_BATCH =~ ^[1-9][0-9]*$ ]] ||
-				{ log "phase '$p': want sql:ROWS_PER_S[:BATCH], whole numbers"; exit 64; }
 			SQL_TPS=$(awk -v r="$sql_rate" -v b="$SQL_BATCH" 'BEGIN { printf "%.3f", r / b }')
 			phase sql sql
 			what="no backfill: plain SQL, $sql_rate rows/s in $SQL_BATCH-row transactions"
 			rate="$P_RATE ($P_ROWS rows)"
 			;;
-		*) log "unknown phase '$p'"; exit 64 ;;
 		esac
 		row
 	done
