@@ -102,8 +102,10 @@ struct batch_sql {
 
 #define BATCH_PHYS_PARAMS (BATCH_FIXED_PARAMS + 4)
 
-/* Most blocks one physical batch reads: 32 MiB of 8 kB pages. */
+/* Most blocks one physical batch reads: 32 MiB of 8 kB pages; in the
+ * direct form, whose UPDATE reads its whole window, 2 MiB. */
 #define BATCH_MAX_WINDOW 4096
+#define BATCH_DIRECT_MAX_WINDOW 256
 
 /* Name of a prepared batch statement variant. */
 const char *batch_stmt_name(int variant);
@@ -134,6 +136,7 @@ struct batch {
 	long long win_from, win_to;
 	double density;
 	bool direct;                    /* the batch in flight is BATCH_PHYS_DIRECT */
+	bool win_whole;                 /* its window as sized, not cut at the lease's end */
 	bool overflowed;                /* the last direct one ran out of ids */
 	long long base;                 /* the session's counter, as last seen */
 	char base_txt[24];
@@ -220,7 +223,10 @@ void batch_free(struct batch *b);
  *                       the density says, and a row the application
  *                       updates meanwhile draws a second number). Rows
  *                       past the ids are left NULL and unwritten, and the
- *                       cursor stays: the fast form goes on from it.
+ *                       cursor stays: the fast form goes on from it. Only
+ *                       where a window of at least one block and at most
+ *                       BATCH_DIRECT_MAX_WINDOW holds `limit` rows
+ *                       (batch_may_direct).
  *                       Not with the id guard (it cannot count clashes).
  */
 enum batch_form { BATCH_PHYS_FAST, BATCH_PHYS_CAREFUL, BATCH_PHYS_DIRECT, BATCH_PHYS_FORMS };
@@ -262,7 +268,8 @@ void batch_physical_name(char *buf, size_t len, Oid rel, enum batch_form form);
  * direct batch ran out of ids (a window denser than its density said, or
  * rows redrawn more often than the spare ids), which the fast form then
  * walks past whatever happens; in physical order not before a batch has
- * measured the density that sizes the window.
+ * measured the density that sizes the window, nor where that window would
+ * be under a block or over BATCH_DIRECT_MAX_WINDOW blocks.
  */
 bool batch_may_direct(const struct batch *b);
 
@@ -289,6 +296,16 @@ void batch_format_tid(char *buf, size_t len, long long block, long offset);
 /* Blocks the next physical batch of b reads. */
 long long batch_window(const struct batch *b);
 
+/*
+ * Whether the physical batch just read was a whole one for the batch
+ * size's adaptation (fill.h), though it found fewer than limit rows: a
+ * direct window sized to hold limit, not cut at the lease's end, that did
+ * not run out of ids and found at least half of limit (fewer: the density
+ * fell, and its time says little of limit rows'). (A fast batch is whole
+ * when it found limit rows.)
+ */
+bool batch_whole_window(const struct batch *b, long found, long limit);
+
 /* Fills b's arrays for a physical batch (b->direct says which form), ids
  * holding batch_ids(b) ids; -1 if the cursor is malformed. */
 int batch_physical_params(struct batch *b, const unsigned char *ids,
@@ -299,10 +316,13 @@ int batch_physical_params(struct batch *b, const unsigned char *ids,
  * and learns the density; limit is the batch's as sent. *lease_done: the
  * statement finished the lease. The answer: found, filled, clashed, left
  * NULL, busy, the last ctid found (NULL when the window held fewer than
- * limit, and always in the direct form, whose found is every NULL row of
- * the window, at most the ids sent), and in the direct form whether the
- * ids ran out (the cursor then stays) and the counter's value (the next
- * base).
+ * limit, and always in the direct form), and in the direct form whether
+ * the ids ran out (the cursor then stays) and the counter's value (the
+ * next base). The direct form's found is the numbers its rows drew, at
+ * most the ids sent: the window's NULL rows and any row drawn again on the
+ * newer version a concurrent update made, which the pass's statistics
+ * then count as skipped though it was filled (an overcount by the rows
+ * the application updated during the batch).
  */
 int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 			struct batch_counts *n, bool *lease_done);

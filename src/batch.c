@@ -284,9 +284,10 @@ static void sb_key_cursor(struct sb *c, int n)
 #define PHYS_CURSOR "ARRAY[CASE WHEN found.n < $1 THEN $8::tid ELSE found.last END::text]"
 
 /*
- * The direct forms (batch.h), by key and in physical order, share: the
- * UPDATE of the rows the candidates' scan found, again by the same bounds,
- * "SET column = <id number nextval - base>", base ($B: the counter's value
+ * The direct form by key (batch.h; physical order's is build_direct
+ * below): the UPDATE of the rows the candidates' scan found, again by the
+ * same bounds, "SET column = <id number nextval - base>", base ($B: the
+ * counter's value
  * before the statement, as the last answer gave it) so the rows number
  * 1, 2, ... Both scans read in the statement's snapshot, so the UPDATE
  * meets the rows found and no others. nextval is in the SET, not the
@@ -572,12 +573,15 @@ static char *build_unfilled(char *const *qk, int n, const char *qt,
  * window's NULL rows, which the window's size (batch_window) keeps near
  * the batch's size. Each NULL row the UPDATE meets draws a number in the
  * WHERE, after the IS NULL test (the cheaper qual goes first: it is one
- * node, the draw three), and is updated if its number has an id among
- * those sent, which the SET reads back with currval; the window's rows
- * past them are met, counted and left NULL, unwritten. A row the
- * application updated meanwhile draws again on its newest version
- * (EvalPlanQual): gaps, never a repeat. What the window held in all is
- * the counter's advance (met): more than the ids sent and the ids ran out
+ * node, the draw three; the other way round every row would draw, which
+ * wastes numbers and ends the window early, never repeats one), and is
+ * updated if its number has an id among those sent, which the SET reads
+ * back with currval; the window's NULL rows past them are drawn for,
+ * counted and left NULL, unwritten (batch_may_direct keeps the window
+ * small enough for that to cost little when the density was wrong). A
+ * row the application updated meanwhile draws again on its newest
+ * version (EvalPlanQual): gaps, never a repeat. The counter's advance
+ * (met: rows drawn, redraws included) past the ids sent says they ran out
  * (DIRECT_OUT_MET: the cursor stays, and the fast form walks on from it);
  * else the window is done and the cursor moves to its end, the lease's
  * when $9. The lock wait is a one-time filter of the UPDATE's scan, as it
@@ -613,8 +617,9 @@ static void build_direct(struct sb *b, const char *only, const char *qc,
 
 /*
  * Physical order, one relation (a table, or one partition or child of a
- * tree, named by qt and updated with ONLY): the NULL rows of the window
- * ($7, $8) of ctids, lowest first, at most $1 of them. ORDER BY ctid
+ * tree, named by qt and updated with ONLY). The direct form: build_direct.
+ * The fast and careful forms: the NULL rows of the window ($7, $8) of
+ * ctids, lowest first, at most $1 of them. ORDER BY ctid
  * makes "lowest first" hold whatever the plan (a partial index on the
  * NULL rows returns them in key order); the window keeps the scan to a
  * few blocks. The cursor moves to the last ctid found or, when the
@@ -731,9 +736,21 @@ void batch_format_tid(char *buf, size_t len, long long block, long offset)
 
 bool batch_may_direct(const struct batch *b)
 {
-	/* In physical order the window's size is the direct form's only
-	 * bound: it needs a density. */
-	return !b->overflowed && (b->sql->by_key || b->density > 0);
+	double blocks;
+
+	if (b->overflowed)
+		return false;
+	if (b->sql->by_key)
+		return true;
+	/* In physical order the window is the direct form's only bound on
+	 * what its UPDATE reads: a density to size it, at least a block's
+	 * rows a batch, and a window small enough that a density gone stale
+	 * (a filled stretch before an empty one) costs a few blocks' reading,
+	 * not thousands; the fast form's scan stops at its rows instead. */
+	if (b->density <= 0)
+		return false;
+	blocks = floor((double)b->limit / b->density);
+	return blocks >= 1 && blocks <= BATCH_DIRECT_MAX_WINDOW;
 }
 
 enum batch_form batch_form_of(const struct batch *b)
@@ -765,6 +782,12 @@ long long batch_window(const struct batch *b)
 	return (long long)blocks;
 }
 
+bool batch_whole_window(const struct batch *b, long found, long limit)
+{
+	return !b->sql->by_key && b->direct && !b->overflowed && b->win_whole &&
+	       found * 2 >= limit;
+}
+
 int batch_physical_params(struct batch *b, const unsigned char *ids,
 			  const char *job, double rate)
 {
@@ -776,6 +799,7 @@ int batch_physical_params(struct batch *b, const unsigned char *ids,
 		return -1;
 	b->win_from = cur;
 	b->win_to = cur + batch_window(b);
+	b->win_whole = b->win_to <= hi;
 	if (b->win_to > hi)
 		b->win_to = hi;
 	batch_format_tid(b->end_txt, sizeof b->end_txt, b->win_to, 0);
@@ -837,7 +861,8 @@ int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 	if (b->direct && read_base(b, res, 7) != 0)
 		return -1;
 	if (b->direct && !b->overflowed) {
-		/* found is every NULL row the window held. */
+		/* The window is done; found is the rows it drew numbers for
+		 * (its NULL rows, and any drawn again on a newer version). */
 		blocks = (double)(b->win_to - b->win_from);
 		*lease_done = b->win_to >= hi;
 		batch_set_cursor(b, (char *const[]){ b->end_txt });

@@ -671,7 +671,11 @@ static void after_batch(struct worker *w, PGresult *res)
 		carry_out(w, job_lease_done(&w->job));
 		return;
 	}
-	fill_adapt(&w->fill, &bf->fillc, c.found, took);
+	/* A direct window holds about the batch's rows, a few less or more:
+	 * whole all the same. */
+	fill_adapt(&w->fill, &bf->fillc,
+		   batch_whole_window(&w->b, c.found, w->fill.sent) ? w->fill.sent : c.found,
+		   took);
 	run_batch(w);
 }
 
