@@ -287,12 +287,13 @@ static void sb_key_cursor(struct sb *c, int n)
  * The direct form by key (batch.h; physical order's is build_direct
  * below): the UPDATE of the rows the candidates' scan found, again by the
  * same bounds, "SET column = <id number nextval - base>", base ($B: the
- * counter's value
- * before the statement, as the last answer gave it) so the rows number
- * 1, 2, ... Both scans read in the statement's snapshot, so the UPDATE
- * meets the rows found and no others. nextval is in the SET, not the
- * WHERE: there it would have to be read back with currval in the SET, a
- * second call for every row. A row the application updated meanwhile is
+ * counter's value before the statement, as the last answer gave it) so
+ * the rows number 1, 2, ... Both scans read in the statement's snapshot,
+ * so the UPDATE meets the rows found and no others. nextval is in the
+ * SET, not the WHERE: there it would have to be read back with currval in
+ * the SET, a second call for every row (physical order's direct form pays
+ * it, having no candidates' scan to bound the rows: not measurable there).
+ * A row the application updated meanwhile is
  * checked again on its newest version (EvalPlanQual), which draws a new
  * number: the numbers may have gaps, never a repeat, so no id goes to two
  * rows. (Nothing in the statement may set the counter: EvalPlanQual runs
