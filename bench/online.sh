@@ -76,14 +76,21 @@ REPORT=$RESULTS/online-$STAMP.md
 
 log() { echo "online: $*" >&2; }
 
+# sql_phase P: "sql:R[:B]" into sql_rate and SQL_BATCH (100 unless given);
+# false unless both are whole numbers
+sql_phase() {
+	IFS=: read -r _ sql_rate SQL_BATCH <<<"$1"
+	SQL_BATCH=${SQL_BATCH:-100}
+	[[ $sql_rate =~ ^[1-9][0-9]*$ && $SQL_BATCH =~ ^[1-9][0-9]*$ ]]
+}
+
 # A phase that cannot run is refused before anything is built or started,
 # not when its turn comes after the phases before it ran.
 for p in ${PHASES:-baseline default max-rate}; do
 	case $p in
 	baseline | default | max-rate | late | idle | poller | with:?*) ;;
 	sql:*)
-		IFS=: read -r _ sql_rate sql_batch <<<"$p"
-		[[ $sql_rate =~ ^[1-9][0-9]*$ && ${sql_batch:-100} =~ ^[1-9][0-9]*$ ]] ||
+		sql_phase "$p" ||
 			{ log "phase '$p': want sql:ROWS_PER_S[:BATCH], whole numbers"; exit 64; }
 		;;
 	*) log "unknown phase '$p'"; exit 64 ;;
@@ -448,9 +455,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		sql:*)
 			# "sql:5000:100": no nanoid-backfill, a plain SQL writer
 			# of 5000 rows/s in 100-row transactions (writer.sql)
-			# (checked before the setup)
-			IFS=: read -r _ sql_rate SQL_BATCH <<<"$p"
-			SQL_BATCH=${SQL_BATCH:-100}
+			sql_phase "$p"  # checked before the setup
 			SQL_TPS=$(awk -v r="$sql_rate" -v b="$SQL_BATCH" 'BEGIN { printf "%.3f", r / b }')
 			phase sql sql
 			what="no backfill: plain SQL, $sql_rate rows/s in $SQL_BATCH-row transactions"

@@ -293,12 +293,12 @@ static void sb_key_cursor(struct sb *c, int n)
  * SET, not the WHERE: there it would have to be read back with currval in
  * the SET, a second call for every row (physical order's direct form pays
  * it, having no candidates' scan to bound the rows: not measurable there).
- * A row the application updated meanwhile is
- * checked again on its newest version (EvalPlanQual), which draws a new
- * number: the numbers may have gaps, never a repeat, so no id goes to two
- * rows. (Nothing in the statement may set the counter: EvalPlanQual runs
- * again the subqueries inside the UPDATE's plan, and a reset there would
- * number the rows after it from 1 again.) A number outside the ids sent
+ * A row the application updated meanwhile is checked again on its newest
+ * version (EvalPlanQual), which draws a new number: the numbers may have
+ * gaps, never a repeat, so no id goes to two rows. (Nothing in the
+ * statement may set the counter: EvalPlanQual runs again the subqueries
+ * inside the UPDATE's plan, and a reset there would number the rows after
+ * it from 1 again.) A number outside the ids sent
  * (gaps past the spare ones, or a base behind) cuts '' from them, which
  * NULLIF makes NULL: the row stays NULL, and the answer says the ids ran
  * out (DIRECT_OUT: the cursor stays, and the engine walks on from it in
@@ -735,6 +735,16 @@ void batch_format_tid(char *buf, size_t len, long long block, long offset)
 	snprintf(buf, len, "(%lld,%ld)", block, offset);
 }
 
+/* Blocks that hold limit NULL rows at b's density (> 0): at most limit
+ * for the direct form, whose UPDATE takes them all; at least limit for the
+ * others, whose candidates' scan cuts them to limit. */
+static double density_blocks(const struct batch *b, bool direct)
+{
+	double want = (double)b->limit / b->density;
+
+	return direct ? floor(want) : ceil(want);
+}
+
 bool batch_may_direct(const struct batch *b)
 {
 	double blocks;
@@ -750,7 +760,7 @@ bool batch_may_direct(const struct batch *b)
 	 * not thousands; the fast form's scan stops at its rows instead. */
 	if (b->density <= 0)
 		return false;
-	blocks = floor((double)b->limit / b->density);
+	blocks = density_blocks(b, true);
 	return blocks >= 1 && blocks <= BATCH_DIRECT_MAX_WINDOW;
 }
 
@@ -770,11 +780,8 @@ long batch_ids(const struct batch *b)
 
 long long batch_window(const struct batch *b)
 {
-	/* The direct form's window holds about limit NULL rows, not more
-	 * (its ids have slack for one block more); the others' at least
-	 * limit, which their candidates' scan cuts to limit. */
-	double want = (double)b->limit / b->density;
-	double blocks = b->density <= 0 ? BATCH_MAX_WINDOW : b->direct ? floor(want) : ceil(want);
+	/* The direct form's ids have slack for a block's rows more. */
+	double blocks = b->density <= 0 ? BATCH_MAX_WINDOW : density_blocks(b, b->direct);
 
 	if (blocks < 1)
 		blocks = 1;
@@ -861,17 +868,13 @@ int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 	b->overflowed = b->direct && PQgetvalue(res, 0, 6)[0] == 't';
 	if (b->direct && read_base(b, res, 7) != 0)
 		return -1;
-	if (b->direct && !b->overflowed) {
-		/* The window is done; found is the rows it drew numbers for
-		 * (its NULL rows, and any drawn again on a newer version). */
-		blocks = (double)(b->win_to - b->win_from);
-		*lease_done = b->win_to >= hi;
-		batch_set_cursor(b, (char *const[]){ b->end_txt });
-	} else if (b->overflowed) {
+	if (b->overflowed)
 		/* The ids ran out: on from the cursor as it stands. */
 		return 0;
-	} else if (n->found < limit) {
-		/* The window is done: on from its end, as the statement did. */
+	if (b->direct || n->found < limit) {
+		/* The window is done (a direct one always is: its found is
+		 * the rows it drew numbers for, not a limit it met): on from
+		 * its end, as the statement did. */
 		blocks = (double)(b->win_to - b->win_from);
 		*lease_done = b->win_to >= hi;
 		batch_set_cursor(b, (char *const[]){ b->end_txt });
