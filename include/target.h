@@ -29,11 +29,14 @@
  *                  partition or child of a tree is walked as a table of
  *                  its own, so a ctid is only ever matched within the
  *                  relation it came from.
- * --order auto walks by key only where the key is known to follow the
- * heap (|pg_stats.correlation| >= TARGET_KEY_CORRELATION): there both
- * read the same pages in the same order, and the key's cursor survives
- * updates that move rows. Everywhere else physical order reads each page
- * once, where key order reads a random page per row.
+ * --order auto walks by key only in a service (no --until-done) where the
+ * key is known to follow the heap (|pg_stats.correlation| >=
+ * TARGET_KEY_CORRELATION): there both read the same pages in the same
+ * order, the key's cursor survives updates that move rows, and a pass
+ * after the first walks only the keys past the high-water mark.
+ * Everywhere else physical order reads each page once, where key order
+ * reads a random page per row; under --until-done it does so even for a
+ * key that follows the heap, as its batches need no index scan.
  */
 enum walk { WALK_KEY, WALK_PHYSICAL };
 

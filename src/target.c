@@ -84,6 +84,16 @@ static int choose_walk(struct target *t, const struct config *c,
 			 t->correlation);
 		return 0;
 	}
+	if (c->until_done) {
+		/* One pass over the whole table: both walks read the same pages,
+		 * and physical order's batches are one TID range scan where the
+		 * key's are two index scans. */
+		snprintf(t->walk_reason, sizeof t->walk_reason,
+			 "--until-done: one pass over the whole heap, which physical "
+			 "order reads without the key's index (the key follows the heap, "
+			 "correlation %.2f)", t->correlation);
+		return 0;
+	}
 	t->walk = WALK_KEY;
 	snprintf(t->walk_reason, sizeof t->walk_reason,
 		 "the key follows the heap (correlation %.2f)", t->correlation);

@@ -37,13 +37,13 @@ check_filled() {
 }
 
 for t in k_uuid k_text k_comp; do
-	run_bf --table "$t" --column public_id --until-done --batch-size "$BATCH"
+	run_bf --table "$t" --column public_id --until-done --batch-size "$BATCH" --order key
 	check_filled "$t"
 done
 assert_sql "SELECT key_columns FROM $NB_JOBS WHERE table_name = 'k_comp'" '{a,b}' \
 	"k_comp: the composite primary key is the key, in index order"
 
-run_bf --table k_uniq --column public_id --key a,b --until-done --batch-size "$BATCH"
+run_bf --table k_uniq --column public_id --key a,b --until-done --batch-size "$BATCH" --order key
 check_filled k_uniq
 assert_sql "SELECT key_columns FROM $NB_JOBS WHERE table_name = 'k_uniq'" '{a,b}' \
 	"k_uniq: --key a,b recorded"

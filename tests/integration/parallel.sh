@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # parallel: several workers, and several processes, share one job through
-# the key-range leases in the progress tables. Every row must be written
+# the key-range leases in the progress tables (--order key: under
+# --until-done auto walks these tables in physical order). Every row must be written
 # exactly once (an audit trigger logs every change of the column), whatever
 # dies on the way:
 #   1. one process, 4 workers;
@@ -58,7 +59,7 @@ run_rows() {
 # 1. One process, four workers.
 make_table t1 bigint i
 run_bf --table t1 --column public_id --until-done --workers 4 --batch-size 500 \
-	--lease-size 5000 --progress-interval 1
+	--lease-size 5000 --progress-interval 1 --order key
 assert_eq "$RC" 0 "4 workers: exit 0"
 assert_file_match "$ERR" 'with 4 workers' "4 workers: the start line says so"
 exactly_once "4 workers" t1
@@ -67,7 +68,7 @@ assert_sql "SELECT count(*) FROM $NB_LEASES" 0 "4 workers: leases folded at the 
 # 2. Two processes on one job, started together.
 make_table t2 bigint i
 ARGS2=(--table t2 --column public_id --until-done --workers 2 --batch-size 300
-	--lease-size 4000 --progress-interval 1)
+	--lease-size 4000 --progress-interval 1 --order key)
 bg_bf "${ARGS2[@]}"
 P1=$BF_PID ERR1=$ERR
 bg_bf "${ARGS2[@]}"
@@ -88,7 +89,7 @@ exactly_once "two processes" t2
 # 3. A process killed mid-lease; another one on the same job finishes its range.
 make_table t3 bigint i
 ARGS3=(--table t3 --column public_id --until-done --batch-size 200 --lease-size 20000
-	--progress-interval 1)
+	--progress-interval 1 --order key)
 bg_bf "${ARGS3[@]}"
 VICTIM=$BF_PID
 wait_for 30 "the first process to fill some rows" \
@@ -105,7 +106,7 @@ exactly_once "kill mid-lease" t3
 # 4. A worker's backend is terminated: it reconnects and the job completes.
 make_table t4 bigint i
 bg_bf --table t4 --column public_id --until-done --workers 2 --batch-size 200 \
-	--lease-size 10000 --progress-interval 1
+	--lease-size 10000 --progress-interval 1 --order key
 wait_for 30 "both workers to run batches" \
 	sql_true "SELECT count(*) = 2 FROM pg_stat_activity WHERE application_name = 'nanoid-backfill'
 	           AND query LIKE 'WITH cand%'"
@@ -120,7 +121,7 @@ exactly_once "terminated backend" t4
 # 5. A text key: leases carved by an index scan. Killed, then resumed.
 make_table t5 text "md5(i::text)"
 ARGS5=(--table t5 --column public_id --until-done --workers 3 --batch-size 250
-	--lease-size 7000 --progress-interval 1)
+	--lease-size 7000 --progress-interval 1 --order key)
 bg_bf "${ARGS5[@]}"
 wait_for 30 "the text-key run to fill some rows" \
 	sql_true "SELECT rows_done > 5000 FROM $NB_PROGRESS_VIEW WHERE table_name = 't5'"
@@ -136,7 +137,7 @@ assert_sql "SELECT count(*) FROM (SELECT lease FROM $NB_LEASES) l" 0 "text key: 
 make_table t6 bigint i
 psqlc "SELECT pg_stat_reset()" >/dev/null
 run_bf --table t6 --column public_id --until-done --workers 2 --batch-size 20000 \
-	--lease-size 100000 --progress-interval 1
+	--lease-size 100000 --progress-interval 1 --order key
 assert_eq "$RC" 0 "big batches: exit 0"
 sleep 0.6 # backends flush their statistics at most every 500 ms
 # Before any check of ours, which would scan the table itself.

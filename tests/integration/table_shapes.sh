@@ -16,7 +16,8 @@
 #   4. a table with no key at all and duplicate rows: --order key refused
 #      (78, nothing written); auto walks it physically, killed and resumed;
 #   5. --order auto: an ANALYZEd random-uuid key -> physical, an ANALYZEd
-#      sequential bigint key -> by key;
+#      sequential bigint key -> by key in a service, physical under
+#      --until-done;
 #   6. a never-analyzed table: auto says physical order; --order key uses the
 #      key's index: at most 2 sequential scans in the whole run, not one per
 #      batch;
@@ -383,12 +384,29 @@ assert_match "$(head -n 1 "$ERR")" "${PHYS_RE}the key does not follow the heap \
 	"random uuid: auto says physical order, the key does not follow the heap"
 assert_sql "SELECT walk FROM $NB_JOBS_TABLE WHERE table_name = 'k_uuid'" physical "random uuid: the job walks physically"
 exactly_once "random uuid" k_uuid k_uuid 50000
-run_bf --table k_seq --column c --until-done --order auto
-assert_eq "$RC" 0 "sequential bigint: exit 0"
+# A service walks a key that follows the heap by key (its later passes
+# start from the high-water mark); stopped once its first pass is done.
+bg_bf --table k_seq --column c --order auto --job k_seq_service --idle-interval 3600
+wait_for 60 "the service's first pass to end" \
+	sql_true "SELECT count(*) = 1 FROM $NB_JOBS_TABLE WHERE job = 'k_seq_service' AND passes >= 1"
+kill_bf TERM "$BF_PID"
 assert_match "$(head -n 1 "$ERR")" 'by key \(id\) \(the key follows the heap \(correlation 1\.00\)\)' \
-	"sequential bigint: auto says by key"
-assert_sql "SELECT walk FROM $NB_JOBS_TABLE WHERE table_name = 'k_seq'" key "sequential bigint: the job walks by key"
-exactly_once "sequential bigint" k_seq k_seq 50000
+	"sequential bigint, service: auto says by key"
+assert_sql "SELECT walk FROM $NB_JOBS_TABLE WHERE job = 'k_seq_service'" key \
+	"sequential bigint, service: the job walks by key"
+exactly_once "sequential bigint, service" k_seq k_seq 50000
+# --until-done is one pass over the whole heap: physical order, for a key
+# that follows the heap too.
+psqlc "UPDATE k_seq SET c = NULL" >/dev/null
+psqlc "DELETE FROM audit WHERE tag = 'k_seq'" >/dev/null
+psqlc "VACUUM ANALYZE k_seq" >/dev/null
+run_bf --table k_seq --column c --until-done --order auto
+assert_eq "$RC" 0 "sequential bigint, --until-done: exit 0"
+assert_match "$(head -n 1 "$ERR")" "${PHYS_RE}--until-done: one pass over the whole heap, which physical order reads without the key's index \(the key follows the heap, correlation (0\.9[0-9]|1\.00)\)\)" \
+	"sequential bigint, --until-done: auto says physical order, and why"
+assert_sql "SELECT walk FROM $NB_JOBS_TABLE WHERE table_name = 'k_seq' AND job <> 'k_seq_service'" physical \
+	"sequential bigint, --until-done: the job walks physically"
+exactly_once "sequential bigint, --until-done" k_seq k_seq 50000
 
 # 6. A never-analyzed table by key: the key's index, not a sequential scan
 # per batch (200 batches).
