@@ -52,6 +52,9 @@ enum worker_step {
 	WORKER_SESSION_AGAIN,   /* session settings again after a reload */
 	WORKER_BATCH,
 	WORKER_STOPPED,         /* recording the stop */
+	WORKER_SWITCHING,       /* connected, no lease: waits for the other
+	                         * workers to leave theirs before the walk
+	                         * changes (bf->switch_to) */
 };
 
 /* What a worker's timer is for. */
@@ -171,6 +174,14 @@ struct backfill {
 	ev_timer health;
 	ev_timer probe;              /* the pace's, every PACE_PROBE_INTERVAL */
 	ev_timer runtime;            /* --max-runtime */
+
+	/* The walk this process chose for the passes it starts, and why; a pass
+	 * another process began in the other walk is followed in that one
+	 * (job.h): bf->target.walk is the walk in force. */
+	enum walk own_walk;
+	char own_reason[sizeof ((struct target *)0)->walk_reason];
+	bool switch_pending;         /* a worker asked for switch_to */
+	enum walk switch_to;
 
 	bool stopping;
 	bool job_done;

@@ -9,6 +9,13 @@
  * service waits and probes before the next pass. See progress.h for the
  * tables behind each step.
  *
+ * A pass walks by key or physically from its start to its end, whichever
+ * process carves its leases: a worker that reads a running pass of the
+ * other walk (an --until-done run and a service on one job, with auto
+ * choosing differently) answers JOB_DO_SWITCH, and so does one that is
+ * about to start a pass while its process still walks another's way. The
+ * engine rebuilds its statements once none of its workers holds a lease.
+ *
  * This module decides; it does no I/O. The engine asks it what to do
  * (job_acquire, job_lease_done, job_lease_gone), carries out the
  * struct job_action it gets back (send the statement of a step, wait,
@@ -90,6 +97,9 @@ enum job_do {
 	JOB_DO_WORK,         /* the lease action.lease is ours: run batches */
 	JOB_DO_DONE,         /* --until-done: no NULL left; the job is done */
 	JOB_DO_FAIL,         /* stop the process: exit action.code, action.message */
+	JOB_DO_SWITCH,       /* walk as action.by_key from now on (the engine
+	                      * rebuilds the statements once no worker of the
+	                      * process holds a lease), then job_acquire() */
 };
 
 /*
@@ -121,6 +131,7 @@ struct job_action {
 	double seconds;              /* WAIT */
 	enum job_state pass_state;   /* PASS_END: the job's state after it */
 	bool sweep;                  /* PROBE, STAY_IDLE: the whole table */
+	bool by_key;                 /* SWITCH: the walk to switch to */
 	const char *from;            /* START_PASS: the key to start after, or NULL */
 	const char *max;             /* START_PASS, STAY_IDLE: the key's max seen */
 	int code;                    /* FAIL: the exit code */
@@ -130,6 +141,8 @@ struct job_action {
 /* The job row, as far as the protocol decides on it. */
 struct job_row {
 	enum job_state state;        /* JOB_NSTATES: another */
+	bool by_key;                 /* the pass's walk (between passes: the
+	                              * last pass's) */
 	bool frontier_done;          /* every lease of the pass is carved */
 	bool has_frontier;
 	int next_lease;
@@ -157,6 +170,9 @@ struct job_answer {
 struct job_config {
 	bool until_done;
 	bool by_key;                 /* leases are key ranges, not block ranges */
+	bool own_by_key;             /* the same for the passes this process
+	                              * starts: a pass another process began in
+	                              * the other walk is followed to its end */
 	bool tree;                   /* the target has partitions or children */
 	bool probe_tail;             /* a probe past the high-water mark exists */
 	bool guard;                  /* batches skip a row whose id is taken */
@@ -176,6 +192,7 @@ enum job_after {
 	JOB_AFTER_NEXT_CANDIDATE,    /* try the next open lease */
 	JOB_AFTER_WAIT,              /* look for work after after_wait seconds */
 	JOB_AFTER_DONE,              /* --until-done found no NULL: finish */
+	JOB_AFTER_SWITCH,            /* change walks: JOB_DO_SWITCH */
 };
 
 /* Shared by the workers of a process. */
@@ -211,6 +228,7 @@ struct job_worker {
 	bool probe_found;
 	bool probe_has_max;
 	char probe_max[32];
+	bool switch_by_key;          /* AFTER_SWITCH: the walk */
 };
 
 void job_pass_init(struct job_pass *p, double now);

@@ -11,7 +11,11 @@
  *   state text                    running | idle | done | stopped; a job between
  *                                 passes is claimed idle, so a service probes first
  *   walk text                     key | physical: how the pass in progress walks
- *                                 (target.h); a pass ends in the walk it began in
+ *                                 (target.h), written by the pass's start and by
+ *                                 every lease carved; a pass ends in the walk it
+ *                                 began in, and a process of the other walk
+ *                                 switches to it before it carves or takes a
+ *                                 lease of that pass
  *   pass bigint                   the pass in progress (1, 2, ...)
  *   frontier text[]               key order: upper key of the last lease carved in
  *                                 this pass; NULL: none carved yet (a service pass
@@ -181,6 +185,8 @@ struct progress_job {
 	char hwm[32];
 	double swept_ago;            /* seconds since a whole-table look; -1 never */
 	long long pass_rows;         /* rows the pass in progress filled so far */
+	enum walk walk;              /* the pass's walk (a job between passes:
+	                              * its last pass's) */
 };
 
 /*
@@ -227,7 +233,8 @@ void progress_format_describe(char *buf, size_t len, long size,
 /* Records JOB_STOPPED (unless the job is done). */
 int progress_send_stopped(struct progress *p, struct conn *w);
 
-/* Lists the open leases' numbers (at most 64), lowest first. */
+/* Lists the open leases' numbers (at most 64), lowest first: those of
+ * the target's walk only. */
 int progress_send_list(struct progress *p, struct conn *w);
 
 /*
@@ -259,9 +266,9 @@ int progress_read_job(struct progress *p, const PGresult *res,
 void progress_job_free(struct progress_job *j);
 
 /*
- * Marks an idle job running again for a new pass, which starts past the
- * key from (a single key; NULL: the start); max_key (NULL: unknown) is
- * the key's max before it.
+ * Marks an idle job running again for a new pass in the target's walk,
+ * which starts past the key from (a single key; NULL: the start); max_key
+ * (NULL: unknown) is the key's max before it.
  */
 int progress_send_start_pass(struct progress *p, struct conn *w,
 			     const char *from, const char *max_key);

@@ -41,6 +41,16 @@ int setup_rebuild_sql(struct backfill *bf, PGconn *conn, bool guard);
 
 void setup_configure(struct backfill *bf);
 
+/*
+ * Walks as walk from now on, reason saying why: the target's walk and its
+ * batch statements (built again with conn), the physical ones per
+ * relation dropped. Only while no worker holds a lease or has a statement
+ * in flight. 0, or -1 with the reason in bf->err and *code (78: the key
+ * cannot be walked now).
+ */
+int setup_switch_walk(struct backfill *bf, PGconn *conn, enum walk walk,
+		      const char *reason, int *code);
+
 /* Frees what setup built: the target, the progress statements, the batch
  * statements (and the physical ones per relation). */
 void setup_free(struct backfill *bf);

@@ -273,7 +273,7 @@ static int check_progress(struct check *c, const char *job)
 			char s[NAME], t[NAME], col[NAME], j[NAME];
 
 			log_error("job \"%s\" already exists for \"%s\".\"%s\".\"%s\" "
-				  "by key (%s); choose another --job",
+				  "with key (%s); choose another --job",
 				  db_display(job, j, sizeof j),
 				  db_display(PQgetvalue(res, 0, 0), s, sizeof s),
 				  db_display(PQgetvalue(res, 0, 1), t, sizeof t),

@@ -45,6 +45,8 @@ static void worker_stop(struct worker *w);
 static void send_session(struct worker *w, enum worker_step step);
 static void carry_out(struct worker *w, struct job_action a);
 static void answer_setup(struct worker *w, PGresult *res);
+static void start_connect(struct worker *w);
+static void try_switch(struct backfill *bf);
 
 /* Stopping, or done: no new statement but the stop's own. */
 static bool halted(const struct backfill *bf)
@@ -136,7 +138,9 @@ static void worker_close(struct worker *w)
 			log_info("stopped: %lld rows filled by this run; run again to resume",
 				 engine_rows(bf));
 		engine_finish(bf, NB_EXIT_OK);
+		return;
 	}
+	try_switch(bf);
 }
 
 /*
@@ -166,6 +170,8 @@ static void wait_then(struct worker *w, double seconds, enum wait_for what)
 	ev_timer_stop(w->bf->loop, &w->wait);
 	ev_timer_set(&w->wait, seconds > 0 ? seconds : 0, 0);
 	ev_timer_start(w->bf->loop, &w->wait);
+	if (what != WAIT_BATCH)
+		try_switch(w->bf);  /* no lease: the switch need not wait for it */
 }
 
 /* Seconds before the next attempt: exponential, with jitter so that
@@ -253,6 +259,7 @@ static const char *doing(const struct worker *w)
 	case WORKER_JOB: return job_step_doing(w->job.step);
 	case WORKER_BATCH: return "running a batch";
 	case WORKER_STOPPED: return "recording the stop";
+	case WORKER_SWITCHING: return "changing walks";
 	case WORKER_NONE:
 	case WORKER_PARKED: break;
 	}
@@ -467,11 +474,95 @@ static void job_done(struct worker *w)
 	worker_close(w);
 }
 
+/* ---- a change of walks ------------------------------------------------- */
+
+/* Whether w has nothing of the walk in force: no lease, no statement in
+ * flight (closed, parked for the switch, or on a timer to look for work
+ * or to reconnect). */
+static bool switch_ready(const struct worker *w)
+{
+	if (w->closed || w->step == WORKER_SWITCHING)
+		return true;
+	return w->step == WORKER_NONE && w->conn.state != CONN_BUSY &&
+	       w->job.step != JOB_WORKING && ev_is_active(&w->wait) &&
+	       w->waiting_for != WAIT_BATCH;
+}
+
+/*
+ * Once every worker is ready: the statements of the new walk, and fresh
+ * sessions for the workers that had any (their prepared statements, row
+ * counter and plan cache mode were the old walk's); each looks for work
+ * again from its new session. A worker on its way to reconnect gets its
+ * fresh session anyway.
+ */
+static void try_switch(struct backfill *bf)
+{
+	struct worker *by = NULL;
+	int code = NB_EXIT_FAILURE;
+
+	if (!bf->switch_pending || bf->finished)
+		return;
+	for (int i = 0; i < bf->nworkers; i++) {
+		if (!switch_ready(&bf->workers[i]))
+			return;
+		if (bf->workers[i].step == WORKER_SWITCHING)
+			by = &bf->workers[i];
+	}
+	if (!by)
+		return;
+	bf->switch_pending = false;
+	if (bf->switch_to != bf->target.walk) {
+		bool own = bf->switch_to == bf->own_walk;
+
+		if (setup_switch_walk(bf, by->conn.conn, bf->switch_to,
+				      own ? bf->own_reason : "the job's pass in progress",
+				      &code) != 0) {
+			fail(bf, code, "%s", bf->err);
+			return;
+		}
+		if (own)
+			log_info("job \"%s\": passes walk %s again (%s)", bf->prog.job,
+				 bf->own_walk == WALK_KEY ? "by key" : "in physical order",
+				 bf->own_reason);
+		else
+			log_info("job \"%s\": the pass in progress walks %s, as another "
+				 "run began it; this run follows it to its end", bf->prog.job,
+				 bf->switch_to == WALK_KEY ? "by key" : "in physical order");
+	}
+	for (int i = 0; i < bf->nworkers; i++) {
+		struct worker *o = &bf->workers[i];
+
+		if (o->closed || (o->step != WORKER_SWITCHING && o->waiting_for == WAIT_CONNECT))
+			continue;
+		ev_timer_stop(bf->loop, &o->wait);
+		forget_session(o);
+		start_connect(o);
+	}
+}
+
+/* A worker asks for another walk, or would look for work while one is
+ * asked for: it waits, without a lease, for the others. */
+static void park_for_switch(struct worker *w)
+{
+	job_reset(&w->job);
+	w->step = WORKER_SWITCHING;
+	try_switch(w->bf);
+}
+
 static void carry_out(struct worker *w, struct job_action a)
 {
 	switch (a.what) {
 	case JOB_DO_SEND:
+		if (a.step == JOB_LIST && w->bf->switch_pending) {
+			park_for_switch(w);
+			return;
+		}
 		sent(w, WORKER_JOB, statements_job(w, &a));
+		return;
+	case JOB_DO_SWITCH:
+		w->bf->switch_pending = true;
+		w->bf->switch_to = a.by_key ? WALK_KEY : WALK_PHYSICAL;
+		park_for_switch(w);
 		return;
 	case JOB_DO_WAIT:
 		wait_then(w, a.seconds, WAIT_ACQUIRE);
@@ -823,6 +914,7 @@ static void on_result(struct conn *conn, PGresult *res)
 	case WORKER_NONE:
 	case WORKER_PARKED:
 	case WORKER_STOPPED:
+	case WORKER_SWITCHING:
 		break;
 	}
 }

@@ -286,6 +286,13 @@ static struct job_action probe(struct job_worker *w, const struct job_config *c)
 	return a;
 }
 
+/* Let the carve lock go, then change walks (JOB_DO_SWITCH). */
+static struct job_action switch_walk(struct job_worker *w, bool by_key)
+{
+	w->switch_by_key = by_key;
+	return unlock_then(w, 0, JOB_AFTER_SWITCH, 0);
+}
+
 static struct job_action on_read_job(struct job_worker *w, struct job_pass *p,
 				     const struct job_config *c,
 				     const struct job_answer *a)
@@ -297,6 +304,10 @@ static struct job_action on_read_job(struct job_worker *w, struct job_pass *p,
 		return fail(w, NB_EXIT_FAILURE, "job \"%s\" is missing or malformed in "
 			    "the progress table", c->job);
 	w->row = *j;
+	if (j->state != JOB_IDLE && j->state != JOB_DONE && j->by_key != c->by_key)
+		/* A pass in progress goes on in its walk: its leases and
+		 * frontier are in that walk's terms. */
+		return switch_walk(w, j->by_key);
 	if (j->state == JOB_DONE && until_done)
 		/* Another worker or process finished the job during this run. */
 		return unlock_then(w, 0, JOB_AFTER_DONE, 0);
@@ -304,6 +315,9 @@ static struct job_action on_read_job(struct job_worker *w, struct job_pass *p,
 		if (j->idle_for < job_idle_wait(p, c) && !until_done)
 			return unlock_then(w, 0, JOB_AFTER_WAIT,
 					   job_idle_wait(p, c) - j->idle_for);
+		if (c->by_key != c->own_by_key)
+			/* The passes this process starts walk its own way. */
+			return switch_walk(w, c->own_by_key);
 		if (until_done)
 			return send(w, JOB_START_PASS);
 		return probe(w, c);
@@ -457,6 +471,9 @@ static struct job_action on_pass_end(struct job_worker *w, struct job_pass *p,
 static struct job_action on_unlock(struct job_worker *w)
 {
 	switch (w->after) {
+	case JOB_AFTER_SWITCH:
+		w->step = JOB_UNASKED;
+		return (struct job_action){ .what = JOB_DO_SWITCH, .by_key = w->switch_by_key };
 	case JOB_AFTER_WORK:
 		return work(w);
 	case JOB_AFTER_ACQUIRE:

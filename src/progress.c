@@ -275,7 +275,9 @@ static const char pass_end_fmt[] =
 	/* The mark and the sweep move only by probes that found nothing: a
 	 * pass may miss a row an update moved behind its cursor. */
 	"  frontier_done = false, state = $2, rows_estimate = 0,"
-	"  idle_since = CASE WHEN $3 THEN now() END,"
+	/* done is between passes too: a service that meets a job another
+	 * run finished waits its interval from the end, then probes */
+	"  idle_since = CASE WHEN $3 OR $4 THEN now() END,"
 	"  finished_at = CASE WHEN $4 THEN now() ELSE finished_at END,"
 	"  updated_at = now()"
 	" WHERE job = $1";
@@ -289,7 +291,8 @@ static const char new_lease_fmt[] =
 	"WITH ins AS (INSERT INTO %2$s (job, lease, lo, hi, owner)"
 	"  VALUES ($1, $2, $3, $4, $5) RETURNING lease),"
 	" j AS (UPDATE %1$s SET frontier = $4, frontier_done = ($4::text[] IS NULL),"
-	"  next_lease = $2 + 1, updated_at = now() WHERE job = $1 RETURNING 1)"
+	"  next_lease = $2 + 1, walk = 'key', updated_at = now() WHERE job = $1"
+	"  RETURNING 1)"
 	" SELECT pg_try_advisory_lock(" LOCK_KEY ", $2),"
 	"  (SELECT count(*) FROM ins), (SELECT count(*) FROM j)";
 
@@ -299,7 +302,8 @@ static const char new_block_lease_fmt[] =
 	"  VALUES ($1, $2, $3, ARRAY[format('(%%s,0)', $4::bigint)],"
 	"   ARRAY[format('(%%s,0)', $5::bigint)], $7) RETURNING lease),"
 	" j AS (UPDATE %1$s SET frontier_rel = $3, frontier_blk = $5, frontier_end = $6,"
-	"  next_lease = $2 + 1, updated_at = now() WHERE job = $1 RETURNING 1)"
+	"  next_lease = $2 + 1, walk = 'physical', updated_at = now() WHERE job = $1"
+	"  RETURNING 1)"
 	" SELECT pg_try_advisory_lock(" LOCK_KEY ", $2),"
 	"  (SELECT count(*) FROM ins), (SELECT count(*) FROM j)";
 
@@ -365,6 +369,9 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 	p->sql_list = pgtext_printf(
 		"SELECT lease FROM %s WHERE job = $1 AND state = $2"
 		" AND (retry_at IS NULL OR retry_at <= now())"
+		/* only leases of this process's walk: a key lease has no
+		 * relation, a block range always has one */
+		" AND (rel IS NULL) = $3"
 		" ORDER BY lease LIMIT 64", p->leases);
 	p->sql_try_lock = pgtext_printf("SELECT pg_try_advisory_lock(" LOCK_KEY ", $2)");
 	p->sql_take = pgtext_printf(
@@ -388,11 +395,12 @@ int progress_init(struct progress *p, PGconn *conn, const char *schema,
 		" (SELECT count(*) FROM %s l WHERE l.job = j.job AND l.state = $2),"
 		" frontier_rel, frontier_blk, frontier_end, hwm,"
 		" EXTRACT(epoch FROM now() - swept_at)::float8,"
-		" (SELECT COALESCE(sum(rows_done), 0) FROM %s l WHERE l.job = j.job)"
+		" (SELECT COALESCE(sum(rows_done), 0) FROM %s l WHERE l.job = j.job),"
+		" COALESCE(walk, 'key')"
 		" FROM %s j WHERE job = $1", p->leases, p->leases, p->jobs);
 	p->sql_start_pass = pgtext_printf(
 		"UPDATE %s SET state = $4, idle_since = NULL, updated_at = now(),"
-		" frontier = $2, hwm_next = COALESCE($3, hwm_next)"
+		" frontier = $2, hwm_next = COALESCE($3, hwm_next), walk = $5"
 		" WHERE job = $1", p->jobs);
 	p->sql_stay_idle = pgtext_printf(
 		"UPDATE %s SET idle_since = now(), updated_at = now(),"
@@ -595,7 +603,7 @@ int progress_read_claim(struct progress *p, const PGresult *res,
 			return -1;
 		}
 		snprintf(err, errlen, "job \"%s\" already exists for \"%s\".\"%s\".\"%s\" "
-			 "by key (%s); choose another --job", p->job,
+			 "with key (%s); choose another --job", p->job,
 			 PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6),
 			 PQgetvalue(res, 0, 7), PQgetvalue(res, 0, 8));
 		return -1;
@@ -635,9 +643,10 @@ int progress_send_stopped(struct progress *p, struct conn *w)
 
 int progress_send_list(struct progress *p, struct conn *w)
 {
-	const char *values[2] = { p->job, progress_lease_state_name(LEASE_OPEN) };
+	const char *values[3] = { p->job, progress_lease_state_name(LEASE_OPEN),
+				  p->target->walk == WALK_KEY ? "t" : "f" };
 
-	return send_text(w, p->sql_list, 2, values);
+	return send_text(w, p->sql_list, 3, values);
 }
 
 int progress_send_try_lock(struct progress *p, struct conn *w, int lease)
@@ -733,7 +742,7 @@ int progress_read_job(struct progress *p, const PGresult *res,
 {
 	memset(j, 0, sizeof *j);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQnfields(res) != 12)
+	    PQnfields(res) != 13)
 		return -1;
 	snprintf(j->state, sizeof j->state, "%s", PQgetvalue(res, 0, 0));
 	if (progress_job_state_parse(PQgetvalue(res, 0, 0), &j->state_id) != 0)
@@ -756,6 +765,7 @@ int progress_read_job(struct progress *p, const PGresult *res,
 	snprintf(j->hwm, sizeof j->hwm, "%s", j->has_hwm ? PQgetvalue(res, 0, 9) : "");
 	j->swept_ago = PQgetisnull(res, 0, 10) ? -1 : strtod(PQgetvalue(res, 0, 10), NULL);
 	j->pass_rows = strtoll(PQgetvalue(res, 0, 11), NULL, 10);
+	j->walk = strcmp(PQgetvalue(res, 0, 12), "physical") == 0 ? WALK_PHYSICAL : WALK_KEY;
 	return 0;
 }
 
@@ -768,12 +778,12 @@ void progress_job_free(struct progress_job *j)
 int progress_send_start_pass(struct progress *p, struct conn *w,
 			     const char *from, const char *max_key)
 {
-	static const Oid types[4] = { PGBIN_TEXTOID, PGBIN_TEXTARRAYOID, PGBIN_INT8OID,
-				      PGBIN_TEXTOID };
+	static const Oid types[5] = { PGBIN_TEXTOID, PGBIN_TEXTARRAYOID, PGBIN_INT8OID,
+				      PGBIN_TEXTOID, PGBIN_TEXTOID };
 	struct array_param a;
-	const char *values[4];
-	int lengths[4] = { 0, 0, 0, 0 };
-	int formats[4] = { 0, 1, 0, 0 };
+	const char *values[5];
+	int lengths[5] = { 0, 0, 0, 0, 0 };
+	int formats[5] = { 0, 1, 0, 0, 0 };
 	int rc;
 
 	if (array_param(&a, from ? (char *const[]){ (char *)from } : NULL, 1) != 0)
@@ -782,9 +792,10 @@ int progress_send_start_pass(struct progress *p, struct conn *w,
 	values[1] = (const char *)a.buf;
 	values[2] = max_key;
 	values[3] = progress_job_state_name(JOB_RUNNING);
+	values[4] = target_walk_name(p->target->walk);
 	lengths[1] = a.len;
 	p->state = JOB_RUNNING;
-	rc = conn_send(w, p->sql_start_pass, 4, types, values, lengths, formats);
+	rc = conn_send(w, p->sql_start_pass, 5, types, values, lengths, formats);
 	free(a.buf);
 	return rc;
 }

@@ -57,26 +57,28 @@ static void log_claim(struct backfill *bf, const struct progress_claim *claim)
 {
 	const struct target *t = &bf->target;
 	char keys[512];
+	char by[600];
 
+	/* Both lines name the walk and why: a resumed job may walk otherwise
+	 * than this run would have chosen (a pass in progress is followed). */
 	pgtext_join(keys, sizeof keys, t->keys, t->nkeys);
+	if (t->walk == WALK_KEY)
+		snprintf(by, sizeof by, "by key (%s)", keys);
+	else
+		snprintf(by, sizeof by, "in physical order");
 	if (claim->created || (claim->rows_done == 0 && claim->open_leases == 0)) {
 		char about[400] = "";
-		char by[600];
 
 		if (bf->estimate >= 1)
 			snprintf(about, sizeof about, "; about %.0f rows to fill", bf->estimate);
-		if (t->walk == WALK_KEY)
-			snprintf(by, sizeof by, "by key (%s)", keys);
-		else
-			snprintf(by, sizeof by, "in physical order");
 		log_info("job \"%s\": filling \"%s\".\"%s\".\"%s\" %s (%s) in batches "
 			 "of %ld with %ld worker%s%s", bf->prog.job, t->schema, t->table,
 			 t->column, by, t->walk_reason, bf->cfg->batch_size,
 			 bf->cfg->workers, bf->cfg->workers == 1 ? "" : "s", about);
 		return;
 	}
-	log_info("job \"%s\": resuming in %s order: %lld rows filled so far, %ld open "
-		 "lease%s (%ld started)", bf->prog.job, target_walk_name(t->walk),
+	log_info("job \"%s\": resuming %s (%s): %lld rows filled so far, %ld open "
+		 "lease%s (%ld started)", bf->prog.job, by, t->walk_reason,
 		 claim->rows_done, claim->open_leases,
 		 claim->open_leases == 1 ? "" : "s", claim->leases_with_cursor);
 }
@@ -89,6 +91,7 @@ void setup_configure(struct backfill *bf)
 	bf->jobc = (struct job_config){
 		.until_done = c->until_done,
 		.by_key = bf->have_sql && bf->sql.by_key,
+		.own_by_key = bf->own_walk == WALK_KEY,
 		.tree = t->tree,
 		.probe_tail = bf->have_sql && bf->sql.probe_tail,
 		.guard = bf->have_sql && bf->sql.guard,
@@ -130,13 +133,22 @@ int setup_rebuild_sql(struct backfill *bf, PGconn *conn, bool guard)
 	return 0;
 }
 
+/* The physical statements per relation: built again as leases need them. */
+static void free_leaves(struct backfill *bf)
+{
+	for (int i = 0; i < bf->nleaf; i++)
+		for (int f = 0; f < BATCH_PHYS_FORMS; f++) {
+			free(bf->leaf[i].sql[f]);
+			bf->leaf[i].sql[f] = NULL;
+		}
+	bf->nleaf = 0;
+}
+
 void setup_free(struct backfill *bf)
 {
 	if (bf->have_sql)
 		batch_sql_free(&bf->sql);
-	for (int i = 0; i < bf->nleaf; i++)
-		for (int f = 0; f < BATCH_PHYS_FORMS; f++)
-			free(bf->leaf[i].sql[f]);
+	free_leaves(bf);
 	free(bf->leaf);
 	if (bf->have_prog)
 		progress_free(&bf->prog);
@@ -153,6 +165,8 @@ static enum setup_result after_target(struct backfill *bf, struct worker *w, PGr
 	if (target_check(&bf->target, res, c, id_len, bf->err, sizeof bf->err) != 0)
 		return failed(bf, code, NB_EXIT_CONFIG);
 	bf->have_target = true;
+	bf->own_walk = bf->target.walk;
+	snprintf(bf->own_reason, sizeof bf->own_reason, "%s", bf->target.walk_reason);
 	bf->estimate = target_estimate(&bf->target);
 	if (progress_init(&bf->prog, w->conn.conn, c->progress_schema, c->job,
 			  &bf->target, bf->err, sizeof bf->err) != 0)
@@ -252,8 +266,8 @@ static enum setup_result after_try_id(struct backfill *bf, struct worker *w,
 	return sent(w, SETUP_EXISTS, progress_send_exists(&bf->prog, &w->conn));
 }
 
-/* Rebuilds the statements for the walk a job in mid-pass goes on with. */
-static int adopt_walk(struct backfill *bf, struct worker *w, enum walk walk, int *code)
+int setup_switch_walk(struct backfill *bf, PGconn *conn, enum walk walk,
+		      const char *reason, int *code)
 {
 	if (walk == bf->target.walk)
 		return 0;
@@ -265,9 +279,9 @@ static int adopt_walk(struct backfill *bf, struct worker *w, enum walk walk, int
 		return -1;
 	}
 	bf->target.walk = walk;
-	snprintf(bf->target.walk_reason, sizeof bf->target.walk_reason,
-		 "the job's pass in progress");
-	if (setup_rebuild_sql(bf, w->conn.conn, bf->sql.guard) != 0) {
+	snprintf(bf->target.walk_reason, sizeof bf->target.walk_reason, "%s", reason);
+	free_leaves(bf);
+	if (setup_rebuild_sql(bf, conn, bf->sql.guard) != 0) {
 		*code = NB_EXIT_FAILURE;
 		return -1;
 	}
@@ -291,7 +305,8 @@ static enum setup_result after_claim(struct backfill *bf, struct worker *w,
 
 	if (progress_read_claim(&bf->prog, res, &claim, bf->err, sizeof bf->err) != 0)
 		return failed(bf, code, NB_EXIT_CONFIG);
-	if (adopt_walk(bf, w, claim.walk, code) != 0)
+	if (setup_switch_walk(bf, w->conn.conn, claim.walk, "the job's pass in progress",
+			      code) != 0)
 		return SETUP_FAILED;
 	if (bf->setup != SETUP_DONE && !bf->ever_connected) {
 		bf->rows_before = claim.rows_done;

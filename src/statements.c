@@ -316,6 +316,7 @@ static bool read_job(struct worker *w, PGresult *res, struct job_row *r)
 		return false;
 	*r = (struct job_row){
 		.state = j->state_id,
+		.by_key = j->walk == WALK_KEY,
 		.frontier_done = j->frontier_done,
 		.has_frontier = j->has_frontier,
 		.next_lease = j->next_lease,

@@ -214,7 +214,7 @@ assert_eq "$(table_versions t)" "$V0" "no row of t even touched"
 run_bf --table t2 --column public_id --job shared --until-done
 assert_eq "$RC" 0 "t2 filled under job 'shared'"
 check 78 --table t --column public_id --job shared
-err_is 'job "shared" already exists for "public"\."t2"\."public_id" by key \(id\); choose another --job' \
+err_is 'job "shared" already exists for "public"\."t2"\."public_id" with key \(id\); choose another --job' \
 	"job name taken by another target (78)"
 check 0 --table t2 --column public_id --job shared
 assert_file_match "$WORK/assert.out" '^configuration OK: "public"\."t2"\."public_id" by key \(id\); job "shared"' \

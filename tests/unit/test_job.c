@@ -42,9 +42,18 @@ static struct job_action plain(enum job_step step)
 	return answer(step, (struct job_answer){ 0 });
 }
 
-static struct job_action read_job(struct job_row row)
+/* The job row as read, exactly. */
+static struct job_action read_row(struct job_row row)
 {
 	return answer(JOB_READ_JOB, (struct job_answer){ .row = &row });
+}
+
+/* The job row of a job that only this process's walk ever walked. */
+static struct job_action read_job(struct job_row row)
+{
+	row.by_key = c.by_key;
+	c.own_by_key = c.by_key;
+	return read_row(row);
 }
 
 #define ck_send(a, s) do { \
@@ -631,6 +640,75 @@ START_TEST(test_impossible_answers)
 }
 END_TEST
 
+/* Ends at the action after the carve lock's release. */
+static struct job_action switched(struct job_action a)
+{
+	ck_send(a, JOB_UNLOCK);
+	ck_assert_int_eq(a.lease, 0); /* the carve lock goes first */
+	return plain(JOB_UNLOCK);
+}
+
+START_TEST(test_pass_in_another_walk)
+{
+	struct job_action a;
+
+	/* A key process meets a pass another process walks in physical order:
+	 * it neither carves nor takes anything before switching to it. */
+	c.own_by_key = true;
+	to_read_job();
+	a = switched(read_row((struct job_row){ .state = JOB_RUNNING, .by_key = false,
+						 .next_lease = 3 }));
+	ck_assert_int_eq(a.what, JOB_DO_SWITCH);
+	ck_assert(!a.by_key);
+	ck_assert_int_eq(w.step, JOB_UNASKED);
+	/* Switched: the pass goes on in its walk, and ends in it. */
+	c.by_key = false;
+	to_read_job();
+	ck_send(read_row((struct job_row){ .state = JOB_RUNNING, .by_key = false,
+					   .next_lease = 3 }), JOB_CARVE);
+	/* The same for a physical process meeting a pass by key, at its end too. */
+	setup();
+	c.by_key = c.own_by_key = false;
+	to_read_job();
+	a = switched(read_row((struct job_row){ .state = JOB_RUNNING, .by_key = true,
+						 .frontier_done = true }));
+	ck_assert_int_eq(a.what, JOB_DO_SWITCH);
+	ck_assert(a.by_key);
+}
+END_TEST
+
+START_TEST(test_own_walk_for_a_new_pass)
+{
+	struct job_action a;
+
+	/* --until-done followed another's pass by key; its own next pass walks
+	 * in physical order, as it chose. */
+	c.by_key = true;
+	c.own_by_key = false;
+	to_read_job();
+	a = switched(read_row((struct job_row){ .state = JOB_IDLE, .by_key = true }));
+	ck_assert_int_eq(a.what, JOB_DO_SWITCH);
+	ck_assert(!a.by_key);
+	c.by_key = false;
+	to_read_job();
+	ck_send(read_row((struct job_row){ .state = JOB_IDLE, .by_key = true }),
+		JOB_START_PASS);
+	/* A service waits out its interval first, in whatever walk it has. */
+	setup();
+	c.until_done = false;
+	c.own_by_key = false;
+	to_read_job();
+	a = switched(read_row((struct job_row){ .state = JOB_IDLE, .by_key = true,
+						 .idle_for = 1 }));
+	ck_assert_int_eq(a.what, JOB_DO_WAIT);
+	to_read_job();
+	a = switched(read_row((struct job_row){ .state = JOB_IDLE, .by_key = true,
+						 .idle_for = 61 }));
+	ck_assert_int_eq(a.what, JOB_DO_SWITCH);
+	ck_assert(!a.by_key);
+}
+END_TEST
+
 START_TEST(test_reset_and_names)
 {
 	job_acquire(&w);
@@ -672,6 +750,8 @@ static Suite *job_suite(void)
 	tcase_add_test(t, test_carve_by_key);
 	tcase_add_test(t, test_carve_lost_race);
 	tcase_add_test(t, test_carve_physical);
+	tcase_add_test(t, test_pass_in_another_walk);
+	tcase_add_test(t, test_own_walk_for_a_new_pass);
 	tcase_add_test(t, test_others_finish_their_leases);
 	tcase_add_test(t, test_until_done_finishes);
 	tcase_add_test(t, test_until_done_another_pass);
