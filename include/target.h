@@ -30,10 +30,11 @@
  *                  its own, so a ctid is only ever matched within the
  *                  relation it came from.
  * --order auto walks by key only in a service (no --until-done) where the
- * key is known to follow the heap (|pg_stats.correlation| >=
- * TARGET_KEY_CORRELATION): there both read the same pages in the same
- * order, the key's cursor survives updates that move rows, and a pass
- * after the first walks only the keys past the high-water mark.
+ * key is a single integer column known to follow the heap
+ * (|pg_stats.correlation| >= TARGET_KEY_CORRELATION): there both read the
+ * same pages in the same order, the key's cursor survives updates that
+ * move rows, and a pass after the first walks only the keys past the
+ * high-water mark (which only an integer key has).
  * Everywhere else physical order reads each page once, where key order
  * reads a random page per row; under --until-done it does so even for a
  * key that follows the heap, as its batches need no index scan.
@@ -114,6 +115,9 @@ double target_estimate(const struct target *t);
 
 /* Key values in a lease bound or cursor: the key's columns, or one ctid. */
 int target_width(const struct target *t);
+
+/* A single key column of an integer type: a high-water mark exists. */
+bool target_int_key(const struct target *t);
 
 /* "key" or "physical": as the job row records it. */
 const char *target_walk_name(enum walk w);

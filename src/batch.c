@@ -940,8 +940,7 @@ int batch_sql_build(struct batch_sql *s, PGconn *conn, const struct target *t,
 	sprintf(qt, "%s.%s", qs, qtab);
 
 	s->remaining = build_remaining(qt, qc);
-	s->int_key = t->nkeys == 1 && (t->key_types[0] == 20 || t->key_types[0] == 21 ||
-				       t->key_types[0] == 23); /* int8, int2, int4 */
+	s->int_key = target_int_key(t);
 	if (s->int_key) {
 		s->probe_full = pgtext_printf(
 			"SET statement_timeout = 0; SET enable_seqscan = on; "

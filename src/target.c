@@ -94,6 +94,15 @@ static int choose_walk(struct target *t, const struct config *c,
 			 "correlation %.2f)", t->correlation);
 		return 0;
 	}
+	if (!target_int_key(t)) {
+		/* Without a high-water mark a service's every pass walks the
+		 * whole table, as physical order does with one scan a batch. */
+		snprintf(t->walk_reason, sizeof t->walk_reason,
+			 "the key follows the heap (correlation %.2f), but only a single "
+			 "integer key lets later passes start past its high-water mark",
+			 t->correlation);
+		return 0;
+	}
 	t->walk = WALK_KEY;
 	snprintf(t->walk_reason, sizeof t->walk_reason,
 		 "the key follows the heap (correlation %.2f)", t->correlation);
@@ -148,6 +157,13 @@ double target_estimate(const struct target *t)
 int target_width(const struct target *t)
 {
 	return t->walk == WALK_KEY ? t->nkeys : 1;
+}
+
+bool target_int_key(const struct target *t)
+{
+	/* int8, int2, int4 */
+	return t->nkeys == 1 && (t->key_types[0] == 20 || t->key_types[0] == 21 ||
+				 t->key_types[0] == 23);
 }
 
 const char *target_walk_name(enum walk w)
