@@ -70,7 +70,10 @@ BG_PIDS+=("$APP_PID")
 wait_for 10 "the application to write its first rows" \
 	sql_true "SELECT count(*) > 10 FROM app_wrote"
 
-run_bf --table t --column public_id --until-done --batch-size "$BATCH" --progress-interval 1
+# By key: the writer aims just past the key cursor, which a physical walk
+# (auto's choice under --until-done) does not keep.
+run_bf --table t --column public_id --until-done --order key --batch-size "$BATCH" \
+	--progress-interval 1
 daemon_rc=$RC
 psqlc "INSERT INTO ctl VALUES (true)"
 wait_exit "$APP_PID" 30
