@@ -219,6 +219,9 @@ err_is 'job "shared" already exists for "public"\."t2"\."public_id" with key \(i
 check 0 --table t2 --column public_id --job shared
 assert_file_match "$WORK/assert.out" '^configuration OK: "public"\."t2"\."public_id" by key \(id\); job "shared"' \
 	"the job's own target: OK"
+check 0 --table t2 --column public_id --job shared --until-done
+assert_file_match "$WORK/assert.out" '^configuration OK: "public"\."t2"\."public_id" in physical order \(--until-done: ' \
+	"with --until-done it names the one-shot run's walk"
 check 0 --table t --column public_id
 assert_file_match "$WORK/assert.out" "$OK_RE" "with the progress tables in place: OK"
 psqlc "GRANT USAGE ON SCHEMA nanoid_backfill TO nb_limited; GRANT SELECT ON ALL TABLES IN SCHEMA nanoid_backfill TO nb_limited"
