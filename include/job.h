@@ -131,7 +131,8 @@ struct job_action {
 	double seconds;              /* WAIT */
 	enum job_state pass_state;   /* PASS_END: the job's state after it */
 	bool sweep;                  /* PROBE, STAY_IDLE: the whole table */
-	bool by_key;                 /* SWITCH: the walk to switch to */
+	bool by_key;                 /* SWITCH: the walk to switch to; PASS_END
+	                              * (pass_state RUNNING): the next pass's */
 	const char *from;            /* START_PASS: the key to start after, or NULL */
 	const char *max;             /* START_PASS, STAY_IDLE: the key's max seen */
 	int code;                    /* FAIL: the exit code */

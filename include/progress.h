@@ -293,10 +293,10 @@ int progress_send_new_lease(struct progress *p, struct conn *w, int lease,
 /*
  * Ends the pass: folds the leases' counters into the job row, deletes them,
  * resets the frontier and sets state (JOB_IDLE, JOB_DONE, or JOB_RUNNING
- * for an immediate new pass).
+ * for an immediate new pass, which walks as next says).
  */
 int progress_send_pass_end(struct progress *p, struct conn *w,
-			   enum job_state state);
+			   enum job_state state, enum walk next);
 
 /*
  * Physical order: inserts lease number lease over blocks [lo, hi) of

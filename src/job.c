@@ -143,11 +143,15 @@ static struct job_action unlock_then(struct job_worker *w, int lease,
 	return send(w, JOB_UNLOCK);
 }
 
-static struct job_action pass_end(struct job_worker *w, enum job_state state)
+/* A pass that ends running starts the next at once, in this process's
+ * own walk: a pass it followed in another's walk is over. */
+static struct job_action pass_end(struct job_worker *w, const struct job_config *c,
+				  enum job_state state)
 {
 	struct job_action a = send(w, JOB_PASS_END);
 
 	a.pass_state = state;
+	a.by_key = c->own_by_key;
 	return a;
 }
 
@@ -336,7 +340,7 @@ static struct job_action on_read_job(struct job_worker *w, struct job_pass *p,
 			 * longer wait. */
 			if (p->stall_mult < 1e6)
 				p->stall_mult = 2 * p->stall_mult;
-			return pass_end(w, JOB_IDLE);
+			return pass_end(w, c, JOB_IDLE);
 		}
 		if (p->stalled >= STALL_PASSES || p->stall_clashed)
 			return send(w, JOB_UNFILLED);
@@ -347,7 +351,7 @@ static struct job_action on_read_job(struct job_worker *w, struct job_pass *p,
 					 c->idle_interval);
 			p->stall_logged = false;
 		}
-		return pass_end(w, JOB_IDLE);
+		return pass_end(w, c, JOB_IDLE);
 	}
 	return send(w, c->by_key ? JOB_BOUNDARY : JOB_CARVE);
 }
@@ -387,7 +391,7 @@ static struct job_action on_restore(struct job_worker *w, struct job_pass *p,
 {
 	if (!w->remaining) {
 		w->after = JOB_AFTER_DONE;
-		return pass_end(w, JOB_DONE);
+		return pass_end(w, c, JOB_DONE);
 	}
 	if (stalled(p, c, &w->row))
 		/* Say how many and which, then stop. */
@@ -406,7 +410,7 @@ static struct job_action on_restore(struct job_worker *w, struct job_pass *p,
 	} else {
 		log_info("rows with NULL remain behind the leases; starting another pass");
 	}
-	return pass_end(w, JOB_RUNNING);
+	return pass_end(w, c, JOB_RUNNING);
 }
 
 /*
@@ -551,7 +555,7 @@ struct job_action job_answer(struct job_worker *w, struct job_pass *p,
 	case JOB_UNFILLED_RESTORE:
 		/* --until-done goes on at once (rows were filled meanwhile); a
 		 * service's pass ends as any other. */
-		return pass_end(w, c->until_done ? JOB_RUNNING : JOB_IDLE);
+		return pass_end(w, c, c->until_done ? JOB_RUNNING : JOB_IDLE);
 	case JOB_PASS_END:
 		return on_pass_end(w, p, c, now);
 	case JOB_UNLOCK:

@@ -275,6 +275,8 @@ static const char pass_end_fmt[] =
 	/* The mark and the sweep move only by probes that found nothing: a
 	 * pass may miss a row an update moved behind its cursor. */
 	"  frontier_done = false, state = $2, rows_estimate = 0,"
+	/* a pass that starts here walks as the run that starts it ($5) */
+	"  walk = CASE WHEN $2 = 'running' THEN $5 ELSE walk END,"
 	/* done is between passes too: a service that meets a job another
 	 * run finished waits its interval from the end, then probes */
 	"  idle_since = CASE WHEN $3 OR $4 THEN now() END,"
@@ -844,16 +846,16 @@ out:
 }
 
 int progress_send_pass_end(struct progress *p, struct conn *w,
-			   enum job_state state)
+			   enum job_state state, enum walk next)
 {
-	static const Oid types[4] = { PGBIN_TEXTOID, PGBIN_TEXTOID, PGBIN_BOOLOID,
-				      PGBIN_BOOLOID };
-	const char *values[4] = { p->job, progress_job_state_name(state),
+	static const Oid types[5] = { PGBIN_TEXTOID, PGBIN_TEXTOID, PGBIN_BOOLOID,
+				      PGBIN_BOOLOID, PGBIN_TEXTOID };
+	const char *values[5] = { p->job, progress_job_state_name(state),
 				  state == JOB_IDLE ? "t" : "f",
-				  state == JOB_DONE ? "t" : "f" };
+				  state == JOB_DONE ? "t" : "f", target_walk_name(next) };
 
 	p->state = state;
-	return conn_send(w, p->sql_pass_end, 4, types, values, NULL, NULL);
+	return conn_send(w, p->sql_pass_end, 5, types, values, NULL, NULL);
 }
 
 int progress_send_new_block_lease(struct progress *p, struct conn *w, int lease,

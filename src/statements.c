@@ -233,7 +233,8 @@ int statements_job(struct worker *w, const struct job_action *a)
 	case JOB_RESTORE:
 	case JOB_UNFILLED_RESTORE:
 		return statements_session(w);
-	case JOB_PASS_END: return progress_send_pass_end(p, c, a->pass_state);
+	case JOB_PASS_END: return progress_send_pass_end(p, c, a->pass_state,
+							  a->by_key ? WALK_KEY : WALK_PHYSICAL);
 	case JOB_UNLOCK: return progress_send_unlock(p, c, a->lease);
 	default:
 		break;

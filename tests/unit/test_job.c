@@ -709,6 +709,36 @@ START_TEST(test_own_walk_for_a_new_pass)
 }
 END_TEST
 
+START_TEST(test_until_done_next_pass_in_own_walk)
+{
+	struct job_row row = pass_over;
+	struct job_action a;
+
+	/* An --until-done run by key followed another's pass in physical
+	 * order to its end and found NULLs behind it: the pass it starts at
+	 * once walks by key, as it chose, so the row records that walk and the
+	 * next read of it switches this process back. */
+	c.by_key = false;
+	c.own_by_key = true;
+	row.by_key = false;
+	row.pass_rows = 10;
+	to_read_job();
+	read_row(row);
+	answer(JOB_REMAINING, (struct job_answer){ .found = true });
+	a = plain(JOB_RESTORE);
+	ck_send(a, JOB_PASS_END);
+	ck_assert_int_eq(a.pass_state, JOB_RUNNING);
+	ck_assert(a.by_key);
+	ck_send(plain(JOB_PASS_END), JOB_UNLOCK);
+	ck_send(plain(JOB_UNLOCK), JOB_LIST);
+	ck_send(plain(JOB_LIST), JOB_CARVE_LOCK);
+	ck_send(answer(JOB_CARVE_LOCK, (struct job_answer){ .locked = true }), JOB_READ_JOB);
+	a = switched(read_row((struct job_row){ .state = JOB_RUNNING, .by_key = true }));
+	ck_assert_int_eq(a.what, JOB_DO_SWITCH);
+	ck_assert(a.by_key);
+}
+END_TEST
+
 START_TEST(test_reset_and_names)
 {
 	job_acquire(&w);
@@ -752,6 +782,7 @@ static Suite *job_suite(void)
 	tcase_add_test(t, test_carve_physical);
 	tcase_add_test(t, test_pass_in_another_walk);
 	tcase_add_test(t, test_own_walk_for_a_new_pass);
+	tcase_add_test(t, test_until_done_next_pass_in_own_walk);
 	tcase_add_test(t, test_others_finish_their_leases);
 	tcase_add_test(t, test_until_done_finishes);
 	tcase_add_test(t, test_until_done_another_pass);
