@@ -500,7 +500,8 @@ static void try_switch(struct backfill *bf)
 	struct worker *by = NULL;
 	int code = NB_EXIT_FAILURE;
 
-	if (!bf->switch_pending || bf->finished)
+	/* A stop closes the workers one by one: none may reconnect. */
+	if (!bf->switch_pending || bf->finished || halted(bf))
 		return;
 	for (int i = 0; i < bf->nworkers; i++) {
 		if (!switch_ready(&bf->workers[i]))
