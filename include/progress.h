@@ -82,13 +82,14 @@
  * tables of a newer version than PROGRESS_SCHEMA_VERSION (SQLSTATE 0A000,
  * exit 78, nothing written), creates what is missing (version 1), runs
  * each migration step past the recorded version (2: the leases' busy,
- * retries and retry_at), and records
+ * retries and retry_at; 3: a pass in progress records the walk its leases
+ * have), and records
  * PROGRESS_SCHEMA_VERSION. A run skips setup when the tables are of this
  * version, or have no version and the role could not run setup anyway
  * (no CREATE on the database, or not their owner): such a role goes on
  * with tables a DBA made, and the next privileged run writes the version.
  */
-#define PROGRESS_SCHEMA_VERSION 2
+#define PROGRESS_SCHEMA_VERSION 3
 #ifndef NB_PROGRESS_H
 #define NB_PROGRESS_H
 

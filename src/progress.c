@@ -158,6 +158,18 @@ static char *migration_step(int k, const char *schema_q)
 				     " ADD COLUMN IF NOT EXISTS busy bigint NOT NULL DEFAULT 0,"
 				     " ADD COLUMN IF NOT EXISTS retries integer NOT NULL DEFAULT 0,"
 				     " ADD COLUMN IF NOT EXISTS retry_at timestamptz", schema_q);
+	case 3:
+		/* Runs before this version wrote the walk at their claim only,
+		 * so a pass in progress may record another walk than its
+		 * leases have; lease lists now keep to the recorded walk. A
+		 * block range has a relation, a key range none. */
+		return pgtext_printf("UPDATE %1$s.jobs j SET walk = CASE WHEN"
+				     " j.frontier_rel IS NOT NULL OR EXISTS (SELECT 1 FROM"
+				     " %1$s.leases l WHERE l.job = j.job AND l.rel IS NOT NULL)"
+				     " THEN 'physical' ELSE 'key' END"
+				     " WHERE j.frontier IS NOT NULL OR j.frontier_rel IS NOT NULL"
+				     " OR EXISTS (SELECT 1 FROM %1$s.leases l WHERE l.job = j.job)",
+				     schema_q);
 	default:
 		return NULL;
 	}
