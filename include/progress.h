@@ -210,13 +210,12 @@ int progress_send_exists(struct progress *p, struct conn *w);
 int progress_send_setup(struct progress *p, struct conn *w);
 
 /*
- * Inserts the job row, or marks it running if it has the same target. A
- * job in the middle of a pass keeps its walk: the claim is refused if
- * the target's walk differs, unless adopt_walk (--order auto), and then
- * the claim's answer tells the walk to go on with.
+ * Inserts the job row, or marks it running if it has the same target and
+ * id format. A job in the middle of a pass keeps its walk, whatever the
+ * target's: the claim's answer tells the walk to go on with.
  */
 int progress_send_claim(struct progress *p, struct conn *w, double estimate,
-			bool adopt_walk, const struct progress_format *f);
+			const struct progress_format *f);
 
 /*
  * Reads the claim's result. Returns 0; or -1 with one line in err if the

@@ -244,12 +244,12 @@ static const char claim_fmt[] =
 	"WITH up AS ("
 	" INSERT INTO %1$s AS j (job, schema_name, table_name, column_name,"
 	"  key_columns, state, rows_estimate, walk, id_size, id_alphabet, id_prefix)"
-	"  VALUES ($1, $2, $3, $4, $5, $12, $6, $7, $9, $10, $11)"
+	"  VALUES ($1, $2, $3, $4, $5, $11, $6, $7, $8, $9, $10)"
 	/* A job between passes (stopped or done after one) goes idle as if
 	 * its interval were over: a service's next pass starts with the probe,
 	 * not with a walk of the whole table. */
 	" ON CONFLICT (job) DO UPDATE SET updated_at = now(), finished_at = NULL,"
-	"  state = CASE WHEN j.passes > 0 AND NOT " MID_PASS " THEN $13 ELSE $12 END,"
+	"  state = CASE WHEN j.passes > 0 AND NOT " MID_PASS " THEN $12 ELSE $11 END,"
 	"  idle_since = CASE WHEN j.passes > 0 AND NOT " MID_PASS
 	"   THEN now() - interval '100 years' END,"
 	"  rows_estimate = COALESCE(EXCLUDED.rows_estimate, j.rows_estimate),"
@@ -260,14 +260,13 @@ static const char claim_fmt[] =
 	"  WHERE (j.schema_name, j.table_name, j.column_name, j.key_columns)"
 	"   = (EXCLUDED.schema_name, EXCLUDED.table_name, EXCLUDED.column_name,"
 	"      EXCLUDED.key_columns)"
-	"   AND (NOT " MID_PASS " OR COALESCE(j.walk, 'key') = EXCLUDED.walk OR $8)"
 	"   AND (j.id_size IS NULL OR (j.id_size, j.id_alphabet, j.id_prefix)"
 	"        = (EXCLUDED.id_size, EXCLUDED.id_alphabet, EXCLUDED.id_prefix))"
 	" RETURNING (xmax = 0) AS created, rows_done, schema_name, table_name,"
 	"  column_name, key_columns, walk, state),"
 	" l AS (SELECT COALESCE(sum(rows_done), 0) AS rows_done,"
-	"  count(*) FILTER (WHERE state = $14) AS open,"
-	"  count(*) FILTER (WHERE state = $14 AND cursor IS NOT NULL) AS started"
+	"  count(*) FILTER (WHERE state = $13) AS open,"
+	"  count(*) FILTER (WHERE state = $13 AND cursor IS NOT NULL) AS started"
 	"  FROM %2$s WHERE job = $1)"
 	" SELECT true, created, up.rows_done + l.rows_done, l.open, l.started,"
 	"  schema_name, table_name, column_name, array_to_string(key_columns, ', '), walk,"
@@ -515,19 +514,19 @@ static int array_param(struct array_param *a, char *const *items, int n)
 }
 
 int progress_send_claim(struct progress *p, struct conn *w, double estimate,
-			bool adopt_walk, const struct progress_format *f)
+			const struct progress_format *f)
 {
-	static const Oid types[14] = { PGBIN_TEXTOID, PGBIN_TEXTOID, PGBIN_TEXTOID,
+	static const Oid types[13] = { PGBIN_TEXTOID, PGBIN_TEXTOID, PGBIN_TEXTOID,
 				       PGBIN_TEXTOID, PGBIN_TEXTARRAYOID, PGBIN_FLOAT8OID,
-				       PGBIN_TEXTOID, PGBIN_BOOLOID, PGBIN_INT4OID,
+				       PGBIN_TEXTOID, PGBIN_INT4OID,
 				       PGBIN_TEXTOID, PGBIN_TEXTOID, PGBIN_TEXTOID,
 				       PGBIN_TEXTOID, PGBIN_TEXTOID };
 	const struct target *t = p->target;
 	struct array_param keys;
 	char est[32], size[24];
-	const char *values[14];
-	int lengths[14] = { 0 };
-	int formats[14] = { 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	const char *values[13];
+	int lengths[13] = { 0 };
+	int formats[13] = { 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 };
 	int rc;
 
 	if (array_param(&keys, t->keys, t->nkeys) != 0)
@@ -542,15 +541,14 @@ int progress_send_claim(struct progress *p, struct conn *w, double estimate,
 	values[4] = (const char *)keys.buf;
 	values[5] = estimate >= 0 ? est : NULL;
 	values[6] = target_walk_name(t->walk);
-	values[7] = adopt_walk ? "t" : "f";
-	values[8] = size;
-	values[9] = f->alphabet;
-	values[10] = f->prefix;
-	values[11] = progress_job_state_name(JOB_RUNNING);
-	values[12] = progress_job_state_name(JOB_IDLE);
-	values[13] = progress_lease_state_name(LEASE_OPEN);
+	values[7] = size;
+	values[8] = f->alphabet;
+	values[9] = f->prefix;
+	values[10] = progress_job_state_name(JOB_RUNNING);
+	values[11] = progress_job_state_name(JOB_IDLE);
+	values[12] = progress_lease_state_name(LEASE_OPEN);
 	lengths[4] = keys.len;
-	rc = conn_send(w, p->sql_claim, 14, types, values, lengths, formats);
+	rc = conn_send(w, p->sql_claim, 13, types, values, lengths, formats);
 	free(keys.buf);
 	return rc;
 }
@@ -584,8 +582,7 @@ int progress_read_claim(struct progress *p, const PGresult *res,
 			append(keys, sizeof keys, &used, i ? ", " : "");
 			append(keys, sizeof keys, &used, t->keys[i]);
 		}
-		/* Our target, refused: the ids' format or the walk of a pass in
-		 * progress differs. */
+		/* Our target, refused: the ids' format differs. */
 		if (strcmp(PQgetvalue(res, 0, 5), t->schema) == 0 &&
 		    strcmp(PQgetvalue(res, 0, 6), t->table) == 0 &&
 		    strcmp(PQgetvalue(res, 0, 7), t->column) == 0 &&
@@ -604,16 +601,6 @@ int progress_read_claim(struct progress *p, const PGresult *res,
 			snprintf(err, errlen, "job \"%s\" fills ids of %s; this run would "
 				 "make ids of %s: give the job's --size, --alphabet and "
 				 "--prefix, or start a new job with --job", p->job, was, now);
-			return -1;
-		}
-		if (strcmp(PQgetvalue(res, 0, 5), t->schema) == 0 &&
-		    strcmp(PQgetvalue(res, 0, 6), t->table) == 0 &&
-		    strcmp(PQgetvalue(res, 0, 7), t->column) == 0 &&
-		    strcmp(PQgetvalue(res, 0, 8), keys) == 0) {
-			snprintf(err, errlen, "job \"%s\" is in the middle of a pass in %s "
-				 "order; resume it with --order %s or auto, or let the pass "
-				 "end first", p->job, PQgetvalue(res, 0, 9),
-				 PQgetvalue(res, 0, 9));
 			return -1;
 		}
 		snprintf(err, errlen, "job \"%s\" already exists for \"%s\".\"%s\".\"%s\" "

@@ -294,8 +294,7 @@ static enum setup_result send_claim(struct backfill *bf, struct worker *w)
 					   bf->cfg->prefix };
 
 	return sent(w, SETUP_CLAIM,
-		    progress_send_claim(&bf->prog, &w->conn, bf->estimate,
-					strcmp(bf->cfg->order, "auto") == 0, &f));
+		    progress_send_claim(&bf->prog, &w->conn, bf->estimate, &f));
 }
 
 static enum setup_result after_claim(struct backfill *bf, struct worker *w,
@@ -311,6 +310,13 @@ static enum setup_result after_claim(struct backfill *bf, struct worker *w,
 	if (bf->setup != SETUP_DONE && !bf->ever_connected) {
 		bf->rows_before = claim.rows_done;
 		log_claim(bf, &claim);
+		/* Refusing would keep a restarted service down until the
+		 * other run's pass ends; the order asked for comes next. */
+		if (claim.walk != bf->own_walk && strcmp(bf->cfg->order, "auto") != 0)
+			log_warn("job \"%s\": the pass in progress walks %s; --order %s "
+				 "applies from the next pass this run starts", bf->prog.job,
+				 claim.walk == WALK_KEY ? "by key" : "in physical order",
+				 bf->cfg->order);
 	}
 	setup_configure(bf);
 	return SETUP_CLAIMED;

@@ -466,6 +466,28 @@ assert_file_nomatch "$SVC_ERR" 'error|malformed|gone' "mixed walks: no error in 
 kill_bf TERM "$SVC_PID"
 exactly_once "mixed walks" k_mix k_mix 200000
 
+# 5c. A run started in the middle of another's pass, with an explicit
+# --order of the other walk: it follows the pass (a warning says so)
+# instead of refusing, which would keep a restarted service down.
+psqlf <<'SQL'
+CREATE TABLE k_exp (id bigint PRIMARY KEY, c text);
+INSERT INTO k_exp SELECT i, NULL FROM generate_series(1, 60000) i;
+ANALYZE k_exp;
+SQL
+audit_on k_exp k_exp >/dev/null
+bg_bf --table k_exp --column c --until-done --order physical --job exp --max-rate 5000 \
+	--lease-size 5000
+wait_for 30 "the physical pass to fill its first rows" \
+	sql_true "SELECT count(*) > 2000 FROM k_exp WHERE c IS NOT NULL"
+kill_bf KILL "$BF_PID"
+run_bf --table k_exp --column c --until-done --order key --job exp
+assert_eq "$RC" 0 "explicit order mid-pass: exit 0"
+assert_file_match "$ERR" 'resuming in physical order \(the job.s pass in progress\)' \
+	"explicit order mid-pass: resumes the pass in physical order"
+assert_file_match "$ERR" "^nanoid-backfill: warn: job \"exp\": the pass in progress walks in physical order; --order key applies from the next pass this run starts" \
+	"explicit order mid-pass: a warning names both walks"
+exactly_once "explicit order mid-pass" k_exp k_exp 60000
+
 # 6. A never-analyzed table by key: the key's index, not a sequential scan
 # per batch (200 batches).
 psqlf <<'SQL'
