@@ -842,6 +842,12 @@ int batch_read_counter(struct batch *b, const PGresult *res)
 	return read_base(b, res, 0);
 }
 
+/* NULL rows a block, smoothed: the next window's size. */
+static void learn_density(struct batch *b, double sample)
+{
+	b->density = b->density > 0 ? 0.5 * b->density + 0.5 * sample : sample;
+}
+
 /* The counts every batch answers first: found, filled, clashed, left NULL. */
 static void read_counts(const PGresult *res, struct batch_counts *n)
 {
@@ -855,9 +861,12 @@ static void read_counts(const PGresult *res, struct batch_counts *n)
 int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 			struct batch_counts *n, bool *lease_done)
 {
-	long long last, hi;
+	long long last, hi, base = b->base;
 	long off, hioff;
 	double sample, blocks;
+	/* A batch after a direct one that ran out of ids starts at the cursor
+	 * that one left, before the rows it filled. */
+	bool after_overflow = b->overflowed;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
 	    PQnfields(res) != (b->direct ? 8 : 6) ||
@@ -868,9 +877,15 @@ int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 	b->overflowed = b->direct && PQgetvalue(res, 0, 6)[0] == 't';
 	if (b->direct && read_base(b, res, 7) != 0)
 		return -1;
-	if (b->overflowed)
-		/* The ids ran out: on from the cursor as it stands. */
+	if (b->overflowed) {
+		/* The ids ran out: on from the cursor as it stands. Every NULL
+		 * row of the window drew a number, so the counter's advance is
+		 * how many the window held: the density to learn. */
+		blocks = (double)(b->win_to - b->win_from);
+		if (blocks > 0)
+			learn_density(b, (double)(b->base - base) / blocks);
 		return 0;
+	}
 	if (b->direct || n->found < limit) {
 		/* The window is done (a direct one always is: its found is
 		 * the rows it drew numbers for, not a limit it met): on from
@@ -885,9 +900,14 @@ int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 		blocks = (double)(last - b->win_from + 1);
 		batch_set_cursor(b, (char *const[]){ PQgetvalue(res, 0, 5) });
 	}
-	/* NULL rows a block, smoothed: the next window's size. */
+	/* Its span holds the rows the direct batch filled: what it found
+	 * a block there is far under the density (learnt from that direct
+	 * batch), and taught, it would size the next direct window too
+	 * large to fill with its ids, every other batch. */
+	if (after_overflow)
+		return 0;
 	sample = blocks > 0 ? (double)n->found / blocks : b->density;
-	b->density = b->density > 0 ? 0.5 * b->density + 0.5 * sample : sample;
+	learn_density(b, sample);
 	return 0;
 }
 
