@@ -313,11 +313,11 @@ int batch_physical_params(struct batch *b, const unsigned char *ids,
 
 /*
  * Reads a physical batch's result, moves the cursor as the statement did
- * and learns the density (NULL rows a block, smoothed: from the rows found
- * over the blocks passed, or where a direct batch ran out of ids from its
- * counter's advance over its window; not from the batch after that one,
- * whose blocks begin with the rows it filled); limit is the batch's as
- * sent. *lease_done: the
+ * and learns the density (NULL rows a block: the rows found over the
+ * blocks passed, smoothed; where a direct batch ran out of ids, its
+ * counter's advance over its window, as measured; not from the batch
+ * after that one, whose blocks begin with the rows it filled); limit is
+ * the batch's as sent. *lease_done: the
  * statement finished the lease. The answer: found, filled, clashed, left
  * NULL, busy, the last ctid found (NULL when the window held fewer than
  * limit, and always in the direct form), and in the direct form whether

@@ -879,11 +879,12 @@ int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 		return -1;
 	if (b->overflowed) {
 		/* The ids ran out: on from the cursor as it stands. Every NULL
-		 * row of the window drew a number, so the counter's advance is
-		 * how many the window held: the density to learn. */
+		 * row of the window drew a number, so the counter's advance
+		 * over its blocks is the window's density, measured, not
+		 * smoothed with the estimate it proved too low. */
 		blocks = (double)(b->win_to - b->win_from);
 		if (blocks > 0)
-			learn_density(b, (double)(b->base - base) / blocks);
+			b->density = (double)(b->base - base) / blocks;
 		return 0;
 	}
 	if (b->direct || n->found < limit) {
@@ -900,10 +901,10 @@ int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 		blocks = (double)(last - b->win_from + 1);
 		batch_set_cursor(b, (char *const[]){ PQgetvalue(res, 0, 5) });
 	}
-	/* Its span holds the rows the direct batch filled: what it found
-	 * a block there is far under the density (learnt from that direct
+	/* Its span begins with the rows the direct batch filled: what it
+	 * found a block there is under the density (learnt from that direct
 	 * batch), and taught, it would size the next direct window too
-	 * large to fill with its ids, every other batch. */
+	 * large to fill with its ids, and so on. */
 	if (after_overflow)
 		return 0;
 	sample = blocks > 0 ? (double)n->found / blocks : b->density;

@@ -87,6 +87,8 @@ static void start_lease(struct worker *w, int lease, char *const *cursor, char *
 {
 	w->b.lease = lease;
 	w->b.careful = false;   /* until a batch meets a locked row */
+	w->b.overflowed = false; /* another window's: this lease's first batch
+				  * may be direct, and teaches the density */
 	batch_set_cursor(&w->b, cursor);
 	batch_set_hi(&w->b, hi);
 }
