@@ -842,12 +842,6 @@ int batch_read_counter(struct batch *b, const PGresult *res)
 	return read_base(b, res, 0);
 }
 
-/* NULL rows a block, smoothed: the next window's size. */
-static void learn_density(struct batch *b, double sample)
-{
-	b->density = b->density > 0 ? 0.5 * b->density + 0.5 * sample : sample;
-}
-
 /* The counts every batch answers first: found, filled, clashed, left NULL. */
 static void read_counts(const PGresult *res, struct batch_counts *n)
 {
@@ -907,8 +901,9 @@ int batch_read_physical(struct batch *b, const PGresult *res, long limit,
 	 * large to fill with its ids, and so on. */
 	if (after_overflow)
 		return 0;
+	/* NULL rows a block, smoothed: the next window's size. */
 	sample = blocks > 0 ? (double)n->found / blocks : b->density;
-	learn_density(b, sample);
+	b->density = b->density > 0 ? 0.5 * b->density + 0.5 * sample : sample;
 	return 0;
 }
 
