@@ -11,7 +11,10 @@
  *     is cut hard at once;
  *   - sessions waiting on WAL (WALWrite, WALInsert, WALSync: the commits
  *     of the application queue behind our WAL), in PACE_HARM_PROBES of
- *     the last PACE_WINDOW probes;
+ *     the last PACE_WINDOW probes - or more, where the quiet windows'
+ *     probes see such waits too (a disk whose flushes are slow by
+ *     themselves): as many as would come by chance at the quiet share
+ *     less than PACE_WAL_CHANCE of the time (pace_wal_harm_probes());
  *   - the probe slower than --max-latency-increase times its baseline,
  *     in PACE_HARM_PROBES of the last PACE_WINDOW probes, each of which
  *     saw another session at work (a latency that only our own load
@@ -78,6 +81,11 @@
 #define PACE_BATCH_ROWS 250       /* at most this many (a few ms of locks and WAL) */
 #define PACE_WINDOW 10            /* probes a harm is counted over, */
 #define PACE_HARM_PROBES 2        /* and how many of them make one */
+#define PACE_QUIET_HISTORY 30     /* quiet probes the WAL waits without us are
+				   * counted over (about 10 quiet windows), */
+#define PACE_QUIET_PRIOR 4        /* as if this many more had seen none, */
+#define PACE_WAL_CHANCE 0.02      /* and the chance a count of WAL waits may have
+				   * of coming from them alone */
 #define PACE_REASON_LEN 160
 
 struct pace_config {
@@ -119,6 +127,8 @@ struct pace {
 	double hold_until;
 	double ssthresh;        /* the rate after the last cut: growth slows there */
 	unsigned slow_bits, wal_bits; /* the last PACE_WINDOW probes: slow, WAL waits */
+	unsigned quiet_wal_bits;  /* the last quiet probes: WAL waits, */
+	int quiet_seen;           /* of at most PACE_QUIET_HISTORY */
 	double achieved;        /* rows/s the batches reached, smoothed */
 	double rows_at;         /* when rows were last counted */
 	double rows;            /* counted since then */
@@ -140,6 +150,13 @@ void pace_rows(struct pace *p, long rows, double now);
 /* How much the rate grows a probe past the rate of the last cut,
  * ssthresh, rows/s. */
 double pace_step(double ssthresh);
+
+/* How many of the last PACE_WINDOW probes must see sessions waiting on
+ * WAL to make a harm: PACE_HARM_PROBES, or more where the quiet windows'
+ * probes saw waits (quiet_wal of quiet_seen): the fewest that a share of
+ * quiet_wal / (quiet_seen + PACE_QUIET_PRIOR) would reach by chance less
+ * than PACE_WAL_CHANCE of the time (binomially), at most PACE_WINDOW. */
+int pace_wal_harm_probes(int quiet_wal, int quiet_seen);
 
 /* The rate in force at now, rows/s; 0: none. */
 double pace_rate(const struct pace *p, double now);

@@ -12,6 +12,7 @@
 #define LOAD_ALPHA 0.03
 #define ACHIEVED_TAU 0.5
 #define WINDOW_MASK ((1u << PACE_WINDOW) - 1)
+#define QUIET_MASK ((1u << PACE_QUIET_HISTORY) - 1)
 
 /* A cut for a blocked session, and for the other harms. */
 #define CUT_BLOCKED 0.25
@@ -81,6 +82,28 @@ double pace_step(double ssthresh)
 	return fmin(PACE_STEP, fmax(PACE_STEP_MIN, PACE_STEP_SHARE * ssthresh));
 }
 
+int pace_wal_harm_probes(int quiet_wal, int quiet_seen)
+{
+	double q = quiet_wal > 0 ? (double)quiet_wal / (quiet_seen + PACE_QUIET_PRIOR) : 0;
+	/* P(X >= k) for X ~ B(PACE_WINDOW, q), from k = PACE_WINDOW down */
+	double term = pow(q, PACE_WINDOW), tail = 0;
+	int k, need = PACE_WINDOW;
+
+	if (q <= 0)
+		return PACE_HARM_PROBES;
+	if (q >= 1)
+		return PACE_WINDOW;
+	for (k = PACE_WINDOW; k >= PACE_HARM_PROBES; k--) {
+		tail += term;
+		if (tail >= PACE_WAL_CHANCE)
+			break;
+		need = k;
+		/* P(X = k-1) from P(X = k) */
+		term *= (double)k / (PACE_WINDOW - k + 1) * (1 - q) / q;
+	}
+	return need;
+}
+
 static void start_quiet(struct pace *p, double at)
 {
 	p->quiet_from = at;
@@ -102,6 +125,9 @@ static void restart(struct pace *p, bool sure, double at)
 	if (sure)
 		p->rate = fmax(p->c.min_rate, fmin(p->rate, PACE_START));
 	p->ssthresh = HUGE_VAL;
+	/* The WAL waits of an earlier load say nothing of this one's. */
+	p->quiet_wal_bits = 0;
+	p->quiet_seen = 0;
 	start_quiet(p, at);
 }
 
@@ -109,6 +135,7 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 {
 	double latency = s->at - s->sent;
 	bool was_loaded = p->loaded;
+	int quiet_wal;
 
 	if (p->c.max_increase <= 0)
 		return;
@@ -132,9 +159,15 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 	/* Loaded from PACE_LOAD_MIN on, free again under half of it: a load
 	 * hovering at the threshold does not flip every other second. */
 	p->loaded = p->load >= (p->loaded ? PACE_LOAD_MIN / 2 : PACE_LOAD_MIN);
-	if (s->quiet && s->sent >= p->quiet_from && s->sent < p->quiet_until &&
-	    (p->window_min < 0 || latency < p->window_min))
-		p->window_min = latency;
+	if (s->quiet && s->sent >= p->quiet_from && s->sent < p->quiet_until) {
+		if (p->window_min < 0 || latency < p->window_min)
+			p->window_min = latency;
+		/* WAL waits with no batch of ours running: the server's own */
+		p->quiet_wal_bits = (p->quiet_wal_bits << 1 | (s->wal_waits > 0)) &
+				    QUIET_MASK;
+		if (p->quiet_seen < PACE_QUIET_HISTORY)
+			p->quiet_seen++;
+	}
 	if (s->at >= p->quiet_until && p->window_min >= 0) {
 		/* The quiet window is over: its fastest probe is the baseline. */
 		p->baseline = p->window_min;
@@ -181,11 +214,14 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 			(s->active > 0 && p->baseline > 0 &&
 			 latency > p->c.max_increase * p->baseline)) &
 		       WINDOW_MASK;
-	if (__builtin_popcount(p->wal_bits) >= PACE_HARM_PROBES) {
+	quiet_wal = __builtin_popcount(p->quiet_wal_bits);
+	if (__builtin_popcount(p->wal_bits) >= pace_wal_harm_probes(quiet_wal, p->quiet_seen)) {
 		cut(p, CUT_HARM, s->at);
-		snprintf(p->reason, sizeof p->reason, "%ld session%s wait%s on WAL",
+		snprintf(p->reason, sizeof p->reason,
+			 "%ld session%s wait%s on WAL (in %d of %d probes; quiet: %d of %d)",
 			 s->wal_waits, s->wal_waits == 1 ? "" : "s",
-			 s->wal_waits == 1 ? "s" : "");
+			 s->wal_waits == 1 ? "s" : "", __builtin_popcount(p->wal_bits),
+			 PACE_WINDOW, quiet_wal, p->quiet_seen);
 		p->wal_bits = p->slow_bits = 0;
 		return;
 	}

@@ -6,7 +6,8 @@
  * slow start (also when it waits on our locks, and forgetting an old
  * load's harm), one session's work seen twice in four probes is load at
  * half speed (a poller's queries may fall so close), growth without harm, cuts on latency, WAL waits
- * and blocked sessions (one noisy probe is not harm), the floor, the
+ * (more of them where the quiet windows see them too) and blocked
+ * sessions (one noisy probe is not harm), the floor, the
  * quiet windows that measure the baseline, and the controller off.
  */
 #include "pace.h"
@@ -391,7 +392,8 @@ START_TEST(test_wal_waits_and_blocked)
 	ck_assert(pace_rate(&p, now) >= r);
 	tick(3, 2, 0, BASE);
 	ck_assert(pace_rate(&p, now) <= r / 2 + 1);
-	ck_assert_str_eq(pace_reason(&p, now, why, sizeof why), "2 sessions wait on WAL");
+	ck_assert_str_eq(pace_reason(&p, now, why, sizeof why),
+			 "2 sessions wait on WAL (in 2 of 10 probes; quiet: 0 of 2)");
 	/* A session waiting on our locks: a quarter, at once (unloaded, see
 	 * test_onset_blocked). */
 	setup();
@@ -405,6 +407,69 @@ START_TEST(test_wal_waits_and_blocked)
 	ck_assert(pace_rate(&p, now) > 0);
 	ck_assert(pace_rate(&p, now) <= r / 4 + 1);
 	ck_assert_str_eq(pace_reason(&p, now, why, sizeof why), "1 session waits on our locks");
+}
+END_TEST
+
+/* How many WAL waits in PACE_WINDOW probes make a harm, from what the
+ * quiet probes saw. */
+START_TEST(test_wal_harm_probes)
+{
+	ck_assert_int_eq(pace_wal_harm_probes(0, 0), PACE_HARM_PROBES);
+	ck_assert_int_eq(pace_wal_harm_probes(0, 30), PACE_HARM_PROBES);
+	ck_assert_int_eq(pace_wal_harm_probes(1, 30), 3);
+	ck_assert_int_eq(pace_wal_harm_probes(1, 8), 4);
+	ck_assert_int_eq(pace_wal_harm_probes(1, 3), 5);
+	ck_assert_int_eq(pace_wal_harm_probes(9, 30), 7);
+	ck_assert_int_eq(pace_wal_harm_probes(3, 3), 8);
+	ck_assert_int_eq(pace_wal_harm_probes(30, 30), PACE_WINDOW);
+	/* more quiet waits never lower the bar */
+	for (int n = 1; n <= PACE_QUIET_HISTORY; n++)
+		for (int k = 1; k <= n; k++)
+			ck_assert_int_ge(pace_wal_harm_probes(k, n), pace_wal_harm_probes(k - 1, n));
+}
+END_TEST
+
+/* A disk whose flushes are slow by themselves: the quiet windows' probes
+ * see the application wait on WAL too. As many waits beside the batches
+ * are no harm; many more are. */
+START_TEST(test_wal_waits_quiet_too)
+{
+	double r;
+	char why[PACE_REASON_LEN];
+	int i;
+
+	/* every probe of the first quiet window sees a WAL wait */
+	for (i = 0; i < 20; i++) {
+		bool q = pace_quiet(&p, now + PACE_PROBE_INTERVAL - BASE);
+
+		tick(3, q, 0, BASE);
+		fill(100000);
+	}
+	ck_assert_int_eq(p.quiet_seen, 2);
+	ck_assert_int_eq(__builtin_popcount(p.quiet_wal_bits), 2);
+	r = pace_rate(&p, now);
+	/* waits in 3 of every 10 probes beside the batches: no cut */
+	for (i = 0; i < 40; i++) {
+		tick(3, i % 10 < 3, 0, BASE);
+		fill(0);
+		ck_assert_msg(p.why != PACE_HARM, "cut at probe %d: %s", i, p.reason);
+	}
+	ck_assert(pace_rate(&p, now) > r);
+	/* in every probe: a cut */
+	for (i = 0; i < 10 && p.why != PACE_HARM; i++) {
+		r = pace_rate(&p, now);
+		tick(3, 1, 0, BASE);
+		fill(0);
+	}
+	ck_assert(p.why == PACE_HARM);
+	ck_assert(pace_rate(&p, now) <= r / 2 + 1);
+	ck_assert_str_eq(pace_reason(&p, now, why, sizeof why),
+			 "1 session waits on WAL (in 7 of 10 probes; quiet: 2 of 2)");
+	/* A new load forgets them: its first waits count from two again. */
+	idle(300);
+	ck_assert(!p.loaded);
+	tick(3, 0, 0, BASE);
+	ck_assert_int_eq(p.quiet_seen, 0);
 }
 END_TEST
 
@@ -494,6 +559,8 @@ static Suite *pace_suite(void)
 	tcase_add_test(t, test_latency_harm);
 	tcase_add_test(t, test_return_to_harm);
 	tcase_add_test(t, test_wal_waits_and_blocked);
+	tcase_add_test(t, test_wal_harm_probes);
+	tcase_add_test(t, test_wal_waits_quiet_too);
 	tcase_add_test(t, test_hysteresis);
 	tcase_add_test(t, test_floor);
 	tcase_add_test(t, test_baseline_windows);
