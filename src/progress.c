@@ -230,9 +230,16 @@ static char *migrate_sql(const char *jobs_lit, const char *schema_q)
 	return next;
 }
 
-/* The job is in the middle of a pass: its leases and frontier are in
- * its walk's terms, so the pass goes on in that walk. */
-#define MID_PASS "(j.frontier IS NOT NULL OR j.frontier_rel IS NOT NULL" \
+/*
+ * The job is in the middle of a pass: its leases and frontier are in
+ * its walk's terms, so the pass goes on in that walk. A running job is,
+ * even with nothing carved yet: another run may have just started the
+ * pass and hold the carve lock (the claim does not take it). Marking
+ * that job idle would end the pass after its first lease, for the other
+ * run's next look at the job would find it idle and only probe.
+ */
+#define MID_PASS "(j.state = $11 OR j.frontier IS NOT NULL" \
+	" OR j.frontier_rel IS NOT NULL" \
 	" OR EXISTS (SELECT 1 FROM %2$s l0 WHERE l0.job = j.job))"
 
 /*

@@ -58,4 +58,25 @@ assert_sql "SELECT state FROM $NB_JOBS WHERE table_name = 't_long'" stopped "mid
 wait_for 5 "the daemon's connections to close" no_other_backends
 pass "mid-run: no connection left open"
 
+# 3. A run that joins a pass another run has just begun (the job running,
+# nothing carved yet: the other run holds the carve lock between starting
+# the pass and carving its first lease, and the claim does not take it)
+# goes on with the pass. Marked idle, the pass would end after its first
+# lease: the next look at the job would only probe past the high-water
+# mark, and the rows below it would wait for the next whole-table sweep.
+# The job is set as the other run leaves it; that run is gone here.
+psqlc "UPDATE t SET public_id = NULL WHERE id % 100 = 0" >/dev/null
+psqlc "UPDATE $NB_PROGRESS_SCHEMA.jobs SET state = 'running', idle_since = NULL,
+        frontier = NULL, walk = 'key', hwm = $((N + 450)), hwm_next = $((N + 450)),
+        swept_at = now() WHERE job = 'public.t.public_id'" >/dev/null
+assert_sql "SELECT count(*) FROM $NB_LEASES WHERE job = 'public.t.public_id'" 0 "joined pass: no lease carved yet"
+bg_bf --table t --column public_id --order key --idle-interval 3600 \
+	--full-sweep-interval 1h --log-level debug
+wait_for 20 "the pass begun by the other run to fill the rows set back to NULL" \
+	sql_true "SELECT count(*) = 0 FROM t WHERE public_id IS NULL"
+pass "joined pass: the $((N / 100)) rows below the high-water mark filled by the pass"
+assert_file_nomatch "$ERR" 'probe: nothing to fill' "joined pass: no probe in place of the pass"
+kill_bf TERM "$BF_PID"
+assert_eq "$RC" 0 "joined pass: SIGTERM -> exit 0"
+
 finish
