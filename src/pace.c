@@ -13,6 +13,8 @@
 #define ACHIEVED_TAU 0.5
 #define WINDOW_MASK ((1u << PACE_WINDOW) - 1)
 #define QUIET_MASK ((1u << PACE_QUIET_HISTORY) - 1)
+_Static_assert(PACE_WINDOW < 32 && PACE_QUIET_HISTORY < 32,
+	       "the probe histories are bits of an unsigned");
 
 /* A cut for a blocked session, and for the other harms. */
 #define CUT_BLOCKED 0.25
@@ -109,6 +111,7 @@ static void start_quiet(struct pace *p, double at)
 	p->quiet_from = at;
 	p->quiet_until = at + PACE_QUIET;
 	p->window_min = -1;
+	p->window_probes = 0;
 }
 
 /*
@@ -134,7 +137,7 @@ static void restart(struct pace *p, bool sure, double at)
 void pace_sample(struct pace *p, const struct pace_sample *s)
 {
 	double latency = s->at - s->sent;
-	bool was_loaded = p->loaded;
+	bool was_loaded = p->loaded, quiet;
 	int quiet_wal;
 
 	if (p->c.max_increase <= 0)
@@ -159,14 +162,19 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 	/* Loaded from PACE_LOAD_MIN on, free again under half of it: a load
 	 * hovering at the threshold does not flip every other second. */
 	p->loaded = p->load >= (p->loaded ? PACE_LOAD_MIN / 2 : PACE_LOAD_MIN);
-	if (s->quiet && s->sent >= p->quiet_from && s->sent < p->quiet_until) {
+	quiet = s->quiet && s->sent >= p->quiet_from && s->sent < p->quiet_until;
+	if (quiet) {
 		if (p->window_min < 0 || latency < p->window_min)
 			p->window_min = latency;
-		/* WAL waits with no batch of ours running: the server's own */
-		p->quiet_wal_bits = (p->quiet_wal_bits << 1 | (s->wal_waits > 0)) &
-				    QUIET_MASK;
-		if (p->quiet_seen < PACE_QUIET_HISTORY)
-			p->quiet_seen++;
+		/* WAL waits with no batch of ours running: the server's own -
+		 * after the window's first probe, whose commit flushed what
+		 * our last batches' commits left unflushed. */
+		if (p->window_probes++ > 0) {
+			p->quiet_wal_bits = (p->quiet_wal_bits << 1 | (s->wal_waits > 0)) &
+					    QUIET_MASK;
+			if (p->quiet_seen < PACE_QUIET_HISTORY)
+				p->quiet_seen++;
+		}
 	}
 	if (s->at >= p->quiet_until && p->window_min >= 0) {
 		/* The quiet window is over: its fastest probe is the baseline. */
@@ -198,7 +206,9 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 	}
 	if (s->at - p->baseline_at >= PACE_REPROBE && s->at >= p->quiet_until)
 		start_quiet(p, s->at);
-	if (s->at < p->quiet_until) {
+	if (s->at < p->quiet_until || quiet) {
+		/* A quiet probe answered after its window is the window's, not
+		 * one of the batches' probes below. */
 		p->why = PACE_MEASURE;
 		return;
 	}
@@ -215,7 +225,10 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 			 latency > p->c.max_increase * p->baseline)) &
 		       WINDOW_MASK;
 	quiet_wal = __builtin_popcount(p->quiet_wal_bits);
-	if (__builtin_popcount(p->wal_bits) >= pace_wal_harm_probes(quiet_wal, p->quiet_seen)) {
+	/* The cut comes on a probe that sees a wait: the bar may have
+	 * dropped since the last one (a quiet window without waits). */
+	if (s->wal_waits > 0 &&
+	    __builtin_popcount(p->wal_bits) >= pace_wal_harm_probes(quiet_wal, p->quiet_seen)) {
 		cut(p, CUT_HARM, s->at);
 		snprintf(p->reason, sizeof p->reason,
 			 "%ld session%s wait%s on WAL (in %d of %d probes; quiet: %d of %d)",

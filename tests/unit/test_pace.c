@@ -6,9 +6,11 @@
  * slow start (also when it waits on our locks, and forgetting an old
  * load's harm), one session's work seen twice in four probes is load at
  * half speed (a poller's queries may fall so close), growth without harm, cuts on latency, WAL waits
- * (more of them where the quiet windows see them too) and blocked
+ * (more of them where the quiet windows see them too, not counting a
+ * window's first probe; the cut on a probe that sees one) and blocked
  * sessions (one noisy probe is not harm), the floor, the
- * quiet windows that measure the baseline, and the controller off.
+ * quiet windows that measure the baseline (a probe of one answered after
+ * it is the window's only), and the controller off.
  */
 #include "pace.h"
 
@@ -393,7 +395,7 @@ START_TEST(test_wal_waits_and_blocked)
 	tick(3, 2, 0, BASE);
 	ck_assert(pace_rate(&p, now) <= r / 2 + 1);
 	ck_assert_str_eq(pace_reason(&p, now, why, sizeof why),
-			 "2 sessions wait on WAL (in 2 of 10 probes; quiet: 0 of 2)");
+			 "2 sessions wait on WAL (in 2 of 10 probes; quiet: 0 of 1)");
 	/* A session waiting on our locks: a quarter, at once (unloaded, see
 	 * test_onset_blocked). */
 	setup();
@@ -438,15 +440,16 @@ START_TEST(test_wal_waits_quiet_too)
 	char why[PACE_REASON_LEN];
 	int i;
 
-	/* every probe of the first quiet window sees a WAL wait */
+	/* every probe of the first quiet window sees a WAL wait: the
+	 * window's first (our WAL may be unflushed then) is not counted */
 	for (i = 0; i < 20; i++) {
 		bool q = pace_quiet(&p, now + PACE_PROBE_INTERVAL - BASE);
 
 		tick(3, q, 0, BASE);
 		fill(100000);
 	}
-	ck_assert_int_eq(p.quiet_seen, 2);
-	ck_assert_int_eq(__builtin_popcount(p.quiet_wal_bits), 2);
+	ck_assert_int_eq(p.quiet_seen, 1);
+	ck_assert_int_eq(__builtin_popcount(p.quiet_wal_bits), 1);
 	r = pace_rate(&p, now);
 	/* waits in 3 of every 10 probes beside the batches: no cut */
 	for (i = 0; i < 40; i++) {
@@ -464,12 +467,69 @@ START_TEST(test_wal_waits_quiet_too)
 	ck_assert(p.why == PACE_HARM);
 	ck_assert(pace_rate(&p, now) <= r / 2 + 1);
 	ck_assert_str_eq(pace_reason(&p, now, why, sizeof why),
-			 "1 session waits on WAL (in 7 of 10 probes; quiet: 2 of 2)");
+			 "1 session waits on WAL (in 6 of 10 probes; quiet: 1 of 1)");
 	/* A new load forgets them: its first waits count from two again. */
 	idle(300);
 	ck_assert(!p.loaded);
 	tick(3, 0, 0, BASE);
 	ck_assert_int_eq(p.quiet_seen, 0);
+}
+END_TEST
+
+/* Probes until the next one is sent in a quiet window. */
+static void until_quiet(void)
+{
+	while (!pace_quiet(&p, now + PACE_PROBE_INTERVAL - BASE)) {
+		tick(3, 0, 0, BASE);
+		fill(0);
+	}
+}
+
+START_TEST(test_quiet_probe_answered_late)
+{
+	struct pace_sample s;
+
+	/* A probe sent at the end of a quiet window and answered after it
+	 * is the window's: its WAL wait and its latency are not counted
+	 * again among the batches' probes, nor can it cut. */
+	loaded();
+	until_quiet();
+	ck_assert_uint_eq(p.wal_bits, 0);
+	ck_assert_uint_eq(p.slow_bits, 0);
+	s = (struct pace_sample){ .sent = p.quiet_until - 0.001, .at = p.quiet_until + 0.05,
+				  .quiet = true, .active = 3, .wal_waits = 1 };
+	now = s.at;
+	pace_sample(&p, &s);
+	ck_assert_uint_eq(p.wal_bits, 0);
+	ck_assert_uint_eq(p.slow_bits, 0);
+	ck_assert(p.why != PACE_HARM);
+}
+END_TEST
+
+START_TEST(test_wal_cut_needs_a_wait)
+{
+	char why[PACE_REASON_LEN];
+
+	/* Quiet probes saw a wait in 1 of 12 (the bar: 4 of 10); the
+	 * batches' probes see 3. Then the bar drops to 3 (1 of 13): the
+	 * probe that sees no wait does not cut on the 3 before it, the next
+	 * one that sees one does. */
+	loaded();
+	p.quiet_wal_bits = 1;
+	p.quiet_seen = 12;
+	ck_assert_int_eq(pace_wal_harm_probes(1, 12), 4);
+	ck_assert_int_eq(pace_wal_harm_probes(1, 13), 3);
+	for (int i = 0; i < 3; i++) {
+		tick(3, 1, 0, BASE);
+		ck_assert(p.why != PACE_HARM);
+	}
+	p.quiet_seen = 13;
+	tick(3, 0, 0, BASE);
+	ck_assert_msg(p.why != PACE_HARM, "cut on a probe without waits: %s", p.reason);
+	tick(3, 1, 0, BASE);
+	ck_assert(p.why == PACE_HARM);
+	ck_assert_str_eq(pace_reason(&p, now, why, sizeof why),
+			 "1 session waits on WAL (in 4 of 10 probes; quiet: 1 of 13)");
 }
 END_TEST
 
@@ -561,6 +621,8 @@ static Suite *pace_suite(void)
 	tcase_add_test(t, test_wal_waits_and_blocked);
 	tcase_add_test(t, test_wal_harm_probes);
 	tcase_add_test(t, test_wal_waits_quiet_too);
+	tcase_add_test(t, test_quiet_probe_answered_late);
+	tcase_add_test(t, test_wal_cut_needs_a_wait);
 	tcase_add_test(t, test_hysteresis);
 	tcase_add_test(t, test_floor);
 	tcase_add_test(t, test_baseline_windows);
