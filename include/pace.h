@@ -83,7 +83,9 @@
 #define PACE_REPROBE 10.0         /* seconds between quiet windows under load */
 #define PACE_LOAD_MIN 0.04        /* share of probes seeing others at work */
 #define PACE_BATCH_SECONDS 0.025  /* a paced batch: this many seconds' rows, */
-#define PACE_BATCH_ROWS 250       /* at most this many (a few ms of locks and WAL) */
+#define PACE_BATCH_ROWS 100       /* at most this many (a millisecond or two of
+				   * locks and WAL: under light load the tail
+				   * follows the batch, more than the rate) */
 #define PACE_WINDOW 10            /* probes a harm is counted over, */
 #define PACE_HARM_PROBES 2        /* and how many of them make one */
 #define PACE_QUIET_HISTORY 30     /* quiet probes the WAL waits without us are

@@ -277,16 +277,16 @@ START_TEST(test_max_batch)
 	 * rows, never more than PACE_BATCH_ROWS however fast it goes. */
 	make_throttle(&t, 0.0, "max-latency-increase", "1.5", (char *)NULL);
 	t.pace.why = PACE_RAMP;
-	t.pace.rate = 4000;
-	ck_assert_int_eq(throttle_max_batch(&t, 0.0), 100);
+	t.pace.rate = 2000;
+	ck_assert_int_eq(throttle_max_batch(&t, 0.0), 50);
 	t.pace.rate = 40000;
 	ck_assert_int_eq(throttle_max_batch(&t, 0.0), PACE_BATCH_ROWS);
 	/* A max-rate under the pace's rate: others are at work all the
 	 * same, the batches as short. */
-	make_throttle(&t, 0.0, "max-latency-increase", "1.5", "max-rate", "4000", (char *)NULL);
+	make_throttle(&t, 0.0, "max-latency-increase", "1.5", "max-rate", "2000", (char *)NULL);
 	t.pace.why = PACE_RAMP;
 	t.pace.rate = 40000;
-	ck_assert_int_eq(throttle_max_batch(&t, 0.0), 100);
+	ck_assert_int_eq(throttle_max_batch(&t, 0.0), 50);
 	make_throttle(&t, 0.0, "max-latency-increase", "1.5", "max-rate", "20000", (char *)NULL);
 	t.pace.why = PACE_RAMP;
 	t.pace.rate = 40000;
