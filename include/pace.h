@@ -16,10 +16,10 @@
  *     themselves): as many as would come by chance at the quiet share
  *     less than PACE_WAL_CHANCE of the time (pace_wal_harm_probes()),
  *     and the probe that cuts sees one itself. A window's first quiet
- *     probe does not count among the quiet ones: the WAL of our last
- *     batches may not be flushed yet (synchronous_commit off), so a
- *     commit waiting then may wait on ours; the probe's own commit
- *     flushes it;
+ *     probe does not count among the quiet ones unless it is the
+ *     window's only one: the WAL of our last batches may not be flushed
+ *     yet (synchronous_commit off), so a commit waiting then may wait on
+ *     ours; the probe's own commit flushes it;
  *   - the probe slower than --max-latency-increase times its baseline,
  *     in PACE_HARM_PROBES of the last PACE_WINDOW probes, each of which
  *     saw another session at work (a latency that only our own load
@@ -137,6 +137,7 @@ struct pace {
 	unsigned quiet_wal_bits;  /* the last quiet probes: WAL waits, */
 	int quiet_seen;           /* of at most PACE_QUIET_HISTORY */
 	int window_probes;        /* quiet probes of the window in progress */
+	bool window_first_wal;    /* its first one's WAL waits, held */
 	double achieved;        /* rows/s the batches reached, smoothed */
 	double rows_at;         /* when rows were last counted */
 	double rows;            /* counted since then */

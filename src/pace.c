@@ -106,6 +106,14 @@ int pace_wal_harm_probes(int quiet_wal, int quiet_seen)
 	return need;
 }
 
+/* One quiet probe into the WAL history: whether it saw a WAL wait. */
+static void note_quiet_wal(struct pace *p, bool wal)
+{
+	p->quiet_wal_bits = (p->quiet_wal_bits << 1 | wal) & QUIET_MASK;
+	if (p->quiet_seen < PACE_QUIET_HISTORY)
+		p->quiet_seen++;
+}
+
 static void start_quiet(struct pace *p, double at)
 {
 	p->quiet_from = at;
@@ -167,17 +175,20 @@ void pace_sample(struct pace *p, const struct pace_sample *s)
 		if (p->window_min < 0 || latency < p->window_min)
 			p->window_min = latency;
 		/* WAL waits with no batch of ours running: the server's own -
-		 * after the window's first probe, whose commit flushed what
-		 * our last batches' commits left unflushed. */
-		if (p->window_probes++ > 0) {
-			p->quiet_wal_bits = (p->quiet_wal_bits << 1 | (s->wal_waits > 0)) &
-					    QUIET_MASK;
-			if (p->quiet_seen < PACE_QUIET_HISTORY)
-				p->quiet_seen++;
-		}
+		 * after the window's first quiet probe, whose commit flushed
+		 * what our last batches' commits left unflushed. That one is
+		 * held, and counted only if it stays the window's only one (a
+		 * slow probe): a window that counted none would leave the
+		 * history empty where it is needed most. */
+		if (p->window_probes++ == 0)
+			p->window_first_wal = s->wal_waits > 0;
+		else
+			note_quiet_wal(p, s->wal_waits > 0);
 	}
 	if (s->at >= p->quiet_until && p->window_min >= 0) {
 		/* The quiet window is over: its fastest probe is the baseline. */
+		if (p->window_probes == 1)
+			note_quiet_wal(p, p->window_first_wal);
 		p->baseline = p->window_min;
 		p->baseline_at = s->at;
 		p->window_min = -1;

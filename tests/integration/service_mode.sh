@@ -66,15 +66,18 @@ pass "mid-run: no connection left open"
 # mark, and the rows below it would wait for the next whole-table sweep.
 # The job is set as the other run leaves it; that run is gone here.
 psqlc "UPDATE t SET public_id = NULL WHERE id % 100 = 0" >/dev/null
-psqlc "UPDATE $NB_PROGRESS_SCHEMA.jobs SET state = 'running', idle_since = NULL,
-        frontier = NULL, walk = 'key', hwm = $((N + 450)), hwm_next = $((N + 450)),
-        swept_at = now() WHERE job = 'public.t.public_id'" >/dev/null
+RESET=$(psqlc "SELECT count(*) FROM t WHERE public_id IS NULL")
+assert_eq "$(psqlc "UPDATE $NB_PROGRESS_SCHEMA.jobs SET state = 'running', idle_since = NULL,
+        frontier = NULL, frontier_rel = NULL, frontier_done = false, walk = 'key',
+        hwm = $((N + 450)), hwm_next = $((N + 450)), swept_at = now()
+        WHERE job = 'public.t.public_id' RETURNING job")" "public.t.public_id" \
+	"joined pass: the job set as a pass just begun"
 assert_sql "SELECT count(*) FROM $NB_LEASES WHERE job = 'public.t.public_id'" 0 "joined pass: no lease carved yet"
 bg_bf --table t --column public_id --order key --idle-interval 3600 \
 	--full-sweep-interval 1h --log-level debug
 wait_for 20 "the pass begun by the other run to fill the rows set back to NULL" \
 	sql_true "SELECT count(*) = 0 FROM t WHERE public_id IS NULL"
-pass "joined pass: the $((N / 100)) rows below the high-water mark filled by the pass"
+pass "joined pass: the $RESET rows below the high-water mark filled by the pass"
 assert_file_nomatch "$ERR" 'probe: nothing to fill' "joined pass: no probe in place of the pass"
 kill_bf TERM "$BF_PID"
 assert_eq "$RC" 0 "joined pass: SIGTERM -> exit 0"

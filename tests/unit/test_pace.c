@@ -7,7 +7,8 @@
  * load's harm), one session's work seen twice in four probes is load at
  * half speed (a poller's queries may fall so close), growth without harm, cuts on latency, WAL waits
  * (more of them where the quiet windows see them too, not counting a
- * window's first probe; the cut on a probe that sees one) and blocked
+ * window's first probe unless it is its only one; the cut on a probe
+ * that sees one) and blocked
  * sessions (one noisy probe is not harm), the floor, the
  * quiet windows that measure the baseline (a probe of one answered after
  * it is the window's only), and the controller off.
@@ -506,6 +507,31 @@ START_TEST(test_quiet_probe_answered_late)
 }
 END_TEST
 
+START_TEST(test_quiet_window_of_one_probe)
+{
+	struct pace_sample s;
+	int seen;
+
+	/* A slow probe: the window holds one quiet answer only. It is the
+	 * window's first, and counted all the same: a window that counted
+	 * none would leave the history empty on a slow server. */
+	loaded();
+	until_quiet();
+	seen = p.quiet_seen;
+	s = (struct pace_sample){ .sent = p.quiet_from + 0.01, .at = p.quiet_from + 0.2,
+				  .quiet = true, .active = 3, .wal_waits = 1 };
+	now = s.at;
+	pace_sample(&p, &s);
+	ck_assert_int_eq(p.quiet_seen, seen);
+	s = (struct pace_sample){ .sent = p.quiet_until + 0.01, .at = p.quiet_until + 0.2,
+				  .quiet = false, .active = 3 };
+	now = s.at;
+	pace_sample(&p, &s);
+	ck_assert_int_eq(p.quiet_seen, seen + 1);
+	ck_assert_uint_eq(p.quiet_wal_bits & 1, 1);
+}
+END_TEST
+
 START_TEST(test_wal_cut_needs_a_wait)
 {
 	char why[PACE_REASON_LEN];
@@ -623,6 +649,7 @@ static Suite *pace_suite(void)
 	tcase_add_test(t, test_wal_waits_quiet_too);
 	tcase_add_test(t, test_quiet_probe_answered_late);
 	tcase_add_test(t, test_wal_cut_needs_a_wait);
+	tcase_add_test(t, test_quiet_window_of_one_probe);
 	tcase_add_test(t, test_hysteresis);
 	tcase_add_test(t, test_floor);
 	tcase_add_test(t, test_baseline_windows);
