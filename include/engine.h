@@ -168,6 +168,7 @@ struct backfill {
 	double mon_tried;            /* the probe's last connection attempt */
 	bool probe_commits;          /* the probe in flight takes an xid */
 	bool probe_read_only;        /* the server refused that: never again */
+	bool probed;                 /* a probe was sent: the timer's from now on */
 	bool careful_logged;         /* said once that leases skip locked rows */
 	bool no_counter;             /* a session could not create its row
 				      * counter: no direct form (batch.h) */

@@ -129,6 +129,8 @@ static void health_poll(struct backfill *bf)
 		bf->mon_query = MON_HEALTH;
 }
 
+static void probe_first(struct backfill *bf);
+
 static void mon_connect(struct conn *conn, bool ok, const char *err)
 {
 	struct backfill *bf = conn->data;
@@ -141,6 +143,7 @@ static void mon_connect(struct conn *conn, bool ok, const char *err)
 	/* The first sample at once: flying blind is not online-safe, and an
 	 * idle server should not wait for it. */
 	health_poll(bf);
+	probe_first(bf);
 }
 
 /* The pace's probe answered: a sample for the throttle. */
@@ -166,13 +169,11 @@ static void probe_result(struct backfill *bf, PGresult *res)
 		  s.blocked, throttle_rate(&bf->thr, s.at));
 }
 
-/* Every PACE_PROBE_INTERVAL: the pace's probe, when the connection is free. */
-static void probe_cb(struct ev_loop *loop, ev_timer *t, int revents)
+/* The pace's probe, when the connection is free. */
+static void probe_send(struct backfill *bf)
 {
-	struct backfill *bf = t->data;
 	struct health_params p;
 
-	(void)revents;
 	/* Only while batches run: between passes and in pauses there is
 	 * nothing to pace. */
 	if (bf->setup != SETUP_DONE || bf->stopping || !throttle_probe_wanted(&bf->thr) ||
@@ -186,7 +187,8 @@ static void probe_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		return;
 	if (mon_params(bf, &p) != 0)
 		return;
-	bf->probe_quiet = throttle_probe_quiet(&bf->thr, ev_now(loop), engine_batches(bf) > 0);
+	bf->probed = true;
+	bf->probe_quiet = throttle_probe_quiet(&bf->thr, ev_now(bf->loop), engine_batches(bf) > 0);
 	bf->probe_sent = ev_time();
 	bf->probe_commits = throttle_probe_commits(&bf->thr) && !bf->probe_read_only;
 	if (conn_send(&bf->mon, health_probe_sql(bf->probe_commits), 1, NULL,
@@ -194,6 +196,25 @@ static void probe_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		conn_close(&bf->mon);
 	else
 		bf->mon_query = MON_PROBE;
+}
+
+/*
+ * The first probe as soon as the connection is free, not at the timer's
+ * next tick: until it answers the batches keep the slow start's rate,
+ * and on an idle server that is most of a short run's first 0.1 s.
+ */
+static void probe_first(struct backfill *bf)
+{
+	if (!bf->probed)
+		probe_send(bf);
+}
+
+/* Every PACE_PROBE_INTERVAL. */
+static void probe_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	probe_send(t->data);
 }
 
 static void mon_result(struct conn *conn, PGresult *res)
@@ -238,6 +259,7 @@ static void mon_result(struct conn *conn, PGresult *res)
 					sizeof err) > 0)
 		log_warn("health: %s", err);
 	report_throttle_change(bf);
+	probe_first(bf);
 }
 
 /* Every health-interval. */

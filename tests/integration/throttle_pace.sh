@@ -43,6 +43,11 @@ first_probe=$(grep -m 1 'debug: probe: ' "$ERR" || true)
 [[ -n $first_probe ]] || fail "nobody connected: no probe in the debug log"
 assert_match "$first_probe" ', 0 connected, 0 active' "nobody connected: the first probe sees nobody"
 assert_file_nomatch "$ERR" 'debug: probe: [0-9.]+ ms \(quiet\)' "nobody connected: no quiet window"
+# The first probe goes out once the health connection is free, not at the
+# probe timer's first tick (0.1 s: about four slow-start batches of 25 ms).
+before=$(sed -n '/debug: probe: /q;p' "$ERR" | grep -c 'rows found' || true)
+((before <= 2)) && pass "nobody connected: $before batches before the first probe" \
+	|| fail "nobody connected: $before batches at the slow start's rate before the first probe"
 
 # 1. A poller on an idle server.
 wait_for 10 "no other session" no_other_backends
