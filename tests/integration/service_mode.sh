@@ -78,6 +78,7 @@ bg_bf --table t --column public_id --order key --idle-interval 3600 \
 wait_for 20 "the pass begun by the other run to fill the rows set back to NULL" \
 	sql_true "SELECT count(*) = 0 FROM t WHERE public_id IS NULL"
 pass "joined pass: the $RESET rows below the high-water mark filled by the pass"
+assert_sql "SELECT count(DISTINCT public_id) = count(*) FROM t" t "joined pass: no id given twice"
 assert_file_nomatch "$ERR" 'probe: nothing to fill' "joined pass: no probe in place of the pass"
 kill_bf TERM "$BF_PID"
 assert_eq "$RC" 0 "joined pass: SIGTERM -> exit 0"
