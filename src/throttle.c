@@ -603,8 +603,8 @@ long throttle_max_batch(const struct throttle *t, double now)
 		return LONG_MAX;
 	/* Under the pace, others are at work: a batch's locks and WAL last
 	 * PACE_BATCH_SECONDS' worth of rows, and at most PACE_BATCH_ROWS (a
-	 * millisecond or two) however fast the pace has grown, also where a lower
-	 * max-rate is the rate in force: what a transaction arriving
+	 * millisecond or two) however fast the pace has grown, also where a
+	 * lower max-rate is the rate in force: what a transaction arriving
 	 * meanwhile waits for is one batch (the README has the light-load
 	 * runs). Under max-rate alone a quarter second's worth paces
 	 * evenly. */

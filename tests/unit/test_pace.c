@@ -10,8 +10,8 @@
  * window's first probe unless it is its only one; the cut on a probe
  * that sees one) and blocked
  * sessions (one noisy probe is not harm), the floor, the
- * quiet windows that measure the baseline (a probe of one answered after
- * it is the window's only), and the controller off.
+ * quiet windows that measure the baseline (a probe sent in one and
+ * answered after it counts there only), and the controller off.
  */
 #include "pace.h"
 
