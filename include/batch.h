@@ -147,6 +147,11 @@ struct batch {
 	const char *values[BATCH_MAX_PARAMS];
 	int lengths[BATCH_MAX_PARAMS];
 	int formats[BATCH_MAX_PARAMS];
+	/* the counted direct form's tally: batch_counted_params */
+	unsigned char ids_be[4];
+	const char *tally_values[BATCH_PHYS_PARAMS];
+	int tally_lengths[BATCH_PHYS_PARAMS];
+	int tally_formats[BATCH_PHYS_PARAMS];
 };
 
 void batch_init(struct batch *b, const struct batch_sql *sql, long limit);
@@ -262,6 +267,31 @@ char *batch_physical_stmt(PGconn *conn, const char *nsp, const char *rel,
 
 /* Name of the prepared physical batch statement of relation rel. */
 void batch_physical_name(char *buf, size_t len, Oid rel, enum batch_form form);
+
+/*
+ * The counted direct form, for a tree where every row an UPDATE writes is
+ * one it fills (target.h: plain_update): the direct form in two statements
+ * of one transaction, sent together (conn_send_chain). *update is the
+ * direct form's UPDATE without RETURNING, which would store each row it
+ * writes and count it again (a tenth of the batch's time); *tally then
+ * counts the rows written from the session's own count of the
+ * transaction's row updates of the relation (pg_stat_get_xact_tuples_updated:
+ * before the UPDATE's first write and after its last, so exactly the
+ * UPDATE's, redone rows counted once), moves the lease and gives the
+ * direct form's answer. Both take the physical batch's parameters; the
+ * tally's $1 is the number of ids sent ($2 unused: NULL). The caller
+ * free()s both; returns 0, or -1 when out of memory.
+ */
+int batch_counted_stmts(PGconn *conn, const char *nsp, const char *rel,
+			const char *column, const char *leases, char **update,
+			char **tally);
+
+/* After batch_physical_params: the tally's parameters, in b's tally_*
+ * arrays (the batch's, but $1 the ids sent and $2 NULL). */
+void batch_counted_params(struct batch *b);
+
+/* Name of the prepared tally of relation rel's counted direct form. */
+void batch_counted_tally_name(char *buf, size_t len, Oid rel);
 
 /*
  * Whether the next batch of b may take the direct form: not right after a

@@ -6,7 +6,9 @@
  * PQsocket() (re-read after every connect step, since libpq may switch
  * sockets while it tries hosts) wakes it when the socket is ready. It never
  * blocks the loop. When a query's last result has arrived, the conn calls
- * on_result once; what the query means is the caller's business.
+ * on_result once; what the query means is the caller's business. A chain
+ * (conn_send_chain) is several statements sent as one query: one round
+ * trip, one transaction, one on_result.
  */
 #ifndef NB_CONN_H
 #define NB_CONN_H
@@ -49,6 +51,8 @@ struct conn {
 	conn_connect_cb on_connect;
 	conn_result_cb on_result;
 	PGresult *pending;         /* result being collected */
+	bool chain;                /* a chain is in flight (libpq's pipeline mode) */
+	bool synced;               /* its sync has come back: its last result */
 	void *data;                /* the caller's */
 	char errbuf[512];
 };
@@ -80,6 +84,27 @@ int conn_send_prepare(struct conn *w, const char *name, const char *sql,
 int conn_send_prepared(struct conn *w, const char *name, int nparams,
 			 const char *const *values, const int *lengths,
 			 const int *formats);
+
+/* One statement of a chain: prepares name as sql (sql set, with types),
+ * or runs the prepared statement name (values, lengths, formats). */
+struct conn_query {
+	const char *name;
+	const char *sql;
+	int nparams;
+	const Oid *types;
+	const char *const *values;
+	const int *lengths;
+	const int *formats;
+};
+
+/*
+ * Sends the n statements of q in one round trip, in one implicit
+ * transaction (libpq's pipeline mode, one sync after the last): when one
+ * fails, those after it do not run and the transaction rolls back. The
+ * conn must be CONN_IDLE. on_result follows once, with the first error or
+ * else the last statement's result. Returns as conn_send.
+ */
+int conn_send_chain(struct conn *w, const struct conn_query *q, int n);
 
 /* Closes the connection (if any) and stops the watcher. Safe to repeat. */
 void conn_close(struct conn *w);

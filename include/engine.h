@@ -78,7 +78,11 @@ struct backfill;
  * enum batch_form (batch.h); no direct form with the id guard. */
 struct leaf_sql {
 	Oid rel;
-	char *sql[BATCH_PHYS_FORMS];
+	char *sql[BATCH_PHYS_FORMS];  /* by form; the direct one's is the
+				       * counted form's UPDATE where tally is set */
+	char *tally;                  /* the counted direct form's tally
+				       * (batch.h); NULL: the direct form is
+				       * one statement */
 };
 
 struct worker {

@@ -69,6 +69,10 @@ struct target {
 	int nid_indexes;
 	char *triggers;                     /* BEFORE UPDATE row triggers, for
 					     * messages; NULL if none */
+	bool plain_update;                  /* no trigger fires on an UPDATE of
+					     * the tree, and the server counts row
+					     * updates (track_counts): batch.h's
+					     * counted direct form may run */
 	enum walk walk;
 	bool key_ok;                        /* the key can be walked (a single table) */
 	char key_problem[CONFIG_ERR_LEN];   /* why the key cannot serve key

@@ -582,18 +582,20 @@ static char *build_unfilled(char *const *qk, int n, const char *qt,
  * small enough for that to cost little when the density was wrong). A
  * row the application updated meanwhile draws again on its newest
  * version (EvalPlanQual): gaps, never a repeat. The counter's advance
- * (met: rows drawn, redraws included) past the ids sent says they ran out
- * (DIRECT_OUT_MET: the cursor stays, and the fast form walks on from it);
- * else the window is done and the cursor moves to its end, the lease's
- * when $9. The lock wait is a one-time filter of the UPDATE's scan, as it
- * is of the candidates' scan in the other forms.
+ * past the ids sent says they ran out (sb_direct_answer). The lock wait is
+ * a one-time filter of the UPDATE's scan, as it is of the candidates' scan
+ * in the other forms. Two forms: build_direct counts the rows written with
+ * RETURNING, the counted form (batch_counted_stmts) without.
  */
 #define DIRECT_MET "(currval('" BATCH_COUNTER "') - $10)"
-#define DIRECT_OUT_MET "(tally.nb_met > " DIRECT_IDS ")"
-static void build_direct(struct sb *b, const char *only, const char *qc,
-			 const char *leases)
+
+/* The direct form's UPDATE of the window, up to its RETURNING. before:
+ * the counted form's one-time filter that keeps the session's count of
+ * the leaf's row updates before the first (COUNTED_BEFORE); NULL: none. */
+static void sb_window_update(struct sb *b, const char *only, const char *qc,
+			     const char *before)
 {
-	sb_add(b, "WITH upd(nb_filled) AS (UPDATE ");
+	sb_add(b, "UPDATE ");
 	sb_add(b, only);
 	sb_add(b, " AS nanoid_backfill_t SET ");
 	sb_add(b, qc);
@@ -602,18 +604,87 @@ static void build_direct(struct sb *b, const char *only, const char *qc,
 		  " WHERE nanoid_backfill_t.ctid > $7::tid AND nanoid_backfill_t.ctid < $8::tid"
 		  " AND nanoid_backfill_t.");
 	sb_add(b, qc);
-	sb_add(b, " IS NULL" ROW_LOCK_WAIT " AND nextval('" BATCH_COUNTER "') - $10 <= "
-		  DIRECT_IDS " RETURNING nanoid_backfill_t.");
+	sb_add(b, " IS NULL" ROW_LOCK_WAIT);
+	if (before)
+		sb_add(b, before);
+	sb_add(b, " AND nextval('" BATCH_COUNTER "') - $10 <= " DIRECT_IDS);
+}
+
+/* The direct form's progress and answer, after its tally and done; ids:
+ * the number of ids sent. The counter's advance (met: rows drawn, redraws
+ * included) past them says they ran out (the cursor stays, and the fast
+ * form walks on from it); else the window is done and the cursor moves to
+ * its end, the lease's when $9. */
+static void sb_direct_answer(struct sb *b, const char *leases, const char *ids)
+{
+	struct sb out = { 0 }, end = { 0 }, cursor = { 0 };
+
+	sb_add(&out, "(tally.nb_met > ");
+	sb_add(&out, ids);
+	sb_add(&out, ")");
+	sb_add(&end, "(NOT ");
+	sb_add(&end, out.s ? out.s : "");
+	sb_add(&end, " AND $9)");
+	sb_add(&cursor, "WHEN ");
+	sb_add(&cursor, out.s ? out.s : "");
+	sb_add(&cursor, " THEN cursor ELSE ARRAY[$8::text] END");
+	if (out.oom || end.oom || cursor.oom)
+		b->oom = true;
+	else {
+		sb_progress(b, leases, end.s, cursor.s, "tally, done");
+		sb_add(b, " SELECT LEAST(tally.nb_met, ");
+		sb_add(b, ids);
+		sb_add(b, "), " FILLED ", 0, " LEFT_NULL ", tally.nb_busy, NULL::text, ");
+		sb_add(b, out.s);
+		sb_add(b, ", " DIRECT_BASE " FROM tally, done");
+	}
+	free(out.s);
+	free(end.s);
+	free(cursor.s);
+}
+
+static void build_direct(struct sb *b, const char *only, const char *qc,
+			 const char *leases)
+{
+	sb_add(b, "WITH upd(nb_filled) AS (");
+	sb_window_update(b, only, qc, NULL);
+	sb_add(b, " RETURNING nanoid_backfill_t.");
 	sb_add(b, qc);
-	sb_add(b, " IS NOT NULL),"
-		  " done AS (SELECT count(*) FILTER (WHERE upd.nb_filled) AS nb_filled,"
-		  " count(*) FILTER (WHERE NOT upd.nb_filled) AS nb_left FROM upd),"
+	sb_add(b, " IS NOT NULL), " DONE ","
 		  " tally AS (SELECT " DIRECT_MET " AS nb_met, 0 AS nb_busy FROM done), ");
-	sb_progress(b, leases, "(NOT " DIRECT_OUT_MET " AND $9)",
-		    "WHEN " DIRECT_OUT_MET " THEN cursor ELSE ARRAY[$8::text] END", "tally, done");
-	sb_add(b, " SELECT LEAST(tally.nb_met, " DIRECT_IDS "), " FILLED ", 0, " LEFT_NULL
-		  ", tally.nb_busy, NULL::text, " DIRECT_OUT_MET ", " DIRECT_BASE
-		  " FROM tally, done");
+	sb_direct_answer(b, leases, DIRECT_IDS);
+}
+
+/*
+ * The counted direct form (batch.h): the session's count of the
+ * transaction's row updates of the leaf, kept in a setting of the
+ * transaction by the UPDATE before its first write (a one-time filter, as
+ * ROW_LOCK_WAIT: evaluated when the first row passes the filters before
+ * it, so before any row is written; an EvalPlanQual recheck reuses its
+ * value), and read again by the tally after the UPDATE. No row passed:
+ * the setting is unset, or '' after an earlier transaction's. rel: the
+ * leaf's name as a string literal, cast to regclass.
+ */
+#define COUNTED_SETTING "nanoid_backfill.updates_before"
+#define COUNTED_UPDATES(rel) "pg_stat_get_xact_tuples_updated(" rel "::regclass)"
+
+static char *counted_before(const char *rel)
+{
+	return pgtext_printf(" AND (SELECT set_config('" COUNTED_SETTING "', "
+			     COUNTED_UPDATES("%s") "::text, true)) IS NOT NULL", rel);
+}
+
+/* The tally's rows filled: as counted, or, should track_counts have been
+ * turned off since the run began (no count then), the rows drawn. */
+static void build_counted_tally(struct sb *b, const char *rel, const char *leases)
+{
+	sb_add(b, "WITH tally AS (SELECT " DIRECT_MET " AS nb_met, 0 AS nb_busy),"
+		  " done AS (SELECT CASE WHEN current_setting('track_counts')::bool"
+		  " THEN COALESCE(pg_stat_get_xact_tuples_updated(");
+	sb_add(b, rel);
+	sb_add(b, "::regclass) - NULLIF(current_setting('" COUNTED_SETTING "', true), '')::bigint, 0)"
+		  " ELSE LEAST(tally.nb_met, $1) END AS nb_filled, 0 AS nb_left FROM tally), ");
+	sb_direct_answer(b, leases, "$1");
 }
 
 /*
@@ -678,6 +749,43 @@ out:
 		return NULL;
 	}
 	return b.s;
+}
+
+int batch_counted_stmts(PGconn *conn, const char *nsp, const char *rel,
+			const char *column, const char *leases, char **update,
+			char **tally)
+{
+	char *qs = pgconn_quote(conn, nsp), *qr = pgconn_quote(conn, rel);
+	char *qc = pgconn_quote(conn, column);
+	char *name = qs && qr ? pgtext_printf("%s.%s", qs, qr) : NULL;
+	char *only = name ? pgtext_printf("ONLY %s", name) : NULL;
+	char *lit = name ? pgconn_quote_literal(name) : NULL;
+	char *before = lit ? counted_before(lit) : NULL;
+	struct sb u = { 0 }, t = { 0 };
+	int rc = -1;
+
+	*update = *tally = NULL;
+	if (!only || !qc || !before)
+		goto out;
+	sb_window_update(&u, only, qc, before);
+	build_counted_tally(&t, lit, leases);
+	if (u.oom || t.oom) {
+		free(u.s);
+		free(t.s);
+		goto out;
+	}
+	*update = u.s;
+	*tally = t.s;
+	rc = 0;
+out:
+	free(qs);
+	free(qr);
+	free(qc);
+	free(name);
+	free(only);
+	free(lit);
+	free(before);
+	return rc;
 }
 
 /*
@@ -819,6 +927,17 @@ int batch_physical_params(struct batch *b, const unsigned char *ids,
 	return 0;
 }
 
+void batch_counted_params(struct batch *b)
+{
+	memcpy(b->tally_values, b->values, sizeof b->tally_values);
+	memcpy(b->tally_lengths, b->lengths, sizeof b->tally_lengths);
+	memcpy(b->tally_formats, b->formats, sizeof b->tally_formats);
+	pgbin_put_int32(b->ids_be, (int32_t)batch_ids(b));
+	b->tally_values[0] = (const char *)b->ids_be;
+	b->tally_values[1] = NULL;
+	b->tally_lengths[1] = 0;
+}
+
 /* The counter's value in column col of a direct answer: the next base. */
 static int read_base(struct batch *b, const PGresult *res, int col)
 {
@@ -912,6 +1031,11 @@ void batch_physical_name(char *buf, size_t len, Oid rel, enum batch_form form)
 	static const char *const suffix[BATCH_PHYS_FORMS] = { "", "_careful", "_direct" };
 
 	snprintf(buf, len, "nanoid_backfill_phys_%u%s", rel, suffix[form]);
+}
+
+void batch_counted_tally_name(char *buf, size_t len, Oid rel)
+{
+	snprintf(buf, len, "nanoid_backfill_phys_%u_tally", rel);
 }
 
 const char *batch_stmt_name(int variant)

@@ -156,7 +156,14 @@ static const char target_sql[] =
 	"                           ', ' ORDER BY tree.oid, g.tgname)"
 	"           FROM tree JOIN pg_trigger g ON g.tgrelid = tree.oid"
 	"          WHERE NOT g.tgisinternal AND g.tgenabled <> 'D'"
-	"            AND g.tgtype & 19 = 19)"
+	"            AND g.tgtype & 19 = 19),"
+	/* whether every row an UPDATE of a leaf writes is one it fills, and
+	 * the server counts them: no trigger fires on UPDATE (16), which
+	 * could set the column back or write more rows of the leaf; the
+	 * direct form then counts its rows from the session's statistics */
+	"        NOT EXISTS (SELECT 1 FROM tree JOIN pg_trigger g ON g.tgrelid = tree.oid"
+	"          WHERE NOT g.tgisinternal AND g.tgenabled <> 'D' AND g.tgtype & 16 = 16)"
+	"        AND current_setting('track_counts')::bool"
 	"   FROM (SELECT 1) AS one"
 	"   LEFT JOIN rel ON true LEFT JOIN col ON true LEFT JOIN keys ON true"
 	"  ORDER BY keys.ord";
@@ -169,6 +176,7 @@ enum {
 	F_NULL_FRAC, F_OID, F_TREE, F_LEAVES, F_BAD_LEAF, F_LEAF_NOPRIV,
 	F_KEY_INDEXED, F_CORRELATION, F_GENERATED, F_TEMP, F_RLS, F_RULE,
 	F_PARTKEY, F_FOREIGN_KEY, F_UNIQUE_COL, F_ID_INDEXES, F_TRIGGERS,
+	F_PLAIN_UPDATE,
 };
 
 const char *catalog_target_sql(void)
@@ -472,6 +480,7 @@ int catalog_target_read(struct target *t, const PGresult *res,
 	}
 	t->triggers = PQgetisnull(res, 0, F_TRIGGERS) ? NULL :
 		      xstrdup(PQgetvalue(res, 0, F_TRIGGERS));
+	t->plain_update = is_true(res, 0, F_PLAIN_UPDATE);
 	t->reltuples = strtod(PQgetvalue(res, 0, F_RELTUPLES), NULL);
 	t->null_frac = strtod(PQgetvalue(res, 0, F_NULL_FRAC), NULL);
 	return 0;

@@ -6,7 +6,11 @@
  * write-readiness while it returns 1; when the socket is readable, call
  * PQconsumeInput and then PQgetResult while !PQisBusy, until it returns
  * NULL. A conn watches for write only while libpq has output queued, so
- * an idle connection costs no wakeups.
+ * an idle connection costs no wakeups. A chain runs in pipeline mode,
+ * entered for it alone (the simple protocol's statements the conn also
+ * sends are refused there): each statement's results end with a NULL of
+ * their own, and the chain's with the sync's PGRES_PIPELINE_SYNC and the
+ * NULL after it, when the conn leaves pipeline mode again.
  */
 #include "conn.h"
 
@@ -58,6 +62,7 @@ static void lost(struct conn *w)
 	w->conn = NULL;
 	w->state = CONN_DISCONNECTED;
 	w->want_write = false;
+	w->chain = false;
 	w->on_result(w, NULL);
 }
 
@@ -99,14 +104,34 @@ static void read_results(struct conn *w)
 		PGresult *res = PQgetResult(w->conn);
 
 		if (!res) {
-			PGresult *done = w->pending;
+			PGresult *done;
 
+			/* In a chain, NULL ends one statement's results; the
+			 * chain's own end is the NULL after its sync. */
+			if (w->chain && !w->synced)
+				continue;
+			if (w->chain) {
+				w->chain = false;
+				if (!PQexitPipelineMode(w->conn)) {
+					lost(w);
+					return;
+				}
+			}
+			done = w->pending;
 			w->pending = NULL;
 			w->state = CONN_IDLE;
 			watch(w, false);
 			w->on_result(w, done);
 			PQclear(done);
 			return;
+		}
+		/* The sync, and the statements an error kept from running:
+		 * no result of their own. */
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC ||
+		    PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
+			w->synced |= PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+			PQclear(res);
+			continue;
 		}
 		/* Keep the first error; otherwise the latest result. */
 		if (w->pending && PQresultStatus(w->pending) == PGRES_FATAL_ERROR)
@@ -250,6 +275,30 @@ int conn_send_prepared(struct conn *w, const char *name, int nparams,
 					   lengths, formats, 0));
 }
 
+int conn_send_chain(struct conn *w, const struct conn_query *q, int n)
+{
+	if (!PQenterPipelineMode(w->conn)) {
+		conn_error(w);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		int ok = q[i].sql ?
+			PQsendPrepare(w->conn, q[i].name, q[i].sql, q[i].nparams, q[i].types) :
+			PQsendQueryPrepared(w->conn, q[i].name, q[i].nparams, q[i].values,
+					    q[i].lengths, q[i].formats, 0);
+
+		/* Part of the chain may be on its way: the caller gives the
+		 * connection up (a failed send is a lost connection to it). */
+		if (!ok)
+			return sent(w, 0);
+	}
+	if (!PQpipelineSync(w->conn))
+		return sent(w, 0);
+	w->chain = true;
+	w->synced = false;
+	return sent(w, 1);
+}
+
 void conn_close(struct conn *w)
 {
 	if (ev_is_active(&w->io))
@@ -264,4 +313,5 @@ void conn_close(struct conn *w)
 	}
 	w->state = CONN_DISCONNECTED;
 	w->want_write = false;
+	w->chain = false;
 }

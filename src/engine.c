@@ -757,7 +757,8 @@ static void after_batch(struct worker *w, PGresult *res)
 	throttle_after_batch(&bf->thr, &w->lane, ev_now(bf->loop), c.filled, took);
 	log_debug("worker %d: lease %d: %ld rows found, %ld filled, %ld busy in %.1f ms%s",
 		  w->id, w->b.lease, c.found, c.filled, c.busy, took * 1000,
-		  w->b.direct ? " (direct)" : w->b.careful ? " (careful)" : " (fast)");
+		  !w->b.direct ? (w->b.careful ? " (careful)" : " (fast)") :
+		  !bf->sql.by_key && bf->leaf[w->leaf].tally ? " (direct, counted)" : " (direct)");
 	if (lease_done) {
 		/* The statement marked the lease done; let it go. */
 		carry_out(w, job_lease_done(&w->job));

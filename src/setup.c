@@ -141,6 +141,10 @@ static void free_leaves(struct backfill *bf)
 			free(bf->leaf[i].sql[f]);
 			bf->leaf[i].sql[f] = NULL;
 		}
+	for (int i = 0; i < bf->nleaf; i++) {
+		free(bf->leaf[i].tally);
+		bf->leaf[i].tally = NULL;
+	}
 	bf->nleaf = 0;
 }
 

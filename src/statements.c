@@ -118,11 +118,22 @@ static int leaf_statement(struct worker *w, Oid rel, const char *schema,
 	}
 	l = &bf->leaf[bf->nleaf];
 	memset(l->sql, 0, sizeof l->sql);
+	l->tally = NULL;
 	for (int f = 0; f < BATCH_PHYS_FORMS; f++) {
 		/* With the guard, ids may be taken: only the forms that count
 		 * and skip such rows (batch.h). */
 		if (f == BATCH_PHYS_DIRECT && bf->sql.guard)
 			continue;
+		if (f == BATCH_PHYS_DIRECT && bf->target.plain_update) {
+			if (batch_counted_stmts(w->conn.conn, schema, name,
+						bf->target.column, bf->prog.leases,
+						&l->sql[f], &l->tally) != 0) {
+				for (int i = 0; i < f; i++)
+					free(l->sql[i]);
+				return -1;
+			}
+			continue;
+		}
 		l->sql[f] = batch_physical_stmt(w->conn.conn, schema, name,
 						bf->target.column, bf->prog.leases,
 						bf->sql.guard, (enum batch_form)f,
@@ -402,8 +413,22 @@ int statements_prepare_leaf(struct worker *w)
 
 	enum batch_form f = batch_form_of(&w->b);
 
+	const struct leaf_sql *l = &w->bf->leaf[w->leaf];
+	char tally[64];
+
 	batch_physical_name(name, sizeof name, w->lease_rel, f);
-	return conn_send_prepare(&w->conn, name, w->bf->leaf[w->leaf].sql[f],
+	if (f == BATCH_PHYS_DIRECT && l->tally) {
+		struct conn_query q[2] = {
+			{ .name = name, .sql = l->sql[f], .nparams = BATCH_PHYS_PARAMS,
+			  .types = w->bf->sql.phys_types },
+			{ .name = tally, .sql = l->tally, .nparams = BATCH_PHYS_PARAMS,
+			  .types = w->bf->sql.phys_types },
+		};
+
+		batch_counted_tally_name(tally, sizeof tally, w->lease_rel);
+		return conn_send_chain(&w->conn, q, 2);
+	}
+	return conn_send_prepare(&w->conn, name, l->sql[f],
 				 BATCH_PHYS_PARAMS, w->bf->sql.phys_types);
 }
 
@@ -447,6 +472,7 @@ int statements_batch(struct worker *w)
 {
 	struct backfill *bf = w->bf;
 	char name[64];
+	enum batch_form f;
 	int v;
 
 	if (draw_ids(bf, batch_ids(&w->b)) != 0)
@@ -455,8 +481,24 @@ int statements_batch(struct worker *w)
 		if (batch_physical_params(&w->b, bf->ids, bf->prog.job, w->fill.rate) != 0)
 			return failed(bf, "lease %d has a malformed ctid in the progress "
 				      "table", w->b.lease);
-		batch_physical_name(name, sizeof name, w->lease_rel, batch_form_of(&w->b));
+		f = batch_form_of(&w->b);
+		batch_physical_name(name, sizeof name, w->lease_rel, f);
 		w->sent_at = ev_time();
+		if (f == BATCH_PHYS_DIRECT && bf->leaf[w->leaf].tally) {
+			char tally[64];
+			struct conn_query q[2] = {
+				{ .name = name, .nparams = BATCH_PHYS_PARAMS,
+				  .values = w->b.values, .lengths = w->b.lengths,
+				  .formats = w->b.formats },
+				{ .name = tally, .nparams = BATCH_PHYS_PARAMS,
+				  .values = w->b.tally_values, .lengths = w->b.tally_lengths,
+				  .formats = w->b.tally_formats },
+			};
+
+			batch_counted_tally_name(tally, sizeof tally, w->lease_rel);
+			batch_counted_params(&w->b);
+			return conn_send_chain(&w->conn, q, 2);
+		}
 		return conn_send_prepared(&w->conn, name, BATCH_PHYS_PARAMS, w->b.values,
 					    w->b.lengths, w->b.formats);
 	}

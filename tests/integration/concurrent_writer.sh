@@ -99,29 +99,49 @@ assert_sql "SELECT rows_done FROM $NB_JOBS WHERE table_name = 't'" "$((N - app))
 # Rows updated under the batches (other columns, by 4 sessions): each such
 # row is checked again on its newest version (EvalPlanQual) and draws a
 # second number from the batch's counter. The numbers must never repeat:
-# no id given to two rows, in either order.
+# no id given to two rows, in either order. Meanwhile a fifth session
+# writes values of its own into NULL rows: a row it filled first is the
+# application's, and the count of rows filled must say so. (No trigger on
+# epq: physical order's direct batches are the counted form, whose count
+# comes from the server's count of row updates, not from RETURNING.)
 psqlf <<'SQL'
 CREATE TABLE epq (id bigint PRIMARY KEY, c text, v int NOT NULL DEFAULT 0);
 INSERT INTO epq SELECT i, NULL, 0 FROM generate_series(1, 50000) i;
 ANALYZE epq;
 SQL
 printf '\\set id random(1, 50000)\nUPDATE epq SET v = v + 1 WHERE id BETWEEN :id AND :id + 3;\n' >"$WORK/epq.sql"
+printf '\\set id random(1, 50000)\nUPDATE epq SET c = '"'"'app:'"'"' || id WHERE id = :id AND c IS NULL;\n' >"$WORK/epq-app.sql"
 for order in key physical; do
 	psqlf <<<"UPDATE epq SET c = NULL"
 	"$PGBENCH" -n -c 4 -T 4 -f "$WORK/epq.sql" >"$WORK/epq-$order.out" 2>&1 &
 	bench=$!
 	BG_PIDS+=("$bench")
+	"$PGBENCH" -n -c 1 -T 4 -f "$WORK/epq-app.sql" >"$WORK/epq-app-$order.out" 2>&1 &
+	app_bench=$!
+	BG_PIDS+=("$app_bench")
 	sleep 0.5
 	run_bf --table epq --column c --until-done --order "$order" --batch-size 500 \
 		--max-latency-increase 0 --job "epq-$order" --log-level debug
 	wait "$bench" || fail "$order, rows updated under the batches: pgbench failed: $(tail -n 3 "$WORK/epq-$order.out")"
 	_forget_pid "$bench"
+	wait "$app_bench" || fail "$order, the application's writes: pgbench failed: $(tail -n 3 "$WORK/epq-app-$order.out")"
+	_forget_pid "$app_bench"
 	assert_eq "$RC" 0 "$order, rows updated under the batches: exit 0"
-	assert_file_match "$ERR" 'rows found, [0-9]+ filled, 0 busy in [0-9.]+ ms \(direct\)' \
-		"$order, rows updated under the batches: direct batches"
+	form='\(direct\)'
+	[[ $order == key ]] || form='\(direct, counted\)'
+	assert_file_match "$ERR" "rows found, [0-9]+ filled, 0 busy in [0-9.]+ ms $form" \
+		"$order, rows updated under the batches: direct batches, $form"
 	assert_sql "SELECT count(*) FILTER (WHERE c IS NULL), count(DISTINCT c) FROM epq" "0|50000" \
 		"$order, rows updated under the batches: no NULL, 50000 distinct ids"
 	assert_sql "SELECT sum(v) > 0 FROM epq" t "$order, rows updated under the batches: they were updated"
+	app=$(psqlc "SELECT count(*) FROM epq WHERE c LIKE 'app:%'")
+	echo "# $order: the application filled $app rows during the run"
+	assert_sql "SELECT count(*) FROM epq WHERE c NOT LIKE 'app:%' AND c !~ '$NB_DEFAULT_ID_RE'" 0 \
+		"$order: every other row holds a default nanoid"
+	assert_sql "SELECT rows_done FROM $NB_JOBS WHERE job = 'epq-$order'" "$((50000 - app))" \
+		"$order: rows_done counts the rows the daemon filled, each once (50000 - $app)"
+	assert_file_match "$ERR" "done: no NULL left .*; $((50000 - app)) rows filled by this run" \
+		"$order: the summary counts the same"
 done
 
 finish

@@ -82,4 +82,43 @@ assert_sql "SELECT rows_done FROM $NB_JOBS WHERE table_name = 't3'" 0 \
 assert_sql "SELECT state FROM $NB_JOBS WHERE table_name = 't3'" 'done' \
 	"already complete table: state done"
 
+
+# Physical order's direct batches count the rows they fill from the
+# server's count of row updates (no RETURNING) only where nothing else can
+# update the table's rows and the server counts: an AFTER UPDATE trigger
+# that writes another row of the same table, or track_counts off, keeps
+# the form that counts with RETURNING, and the counts stay exact.
+psqlf <<'SQL'
+CREATE TABLE t5 (id bigint PRIMARY KEY, public_id text, touched int NOT NULL DEFAULT 0);
+INSERT INTO t5 SELECT i, CASE WHEN i = 0 THEN 'sentinel' END, 0 FROM generate_series(0, 3000) i;
+CREATE FUNCTION touch_sentinel() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN UPDATE t5 SET touched = touched + 1 WHERE id = 0; RETURN NULL; END $$;
+CREATE TRIGGER touch_sentinel AFTER UPDATE ON t5 FOR EACH ROW
+  WHEN (OLD.public_id IS NULL) EXECUTE FUNCTION touch_sentinel();
+CREATE TABLE t6 (id bigint PRIMARY KEY, public_id text);
+INSERT INTO t6 SELECT i, NULL FROM generate_series(1, 3000) i;
+CREATE TABLE t7 (LIKE t6 INCLUDING ALL);
+INSERT INTO t7 SELECT * FROM t6;
+ANALYZE t5, t6, t7;
+SQL
+run_bf --table t5 --column public_id --until-done --order physical --log-level debug
+assert_eq "$RC" 0 "AFTER UPDATE trigger: exit 0"
+assert_sql "SELECT count(public_id), count(DISTINCT public_id), max(touched) FROM t5" "3001|3001|3000" \
+	"AFTER UPDATE trigger: every row filled, the trigger ran once a row"
+assert_file_match "$ERR" 'ms \(direct\)$' "AFTER UPDATE trigger: direct batches that count with RETURNING"
+assert_file_nomatch "$ERR" 'counted\)' "AFTER UPDATE trigger: no counted batch"
+assert_sql "SELECT rows_done FROM $NB_JOBS WHERE table_name = 't5'" 3000 \
+	"AFTER UPDATE trigger: rows_done 3000, not the trigger's updates too"
+PGOPTIONS="-c track_counts=off" run_bf --table t6 --column public_id --until-done --order physical \
+	--log-level debug
+assert_eq "$RC" 0 "track_counts off: exit 0"
+assert_file_match "$ERR" 'ms \(direct\)$' "track_counts off: direct batches that count with RETURNING"
+assert_file_nomatch "$ERR" 'counted\)' "track_counts off: no counted batch"
+assert_sql "SELECT rows_done FROM $NB_JOBS WHERE table_name = 't6'" 3000 "track_counts off: rows_done 3000"
+run_bf --table t7 --column public_id --until-done --order physical --log-level debug
+assert_eq "$RC" 0 "plain table: exit 0"
+assert_file_match "$ERR" 'ms \(direct, counted\)$' "plain table: counted direct batches"
+assert_sql "SELECT count(public_id), count(DISTINCT public_id) FROM t7" "3000|3000" "plain table: every row, distinct"
+assert_sql "SELECT rows_done FROM $NB_JOBS WHERE table_name = 't7'" 3000 "plain table: rows_done 3000"
+
 finish

@@ -82,7 +82,7 @@ run_bf "${AS_ROLE[@]}" --schema app --table orders --column public_id --until-do
 	--batch-size 500 --lease-size 5000 --order physical --job orders-temp --log-level debug
 assert_eq "$RC" 0 "as the role, with TEMPORARY: exit 0 ($(tail -n 1 "$ERR"))"
 assert_file_nomatch "$ERR" "row counter" "as the role, with TEMPORARY: no warning"
-assert_file_match "$ERR" 'rows found, [0-9]+ filled, 0 busy in [0-9.]+ ms \(direct\)' \
+assert_file_match "$ERR" 'rows found, [0-9]+ filled, 0 busy in [0-9.]+ ms \(direct(, counted)?\)' \
 	"as the role, with TEMPORARY: direct batches"
 assert_sql "SELECT count(*) FROM app.orders WHERE public_id IS NULL" 0 "as the role, with TEMPORARY: no NULL left"
 assert_sql "SELECT count(DISTINCT public_id) FROM app.orders" 20000 "as the role, with TEMPORARY: every value distinct"
