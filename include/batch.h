@@ -34,6 +34,9 @@
  *     cursor.
  * Because the lease row changes in the same transaction as the data, after
  * a crash the stored cursor is exactly where the committed data is.
+ * (Physical order's direct form may be two statements, the UPDATE and its
+ * tally, sent as one pipeline: still one round trip and one transaction;
+ * see batch_counted_stmts.)
  *
  * Parameters: $1 limit (int4, binary), $2 the ids back to back (bytea,
  * binary: generated straight into the parameter buffer, no per-row
