@@ -282,8 +282,12 @@ void batch_physical_name(char *buf, size_t len, Oid rel, enum batch_form form);
  * before the UPDATE's first write and after its last, so exactly the
  * UPDATE's, redone rows counted once), moves the lease and gives the
  * direct form's answer. Both take the physical batch's parameters; the
- * tally's $1 is the number of ids sent ($2 unused: NULL). The caller
- * free()s both; returns 0, or -1 when out of memory.
+ * tally's $1 is the number of ids sent ($2 unused: NULL). Between them
+ * goes BATCH_LOCK_TIMEOUT_SQL. The form is chosen from the catalog as the
+ * run starts: a trigger created while it runs counts from the next start
+ * (until then the counts may be off; the rows, the guard and the final
+ * check never depend on them). The caller free()s both; returns 0, or -1
+ * when out of memory.
  */
 int batch_counted_stmts(PGconn *conn, const char *nsp, const char *rel,
 			const char *column, const char *leases, char **update,
@@ -292,6 +296,10 @@ int batch_counted_stmts(PGconn *conn, const char *nsp, const char *rel,
 /* After batch_physical_params: the tally's parameters, in b's tally_*
  * arrays (the batch's, but $1 the ids sent and $2 NULL). */
 void batch_counted_params(struct batch *b);
+
+/* Between the counted form's UPDATE and its tally: $1 the session's
+ * lock_timeout again (the UPDATE's row lock wait holds until the commit). */
+#define BATCH_LOCK_TIMEOUT_SQL "SELECT set_config('lock_timeout', $1, true)"
 
 /* Name of the prepared tally of relation rel's counted direct form. */
 void batch_counted_tally_name(char *buf, size_t len, Oid rel);

@@ -53,6 +53,7 @@ struct conn {
 	PGresult *pending;         /* result being collected */
 	bool chain;                /* a chain is in flight (libpq's pipeline mode) */
 	bool synced;               /* its sync has come back: its last result */
+	bool chain_null;           /* the last result read in it was a NULL */
 	void *data;                /* the caller's */
 	char errbuf[512];
 };
@@ -85,9 +86,11 @@ int conn_send_prepared(struct conn *w, const char *name, int nparams,
 			 const char *const *values, const int *lengths,
 			 const int *formats);
 
-/* One statement of a chain: prepares name as sql (sql set, with types),
- * or runs the prepared statement name (values, lengths, formats). */
+/* One statement of a chain: prepares name as sql (prepare, with types);
+ * or runs sql, or else the prepared statement name, with values,
+ * lengths, formats (and sql's types). */
 struct conn_query {
+	bool prepare;
 	const char *name;
 	const char *sql;
 	int nparams;

@@ -9,8 +9,9 @@
  * an idle connection costs no wakeups. A chain runs in pipeline mode,
  * entered for it alone (the simple protocol's statements the conn also
  * sends are refused there): each statement's results end with a NULL of
- * their own, and the chain's with the sync's PGRES_PIPELINE_SYNC and the
- * NULL after it, when the conn leaves pipeline mode again.
+ * their own, and the chain's with the sync's PGRES_PIPELINE_SYNC; the
+ * NULL PQgetResult gives next (the queue is empty: libpq gives none after
+ * a sync it has more queued after) is when the conn leaves pipeline mode.
  */
 #include "conn.h"
 
@@ -107,9 +108,18 @@ static void read_results(struct conn *w)
 			PGresult *done;
 
 			/* In a chain, NULL ends one statement's results; the
-			 * chain's own end is the NULL after its sync. */
-			if (w->chain && !w->synced)
+			 * chain's own end is the NULL once its sync is read
+			 * (the queue is empty then). Two NULLs in a row before
+			 * it: libpq gave up on the connection (it returns NULL
+			 * from then on), which must not spin here. */
+			if (w->chain && !w->synced) {
+				if (w->chain_null || PQstatus(w->conn) == CONNECTION_BAD) {
+					lost(w);
+					return;
+				}
+				w->chain_null = true;
 				continue;
+			}
 			if (w->chain) {
 				w->chain = false;
 				if (!PQexitPipelineMode(w->conn)) {
@@ -125,6 +135,7 @@ static void read_results(struct conn *w)
 			PQclear(done);
 			return;
 		}
+		w->chain_null = false;
 		/* The sync, and the statements an error kept from running:
 		 * no result of their own. */
 		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC ||
@@ -282,8 +293,11 @@ int conn_send_chain(struct conn *w, const struct conn_query *q, int n)
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
-		int ok = q[i].sql ?
+		int ok = q[i].prepare ?
 			PQsendPrepare(w->conn, q[i].name, q[i].sql, q[i].nparams, q[i].types) :
+			q[i].sql ?
+			PQsendQueryParams(w->conn, q[i].sql, q[i].nparams, q[i].types,
+					  q[i].values, q[i].lengths, q[i].formats, 0) :
 			PQsendQueryPrepared(w->conn, q[i].name, q[i].nparams, q[i].values,
 					    q[i].lengths, q[i].formats, 0);
 
@@ -296,6 +310,7 @@ int conn_send_chain(struct conn *w, const struct conn_query *q, int n)
 		return sent(w, 0);
 	w->chain = true;
 	w->synced = false;
+	w->chain_null = false;
 	return sent(w, 1);
 }
 

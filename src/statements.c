@@ -419,10 +419,10 @@ int statements_prepare_leaf(struct worker *w)
 	batch_physical_name(name, sizeof name, w->lease_rel, f);
 	if (f == BATCH_PHYS_DIRECT && l->tally) {
 		struct conn_query q[2] = {
-			{ .name = name, .sql = l->sql[f], .nparams = BATCH_PHYS_PARAMS,
-			  .types = w->bf->sql.phys_types },
-			{ .name = tally, .sql = l->tally, .nparams = BATCH_PHYS_PARAMS,
-			  .types = w->bf->sql.phys_types },
+			{ .prepare = true, .name = name, .sql = l->sql[f],
+			  .nparams = BATCH_PHYS_PARAMS, .types = w->bf->sql.phys_types },
+			{ .prepare = true, .name = tally, .sql = l->tally,
+			  .nparams = BATCH_PHYS_PARAMS, .types = w->bf->sql.phys_types },
 		};
 
 		batch_counted_tally_name(tally, sizeof tally, w->lease_rel);
@@ -485,11 +485,18 @@ int statements_batch(struct worker *w)
 		batch_physical_name(name, sizeof name, w->lease_rel, f);
 		w->sent_at = ev_time();
 		if (f == BATCH_PHYS_DIRECT && bf->leaf[w->leaf].tally) {
-			char tally[64];
-			struct conn_query q[2] = {
+			char tally[64], lock[32];
+			const char *lock_value[1] = { lock };
+			struct conn_query q[3] = {
 				{ .name = name, .nparams = BATCH_PHYS_PARAMS,
 				  .values = w->b.values, .lengths = w->b.lengths,
 				  .formats = w->b.formats },
+				/* The UPDATE left the row lock wait (50 ms) in
+				 * force for the transaction; the tally locks the
+				 * progress table before it runs, with the
+				 * session's --lock-timeout, as the one-statement
+				 * form did. */
+				{ .sql = BATCH_LOCK_TIMEOUT_SQL, .nparams = 1, .values = lock_value },
 				{ .name = tally, .nparams = BATCH_PHYS_PARAMS,
 				  .values = w->b.tally_values, .lengths = w->b.tally_lengths,
 				  .formats = w->b.tally_formats },
@@ -497,7 +504,8 @@ int statements_batch(struct worker *w)
 
 			batch_counted_tally_name(tally, sizeof tally, w->lease_rel);
 			batch_counted_params(&w->b);
-			return conn_send_chain(&w->conn, q, 2);
+			snprintf(lock, sizeof lock, "%ld", bf->cfg->lock_timeout);
+			return conn_send_chain(&w->conn, q, 3);
 		}
 		return conn_send_prepared(&w->conn, name, BATCH_PHYS_PARAMS, w->b.values,
 					    w->b.lengths, w->b.formats);

@@ -69,4 +69,28 @@ assert_sql "SELECT count(*) FROM t WHERE public_id = 'app-' || id" 10 \
 	"the 10 values the application wrote under its lock are kept"
 assert_sql "SELECT state FROM $NB_JOBS WHERE table_name = 't'" 'done' "state done"
 
+
+# A lock on the progress table for a moment (another instance's setup
+# takes one to add a column): the batches wait for it with --lock-timeout,
+# as for any table lock. (The counted direct form's UPDATE leaves the
+# 50 ms row lock wait in force for its transaction; the tally, which
+# locks the progress table, must not give up after 50 ms and be taken for
+# a row the application holds.)
+psqlf <<'SQL'
+CREATE TABLE p (id bigint PRIMARY KEY, public_id text);
+INSERT INTO p SELECT i, NULL FROM generate_series(1, 100000) i;
+ANALYZE p;
+SQL
+bg_bf --table p --column public_id --until-done --order physical --max-rate 25000 \
+	--lock-timeout 3000 --log-level debug
+wait_for 20 "a counted direct batch" grep -q 'ms (direct, counted)' "$ERR"
+psql -X -q -v ON_ERROR_STOP=1 -c "BEGIN" -c "LOCK TABLE $NB_PROGRESS_SCHEMA.leases IN SHARE MODE" \
+	-c "SELECT pg_sleep(0.5)" -c "COMMIT" >/dev/null
+wait_exit "$BF_PID" 60
+assert_eq "$RC" 0 "progress table locked for 0.5 s: exit 0"
+assert_sql "SELECT count(*) FILTER (WHERE public_id IS NULL), count(DISTINCT public_id) FROM p" "0|100000" \
+	"progress table locked for 0.5 s: every row filled, distinct"
+assert_file_nomatch "$ERR" '\(careful\)|locked by another session|a locked row|lock timeout' \
+	"progress table locked for 0.5 s: the batches waited, no lease went careful"
+
 finish
