@@ -591,7 +591,7 @@ static char *build_unfilled(char *const *qk, int n, const char *qt,
 
 /* The direct form's UPDATE of the window, up to its RETURNING. before:
  * the counted form's one-time filter that keeps the session's count of
- * the leaf's row updates before the first (COUNTED_BEFORE); NULL: none. */
+ * the leaf's row updates before the first (counted_before); NULL: none. */
 static void sb_window_update(struct sb *b, const char *only, const char *qc,
 			     const char *before)
 {

@@ -10,8 +10,8 @@
  * entered for it alone (the simple protocol's statements the conn also
  * sends are refused there): each statement's results end with a NULL of
  * their own, and the chain's with the sync's PGRES_PIPELINE_SYNC; the
- * NULL PQgetResult gives next (the queue is empty: libpq gives none after
- * a sync it has more queued after) is when the conn leaves pipeline mode.
+ * NULL PQgetResult gives after that (it does because nothing is queued
+ * past the sync) is when the conn leaves pipeline mode.
  */
 #include "conn.h"
 
