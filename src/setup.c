@@ -136,12 +136,11 @@ int setup_rebuild_sql(struct backfill *bf, PGconn *conn, bool guard)
 /* The physical statements per relation: built again as leases need them. */
 static void free_leaves(struct backfill *bf)
 {
-	for (int i = 0; i < bf->nleaf; i++)
+	for (int i = 0; i < bf->nleaf; i++) {
 		for (int f = 0; f < BATCH_PHYS_FORMS; f++) {
 			free(bf->leaf[i].sql[f]);
 			bf->leaf[i].sql[f] = NULL;
 		}
-	for (int i = 0; i < bf->nleaf; i++) {
 		free(bf->leaf[i].tally);
 		bf->leaf[i].tally = NULL;
 	}
